@@ -1,0 +1,98 @@
+namespace RnnFun
+
+open TorchSharp
+
+/// What a continuous-time network reads out.
+[<RequireQualifiedAccess>]
+type Readout =
+    /// o = W_out h, h the pre-activation state (pyrnn's CTRNN).
+    | State
+    /// o = W_out tanh(h), the firing rates (PsychRNN).
+    | Rate
+
+/// Settings of the continuous-time kind.
+type CtrnnConfig =
+    { Dt: float
+      Tau: float
+      Readout: Readout }
+
+    /// dt = 5, tau = 100 (alpha = 0.05), readout of the state (pyrnn's defaults).
+    static member defaults = { Dt = 5.0; Tau = 100.0; Readout = Readout.State }
+
+/// The built-in kinds. Each is a plain `Kind` value: parameters, a step and a readout.
+[<RequireQualifiedAccess>]
+module Kinds =
+    /// The parameters of a vanilla network: W_in, W_rec, b_rec, W_out and optional b_in, b_out.
+    /// By default only W_rec and b_rec are trained (pyrnn's default).
+    let vanillaParameters (sizes: Sizes) : ParameterSpec list =
+        let spec name shape fanIn role optional trainable =
+            { Name = name; Shape = shape; FanIn = fanIn; Role = role; Optional = optional; Trainable = trainable }
+        [ spec "w_in" [| sizes.Units; sizes.Inputs |] sizes.Inputs Role.Input false false
+          spec "w_rec" [| sizes.Units; sizes.Units |] sizes.Units Role.Recurrent false true
+          spec "b_rec" [| sizes.Units |] sizes.Units Role.Free false true
+          spec "w_out" [| sizes.Outputs; sizes.Units |] sizes.Units Role.Output false false
+          spec "b_in" [| sizes.Units |] sizes.Inputs Role.Free true false
+          spec "b_out" [| sizes.Outputs |] sizes.Units Role.Free true false ]
+
+    let private tryGet (w: Weights) name =
+        match w.TryGetValue name with
+        | true, t -> Some t
+        | _ -> None
+
+    /// W_in x + b_in + b_rec for every step at once: x [..; inputs] -> [..; units].
+    /// b_rec is folded in here so that a step is a single addmm.
+    let vanillaDrive (w: Weights) (x: Tensor) : Tensor =
+        let bias =
+            match tryGet w "b_in" with
+            | Some bIn -> w["b_rec"] + bIn // [units]
+            | None -> w["b_rec"]
+        torch.nn.functional.linear(x, w["w_in"], bias) // [..; units]
+
+    /// W_out s (+ b_out): [..; units] -> [..; outputs].
+    let linearReadout (w: Weights) (s: Tensor) : Tensor =
+        torch.nn.functional.linear(s, w["w_out"], (tryGet w "b_out" |> Option.toObj))
+
+    /// The discrete vanilla network: h' = tanh(W_rec h + b_rec + W_in x (+ b_in)), o = W_out h (+ b_out).
+    let rnn: Kind =
+        { Name = "rnn"
+          Settings = []
+          Parameters = vanillaParameters
+          InputDrive = vanillaDrive
+          Step = fun w h drive -> torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
+          Readout = linearReadout }
+
+    /// The continuous-time network (Euler step, pyrnn semantics: h is the pre-activation):
+    /// h' = h + (dt/tau) (-h + W_rec tanh(h) + b_rec + W_in x (+ b_in)); o = W_out h or W_out tanh(h).
+    let ctrnnWith (config: CtrnnConfig) : Kind =
+        Check.finitePositive "dt" config.Dt
+        Check.finitePositive "tau" config.Tau
+        let alpha = config.Dt / config.Tau
+        { Name = "ctrnn"
+          Settings =
+            [ "dt", KindSetting.Number config.Dt
+              "tau", KindSetting.Number config.Tau
+              "readout", KindSetting.Text(match config.Readout with Readout.State -> "state" | Readout.Rate -> "rate") ]
+          Parameters = vanillaParameters
+          InputDrive = vanillaDrive
+          Step =
+            fun w h drive ->
+                let target = torch.addmm(drive, torch.tanh h, w["w_rec"].t (), 1.0f, 1.0f) // [batch; units]
+                torch.lerp(h, target, torch.tensor(alpha, dtype = h.dtype)) // h + alpha (target - h)
+          Readout =
+            match config.Readout with
+            | Readout.State -> linearReadout
+            | Readout.Rate -> fun w h -> linearReadout w (torch.tanh h) }
+
+    /// The continuous-time network with pyrnn's defaults (dt = 5, tau = 100, state readout).
+    let ctrnn: Kind = ctrnnWith CtrnnConfig.defaults
+
+    /// The settings of a ctrnn kind (None for another kind).
+    let ctrnnConfig (kind: Kind) : CtrnnConfig option =
+        if kind.Name <> "ctrnn" then None
+        else
+            let number name = kind.Settings |> List.tryPick (function (n, KindSetting.Number v) when n = name -> Some v | _ -> None)
+            let text name = kind.Settings |> List.tryPick (function (n, KindSetting.Text v) when n = name -> Some v | _ -> None)
+            match number "dt", number "tau", text "readout" with
+            | Some dt, Some tau, Some readout ->
+                Some { Dt = dt; Tau = tau; Readout = (if readout = "rate" then Readout.Rate else Readout.State) }
+            | _ -> None

@@ -1,0 +1,284 @@
+namespace RnnFun
+
+open System
+open System.IO
+open System.Text.Json
+
+/// Reads a kind's name and settings from a model file: returns the kind, or None for a name it does not know.
+/// `setting name` gives the top-level value of that key (None when absent).
+type KindReader = string -> (string -> JsonElement option) -> Kind option
+
+/// The model file format `rnnfun.model`, version 1 (docs/formats.md).
+[<RequireQualifiedAccess>]
+module ModelFile =
+    [<Literal>]
+    let Format = "rnnfun.model"
+
+    [<Literal>]
+    let Version = 1
+
+    let private weightNames = [ "w_in"; "w_rec"; "b_rec"; "w_out"; "b_in"; "b_out" ]
+
+    /// Writes a file atomically: a temporary file beside it, flushed to disk, then renamed over it,
+    /// so a crash or kill leaves either the old file or the new one, never half of one.
+    let writeAtomically (path: string) (write: Stream -> unit) =
+        let full = Path.GetFullPath path
+        let dir = Path.GetDirectoryName full
+        if not (Directory.Exists dir) then Directory.CreateDirectory dir |> ignore
+        let tmp = Path.Combine(dir, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
+        try
+            using (new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None)) (fun fs ->
+                write fs
+                fs.Flush(true))
+            File.Move(tmp, full, true)
+        with _ ->
+            if File.Exists tmp then File.Delete tmp
+            reraise ()
+
+    let private writeMatrix (w: Utf8JsonWriter) (single: bool) (m: float[][]) =
+        w.WriteStartArray()
+        for row in m do
+            w.WriteStartArray()
+            for v in row do
+                if single then w.WriteNumberValue(float32 v) else w.WriteNumberValue(v)
+            w.WriteEndArray()
+        w.WriteEndArray()
+
+    let private writeVector (w: Utf8JsonWriter) (single: bool) (v: float[]) =
+        w.WriteStartArray()
+        for x in v do
+            if single then w.WriteNumberValue(float32 x) else w.WriteNumberValue(x)
+        w.WriteEndArray()
+
+    /// Writes the network to a stream in the model format.
+    let write (stream: Stream) (net: Network) =
+        let single = net.Precision = Precision.Float32
+        use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
+        w.WriteStartObject()
+        w.WriteString("format", Format)
+        w.WriteNumber("version", Version)
+        w.WriteString("kind", net.Kind.Name)
+        w.WriteNumber("input_size", net.Sizes.Inputs)
+        w.WriteNumber("n_units", net.Sizes.Units)
+        w.WriteNumber("output_size", net.Sizes.Outputs)
+        for (name, setting) in net.Kind.Settings do
+            match setting with
+            | KindSetting.Number v -> w.WriteNumber(name, v)
+            | KindSetting.Text t -> w.WriteString(name, t)
+        let c = net.Constraints
+        w.WriteStartObject("constraints")
+        w.WriteBoolean("autapses", c.Autapses)
+        match c.DaleRatio with
+        | Some r -> w.WriteNumber("dale_ratio", r)
+        | None -> w.WriteNull("dale_ratio")
+        let mask name (m: float[][] option) =
+            match m with
+            | Some m ->
+                w.WritePropertyName(name: string)
+                writeMatrix w false m
+            | None -> w.WriteNull(name: string)
+        mask "input_mask" c.InputMask
+        mask "recurrent_mask" c.RecurrentMask
+        mask "output_mask" c.OutputMask
+        match c.UnitSigns with
+        | Some s ->
+            w.WritePropertyName "unit_signs"
+            writeVector w false (s |> Array.map float)
+        | None -> ()
+        w.WriteEndObject()
+        let specNames = (net.Kind.Parameters net.Sizes |> List.map (fun s -> s.Name))
+        let present = net.Parameters |> List.map (fun p -> p.Spec.Name, p) |> Map.ofList
+        w.WriteStartObject("trainable")
+        for name in specNames do
+            let flag = match present |> Map.tryFind name with Some p -> p.Trainable | None -> false
+            w.WriteBoolean(name, flag)
+        w.WriteEndObject()
+        let values = Network.values net |> Map.ofList
+        w.WriteStartObject("weights")
+        for name in specNames do
+            match values |> Map.tryFind name with
+            | Some (ParameterValue.Matrix m) ->
+                w.WritePropertyName name
+                writeMatrix w single m
+            | Some (ParameterValue.Vector v) ->
+                w.WritePropertyName name
+                writeVector w single v
+            | None -> w.WriteNull(name)
+        w.WriteEndObject()
+        w.WriteEndObject()
+        w.Flush()
+
+    /// Saves a network to a model file, atomically.
+    let save (path: string) (net: Network) =
+        writeAtomically path (fun s -> write s net)
+
+    /// The built-in kinds' reader: `rnn`, and `ctrnn` with its dt, tau (required) and readout ("state" when absent).
+    let builtInKinds: KindReader =
+        fun name setting ->
+            match name with
+            | "rnn" -> Some Kinds.rnn
+            | "ctrnn" ->
+                let number key =
+                    match setting key with
+                    | Some (e: JsonElement) when e.ValueKind = JsonValueKind.Number -> e.GetDouble()
+                    | Some _ -> Check.fail key "expected a number"
+                    | None -> Check.fail key "missing (a ctrnn needs dt and tau)"
+                let readout =
+                    match setting "readout" with
+                    | None -> Readout.State
+                    | Some e when e.ValueKind = JsonValueKind.String && e.GetString() = "state" -> Readout.State
+                    | Some e when e.ValueKind = JsonValueKind.String && e.GetString() = "rate" -> Readout.Rate
+                    | Some e -> Check.fail "readout" (sprintf "expected \"state\" or \"rate\", got %s" (e.GetRawText()))
+                Some(Kinds.ctrnnWith { Dt = number "dt"; Tau = number "tau"; Readout = readout })
+            | _ -> None
+
+    let private prop (e: JsonElement) (name: string) =
+        match e.TryGetProperty name with
+        | true, v when v.ValueKind <> JsonValueKind.Null -> Some v
+        | _ -> None
+
+    let private required (e: JsonElement) (name: string) =
+        match e.TryGetProperty name with
+        | true, v -> v
+        | _ -> Check.fail name "missing key"
+
+    let private number name (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Number ->
+            let v = e.GetDouble()
+            if Double.IsNaN v || Double.IsInfinity v then Check.fail name "expected a finite number"
+            v
+        | _ -> Check.fail name (sprintf "expected a number, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+
+    let private integer name (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Number ->
+            match e.TryGetInt32() with
+            | true, v -> v
+            | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.GetRawText()))
+        | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+
+    let private boolean name (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.True -> true
+        | JsonValueKind.False -> false
+        | _ -> Check.fail name (sprintf "expected true or false, got %s" (e.GetRawText()))
+
+    let private array name (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Array then Check.fail name (sprintf "expected an array, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+        [| for x in e.EnumerateArray() -> x |]
+
+    let private vector name (e: JsonElement) = array name e |> Array.mapi (fun i x -> number (sprintf "%s[%d]" name i) x)
+    let private matrix name (e: JsonElement) = array name e |> Array.mapi (fun i row -> vector (sprintf "%s[%d]" name i) row)
+
+    let private onlyKeys name (allowed: string list) (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Object then Check.fail name "expected an object"
+        for p in e.EnumerateObject() do
+            if not (List.contains p.Name allowed) then
+                Check.fail name (sprintf "unknown key '%s' (known: %s)" p.Name (String.Join(", ", allowed)))
+
+    /// Rounds values to the precision they will be computed in, so that the constraint check and
+    /// the network see the same numbers; a value that overflows float32 is reported.
+    let private toPrecision name (single: bool) (v: float) =
+        if single then
+            let f = float32 v
+            if Single.IsInfinity f then Check.fail name (sprintf "%g does not fit in float32" v)
+            float f
+        else v
+
+    /// Reads a network from a parsed model document. Raises `InvalidArgument` for a bad field.
+    let private ofJson (kinds: KindReader list) (precision: Precision) (root: JsonElement) : Network =
+        if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
+        match prop root "format" with
+        | Some f when f.ValueKind = JsonValueKind.String && f.GetString() = Format -> ()
+        | Some f -> Check.fail "format" (sprintf "expected \"%s\", got %s" Format (f.GetRawText()))
+        | None -> Check.fail "format" (sprintf "missing key (expected \"%s\")" Format)
+        let version = integer "version" (required root "version")
+        if version <> Version then Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads version %d)" version Version)
+        let kindName =
+            match required root "kind" with
+            | k when k.ValueKind = JsonValueKind.String -> k.GetString()
+            | k -> Check.fail "kind" (sprintf "expected a string, got %s" (k.GetRawText()))
+        let kind =
+            match kinds |> List.tryPick (fun read -> read kindName (prop root)) with
+            | Some k -> k
+            | None -> Check.fail "kind" (sprintf "unknown kind '%s' (this reader knows: rnn, ctrnn and the kinds it is given)" kindName)
+        let inputs = integer "input_size" (required root "input_size")
+        let units = integer "n_units" (required root "n_units")
+        let outputs = integer "output_size" (required root "output_size")
+        Check.positive "input_size" inputs
+        Check.positive "n_units" units
+        Check.positive "output_size" outputs
+        let constraints =
+            match prop root "constraints" with
+            | None -> Constraints.none
+            | Some c ->
+                onlyKeys "constraints" [ "autapses"; "dale_ratio"; "input_mask"; "recurrent_mask"; "output_mask"; "unit_signs" ] c
+                let mask name = prop c name |> Option.map (matrix name)
+                { Autapses = prop c "autapses" |> Option.map (boolean "autapses") |> Option.defaultValue true
+                  DaleRatio = prop c "dale_ratio" |> Option.map (number "dale_ratio")
+                  InputMask = mask "input_mask"
+                  RecurrentMask = mask "recurrent_mask"
+                  OutputMask = mask "output_mask"
+                  UnitSigns =
+                    prop c "unit_signs"
+                    |> Option.map (vector "unit_signs" >> Array.map (fun v ->
+                        if v <> -1.0 && v <> 0.0 && v <> 1.0 then Check.fail "unit_signs" "expected entries in {-1, 0, 1}"
+                        int v)) }
+        let sizes = { Inputs = inputs; Units = units; Outputs = outputs }
+        let specs = kind.Parameters sizes
+        let names = specs |> List.map (fun s -> s.Name)
+        let weights = required root "weights"
+        onlyKeys "weights" names weights
+        let single = precision = Precision.Float32
+        let values =
+            specs
+            |> List.choose (fun spec ->
+                let name = spec.Name
+                match weights.TryGetProperty name with
+                | true, v when v.ValueKind <> JsonValueKind.Null ->
+                    let value =
+                        if spec.Shape.Length = 2 then ParameterValue.Matrix(matrix name v |> Array.map (Array.map (toPrecision name single)))
+                        else ParameterValue.Vector(vector name v |> Array.map (toPrecision name single))
+                    Some(name, value)
+                | true, _ when spec.Optional -> None
+                | false, _ when spec.Optional -> None
+                | _ -> Check.fail ("weights." + name) "missing (expected a value)")
+            |> Map.ofList
+        let trainable =
+            match prop root "trainable" with
+            | None -> Map.empty
+            | Some t ->
+                onlyKeys "trainable" names t
+                [ for p in t.EnumerateObject() -> p.Name, boolean ("trainable." + p.Name) p.Value ] |> Map.ofList
+        // Without a "trainable" object, pyrnn's default: only w_rec and b_rec (the kind's defaults).
+        let trainable = trainable |> Map.filter (fun name _ -> values.ContainsKey name)
+        let config =
+            { NetworkConfig.defaults with
+                InputSize = inputs
+                Units = units
+                OutputSize = outputs
+                InputBias = values.ContainsKey "b_in"
+                OutputBias = values.ContainsKey "b_out"
+                Constraints = constraints
+                Trainable = trainable
+                Precision = precision }
+        Network.ofValues kind config values
+
+    /// Reads a network from a model file, knowing the built-in kinds and the given readers, in the
+    /// given precision. Every problem raises `FileFormatError` naming the file and the problem.
+    let loadWith (kinds: KindReader list) (precision: Precision) (path: string) : Network =
+        let text =
+            try File.ReadAllText path with
+            | :? FileNotFoundException
+            | :? DirectoryNotFoundException -> raise (FileFormatError(path, "file not found"))
+            | e -> raise (FileFormatError(path, "cannot read the file: " + e.Message))
+        let doc =
+            try JsonDocument.Parse(text)
+            with e -> raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
+        use doc = doc
+        try ofJson (kinds @ [ builtInKinds ]) precision doc.RootElement
+        with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
+
+    /// Reads a network of a built-in kind from a model file, in float32.
+    let load (path: string) : Network = loadWith [] Precision.Float32 path

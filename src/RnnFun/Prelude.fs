@@ -1,0 +1,77 @@
+namespace RnnFun
+
+open System
+open TorchSharp
+
+/// A TorchSharp tensor.
+type Tensor = torch.Tensor
+
+/// A user's argument is invalid: names the argument and says what was expected.
+exception InvalidArgument of argument: string * problem: string with
+    override this.Message = sprintf "%s: %s" this.argument this.problem
+
+/// A model (or other RnnFun) file cannot be read: names the file and the problem.
+exception FileFormatError of path: string * problem: string with
+    override this.Message = sprintf "%s: %s" this.path this.problem
+
+/// Numeric precision of a network's tensors.
+[<RequireQualifiedAccess>]
+type Precision =
+    | Float32
+    | Float64
+
+    member p.ScalarType =
+        match p with
+        | Float32 -> torch.ScalarType.Float32
+        | Float64 -> torch.ScalarType.Float64
+
+/// Argument checks that fail with an `InvalidArgument` naming the argument.
+module Check =
+    let fail argument problem = raise (InvalidArgument(argument, problem))
+
+    let positive argument (value: int) =
+        if value <= 0 then fail argument (sprintf "expected a positive integer, got %d" value)
+
+    let finitePositive argument (value: float) =
+        if Double.IsNaN value || Double.IsInfinity value || value <= 0.0 then
+            fail argument (sprintf "expected a finite number > 0, got %g" value)
+
+    /// A matrix given as an array of rows must be rectangular with the given shape.
+    let matrixShape argument (rows: int) (cols: int) (m: float[][]) =
+        if isNull m || m.Length <> rows || m |> Array.exists (fun r -> isNull r || r.Length <> cols) then
+            let actual =
+                if isNull m then "null"
+                elif m.Length = 0 then "0 rows"
+                else sprintf "%d rows of lengths %s" m.Length (m |> Array.map (fun r -> if isNull r then "null" else string r.Length) |> Array.distinct |> String.concat "/")
+            fail argument (sprintf "expected a %d x %d matrix (%d rows of %d), got %s" rows cols rows cols actual)
+
+    let allFinite argument (values: float seq) =
+        if values |> Seq.exists (fun v -> Double.IsNaN v || Double.IsInfinity v) then
+            fail argument "expected finite numbers, found NaN or Inf"
+
+/// Conversions between tensors and plain .NET arrays (always copies).
+module Arrays =
+    /// Row-major float64 matrix of a 2-D tensor.
+    let ofMatrix (t: Tensor) : float[][] =
+        use _ = torch.NewDisposeScope()
+        let rows = int (t.shape[0])
+        let cols = int (t.shape[1])
+        let flat = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous().data<float>().ToArray()
+        Array.init rows (fun i -> Array.sub flat (i * cols) cols)
+
+    /// Float64 values of a tensor of any shape, row-major.
+    let ofTensor (t: Tensor) : float[] =
+        use _ = torch.NewDisposeScope()
+        t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous().data<float>().ToArray()
+
+    /// A tensor of the given shape and precision from row-major values.
+    let toTensor (precision: Precision) (shape: int64[]) (values: float[]) : Tensor =
+        use _ = torch.NewDisposeScope()
+        let t = torch.tensor(values, ReadOnlySpan<int64>(shape), torch.ScalarType.Float64)
+        t.to_type(precision.ScalarType).MoveToOuterDisposeScope()
+
+    /// A 2-D tensor from an array of rows.
+    let matrixToTensor (precision: Precision) (m: float[][]) : Tensor =
+        let rows = m.Length
+        let cols = if rows = 0 then 0 else m[0].Length
+        toTensor precision [| int64 rows; int64 cols |] (Array.concat m)

@@ -1,0 +1,58 @@
+module RnnFun.Tests.CliTests
+
+open System
+open System.IO
+open Expecto
+open RnnFun
+
+/// Runs the rnnfun command in-process: exit code, stdout, stderr.
+let private rnnfun (args: string list) =
+    let out, err = new StringWriter(), new StringWriter()
+    let oldOut, oldErr = Console.Out, Console.Error
+    Console.SetOut out
+    Console.SetError err
+    try
+        let code = RnnFun.Cli.Program.main (Array.ofList args)
+        code, out.ToString(), err.ToString()
+    finally
+        Console.SetOut oldOut
+        Console.SetError oldErr
+
+let private oneLine (text: string) = text.Trim().Split('\n').Length = 1
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Cli" [
+        test "--help lists the verbs and exits 0" {
+            let code, out, _ = rnnfun [ "--help" ]
+            Expect.equal code 0 "exit code"
+            for verb in [ "info"; "demo" ] do Expect.stringContains out verb (sprintf "lists %s" verb)
+        }
+        test "info describes a model file" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-cli-" + Guid.NewGuid().ToString("N"))
+            try
+                let path = Path.Combine(dir, "m.json")
+                use net =
+                    Network.create Kinds.ctrnn
+                        { NetworkConfig.defaults with InputSize = 3; Units = 10; OutputSize = 2; Constraints = { Constraints.none with DaleRatio = Some 0.8; Autapses = false } }
+                ModelFile.save path net
+                let code, out, err = rnnfun [ "info"; "--model"; path ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                for expected in [ "ctrnn"; "3 inputs, 10 units, 2 outputs"; "8 excitatory, 2 inhibitory"; "tau"; "parameters 160 in all, 110 trainable" ] do
+                    Expect.stringContains out expected (sprintf "mentions %s" expected)
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
+        test "user errors print one line on stderr and exit 2" {
+            for args in [ [ "info"; "--model"; "/nonexistent/model.json" ]; [ "info" ]; [ "frobnicate" ]; [ "demo"; "--task"; "chess" ]; [ "demo"; "--seed"; "abc" ] ] do
+                let code, _, err = rnnfun args
+                Expect.equal code 2 (sprintf "exit code of %A" args)
+                Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
+                Expect.isFalse (err.Contains "   at ") "no stack trace"
+        }
+        test "demo exists and exits 0" {
+            let code, out, _ = rnnfun [ "demo"; "--quick" ]
+            Expect.equal code 0 "exit code"
+            Expect.stringContains out "flipflop" "names the task"
+        }
+    ]

@@ -1,0 +1,149 @@
+[<AutoOpen>]
+module RnnFun.Tests.TestUtils
+
+open System
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open RnnFun
+
+/// FsCheck settings shared by the property tests: few, small cases (each builds tensors).
+let propConfig = { FsCheckConfig.defaultConfig with maxTest = 40; endSize = 12 }
+let testProp name = testPropertyWithConfig propConfig name
+
+/// Runs f and returns the `InvalidArgument` it raised (argument, problem); fails the test otherwise.
+let expectInvalid (f: unit -> 'a) (message: string) : string * string =
+    try
+        f () |> ignore
+        failtestf "%s: expected InvalidArgument, nothing was raised" message
+    with
+    | InvalidArgument (argument, problem) -> argument, problem
+
+/// Runs f and returns the `FileFormatError` it raised; fails the test otherwise.
+let expectFileError (f: unit -> 'a) (message: string) : string * string =
+    try
+        f () |> ignore
+        failtestf "%s: expected FileFormatError, nothing was raised" message
+    with
+    | FileFormatError (path, problem) -> path, problem
+
+/// Same shape and equal elements (bit-for-bit for finite values).
+let sameTensor (a: torch.Tensor) (b: torch.Tensor) =
+    a.shape = b.shape && torch.eq(a, b).all().item<bool>()
+
+/// Float64 values of a tensor.
+let values (t: torch.Tensor) = Arrays.ofTensor t
+
+/// Max absolute difference of two equally long arrays.
+let maxAbsDiff (a: float[]) (b: float[]) =
+    Array.fold2 (fun m x y -> max m (abs (x - y))) 0.0 a b
+
+/// A seeded random input tensor [batch; time; inputs] in the given precision.
+let randomInputs (seed: int) (batch: int) (time: int) (inputs: int) (precision: Precision) =
+    let random = Random(seed)
+    let data = Array.init (batch * time * inputs) (fun _ -> random.NextDouble() * 2.0 - 1.0)
+    Arrays.toTensor precision [| int64 batch; int64 time; int64 inputs |] data
+
+/// Small sizes for properties.
+let genSize = Gen.choose (1, 8)
+
+/// A random 0/±1 mask.
+let genMask (rows: int) (cols: int) (signed: bool) =
+    let entry = if signed then Gen.elements [ -1.0; 0.0; 1.0 ] else Gen.elements [ 0.0; 1.0 ]
+    Gen.arrayOfLength cols entry |> Gen.arrayOfLength rows
+
+/// Random constraints for given sizes (Dale ratio, autapses, masks; a signed mask only without Dale).
+let genConstraints (inputs: int) (units: int) (outputs: int) =
+    gen {
+        let! autapses = Gen.elements [ true; false ]
+        let! useDale = Gen.elements [ true; false ]
+        let! ratio = Gen.choose (0, 100) |> Gen.map (fun k -> float k / 100.0)
+        let! inputMask = Gen.optionOf (genMask units inputs false)
+        let! signedRecurrent = Gen.elements [ true; false ]
+        let! recurrentMask = Gen.optionOf (genMask units units (signedRecurrent && not useDale))
+        let! outputMask = Gen.optionOf (genMask outputs units false)
+        return
+            { Constraints.none with
+                Autapses = autapses
+                DaleRatio = (if useDale then Some ratio else None)
+                InputMask = inputMask
+                RecurrentMask = recurrentMask
+                OutputMask = outputMask }
+    }
+
+/// A random network config (sizes, constraints, biases, seed).
+let genConfig =
+    gen {
+        let! inputs = genSize
+        let! units = genSize
+        let! outputs = genSize
+        let! constraints = genConstraints inputs units outputs
+        let! inputBias = Gen.elements [ true; false ]
+        let! outputBias = Gen.elements [ true; false ]
+        let! seed = Gen.choose (0, 100000)
+        return
+            { NetworkConfig.defaults with
+                InputSize = inputs
+                Units = units
+                OutputSize = outputs
+                Constraints = constraints
+                InputBias = inputBias
+                OutputBias = outputBias
+                Seed = int64 seed }
+    }
+
+/// Checks every constraint directly from its definition (independent of the library's pattern code);
+/// returns the first violation.
+let constraintViolation (c: Constraints) (wIn: float[][]) (wRec: float[][]) (wOut: float[][]) : string option =
+    let n = wRec.Length
+    seq {
+        if not c.Autapses then
+            for i in 0 .. n - 1 do
+                if wRec[i][i] <> 0.0 then yield sprintf "autapse w_rec[%d][%d] = %g" i i (wRec[i][i])
+        match c.DaleRatio with
+        | Some r ->
+            let nExc = int (floor (float n * r))
+            for i in 0 .. n - 1 do
+                for j in 0 .. n - 1 do
+                    if j < nExc && wRec[i][j] < 0.0 then yield sprintf "excitatory column %d has w_rec[%d][%d] = %g" j i j (wRec[i][j])
+                    if j >= nExc && wRec[i][j] > 0.0 then yield sprintf "inhibitory column %d has w_rec[%d][%d] = %g" j i j (wRec[i][j])
+        | None -> ()
+        match c.RecurrentMask with
+        | Some m ->
+            let signed = m |> Array.exists (Array.exists (fun v -> v < 0.0))
+            for i in 0 .. n - 1 do
+                for j in 0 .. n - 1 do
+                    if m[i][j] = 0.0 && wRec[i][j] <> 0.0 then yield sprintf "masked w_rec[%d][%d] = %g" i j (wRec[i][j])
+                    if signed && m[i][j] > 0.0 && wRec[i][j] < 0.0 then yield sprintf "w_rec[%d][%d] < 0 under a positive mask" i j
+                    if signed && m[i][j] < 0.0 && wRec[i][j] > 0.0 then yield sprintf "w_rec[%d][%d] > 0 under a negative mask" i j
+        | None -> ()
+        match c.UnitSigns with
+        | Some s ->
+            for i in 0 .. n - 1 do
+                for j in 0 .. n - 1 do
+                    if float s[j] * wRec[i][j] < 0.0 then yield sprintf "w_rec[%d][%d] = %g against unit %d's sign %d" i j (wRec[i][j]) j (s[j])
+        | None -> ()
+        match c.InputMask with
+        | Some m ->
+            for i in 0 .. m.Length - 1 do
+                for j in 0 .. m[i].Length - 1 do
+                    if m[i][j] = 0.0 && wIn[i][j] <> 0.0 then yield sprintf "masked w_in[%d][%d] = %g" i j (wIn[i][j])
+        | None -> ()
+        match c.OutputMask with
+        | Some m ->
+            for i in 0 .. m.Length - 1 do
+                for j in 0 .. m[i].Length - 1 do
+                    if m[i][j] = 0.0 && wOut[i][j] <> 0.0 then yield sprintf "masked w_out[%d][%d] = %g" i j (wOut[i][j])
+        | None -> ()
+    }
+    |> Seq.tryHead
+
+/// The effective W_in, W_rec, W_out of a network as arrays.
+let effectiveMatrices (net: Network) =
+    let v = Network.values net |> Map.ofList
+    let m name =
+        match v[name] with
+        | ParameterValue.Matrix m -> m
+        | ParameterValue.Vector _ -> failwithf "%s is not a matrix" name
+    m "w_in", m "w_rec", m "w_out"

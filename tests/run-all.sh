@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the solution once, runs every test project under tests/, and ends with one line
+# "N passed, N failed". Exits non-zero if the build or any test fails.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+config="${CONFIGURATION:-Release}"
+strip() { sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\r//g'; }
+
+if ! dotnet build RnnFun.sln -c "$config" -nologo; then
+    echo "the build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+passed=0
+failed=0
+status=0
+for proj in tests/*/*.fsproj tests/*/*.csproj; do
+    [ -e "$proj" ] || continue
+    log="$(mktemp)"
+    echo "== $proj"
+    if grep -q 'Include="Expecto"' "$proj"; then
+        # Expecto projects are programs: `dotnet test` would run nothing.
+        dotnet run --project "$proj" -c "$config" --no-build 2>&1 | tee "$log"
+        rc=${PIPESTATUS[0]}
+        line="$(strip <"$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)"
+        p="${line%% passed*}"
+        f="${line#*passed, }"; f="${f%% failed*}"
+    else
+        dotnet test "$proj" -c "$config" --no-build 2>&1 | tee "$log"
+        rc=${PIPESTATUS[0]}
+        p="$(strip <"$log" | grep -oE 'Passed: +[0-9]+' | tail -n 1 | grep -oE '[0-9]+')"
+        f="$(strip <"$log" | grep -oE 'Failed: +[0-9]+' | tail -n 1 | grep -oE '[0-9]+')"
+    fi
+    rm -f "$log"
+    if [ -z "${p:-}" ] || [ -z "${f:-}" ]; then
+        echo "$proj: no test summary found (crashed?)"
+        p=0; f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then status=1; fi
+done
+
+echo "$passed passed, $failed failed"
+exit $status
