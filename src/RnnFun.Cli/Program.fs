@@ -26,15 +26,49 @@ type DemoArgs =
             | Quick -> "a short version of each stage."
             | Task _ -> "flipflop (default) or integrator."
 
+type TrainArgs =
+    | [<Mandatory>] Task of name: string
+    | Kind of kind: string
+    | Units of n: int
+    | Epochs of n: int
+    | Lr of rate: float
+    | Batch_Size of n: int
+    | Seq_Len of steps: int
+    | Dale_Ratio of ratio: float
+    | No_Autapses
+    | Seed of seed: int
+    | Threads of n: int
+    | [<Mandatory>] Out of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Task _ -> "flipflop, integrator or sine."
+            | Kind _ -> "rnn (default) or ctrnn (dt 5, tau 50)."
+            | Units _ -> "number of recurrent units (preset: 64)."
+            | Epochs _ -> "number of epochs (preset's by default)."
+            | Lr _ -> "learning rate (preset: 0.01)."
+            | Batch_Size _ -> "trials per batch (preset: 64)."
+            | Seq_Len _ -> "steps per trial (task's default by default)."
+            | Dale_Ratio _ -> "fraction of excitatory units (Dale's law)."
+            | No_Autapses -> "no unit projects onto itself."
+            | Seed _ -> "seed of weights, data and noise (default 0)."
+            | Threads _ -> "libtorch threads (default: 1 up to 128 units)."
+            | Out _ -> "model file to write (the best weights); a training log is written beside it."
+            | Quiet -> "print only the final line."
+
 [<RequireSubcommand>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Info _ -> "print a model's kind, sizes, constraints and parameter counts."
+            | Train _ -> "train a network on a task preset and write the model file."
             | Demo _ -> "train, analyse and report on a task, end to end."
 
 /// A user's mistake: printed as one line on stderr, exit code 2.
@@ -91,13 +125,85 @@ let private info (args: ParseResults<InfoArgs>) =
     printfn "parameters %d in all, %d trainable" total trainable
     0
 
+/// The training log's path beside a model file: m.json -> m.training-log.json.
+let trainingLogPath (modelPath: string) =
+    let full = IO.Path.GetFullPath modelPath
+    IO.Path.Combine(IO.Path.GetDirectoryName full, IO.Path.GetFileNameWithoutExtension full + ".training-log.json")
+
+/// A one-line progress bar on stderr, redrawn at most ten times a second.
+let private progressBar () =
+    let mutable last = DateTime.MinValue
+    fun (p: TrainingProgress) ->
+        let now = DateTime.UtcNow
+        let final = p.Epoch = p.Epochs && p.Batch = p.Batches
+        if final || (now - last).TotalMilliseconds >= 100.0 then
+            last <- now
+            let total = p.Epochs * p.Batches
+            let done' = (p.Epoch - 1) * p.Batches + p.Batch
+            let fraction = float done' / float (max total 1)
+            let width = 24
+            let filled = int (fraction * float width)
+            let eta = if p.StepsPerSecond > 0.0 then float (total - done') / p.StepsPerSecond else 0.0
+            eprintf "\r[%s%s] epoch %d/%d  loss %.6f  lr %.2g  %.0f steps/s  ETA %.0fs   " (String('#', filled)) (String('.', width - filled)) p.Epoch p.Epochs p.Loss p.LearningRate p.StepsPerSecond eta
+
+let private train (args: ParseResults<TrainArgs>) =
+    let task = args.GetResult Task
+    let seed = args.GetResult(Seed, defaultValue = 0)
+    let out = args.GetResult Out
+    let preset =
+        try Presets.byName task seed
+        with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
+    let preset =
+        match args.TryGetResult Seq_Len with
+        | Some t -> Presets.withSequenceLength t preset
+        | None -> preset
+    let kind =
+        match args.GetResult(Kind, defaultValue = "rnn") with
+        | "rnn" -> Kinds.rnn
+        | "ctrnn" -> Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 }
+        | other -> raise (UserError(sprintf "--kind: unknown kind '%s' (expected rnn or ctrnn)" other))
+    let network =
+        { preset.Network with
+            Units = args.GetResult(Units, defaultValue = preset.Network.Units)
+            Constraints =
+                { preset.Network.Constraints with
+                    DaleRatio = args.TryGetResult Dale_Ratio |> Option.orElse preset.Network.Constraints.DaleRatio
+                    Autapses = preset.Network.Constraints.Autapses && not (args.Contains No_Autapses) } }
+    use cancel = new Threading.CancellationTokenSource()
+    Console.CancelKeyPress.Add(fun e ->
+        e.Cancel <- true
+        cancel.Cancel())
+    let quiet = args.Contains Quiet
+    let fit =
+        { preset.Fit with
+            Epochs = args.GetResult(Epochs, defaultValue = preset.Fit.Epochs)
+            LearningRate = args.GetResult(Lr, defaultValue = preset.Fit.LearningRate)
+            BatchSize = args.GetResult(Batch_Size, defaultValue = preset.Fit.BatchSize)
+            Threads = args.TryGetResult Threads
+            SaveAtMinLoss = Some out
+            Cancellation = cancel.Token
+            Progress = if quiet then None else Some(progressBar ()) }
+    let preset = { preset with Kind = kind; Network = network; Fit = fit }
+    use result = Presets.train preset
+    if not quiet then eprintfn ""
+    // The best weights are already on disk (SaveAtMinLoss); write the returned ones in every case,
+    // so that a run with no improving epoch still leaves a model file.
+    ModelFile.save out result.Network
+    TrainingLog.save (trainingLogPath out) task fit result
+    let last a = if Array.isEmpty a then nan else Array.last a
+    let best = if result.BestEpoch > 0 then (if Array.isEmpty result.ValidationLosses then result.Losses else result.ValidationLosses)[result.BestEpoch - 1] else nan
+    printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, best validation loss %.3g (epoch %d); wrote %s"
+        ((sprintf "%A" result.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss"))
+        result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) best result.BestEpoch (IO.Path.GetFullPath out)
+    0
+
 let private demo (args: ParseResults<DemoArgs>) =
-    let out = args.GetResult(Out, defaultValue = "./rnnfun-demo")
-    let task = args.GetResult(Task, defaultValue = "flipflop")
+    let out = args.GetResult(DemoArgs.Out, defaultValue = "./rnnfun-demo")
+    let task = args.GetResult(DemoArgs.Task, defaultValue = "flipflop")
     if task <> "flipflop" && task <> "integrator" then
         raise (UserError(sprintf "--task: unknown task '%s' (expected flipflop or integrator)" task))
-    let seed = args.GetResult(Seed, defaultValue = 0)
-    printfn "rnnfun demo: task %s, seed %d%s, output folder %s" task seed (if args.Contains Quick then ", quick" else "") (IO.Path.GetFullPath out)
+    let seed = args.GetResult(DemoArgs.Seed, defaultValue = 0)
+    printfn "rnnfun demo: task %s, seed %d%s, output folder %s" task seed (if args.Contains DemoArgs.Quick then ", quick" else "") (IO.Path.GetFullPath out)
     printfn "The pipeline runs these stages as they become available:"
     printfn "  1. train the %s preset (progress bar)" task
     printfn "  2. find fixed points from trajectory states"
@@ -114,6 +220,7 @@ let main argv =
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
         match results.GetSubCommand() with
         | Info a -> info a
+        | Train a -> train a
         | Demo a -> demo a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

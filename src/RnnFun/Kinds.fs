@@ -59,7 +59,9 @@ module Kinds =
           Parameters = vanillaParameters
           InputDrive = vanillaDrive
           Step = fun w h drive -> torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
-          Readout = linearReadout }
+          Readout = linearReadout
+          Rates = fun h -> h.alias ()
+          NoiseGain = 1.0 }
 
     /// The continuous-time network (Euler step, pyrnn semantics: h is the pre-activation):
     /// h' = h + (dt/tau) (-h + W_rec tanh(h) + b_rec + W_in x (+ b_in)); o = W_out h or W_out tanh(h).
@@ -77,11 +79,13 @@ module Kinds =
           Step =
             fun w h drive ->
                 let target = torch.addmm(drive, torch.tanh h, w["w_rec"].t (), 1.0f, 1.0f) // [batch; units]
-                torch.lerp(h, target, torch.tensor(alpha, dtype = h.dtype)) // h + alpha (target - h)
+                h.add(target - h, alpha.ToScalar()) // h + alpha (target - h)
           Readout =
             match config.Readout with
             | Readout.State -> linearReadout
-            | Readout.Rate -> fun w h -> linearReadout w (torch.tanh h) }
+            | Readout.Rate -> fun w h -> linearReadout w (torch.tanh h)
+          Rates = torch.tanh
+          NoiseGain = sqrt (2.0 / alpha) }
 
     /// The continuous-time network with pyrnn's defaults (dt = 5, tau = 100, state readout).
     let ctrnn: Kind = ctrnnWith CtrnnConfig.defaults

@@ -53,7 +53,12 @@ type Kind =
       /// One step: h [batch; units], drive [batch; drive] -> h' [batch; units].
       Step: Weights -> Tensor -> Tensor -> Tensor
       /// The outputs of states: [..; units] -> [..; outputs].
-      Readout: Weights -> Tensor -> Tensor }
+      Readout: Weights -> Tensor -> Tensor
+      /// Firing rates of states (for rate regularisation): [..; units] -> [..; units].
+      Rates: Tensor -> Tensor
+      /// Recurrent noise sigma enters the drive as NoiseGain * sigma * N(0, 1): 1 for a discrete
+      /// network, sqrt(2 / alpha) for a continuous-time one (PsychRNN's sqrt(2 alpha) sigma on the state).
+      NoiseGain: float }
 
 /// A parameter's value as plain data.
 [<RequireQualifiedAccess>]
@@ -377,10 +382,9 @@ module Network =
         use scope = torch.NewDisposeScope()
         (net.kind.Readout (weights net) (states.to_type(net.precision.ScalarType))).MoveToOuterDisposeScope()
 
-    /// Unrolls with given effective weights (for training loops that compute them once per batch).
-    /// x [batch; time; inputs], h0 [batch; units] -> states [batch; time; units]. Opens no scope.
-    let unrollStates (kind: Kind) (w: Weights) (h0: Tensor) (x: Tensor) : Tensor =
-        let drive = kind.InputDrive w x // [batch; time; drive]
+    /// Steps from h0 through a precomputed drive [batch; time; drive] -> states [batch; time; units].
+    /// Opens no scope (for loops that compute weights and drive once per batch).
+    let unrollDrive (kind: Kind) (w: Weights) (h0: Tensor) (drive: Tensor) : Tensor =
         let steps = drive.unbind 1 // time x [batch; drive]
         let states = Array.zeroCreate<Tensor> steps.Length
         let mutable h = h0 // [batch; units]
@@ -388,6 +392,11 @@ module Network =
             h <- kind.Step w h steps[t]
             states[t] <- h
         torch.stack(states, 1L) // [batch; time; units]
+
+    /// Unrolls with given effective weights (for training loops that compute them once per batch).
+    /// x [batch; time; inputs], h0 [batch; units] -> states [batch; time; units]. Opens no scope.
+    let unrollStates (kind: Kind) (w: Weights) (h0: Tensor) (x: Tensor) : Tensor =
+        unrollDrive kind w h0 (kind.InputDrive w x)
 
     /// Runs the network over inputs x [batch; time; inputs] from h0 ([batch; units] or [units];
     /// zeros when None). Returns outputs [batch; time; outputs] and states [batch; time; units].

@@ -62,7 +62,9 @@ let reluKind: Kind =
             @ [ { Name = "gain"; Shape = [| sizes.Units |]; FanIn = 1; Role = Role.Free; Optional = false; Trainable = true } ]
       InputDrive = Kinds.vanillaDrive
       Step = fun w h drive -> torch.nn.functional.relu (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) * w["gain"]
-      Readout = Kinds.linearReadout }
+      Readout = Kinds.linearReadout
+      Rates = fun h -> h.alias ()
+      NoiseGain = 1.0 }
 
 let private toNested (t: torch.Tensor) =
     let b, time, n = int t.shape[0], int t.shape[1], int t.shape[2]

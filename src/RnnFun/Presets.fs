@@ -1,0 +1,168 @@
+namespace RnnFun
+
+/// A task with a network and training config that learn it well.
+type Preset =
+    { Task: Task
+      Kind: Kind
+      Network: NetworkConfig
+      Fit: FitConfig
+      /// Fresh trials per epoch.
+      TrialsPerEpoch: int
+      /// Held-out trials (fresh, other seed) for the validation loss.
+      ValidationTrials: int }
+
+/// Presets per task, tuned for speed on a small CPU (figures in docs/training.md).
+[<RequireQualifiedAccess>]
+module Presets =
+    /// Validation trials drawn with a seed no training batch uses.
+    let validationSeed (seed: int) = -(seed + 1)
+
+    /// 3-bit flip-flop: 64-unit discrete RNN, T = 64, pulse probability 0.2, Adam lr 1e-2, batch 64,
+    /// W_in and W_out trained too (as pyrnn's example).
+    let flipFlop (seed: int) : Preset =
+        let task = Tasks.flipFlop FlipFlopConfig.defaults
+        { Task = task
+          Kind = Kinds.rnn
+          Network =
+            { NetworkConfig.defaults with
+                InputSize = 3
+                Units = 64
+                OutputSize = 3
+                Seed = int64 seed
+                Trainable = Map.ofList [ "w_in", true; "w_out", true ] }
+          Fit =
+            { FitConfig.defaults with
+                BatchSize = 64
+                Epochs = 40
+                LearningRate = 1e-2
+                StopLoss = Some 5e-4
+                Clipping = GradientClipping.GlobalNorm 1.0
+                Seed = seed }
+          TrialsPerEpoch = 640
+          ValidationTrials = 256 }
+
+    /// Angular integrator with the (cos, sin) target: 64-unit discrete RNN, T = 100.
+    let integrator (seed: int) : Preset =
+        let task = Tasks.integrator IntegratorConfig.defaults
+        { Task = task
+          Kind = Kinds.rnn
+          Network =
+            { NetworkConfig.defaults with
+                InputSize = task.InputSize
+                Units = 64
+                OutputSize = task.OutputSize
+                OutputBias = true
+                Seed = int64 seed
+                Trainable = Map.ofList [ "w_in", true; "w_out", true; "b_out", true ] }
+          Fit =
+            { FitConfig.defaults with
+                BatchSize = 64
+                Epochs = 40
+                LearningRate = 1e-2
+                StopLoss = Some 2e-3
+                Clipping = GradientClipping.GlobalNorm 1.0
+                TrainInitialState = true
+                Seed = seed }
+          TrialsPerEpoch = 640
+          ValidationTrials = 256 }
+
+    /// Sine-wave generator: 64-unit discrete RNN, T = 200, learnt initial state.
+    let sine (seed: int) : Preset =
+        let task = Tasks.sine SineConfig.defaults
+        { Task = task
+          Kind = Kinds.rnn
+          Network =
+            { NetworkConfig.defaults with
+                InputSize = 1
+                Units = 64
+                OutputSize = 1
+                InputBias = true
+                Seed = int64 seed
+                Trainable = Map.ofList [ "w_in", true; "w_out", true; "b_in", true ] }
+          Fit =
+            { FitConfig.defaults with
+                BatchSize = 64
+                Epochs = 60
+                LearningRate = 1e-2
+                StopLoss = Some 5e-3
+                Clipping = GradientClipping.GlobalNorm 1.0
+                TrainInitialState = true
+                Seed = seed }
+          TrialsPerEpoch = 640
+          ValidationTrials = 256 }
+
+    /// The preset of a task name: flipflop, integrator or sine.
+    let byName (name: string) (seed: int) : Preset =
+        match name with
+        | "flipflop" -> flipFlop seed
+        | "integrator" -> integrator seed
+        | "sine" -> sine seed
+        | other -> Check.fail "task" (sprintf "unknown task '%s' (expected flipflop, integrator or sine)" other)
+
+    /// The preset with another sequence length (steps per trial).
+    let withSequenceLength (time: int) (preset: Preset) : Preset =
+        Check.positive "seq_len" time
+        let task =
+            match preset.Task.Name with
+            | "flipflop" -> Tasks.flipFlop { FlipFlopConfig.defaults with Time = time }
+            | "integrator" -> Tasks.integrator { IntegratorConfig.defaults with Time = time }
+            | "sine" -> Tasks.sine { SineConfig.defaults with Time = time }
+            | other -> Check.fail "task" (sprintf "no sequence length can be set for task '%s'" other)
+        { preset with Task = task }
+
+    /// Trains a preset: fresh trials every epoch, validation on held-out trials.
+    let train (preset: Preset) : FitResult =
+        use net = Network.create preset.Kind preset.Network
+        let validation = preset.Task.Generate preset.ValidationTrials (validationSeed preset.Fit.Seed)
+        Training.fit { preset.Fit with Validation = Some validation } net (TrainingData.Fresh(preset.Task, preset.TrialsPerEpoch))
+
+/// The record of a training run, written beside a trained model (format `rnnfun.training-log`).
+[<RequireQualifiedAccess>]
+module TrainingLog =
+    open System.IO
+    open System.Text.Json
+
+    [<Literal>]
+    let Format = "rnnfun.training-log"
+
+    /// Writes the log of a run atomically.
+    let save (path: string) (task: string) (config: FitConfig) (result: FitResult) =
+        ModelFile.writeAtomically path (fun stream ->
+            use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
+            let numbers (name: string) (values: float[]) =
+                w.WriteStartArray name
+                for v in values do w.WriteNumberValue v
+                w.WriteEndArray()
+            w.WriteStartObject()
+            w.WriteString("format", Format)
+            w.WriteNumber("version", 1)
+            w.WriteString("task", task)
+            w.WriteStartObject "config"
+            w.WriteNumber("batch_size", config.BatchSize)
+            w.WriteNumber("epochs", config.Epochs)
+            w.WriteNumber("learning_rate", config.LearningRate)
+            w.WriteBoolean("amsgrad", config.Amsgrad)
+            w.WriteNumber("weight_decay", config.WeightDecay)
+            w.WriteString("schedule", sprintf "%A" config.Schedule)
+            w.WriteString("clipping", sprintf "%A" config.Clipping)
+            match config.StopLoss with
+            | Some s -> w.WriteNumber("stop_loss", s)
+            | None -> w.WriteNull "stop_loss"
+            w.WriteNumber("recurrent_noise", config.RecurrentNoise)
+            w.WriteNumber("input_noise", config.InputNoise)
+            w.WriteBoolean("train_initial_state", config.TrainInitialState)
+            w.WriteNumber("seed", config.Seed)
+            w.WriteEndObject()
+            numbers "loss" result.Losses
+            numbers "learning_rate" result.LearningRates
+            numbers "validation_loss" result.ValidationLosses
+            w.WriteNumber("best_epoch", result.BestEpoch)
+            w.WriteString("stop_reason", (sprintf "%A" result.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss"))
+            w.WriteNumber("stopped_at_epoch", result.StoppedAtEpoch)
+            w.WriteNumber("steps", result.Steps)
+            w.WriteNumber("wall_time_s", result.WallTime.TotalSeconds)
+            match result.InitialState with
+            | Some h -> numbers "initial_state" h
+            | None -> w.WriteNull "initial_state"
+            w.WriteEndObject()
+            w.Flush())

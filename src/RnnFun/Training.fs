@@ -1,0 +1,439 @@
+namespace RnnFun
+
+open System
+open System.Diagnostics
+open System.Threading
+open TorchSharp
+
+/// How the learning rate changes from epoch to epoch.
+[<RequireQualifiedAccess>]
+type LearningRateSchedule =
+    /// The initial rate throughout.
+    | Constant
+    /// lr = lr0 * gamma ^ (number of milestones <= epoch index), epoch indices from 0 (pyrnn's MultiStepLR).
+    | MultiStep of milestones: int list * gamma: float
+    /// Multiply by factor when the monitored loss (validation if given, else training) has not
+    /// improved by a relative 1e-4 for more than patience epochs; never below minimum (PyTorch's rule).
+    | ReduceOnPlateau of factor: float * patience: int * minimum: float
+
+/// Gradient clipping before each optimiser step.
+[<RequireQualifiedAccess>]
+type GradientClipping =
+    | Off
+    /// Every gradient element clamped to [-c, c] (pyrnn's grad_clip).
+    | Value of float
+    /// All gradients scaled together so their global 2-norm is at most c (PsychRNN, FixedPointFinder).
+    | GlobalNorm of float
+
+/// Regularisation terms added to the loss (PsychRNN's): means over the effective weights and rates.
+type Regularization =
+    { L1In: float
+      L1Rec: float
+      L1Out: float
+      L2In: float
+      L2Rec: float
+      L2Out: float
+      /// Mean squared firing rate (the kind's Rates of the states).
+      L2Rate: float }
+
+    static member none = { L1In = 0.0; L1Rec = 0.0; L1Out = 0.0; L2In = 0.0; L2Rec = 0.0; L2Out = 0.0; L2Rate = 0.0 }
+
+/// Why training stopped.
+[<RequireQualifiedAccess>]
+type StopReason =
+    | Completed
+    | StopLoss
+    | Cancelled
+    | Diverged
+
+/// Reported after every optimiser step.
+type TrainingProgress =
+    { /// 1-based
+      Epoch: int
+      Epochs: int
+      /// 1-based, within the epoch
+      Batch: int
+      Batches: int
+      Loss: float
+      LearningRate: float
+      StepsPerSecond: float
+      Elapsed: TimeSpan }
+
+/// What to train on.
+[<RequireQualifiedAccess>]
+type TrainingData =
+    /// A fixed set of trials, shuffled into batches every epoch.
+    | Dataset of Batch
+    /// Fresh trials every epoch from a task: trials per epoch (split into batches).
+    | Fresh of Task * trialsPerEpoch: int
+
+/// Training settings. `FitConfig.defaults` follows pyrnn where pyrnn is sound.
+type FitConfig =
+    { BatchSize: int
+      /// Exactly this many epochs (pyrnn runs one more).
+      Epochs: int
+      LearningRate: float
+      Amsgrad: bool
+      /// L2 weight decay of Adam, on the trainable parameters.
+      WeightDecay: float
+      Schedule: LearningRateSchedule
+      Clipping: GradientClipping
+      /// Stop at the first epoch whose mean loss is <= this.
+      StopLoss: float option
+      /// Write the best weights to this model file whenever they improve (atomically).
+      SaveAtMinLoss: string option
+      /// Return the best epoch's weights (true) or the last ones (false).
+      KeepBest: bool
+      Regularization: Regularization
+      /// Recurrent noise sigma (0: off); see `Kind.NoiseGain`.
+      RecurrentNoise: float
+      /// Input noise sigma (0: off).
+      InputNoise: float
+      /// Learn the initial state (one vector shared by all trials).
+      TrainInitialState: bool
+      /// Evaluated at the end of every epoch; selects the best weights when given.
+      Validation: Batch option
+      /// Seed of data order, fresh data and noise.
+      Seed: int
+      /// libtorch threads during training; None: 1 up to 128 units (faster there), else all cores.
+      Threads: int option
+      Progress: (TrainingProgress -> unit) option
+      Cancellation: CancellationToken }
+
+    static member defaults =
+        { BatchSize = 64
+          Epochs = 100
+          LearningRate = 1e-3
+          Amsgrad = false
+          WeightDecay = 0.0
+          Schedule = LearningRateSchedule.Constant
+          Clipping = GradientClipping.Off
+          StopLoss = None
+          SaveAtMinLoss = None
+          KeepBest = true
+          Regularization = Regularization.none
+          RecurrentNoise = 0.0
+          InputNoise = 0.0
+          TrainInitialState = false
+          Validation = None
+          Seed = 0
+          Threads = None
+          Progress = None
+          Cancellation = CancellationToken.None }
+
+/// The outcome of training. Owns the returned network: dispose it.
+type FitResult =
+    { Network: Network
+      /// The learnt initial state [units], when it was trained.
+      InitialState: float[] option
+      /// Mean training loss per epoch (a cancelled epoch counts with the batches it ran).
+      Losses: float[]
+      /// Learning rate used in each epoch.
+      LearningRates: float[]
+      /// Validation loss per epoch (empty without validation data).
+      ValidationLosses: float[]
+      /// 1-based epoch whose weights were kept as best (0: none completed).
+      BestEpoch: int
+      StopReason: StopReason
+      /// 1-based epoch in which training stopped.
+      StoppedAtEpoch: int
+      Steps: int
+      WallTime: TimeSpan }
+
+    interface IDisposable with
+        member r.Dispose() = (r.Network :> IDisposable).Dispose()
+
+[<RequireQualifiedAccess>]
+module Training =
+    /// The learning rate of an epoch (0-based index) under a MultiStep or Constant schedule.
+    let scheduledRate (lr0: float) (schedule: LearningRateSchedule) (epochIndex: int) =
+        match schedule with
+        | LearningRateSchedule.MultiStep (milestones, gamma) ->
+            lr0 * Math.Pow(gamma, float (milestones |> List.filter (fun m -> m <= epochIndex) |> List.length))
+        | _ -> lr0
+
+    /// A batch as tensors: inputs [batch; time; inputs], targets [batch; time; outputs], mask [batch; time].
+    let toTensors (precision: Precision) (b: Batch) =
+        let make (a: float32[]) (shape: int64[]) =
+            let t = torch.tensor(a, ReadOnlySpan<int64>(shape))
+            if precision = Precision.Float32 then t else t.to_type(precision.ScalarType)
+        let bt, tt = int64 b.Trials, int64 b.Time
+        make b.Inputs [| bt; tt; int64 b.InputSize |],
+        make b.Targets [| bt; tt; int64 b.OutputSize |],
+        b.Mask |> Option.map (fun m -> make m [| bt; tt |])
+
+    /// Mean squared error over all steps and outputs, or over the masked-in steps only.
+    let mse (outputs: Tensor) (targets: Tensor) (mask: Tensor option) : Tensor =
+        let err = (outputs - targets).square() // [batch; time; outputs]
+        match mask with
+        | None -> err.mean()
+        | Some m -> (err * m.unsqueeze(-1L)).sum() / (m.sum() * float outputs.shape[2]).clamp_min(1e-12)
+
+    let private validate (config: FitConfig) (net: Network) (data: TrainingData) =
+        Check.positive "batch_size" config.BatchSize
+        if config.Epochs < 0 then Check.fail "epochs" (sprintf "expected >= 0, got %d" config.Epochs)
+        Check.finitePositive "learning_rate" config.LearningRate
+        if config.WeightDecay < 0.0 || Double.IsNaN config.WeightDecay then Check.fail "weight_decay" "expected a number >= 0"
+        if config.RecurrentNoise < 0.0 || Double.IsNaN config.RecurrentNoise then Check.fail "recurrent_noise" "expected a number >= 0"
+        if config.InputNoise < 0.0 || Double.IsNaN config.InputNoise then Check.fail "input_noise" "expected a number >= 0"
+        match config.Clipping with
+        | GradientClipping.Value c -> Check.finitePositive "clipping" c
+        | GradientClipping.GlobalNorm c -> Check.finitePositive "clipping" c
+        | GradientClipping.Off -> ()
+        match config.Schedule with
+        | LearningRateSchedule.MultiStep (_, gamma) -> Check.finitePositive "gamma" gamma
+        | LearningRateSchedule.ReduceOnPlateau (factor, patience, _) ->
+            if factor <= 0.0 || factor >= 1.0 then Check.fail "factor" (sprintf "expected a number in (0, 1), got %g" factor)
+            if patience < 0 then Check.fail "patience" "expected >= 0"
+        | LearningRateSchedule.Constant -> ()
+        match config.Threads with
+        | Some t -> Check.positive "threads" t
+        | None -> ()
+        let r = config.Regularization
+        for (name, v) in [ "l1_in", r.L1In; "l1_rec", r.L1Rec; "l1_out", r.L1Out; "l2_in", r.L2In; "l2_rec", r.L2Rec; "l2_out", r.L2Out; "l2_rate", r.L2Rate ] do
+            if v < 0.0 || Double.IsNaN v then Check.fail name "expected a number >= 0"
+        let checkSizes name (inputs: int) (outputs: int) =
+            if inputs <> net.Sizes.Inputs then
+                Check.fail name (sprintf "the data has %d inputs per step but the network has %d" inputs net.Sizes.Inputs)
+            if outputs <> net.Sizes.Outputs then
+                Check.fail name (sprintf "the data has %d outputs per step but the network has %d" outputs net.Sizes.Outputs)
+        match data with
+        | TrainingData.Dataset b ->
+            Batch.validate "data" b
+            checkSizes "data" b.InputSize b.OutputSize
+        | TrainingData.Fresh (task, trials) ->
+            Check.positive "trials_per_epoch" trials
+            checkSizes "data" task.InputSize task.OutputSize
+        match config.Validation with
+        | Some v ->
+            Batch.validate "validation" v
+            checkSizes "validation" v.InputSize v.OutputSize
+        | None -> ()
+        if not (net.Parameters |> List.exists (fun p -> p.Trainable)) && not config.TrainInitialState then
+            Check.fail "trainable" "no parameter of the network is trainable"
+
+    let private finite (t: Tensor) = torch.isfinite(t).all().item<bool>()
+
+    /// Trains a network: Adam on MSE (+ regularisation), honouring trainable flags and constraints
+    /// at every step. Returns a new network; the given one is unchanged. Raises `InvalidArgument`
+    /// before the first step when config and data do not fit the network.
+    let fit (config: FitConfig) (net: Network) (data: TrainingData) : FitResult =
+        validate config net data
+        let stopwatch = Stopwatch.StartNew()
+        let previousThreads = torch.get_num_threads ()
+        let threads = config.Threads |> Option.defaultValue (if net.Sizes.Units <= 128 then 1 else Environment.ProcessorCount)
+        torch.set_num_threads threads
+        let generator = new torch.Generator(uint64 (uint32 config.Seed))
+        // Free values as fresh leaves: trainable ones are optimised, the others are constants.
+        let leaves =
+            net.parameters
+            |> List.map (fun p ->
+                let v = p.Value.detach().clone()
+                if p.Trainable then torch.nn.Parameter(v, true) :> Tensor else v)
+        let initialState =
+            if config.TrainInitialState then
+                Some(torch.nn.Parameter(torch.zeros([| int64 net.Sizes.Units |], net.Precision.ScalarType), true) :> Tensor)
+            else None
+        let working = { net with parameters = List.map2 (fun (p: Parameter) v -> { p with Value = v }) net.parameters leaves }
+        let optimised =
+            [ for (p, leaf) in List.zip net.parameters leaves do if p.Trainable then yield leaf :?> Modules.Parameter
+              match initialState with
+              | Some h -> yield h :?> Modules.Parameter
+              | None -> () ]
+        let optimizer = torch.optim.Adam(optimised, config.LearningRate, 0.9, 0.999, 1e-8, config.WeightDecay, config.Amsgrad, false)
+        let snapshot () =
+            (leaves |> List.map (fun t -> t.detach().clone())), (initialState |> Option.map (fun h -> h.detach().clone()))
+        let disposeSnapshot (values: Tensor list, h: Tensor option) =
+            for v in values do v.Dispose()
+            h |> Option.iter (fun t -> t.Dispose())
+        let networkOf (values: Tensor list, _) =
+            Network.withValues net (List.zip (net.parameters |> List.map (fun p -> p.Spec.Name)) values |> Map.ofList)
+        let kind = net.kind
+        let reg = config.Regularization
+        let lossOf (w: Weights) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) =
+            let batch = x.shape[0]
+            let h0 =
+                match initialState with
+                | Some h -> h.expand([| batch; int64 net.Sizes.Units |])
+                | None -> torch.zeros([| batch; int64 net.Sizes.Units |], net.Precision.ScalarType)
+            let x = if training && config.InputNoise > 0.0 then x + torch.randn(x.shape, x.dtype, generator = generator) * config.InputNoise else x
+            let drive = kind.InputDrive w x // [batch; time; drive]
+            let drive =
+                if training && config.RecurrentNoise > 0.0 then
+                    drive + torch.randn(drive.shape, drive.dtype, generator = generator) * (kind.NoiseGain * config.RecurrentNoise)
+                else drive
+            let states = Network.unrollDrive kind w h0 drive // [batch; time; units]
+            let outputs = kind.Readout w states // [batch; time; outputs]
+            let loss = mse outputs y mask
+            if not training then loss
+            else
+                let mutable total = loss
+                let term (coefficient: float) (name: string) (f: Tensor -> Tensor) =
+                    if coefficient > 0.0 then
+                        match w.TryGetValue name with
+                        | true, t -> total <- total + f t * coefficient
+                        | _ -> ()
+                term reg.L1In "w_in" (fun t -> t.abs().mean())
+                term reg.L1Rec "w_rec" (fun t -> t.abs().mean())
+                term reg.L1Out "w_out" (fun t -> t.abs().mean())
+                term reg.L2In "w_in" (fun t -> t.square().mean())
+                term reg.L2Rec "w_rec" (fun t -> t.square().mean())
+                term reg.L2Out "w_out" (fun t -> t.square().mean())
+                if reg.L2Rate > 0.0 then total <- total + (kind.Rates states).square().mean() * reg.L2Rate
+                total
+        let validationTensors = config.Validation |> Option.map (toTensors net.Precision)
+        let validationLoss () =
+            match validationTensors with
+            | None -> None
+            | Some (x, y, m) ->
+                use _ = torch.NewDisposeScope()
+                use _ = torch.no_grad ()
+                Some(float ((lossOf (Network.weights working) x y m false).ToDouble()))
+        let batchesOf epoch : (unit -> Batch)[] =
+            match data with
+            | TrainingData.Dataset b ->
+                let random = Random(config.Seed + 7919 * epoch)
+                let order = Array.init b.Trials id
+                for i in order.Length - 1 .. -1 .. 1 do
+                    let j = random.Next(i + 1)
+                    let tmp = order[i]
+                    order[i] <- order[j]
+                    order[j] <- tmp
+                let size = min config.BatchSize b.Trials
+                [| for start in 0 .. size .. b.Trials - 1 -> fun () -> Batch.select (Array.sub order start (min size (b.Trials - start))) b |]
+            | TrainingData.Fresh (task, trials) ->
+                let count = (trials + config.BatchSize - 1) / config.BatchSize
+                [| for k in 0 .. count - 1 -> fun () -> task.Generate config.BatchSize (config.Seed * 1000003 + epoch * 10007 + k) |]
+        let losses = ResizeArray<float>()
+        let rates = ResizeArray<float>()
+        let validationLosses = ResizeArray<float>()
+        let mutable best: (Tensor list * Tensor option) option = None
+        let mutable bestLoss = Double.PositiveInfinity
+        let mutable bestEpoch = 0
+        let mutable lastFinite = snapshot ()
+        let mutable reason = StopReason.Completed
+        let mutable stoppedAt = config.Epochs
+        let mutable steps = 0
+        let mutable lr = config.LearningRate
+        let mutable plateauBest = Double.PositiveInfinity
+        let mutable plateauBad = 0
+        let mutable epoch = 0
+        try
+            while epoch < config.Epochs && reason = StopReason.Completed do
+                lr <-
+                    match config.Schedule with
+                    | LearningRateSchedule.ReduceOnPlateau _ -> lr
+                    | s -> scheduledRate config.LearningRate s epoch
+                for g in optimizer.ParamGroups do g.LearningRate <- lr
+                let batches = batchesOf epoch
+                let mutable sum = 0.0
+                let mutable count = 0
+                let mutable k = 0
+                while k < batches.Length && reason = StopReason.Completed do
+                    let batch = batches[k] ()
+                    use scope = torch.NewDisposeScope()
+                    let x, y, mask = toTensors net.Precision batch
+                    optimizer.zero_grad ()
+                    let loss = lossOf (Network.weights working) x y mask true
+                    let value = loss.ToDouble()
+                    if Double.IsNaN value || Double.IsInfinity value then
+                        reason <- StopReason.Diverged
+                        stoppedAt <- epoch + 1
+                    else
+                        loss.backward ()
+                        match config.Clipping with
+                        | GradientClipping.Value c ->
+                            use _ = torch.no_grad ()
+                            for p in optimised do
+                                if not (isNull p.grad) then p.grad.clamp_((-c).ToScalar(), c.ToScalar()) |> ignore
+                        | GradientClipping.GlobalNorm c ->
+                            torch.nn.utils.clip_grad_norm_(optimised, c) |> ignore
+                        | GradientClipping.Off -> ()
+                        optimizer.step () |> ignore
+                        steps <- steps + 1
+                        sum <- sum + value
+                        count <- count + 1
+                        config.Progress
+                        |> Option.iter (fun report ->
+                            let elapsed = stopwatch.Elapsed
+                            report
+                                { Epoch = epoch + 1
+                                  Epochs = config.Epochs
+                                  Batch = k + 1
+                                  Batches = batches.Length
+                                  Loss = value
+                                  LearningRate = lr
+                                  StepsPerSecond = float steps / max elapsed.TotalSeconds 1e-9
+                                  Elapsed = elapsed })
+                        if config.Cancellation.IsCancellationRequested then
+                            reason <- StopReason.Cancelled
+                            stoppedAt <- epoch + 1
+                    k <- k + 1
+                if count > 0 then
+                    let epochLoss = sum / float count
+                    losses.Add epochLoss
+                    rates.Add lr
+                    let weightsFinite = leaves |> List.forall finite && (initialState |> Option.forall finite)
+                    if weightsFinite then
+                        disposeSnapshot lastFinite
+                        lastFinite <- snapshot ()
+                    let completedEpoch = reason = StopReason.Completed || reason = StopReason.StopLoss
+                    let validation = if completedEpoch && weightsFinite then validationLoss () else None
+                    validation |> Option.iter validationLosses.Add
+                    let monitored = validation |> Option.defaultValue epochLoss
+                    if completedEpoch && weightsFinite && monitored < bestLoss then
+                        bestLoss <- monitored
+                        bestEpoch <- epoch + 1
+                        best |> Option.iter disposeSnapshot
+                        best <- Some(snapshot ())
+                        match config.SaveAtMinLoss with
+                        | Some path ->
+                            use n = networkOf best.Value
+                            ModelFile.save path n
+                        | None -> ()
+                    match config.Schedule with
+                    | LearningRateSchedule.ReduceOnPlateau (factor, patience, minimum) ->
+                        if monitored < plateauBest * (1.0 - 1e-4) then
+                            plateauBest <- monitored
+                            plateauBad <- 0
+                        else
+                            plateauBad <- plateauBad + 1
+                            if plateauBad > patience then
+                                lr <- max (lr * factor) minimum
+                                plateauBad <- 0
+                    | _ -> ()
+                    match config.StopLoss with
+                    | Some stop when reason = StopReason.Completed && epochLoss <= stop ->
+                        reason <- StopReason.StopLoss
+                        stoppedAt <- epoch + 1
+                    | _ -> ()
+                epoch <- epoch + 1
+            if reason = StopReason.Completed then stoppedAt <- epoch
+            let currentFinite = leaves |> List.forall finite && (initialState |> Option.forall finite)
+            let chosen, owned =
+                match best with
+                | Some b when config.KeepBest -> b, false
+                | _ when currentFinite && reason <> StopReason.Diverged -> snapshot (), true
+                | _ -> lastFinite, false
+            let result = networkOf chosen
+            let learntState = snd chosen |> Option.map Arrays.ofTensor
+            if owned then disposeSnapshot chosen
+            { Network = result
+              InitialState = learntState
+              Losses = losses.ToArray()
+              LearningRates = rates.ToArray()
+              ValidationLosses = validationLosses.ToArray()
+              BestEpoch = (if config.KeepBest then bestEpoch else 0)
+              StopReason = reason
+              StoppedAtEpoch = stoppedAt
+              Steps = steps
+              WallTime = stopwatch.Elapsed }
+        finally
+            torch.set_num_threads previousThreads
+            best |> Option.iter disposeSnapshot
+            disposeSnapshot lastFinite
+            for l in leaves do l.Dispose()
+            initialState |> Option.iter (fun h -> h.Dispose())
+            validationTensors |> Option.iter (fun (x, y, m) -> x.Dispose(); y.Dispose(); m |> Option.iter (fun t -> t.Dispose()))
+            optimizer.Dispose()
+            generator.Dispose()
