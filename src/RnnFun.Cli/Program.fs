@@ -78,7 +78,8 @@ let private describeConstraints (net: Network) =
     let c = net.Constraints
     let n = net.Sizes.Units
     let nonZero (m: float[][]) = m |> Array.sumBy (Array.sumBy (fun v -> if v <> 0.0 then 1 else 0))
-    [ yield sprintf "autapses        %s" (if c.Autapses then "allowed" else "none (diagonal of W_rec is 0)")
+    let diagonalMasked = c.RecurrentMask |> Option.exists (fun m -> Seq.forall (fun i -> m[i][i] = 0.0) [ 0 .. n - 1 ])
+    [ yield sprintf "autapses        %s" (if c.Autapses && not diagonalMasked then "allowed" else "none (diagonal of W_rec is 0)")
       match c.DaleRatio with
       | Some r ->
           let e = Constraints.excitatoryCount n r
@@ -204,13 +205,13 @@ let private demo (args: ParseResults<DemoArgs>) =
         raise (UserError(sprintf "--task: unknown task '%s' (expected flipflop or integrator)" task))
     let seed = args.GetResult(DemoArgs.Seed, defaultValue = 0)
     printfn "rnnfun demo: task %s, seed %d%s, output folder %s" task seed (if args.Contains DemoArgs.Quick then ", quick" else "") (IO.Path.GetFullPath out)
-    printfn "The pipeline runs these stages as they become available:"
+    printfn "The pipeline:"
     printfn "  1. train the %s preset (progress bar)" task
     printfn "  2. find fixed points from trajectory states"
     printfn "  3. build the fixed-point topology graph"
     printfn "  4. write model.json, training-log.json, fixed-points.json, topology.json, report.html, summary.json"
     printfn "  5. print a summary table and the path of the report"
-    printfn "Available now: networks, constraints and model files (see `rnnfun info --model FILE`)."
+    printfn "This version trains with `rnnfun train` and describes models with `rnnfun info`; the analysis stages are not part of it yet."
     0
 
 [<EntryPoint>]

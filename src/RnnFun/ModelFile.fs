@@ -17,8 +17,6 @@ module ModelFile =
     [<Literal>]
     let Version = 1
 
-    let private weightNames = [ "w_in"; "w_rec"; "b_rec"; "w_out"; "b_in"; "b_out" ]
-
     /// Writes a file atomically: a temporary file beside it, flushed to disk, then renamed over it,
     /// so a crash or kill leaves either the old file or the new one, never half of one.
     let writeAtomically (path: string) (write: Stream -> unit) =
@@ -108,8 +106,13 @@ module ModelFile =
         w.WriteEndObject()
         w.Flush()
 
-    /// Saves a network to a model file, atomically.
+    /// Saves a network to a model file, atomically. A network with NaN or Inf weights is refused
+    /// (`InvalidArgument`), and the previous file stays as it was.
     let save (path: string) (net: Network) =
+        for (name, value) in Network.values net do
+            match value with
+            | ParameterValue.Matrix m -> Check.allFinite name (Seq.concat m)
+            | ParameterValue.Vector v -> Check.allFinite name v
         writeAtomically path (fun s -> write s net)
 
     /// The built-in kinds' reader: `rnn`, and `ctrnn` with its dt, tau (required) and readout ("state" when absent).

@@ -303,6 +303,8 @@ module Network =
     /// A new network with other free values (same kind, sizes, constraints, flags). The values are
     /// copied; the old network is unchanged and still owns its tensors.
     let withValues (net: Network) (values: Map<string, Tensor>) : Network =
+        use _ = torch.NewDisposeScope()
+        let keep (t: Tensor) = t.MoveToOuterDisposeScope()
         let parameters =
             net.parameters
             |> List.map (fun p ->
@@ -310,11 +312,11 @@ module Network =
                 | Some v ->
                     if v.shape |> Array.map int <> p.Spec.Shape then
                         Check.fail p.Spec.Name (sprintf "expected shape %s, got [%s]" (shapeText p.Spec.Shape) (String.Join("; ", v.shape)))
-                    { p with Value = v.detach().to_type(net.precision.ScalarType).clone() }
-                | None -> { p with Value = p.Value.clone () })
+                    { p with Value = keep (v.detach().to_type(net.precision.ScalarType).clone()) }
+                | None -> { p with Value = keep (p.Value.clone ()) })
         { net with
             parameters = parameters
-            patterns = net.patterns |> Map.map (fun _ t -> { t with FixedSign = t.FixedSign.clone (); FreeKeep = t.FreeKeep.clone () }) }
+            patterns = net.patterns |> Map.map (fun _ t -> { t with FixedSign = keep (t.FixedSign.clone ()); FreeKeep = keep (t.FreeKeep.clone ()) }) }
 
     /// A copy with other trainable flags (same values).
     let withTrainable (flags: Map<string, bool>) (net: Network) : Network =
@@ -327,11 +329,12 @@ module Network =
 
     /// A copy in another precision.
     let toPrecision (precision: Precision) (net: Network) : Network =
-        let copy = withValues net Map.empty
-        { copy with
+        use _ = torch.NewDisposeScope()
+        let convert (t: Tensor) = t.to_type(precision.ScalarType).clone().MoveToOuterDisposeScope()
+        { net with
             precision = precision
-            parameters = copy.parameters |> List.map (fun p -> { p with Value = p.Value.to_type(precision.ScalarType) })
-            patterns = copy.patterns |> Map.map (fun _ t -> { t with FixedSign = t.FixedSign.to_type(precision.ScalarType); FreeKeep = t.FreeKeep.to_type(precision.ScalarType) }) }
+            parameters = net.parameters |> List.map (fun p -> { p with Value = convert p.Value })
+            patterns = net.patterns |> Map.map (fun _ t -> { t with FixedSign = convert t.FixedSign; FreeKeep = convert t.FreeKeep }) }
 
     /// The effective weights as plain data.
     let values (net: Network) : (string * ParameterValue) list =
@@ -355,7 +358,7 @@ module Network =
         if x.shape[expectedDims - 1] <> int64 net.sizes.Inputs then
             Check.fail argument (sprintf "the network has %d inputs but the last dimension is %d (shape [%s])" net.sizes.Inputs x.shape[expectedDims - 1] (String.Join("; ", x.shape)))
 
-    let private initialState (net: Network) (batch: int64) (h0: Tensor option) =
+    let private initialState (argument: string) (net: Network) (batch: int64) (h0: Tensor option) =
         match h0 with
         | None -> torch.zeros([| batch; int64 net.sizes.Units |], net.precision.ScalarType)
         | Some h ->
@@ -363,7 +366,7 @@ module Network =
                 (h.dim () = 1L && h.shape[0] = int64 net.sizes.Units)
                 || (h.dim () = 2L && h.shape[0] = batch && h.shape[1] = int64 net.sizes.Units)
             if not ok then
-                Check.fail "initial_state" (sprintf "expected shape [%d; %d] or [%d], got [%s]" batch net.sizes.Units net.sizes.Units (String.Join("; ", h.shape)))
+                Check.fail argument (sprintf "expected shape [%d; %d] or [%d], got [%s]" batch net.sizes.Units net.sizes.Units (String.Join("; ", h.shape)))
             h.to_type(net.precision.ScalarType).expand([| batch; int64 net.sizes.Units |])
 
     /// One step of the network: h [batch; units], x [batch; inputs] -> h' [batch; units]. Pure.
@@ -371,7 +374,7 @@ module Network =
         checkInputs net x 2 "inputs"
         use scope = torch.NewDisposeScope()
         let w = weights net
-        let h = initialState net x.shape[0] (Some h)
+        let h = initialState "h" net x.shape[0] (Some h)
         let drive = net.kind.InputDrive w (x.to_type(net.precision.ScalarType)) // [batch; drive]
         (net.kind.Step w h drive).MoveToOuterDisposeScope()
 
@@ -405,7 +408,7 @@ module Network =
         checkInputs net x 3 "inputs"
         use scope = torch.NewDisposeScope()
         let w = weights net
-        let h = initialState net x.shape[0] h0 // [batch; units]
+        let h = initialState "initial_state" net x.shape[0] h0 // [batch; units]
         let states = unrollStates net.kind w h (x.to_type(net.precision.ScalarType)) // [batch; time; units]
         let outputs = net.kind.Readout w states // [batch; time; outputs]
         { Outputs = outputs.MoveToOuterDisposeScope(); States = states.MoveToOuterDisposeScope() }

@@ -167,12 +167,14 @@ module Tasks =
         let generate trials seed =
             Check.positive "trials" trials
             let random = Random(seed)
+            // Noise from its own stream, so that noise leaves the clean inputs and targets as they were.
+            let noiseRandom = Random(seed ^^^ 0x5bd1e995)
             let k, time = config.Channels, config.Time
             let inputs = Array.zeroCreate<float32> (trials * time * k)
             let targets = Array.zeroCreate<float32> (trials * time * outputs)
             let gaussian () =
-                let u1 = 1.0 - random.NextDouble()
-                let u2 = random.NextDouble()
+                let u1 = 1.0 - noiseRandom.NextDouble()
+                let u2 = noiseRandom.NextDouble()
                 sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
             for trial in 0 .. trials - 1 do
                 for c in 0 .. k - 1 do

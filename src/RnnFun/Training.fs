@@ -169,6 +169,24 @@ module Training =
         | None -> err.mean()
         | Some m -> (err * m.unsqueeze(-1L)).sum() / (m.sum() * float outputs.shape[2]).clamp_min(1e-12)
 
+    /// Clips the gradients of the given leaves in place (they belong to the training loop, never to a
+    /// caller): element-wise to [-c, c], or jointly to a global 2-norm of at most c.
+    let clipGradients (clipping: GradientClipping) (leaves: Tensor seq) =
+        match clipping with
+        | GradientClipping.Off -> ()
+        | GradientClipping.Value c ->
+            use _ = torch.no_grad ()
+            for p in leaves do
+                if not (isNull p.grad) then p.grad.clamp_((-c).ToScalar(), c.ToScalar()) |> ignore
+        | GradientClipping.GlobalNorm c ->
+            use _ = torch.no_grad ()
+            let grads = leaves |> Seq.filter (fun p -> not (isNull p.grad)) |> Seq.map (fun p -> p.grad) |> Array.ofSeq
+            if grads.Length > 0 then
+                use norm = torch.stack(grads |> Array.map (fun g -> g.square().sum())).sum().sqrt()
+                let n = norm.ToDouble()
+                if n > c then
+                    for g in grads do g.mul_((c / (n + 1e-12)).ToScalar()) |> ignore
+
     let private validate (config: FitConfig) (net: Network) (data: TrainingData) =
         Check.positive "batch_size" config.BatchSize
         if config.Epochs < 0 then Check.fail "epochs" (sprintf "expected >= 0, got %d" config.Epochs)
@@ -212,7 +230,9 @@ module Training =
         if not (net.Parameters |> List.exists (fun p -> p.Trainable)) && not config.TrainInitialState then
             Check.fail "trainable" "no parameter of the network is trainable"
 
-    let private finite (t: Tensor) = torch.isfinite(t).all().item<bool>()
+    let private finite (t: Tensor) =
+        use _ = torch.NewDisposeScope()
+        torch.isfinite(t).all().item<bool>()
 
     /// Trains a network: Adam on MSE (+ regularisation), honouring trainable flags and constraints
     /// at every step. Returns a new network; the given one is unchanged. Raises `InvalidArgument`
@@ -226,10 +246,12 @@ module Training =
         let generator = new torch.Generator(uint64 (uint32 config.Seed))
         // Free values as fresh leaves: trainable ones are optimised, the others are constants.
         let leaves =
+            use _ = torch.NewDisposeScope()
             net.parameters
             |> List.map (fun p ->
                 let v = p.Value.detach().clone()
-                if p.Trainable then torch.nn.Parameter(v, true) :> Tensor else v)
+                let leaf = if p.Trainable then torch.nn.Parameter(v, true) :> Tensor else v
+                leaf.DetachFromDisposeScope())
         let initialState =
             if config.TrainInitialState then
                 Some(torch.nn.Parameter(torch.zeros([| int64 net.Sizes.Units |], net.Precision.ScalarType), true) :> Tensor)
@@ -241,8 +263,11 @@ module Training =
               | Some h -> yield h :?> Modules.Parameter
               | None -> () ]
         let optimizer = torch.optim.Adam(optimised, config.LearningRate, 0.9, 0.999, 1e-8, config.WeightDecay, config.Amsgrad, false)
+        // Copies owned by the loop (kept out of every dispose scope, disposed explicitly).
         let snapshot () =
-            (leaves |> List.map (fun t -> t.detach().clone())), (initialState |> Option.map (fun h -> h.detach().clone()))
+            use _ = torch.NewDisposeScope()
+            let copy (t: Tensor) = t.detach().clone().DetachFromDisposeScope()
+            (leaves |> List.map copy), (initialState |> Option.map copy)
         let disposeSnapshot (values: Tensor list, h: Tensor option) =
             for v in values do v.Dispose()
             h |> Option.iter (fun t -> t.Dispose())
@@ -341,14 +366,7 @@ module Training =
                         stoppedAt <- epoch + 1
                     else
                         loss.backward ()
-                        match config.Clipping with
-                        | GradientClipping.Value c ->
-                            use _ = torch.no_grad ()
-                            for p in optimised do
-                                if not (isNull p.grad) then p.grad.clamp_((-c).ToScalar(), c.ToScalar()) |> ignore
-                        | GradientClipping.GlobalNorm c ->
-                            torch.nn.utils.clip_grad_norm_(optimised, c) |> ignore
-                        | GradientClipping.Off -> ()
+                        clipGradients config.Clipping (optimised |> Seq.cast<Tensor>)
                         optimizer.step () |> ignore
                         steps <- steps + 1
                         sum <- sum + value

@@ -1,0 +1,228 @@
+module RnnFun.Tests.TrainingTests
+
+open System
+open System.IO
+open System.Threading
+open Expecto
+open TorchSharp
+open RnnFun
+
+let private smallTask = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 24; PulseProbability = 0.2 }
+
+let private smallNet seed =
+    Network.create Kinds.rnn
+        { NetworkConfig.defaults with
+            InputSize = 3
+            Units = 16
+            OutputSize = 3
+            Seed = seed
+            Trainable = Map.ofList [ "w_in", true; "w_out", true ] }
+
+let private quick =
+    { FitConfig.defaults with BatchSize = 32; Epochs = 8; LearningRate = 1e-2; Threads = Some 1; KeepBest = false }
+
+let private fresh = TrainingData.Fresh(smallTask, 160)
+
+let private tempFile () = Path.Combine(Path.GetTempPath(), "rnnfun-train-" + Guid.NewGuid().ToString("N") + ".json")
+
+let private allFinite (net: Network) =
+    Network.values net
+    |> List.forall (fun (_, v) ->
+        match v with
+        | ParameterValue.Matrix m -> m |> Array.forall (Array.forall Double.IsFinite)
+        | ParameterValue.Vector v -> v |> Array.forall Double.IsFinite)
+
+[<Tests>]
+let tests =
+    testList "Training" [
+        test "the loss falls below half its start within a few hundred steps (small flip-flop, fixed seed)" {
+            use net = smallNet 1L
+            use r = Training.fit { quick with Epochs = 40 } net fresh
+            Expect.equal r.Steps 200 "40 epochs of 5 batches"
+            Expect.isLessThan (Array.last r.Losses) (r.Losses[0] / 2.0) (sprintf "loss %g -> %g" r.Losses[0] (Array.last r.Losses))
+            Expect.equal r.StopReason StopReason.Completed "completed"
+            Expect.equal r.Losses.Length 40 "exactly the asked epochs (not one more)"
+        }
+
+        test "the same seed gives the same loss history; another seed another" {
+            let run seed =
+                use net = smallNet 3L
+                use r = Training.fit { quick with Epochs = 3; Seed = seed; InputNoise = 0.05; RecurrentNoise = 0.05 } net fresh
+                r.Losses
+            let a, b, c = run 5, run 5, run 6
+            Expect.equal a b "identical"
+            Expect.notEqual a c "seed matters"
+        }
+
+        test "the given network is unchanged and frozen parameters stay frozen" {
+            use net = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 3; Units = 16; OutputSize = 3; Seed = 2L }
+            let before = Network.values net |> Map.ofList
+            use r = Training.fit quick net fresh
+            Expect.equal (Network.values net |> Map.ofList) before "input network unchanged"
+            let after = Network.values r.Network |> Map.ofList
+            Expect.equal after["w_in"] before["w_in"] "w_in frozen (not trainable by default)"
+            Expect.equal after["w_out"] before["w_out"] "w_out frozen"
+            Expect.notEqual after["w_rec"] before["w_rec"] "w_rec trained"
+        }
+
+        test "MultiStep schedule: lr = lr0 * gamma^(milestones <= epoch index)" {
+            use net = smallNet 1L
+            use r = Training.fit { quick with Epochs = 6; Schedule = LearningRateSchedule.MultiStep([ 2; 4 ], 0.1) } net fresh
+            let expected = [| 0 .. 5 |] |> Array.map (fun e -> 1e-2 * (0.1 ** float ([ 2; 4 ] |> List.filter (fun m -> m <= e) |> List.length)))
+            Expect.equal r.LearningRates.Length 6 "one rate per epoch"
+            for e in 0 .. 5 do Expect.floatClose Accuracy.veryHigh r.LearningRates[e] expected[e] (sprintf "epoch %d" e)
+        }
+
+        test "ReduceOnPlateau: the rate drops by the factor after patience epochs without improvement" {
+            use net = smallNet 1L
+            let data = smallTask.Generate 32 9
+            // A negligible rate: the loss cannot improve, so every patience + 1 epochs the rate halves.
+            let lr = 1e-12
+            use r = Training.fit { quick with Epochs = 6; LearningRate = lr; Schedule = LearningRateSchedule.ReduceOnPlateau(0.5, 1, 0.0) } net (TrainingData.Dataset data)
+            Expect.equal r.LearningRates [| lr; lr; lr; lr / 2.0; lr / 2.0; lr / 4.0 |] "rates"
+        }
+
+        test "element-wise clipping bounds every gradient element; norm clipping bounds the global norm" {
+            use _ = torch.NewDisposeScope()
+            let leaves = [ torch.randn(5L, 4L).requires_grad_(true); torch.randn(3L).requires_grad_(true) ]
+            let loss () = (leaves[0] * 100.0).square().sum() + (leaves[1] * 30.0).exp().sum()
+            (loss ()).backward()
+            Expect.isGreaterThan (leaves |> List.map (fun l -> l.grad.abs().max().ToDouble()) |> List.max) 0.5 "big gradients to clip"
+            Training.clipGradients (GradientClipping.Value 0.5) leaves
+            for l in leaves do Expect.isLessThanOrEqual (l.grad.abs().max().ToDouble()) 0.5 "every element within [-c, c]"
+            for l in leaves do l.grad.zero_() |> ignore
+            (loss ()).backward()
+            Training.clipGradients (GradientClipping.GlobalNorm 2.0) leaves
+            let norm = sqrt (leaves |> List.sumBy (fun l -> l.grad.square().sum().ToDouble()))
+            Expect.floatClose Accuracy.medium norm 2.0 "global norm clipped to c"
+        }
+
+        test "early stop: stops at the first epoch at or below stop_loss" {
+            let run stop =
+                use net = smallNet 4L
+                use r = Training.fit { quick with Epochs = 12; StopLoss = stop } net fresh
+                r.Losses, r.StopReason, r.StoppedAtEpoch
+            let reference, _, _ = run None
+            let threshold = reference[6]
+            let first = reference |> Array.findIndex (fun l -> l <= threshold)
+            let losses, reason, stoppedAt = run (Some threshold)
+            Expect.equal reason StopReason.StopLoss "reason"
+            Expect.equal stoppedAt (first + 1) "first epoch at or below"
+            Expect.equal losses reference[0..first] "same history up to there"
+        }
+
+        test "save_at_min_loss writes the best epoch's weights, and KeepBest returns them" {
+            let path = tempFile ()
+            try
+                use net = smallNet 6L
+                let validation = smallTask.Generate 64 -1
+                use r = Training.fit { quick with Epochs = 10; KeepBest = true; SaveAtMinLoss = Some path; Validation = Some validation } net fresh
+                let best = r.ValidationLosses |> Array.mapi (fun i l -> i, l) |> Array.minBy snd |> fst
+                Expect.equal r.BestEpoch (best + 1) "best epoch = lowest validation loss"
+                use saved = ModelFile.load path
+                Expect.equal (Network.values saved) (Network.values r.Network) "file = returned best weights"
+                // The saved weights reproduce the best validation loss.
+                use _ = torch.NewDisposeScope()
+                let x, y, _ = Training.toTensors Precision.Float32 validation
+                use o = Network.unroll saved x
+                Expect.floatClose Accuracy.medium ((Training.mse o.Outputs y None).ToDouble()) r.ValidationLosses[best] "best validation loss"
+            finally
+                if File.Exists path then File.Delete path
+        }
+
+        test "cancellation stops after the current batch and returns what it has" {
+            use cancel = new CancellationTokenSource()
+            use net = smallNet 1L
+            let progress (p: TrainingProgress) = if p.Epoch = 2 && p.Batch = 3 then cancel.Cancel()
+            use r = Training.fit { quick with Progress = Some progress; Cancellation = cancel.Token } net fresh
+            Expect.equal r.StopReason StopReason.Cancelled "reason"
+            Expect.equal r.Steps 8 "5 + 3 steps"
+            Expect.equal r.StoppedAtEpoch 2 "epoch"
+            Expect.isTrue (allFinite r.Network) "a usable network"
+        }
+
+        test "divergence: a huge learning rate stops with 'diverged' and never returns NaN weights" {
+            use net = smallNet 1L
+            use r = Training.fit { quick with LearningRate = 1e30; Epochs = 50 } net fresh
+            Expect.equal r.StopReason StopReason.Diverged "reason"
+            Expect.isLessThan r.StoppedAtEpoch 50 "stopped early"
+            Expect.isTrue (allFinite r.Network) "finite weights"
+        }
+
+        test "constraints hold after training with Dale's law, no autapses and masks together" {
+            let random = Random(3)
+            let mask rows cols = Array.init rows (fun _ -> Array.init cols (fun _ -> if random.NextDouble() < 0.7 then 1.0 else 0.0))
+            let constraints =
+                { Constraints.none with
+                    Autapses = false
+                    DaleRatio = Some 0.75
+                    InputMask = Some(mask 16 3)
+                    RecurrentMask = Some(mask 16 16)
+                    OutputMask = Some(mask 3 16) }
+            for kind in [ Kinds.rnn; Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 20.0 } ] do
+                use net =
+                    Network.create kind
+                        { NetworkConfig.defaults with
+                            InputSize = 3; Units = 16; OutputSize = 3; Constraints = constraints
+                            Trainable = Map.ofList [ "w_in", true; "w_out", true ] }
+                use r = Training.fit { quick with Epochs = 5; LearningRate = 0.05 } net fresh
+                let wIn, wRec, wOut = effectiveMatrices r.Network
+                Expect.equal (constraintViolation constraints wIn wRec wOut) None (sprintf "%s: constraints hold" kind.Name)
+                let _, before, _ = effectiveMatrices net
+                Expect.notEqual wRec before "trained"
+        }
+
+        test "data that does not fit the network fails before the first step" {
+            use net = smallNet 1L
+            let wrong = (Tasks.flipFlop { FlipFlopConfig.defaults with Bits = 2 }).Generate 4 0
+            let arg, problem = expectInvalid (fun () -> Training.fit quick net (TrainingData.Dataset wrong)) "inputs"
+            Expect.equal arg "data" "names the data"
+            Expect.stringContains problem "2 inputs" "says what is wrong"
+            let broken = { (smallTask.Generate 4 0) with Targets = [| 1.0f |] }
+            expectInvalid (fun () -> Training.fit quick net (TrainingData.Dataset broken)) "ragged" |> ignore
+            let arg, _ = expectInvalid (fun () -> Training.fit { quick with LearningRate = -1.0 } net fresh) "lr"
+            Expect.equal arg "learning_rate" "names the rate"
+        }
+
+        test "a loss mask removes masked steps from the loss" {
+            let data = smallTask.Generate 32 2
+            let masked = { data with Mask = Some(Array.init (32 * 24) (fun i -> if i % 24 < 12 then 1.0f else 0.0f)) }
+            let garbage = { masked with Targets = masked.Targets |> Array.mapi (fun i y -> if (i / 3) % 24 < 12 then y else 100.0f) }
+            let run d =
+                use net = smallNet 1L
+                use r = Training.fit { quick with Epochs = 3 } net (TrainingData.Dataset d)
+                r.Losses
+            Expect.equal (run garbage) (run masked) "targets under a zero mask do not matter"
+            Expect.notEqual (run masked) (run data) "the mask changes the loss"
+        }
+
+        test "L2 on recurrent weights shrinks them; a trainable initial state is learnt" {
+            let norm (r: FitResult) =
+                let _, wRec, _ = effectiveMatrices r.Network
+                wRec |> Array.sumBy (Array.sumBy (fun v -> v * v))
+            use net = smallNet 1L
+            use plain = Training.fit quick net fresh
+            use shrunk = Training.fit { quick with Regularization = { Regularization.none with L2Rec = 10.0 } } net fresh
+            Expect.isLessThan (norm shrunk) (norm plain * 0.9) "smaller W_rec"
+            use learnt = Training.fit { quick with TrainInitialState = true } net fresh
+            Expect.isTrue (learnt.InitialState |> Option.exists (Array.exists (fun v -> v <> 0.0))) "initial state moved"
+        }
+
+        test "a user-defined kind trains with fit" {
+            use net = Network.create NetworkTests.reluKind { NetworkConfig.defaults with InputSize = 3; Units = 16; OutputSize = 3; Seed = 2L }
+            use r = Training.fit { quick with Epochs = 20; LearningRate = 5e-3 } net fresh
+            Expect.isLessThan (Array.last r.Losses) r.Losses[0] "loss falls"
+        }
+
+        testSequenced <| test "no tensor leak across 1,000 training steps" {
+            use net = smallNet 1L
+            let tiny = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 4 }
+            let run epochs =
+                use r = Training.fit { quick with Epochs = epochs; BatchSize = 4; Validation = Some(tiny.Generate 4 1) } net (TrainingData.Fresh(tiny, 4))
+                r.Steps
+            run 1 |> ignore
+            let baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+            Expect.equal (run 1000) 1000 "steps"
+            Expect.equal DisposeScopeManager.Statistics.ThreadTotalLiveCount baseline "live tensors back at baseline"
+        }
+    ]
