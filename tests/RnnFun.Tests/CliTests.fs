@@ -50,6 +50,34 @@ let tests =
                 Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
                 Expect.isFalse (err.Contains "   at ") "no stack trace"
         }
+        test "train writes the model and a training log, and prints one final line" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-cli-" + Guid.NewGuid().ToString("N"))
+            try
+                let path = Path.Combine(dir, "ff.json")
+                let code, out, err =
+                    rnnfun [ "train"; "--task"; "flipflop"; "--units"; "12"; "--epochs"; "2"; "--seq-len"; "16"; "--dale-ratio"; "0.75"; "--no-autapses"; "--kind"; "ctrnn"; "--quiet"; "--out"; path ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.isTrue (oneLine out) "one final line"
+                Expect.stringContains out "completed after 2 epochs" "stop reason and epochs"
+                use net = ModelFile.load path
+                Expect.equal (net.Kind.Name, net.Sizes.Units) ("ctrnn", 12) "kind and size from the flags"
+                Expect.equal net.Constraints.DaleRatio (Some 0.75) "dale ratio"
+                Expect.isFalse net.Constraints.Autapses "no autapses"
+                let log = File.ReadAllText(Path.Combine(dir, "ff.training-log.json"))
+                for key in [ "\"loss\""; "\"validation_loss\""; "\"stop_reason\": \"completed\"" ] do
+                    Expect.stringContains log key (sprintf "log has %s" key)
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
+        test "train refuses bad values with one line and exit 2" {
+            for args in [ [ "train"; "--task"; "chess"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--kind"; "lstm"; "--out"; "x.json" ]
+                          [ "train"; "--task"; "flipflop"; "--dale-ratio"; "3"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--units"; "0"; "--out"; "x.json" ]
+                          [ "train"; "--task"; "flipflop" ] ] do
+                let code, _, err = rnnfun args
+                Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
+                Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
+                Expect.isFalse (File.Exists "x.json") "nothing written"
+        }
         test "demo exists and exits 0" {
             let code, out, _ = rnnfun [ "demo"; "--quick" ]
             Expect.equal code 0 "exit code"

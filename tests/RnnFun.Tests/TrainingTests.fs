@@ -214,6 +214,14 @@ let tests =
             Expect.isLessThan (Array.last r.Losses) r.Losses[0] "loss falls"
         }
 
+        test "flip-flop preset, small version: validation MSE <= 0.01 on fresh sequences" {
+            let preset = Presets.flipFlop 0 |> Presets.withSequenceLength 32
+            let preset = { preset with Network = { preset.Network with Units = 32 }; Fit = { preset.Fit with Epochs = 30; StopLoss = None } }
+            use r = Presets.train preset
+            let best = r.ValidationLosses[r.BestEpoch - 1]
+            Expect.isLessThanOrEqual best 0.01 (sprintf "validation MSE %g after %d steps" best r.Steps)
+        }
+
         testSequenced <| test "no tensor leak across 1,000 training steps" {
             use net = smallNet 1L
             let tiny = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 4 }
