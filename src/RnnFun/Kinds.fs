@@ -61,7 +61,12 @@ module Kinds =
           Step = fun w h drive -> torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
           Readout = linearReadout
           Rates = fun h -> h.alias ()
-          NoiseGain = 1.0 }
+          NoiseGain = 1.0
+          // F = tanh(W h + drive): J = diag(1 - F^2) W.
+          Jacobian =
+            Some(fun w h drive ->
+                let f = torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
+                (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L)) } // [batch; units; units]
 
     /// The continuous-time network (Euler step, pyrnn semantics: h is the pre-activation):
     /// h' = h + (dt/tau) (-h + W_rec tanh(h) + b_rec + W_in x (+ b_in)); o = W_out h or W_out tanh(h).
@@ -85,7 +90,14 @@ module Kinds =
             | Readout.State -> linearReadout
             | Readout.Rate -> fun w h -> linearReadout w (torch.tanh h)
           Rates = torch.tanh
-          NoiseGain = sqrt (2.0 / alpha) }
+          NoiseGain = sqrt (2.0 / alpha)
+          // F = h + alpha (-h + W tanh(h) + drive): J = (1 - alpha) I + alpha W diag(1 - tanh(h)^2).
+          Jacobian =
+            Some(fun w h _ ->
+                let n = h.shape[1]
+                let slope = 1.0 - torch.tanh(h).square() // [batch; units]
+                let eye = torch.eye(n, dtype = h.dtype).unsqueeze(0L) * (1.0 - alpha) // [1; units; units]
+                eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha) }
 
     /// The continuous-time network with pyrnn's defaults (dt = 5, tau = 100, state readout).
     let ctrnn: Kind = ctrnnWith CtrnnConfig.defaults

@@ -58,7 +58,11 @@ type Kind =
       Rates: Tensor -> Tensor
       /// Recurrent noise sigma enters the drive as NoiseGain * sigma * N(0, 1): 1 for a discrete
       /// network, sqrt(2 / alpha) for a continuous-time one (PsychRNN's sqrt(2 alpha) sigma on the state).
-      NoiseGain: float }
+      NoiseGain: float
+      /// The closed-form state Jacobian dF/dh, when the kind has one: h [batch; units],
+      /// drive [batch; drive] -> J [batch; units; units], J[b, i, j] = dF_i / dh_j.
+      /// None: analysis uses autograd.
+      Jacobian: (Weights -> Tensor -> Tensor -> Tensor) option }
 
 /// A parameter's value as plain data.
 [<RequireQualifiedAccess>]

@@ -64,7 +64,8 @@ let reluKind: Kind =
       Step = fun w h drive -> torch.nn.functional.relu (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) * w["gain"]
       Readout = Kinds.linearReadout
       Rates = fun h -> h.alias ()
-      NoiseGain = 1.0 }
+      NoiseGain = 1.0
+      Jacobian = None }
 
 let private toNested (t: torch.Tensor) =
     let b, time, n = int t.shape[0], int t.shape[1], int t.shape[2]

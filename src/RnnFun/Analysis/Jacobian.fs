@@ -1,0 +1,46 @@
+namespace RnnFun
+
+open TorchSharp
+
+/// State Jacobians dF/dh of one step, batched over many states: J[b, i, j] = dF_i / dh_j.
+/// (The true Jacobian, not pyrnn's transpose.)
+[<RequireQualifiedAccess>]
+module Jacobian =
+    /// By autograd, for any kind: one backward pass per unit, all states at once (each state's
+    /// output depends only on its own input, so the batch sum separates them).
+    /// h [batch; units], drive [batch; drive] -> [batch; units; units]. Opens no scope.
+    let autograd (kind: Kind) (w: Weights) (h: Tensor) (drive: Tensor) : Tensor =
+        use _ = torch.enable_grad ()
+        let x = h.detach().clone().requires_grad_(true) // [batch; units]
+        let f = kind.Step w x drive // [batch; units]
+        let units = int h.shape[1]
+        let rows =
+            Array.init units (fun i ->
+                let gi = f.select(1L, int64 i).sum()
+                let g = torch.autograd.grad([| gi |], [| x |], retain_graph = (i < units - 1))
+                g[0].detach()) // [batch; units]: dF_i/dh
+        torch.stack(rows, 1L) // [batch; units(i); units(j)]
+
+    /// The kind's closed form when it has one, else autograd. Opens no scope.
+    let ofStates (kind: Kind) (w: Weights) (h: Tensor) (drive: Tensor) : Tensor =
+        match kind.Jacobian with
+        | Some closed -> closed w h drive
+        | None -> autograd kind w h drive
+
+    /// Jacobians at states under constant inputs, as plain data: states [k][units], inputs [k][inputs]
+    /// -> [k][units][units]. Computed in the network's precision.
+    let atStates (net: Network) (states: float[][]) (inputs: float[][]) : float[][][] =
+        if states.Length <> inputs.Length then Check.fail "inputs" (sprintf "expected one input per state (%d), got %d" states.Length inputs.Length)
+        if states.Length = 0 then [||]
+        else
+            Check.matrixShape "states" states.Length net.Sizes.Units states
+            Check.matrixShape "inputs" inputs.Length net.Sizes.Inputs inputs
+            use _ = torch.NewDisposeScope()
+            let w = Network.weights net
+            let h = Arrays.matrixToTensor net.Precision states // [k; units]
+            let u = Arrays.matrixToTensor net.Precision inputs // [k; inputs]
+            let drive = net.Kind.InputDrive w u // [k; drive]
+            let j = ofStates net.Kind w h drive // [k; units; units]
+            let n = net.Sizes.Units
+            let flat = Arrays.ofTensor j
+            Array.init states.Length (fun b -> Array.init n (fun i -> Array.sub flat ((b * n + i) * n) n))

@@ -1,0 +1,178 @@
+module RnnFun.Tests.FixedPointTests
+
+open System
+open System.Numerics
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open RnnFun
+
+/// The decoupled network W_rec = g I, zero biases, W_in = 0, W_out = I (n units).
+let decoupled (kind: Kind) (n: int) (gain: float) =
+    let config = { NetworkConfig.defaults with InputSize = 1; Units = n; OutputSize = n; Precision = Precision.Float64 }
+    let eye = Array.init n (fun i -> Array.init n (fun j -> if i = j then 1.0 else 0.0))
+    Network.ofValues kind config
+        (Map.ofList
+            [ "w_in", ParameterValue.Matrix(Array.init n (fun _ -> [| 0.0 |]))
+              "w_rec", ParameterValue.Matrix(eye |> Array.map (Array.map ((*) gain)))
+              "b_rec", ParameterValue.Vector(Array.zeroCreate n)
+              "w_out", ParameterValue.Matrix eye ])
+
+let private countBy (fps: FixedPoint[]) =
+    [ 0 .. 3 ] |> List.map (fun u -> fps |> Array.filter (fun p -> p.UnstableModes = u) |> Array.length)
+
+/// a* solves a = tanh(2a): found by bisection, independent of the finder.
+let private aStar =
+    let mutable lo, hi = 0.5, 1.0
+    for _ in 1 .. 200 do
+        let mid = (lo + hi) / 2.0
+        if mid - tanh (2.0 * mid) < 0.0 then lo <- mid else hi <- mid
+    lo
+
+let private randomNet seed kind units =
+    Network.create kind { NetworkConfig.defaults with InputSize = 2; Units = units; OutputSize = 1; Seed = int64 seed; Precision = Precision.Float64; InputBias = true }
+
+[<Tests>]
+let tests =
+    testList "Analysis.FixedPoints" [
+        test "W = 2I (3 units, discrete): exactly 27 points at {-a*, 0, a*}^3, eigenvalues and 8/12/6/1" {
+            Expect.floatClose Accuracy.veryHigh aStar 0.9575040241 "a* of the issue"
+            use net = decoupled Kinds.rnn 3 2.0
+            let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
+            Expect.equal r.FixedPoints.Length 27 "27 fixed points"
+            for p in r.FixedPoints do
+                Expect.isLessThan p.Q 1e-20 "q < 1e-20"
+                for c in p.State do
+                    let d = min (abs c) (abs (abs c - aStar))
+                    Expect.isLessThan d 1e-8 (sprintf "coordinate %g in {-a*, 0, a*}" c)
+                // Eigenvalues: 1 - tanh^2(2a)*2 ... on a +-a* coordinate 2(1 - a*^2), on 0: 2.
+                let expected =
+                    p.State |> Array.map (fun c -> if abs c < 1e-6 then 2.0 else 2.0 * (1.0 - aStar * aStar)) |> Array.sortDescending
+                let moduli = p.Eigenvalues |> Array.map (fun l -> l.Magnitude)
+                Expect.isLessThan (maxAbsDiff moduli expected) 1e-8 "eigenvalue moduli"
+                Expect.equal p.UnstableModes (p.State |> Array.filter (fun c -> abs c < 1e-6) |> Array.length) "unstable modes = zero coordinates"
+            Expect.floatClose Accuracy.high (2.0 * (1.0 - aStar * aStar)) 0.1663720878 "stable eigenvalue of the issue"
+            Expect.equal (countBy r.FixedPoints) [ 8; 12; 6; 1 ] "8 / 12 / 6 / 1"
+            let kinds = r.FixedPoints |> Array.countBy (fun p -> p.Kind) |> Map.ofArray
+            Expect.equal kinds (Map.ofList [ FixedPointKind.Attractor, 8; FixedPointKind.Saddle, 18; FixedPointKind.Repeller, 1 ]) "kinds"
+        }
+
+        test "W = 2I as ctrnn (dt 5, tau 100): coordinates {-2a*, 0, 2a*}, eigenvalues 0.9583186044 and 1.05" {
+            use net = decoupled Kinds.ctrnn 3 2.0
+            let initial = InitialStates.uniformBox 1024 -3.0 3.0 3 1
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
+            Expect.equal r.FixedPoints.Length 27 "27 fixed points"
+            for p in r.FixedPoints do
+                for c in p.State do
+                    let d = min (abs c) (abs (abs c - 1.9150080482))
+                    Expect.isLessThan d 1e-8 (sprintf "coordinate %g" c)
+                let expected = p.State |> Array.map (fun c -> if abs c < 1e-6 then 1.05 else 0.9583186044) |> Array.sortDescending
+                Expect.isLessThan (maxAbsDiff (p.Eigenvalues |> Array.map (fun l -> l.Magnitude)) expected) 1e-8 "discrete-map eigenvalues"
+                let continuous = p.ContinuousEigenvalues.Value |> Array.map (fun l -> l.Real)
+                let expectedCt = expected |> Array.map (fun l -> (l - 1.0) / 0.05)
+                Expect.isLessThan (maxAbsDiff continuous expectedCt) 1e-6 "continuous-time eigenvalues (lambda - 1) / alpha"
+            Expect.equal (countBy r.FixedPoints) [ 8; 12; 6; 1 ] "8 / 12 / 6 / 1"
+        }
+
+        testProp "Jacobian: closed form = autograd = central finite differences (rnn and ctrnn)" (fun () ->
+            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 7)) (Gen.choose (0, 10000)) (Gen.elements [ Kinds.rnn; Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 20.0 } ]))) (fun (n, seed, kind) ->
+                use net = randomNet seed kind n
+                use _ = torch.NewDisposeScope()
+                let random = Random(seed)
+                let states = Array.init 4 (fun _ -> Array.init n (fun _ -> random.NextDouble() * 4.0 - 2.0))
+                let inputs = Array.init 4 (fun _ -> [| random.NextDouble(); random.NextDouble() - 0.5 |])
+                let closed = Jacobian.atStates net states inputs
+                let w = Network.weights net
+                let h = Arrays.matrixToTensor Precision.Float64 states
+                let drive = kind.InputDrive w (Arrays.matrixToTensor Precision.Float64 inputs)
+                let auto = values (Jacobian.autograd kind w h drive)
+                let closedFlat = closed |> Array.collect Array.concat
+                Expect.isLessThan (maxAbsDiff closedFlat auto) 1e-12 "closed form = autograd"
+                // Central differences on the step, column by column.
+                let eps = 1e-6
+                for b in 0 .. 3 do
+                    for j in 0 .. n - 1 do
+                        let shifted (delta: float) =
+                            let s = Array.copy states[b]
+                            s[j] <- s[j] + delta
+                            use step = Network.step net (Arrays.matrixToTensor Precision.Float64 [| s |]) (Arrays.matrixToTensor Precision.Float64 [| inputs[b] |])
+                            values step
+                        let column = Array.map2 (fun a c -> (a - c) / (2.0 * eps)) (shifted eps) (shifted -eps)
+                        for i in 0 .. n - 1 do
+                            let expected = closed.[b].[i].[j]
+                            Expect.isLessThan (abs (column[i] - expected)) 1e-7 (sprintf "dF_%d/dh_%d (row i = output, not pyrnn's transpose)" i j)
+                true))
+
+        testProp "random small networks: every reported point is a fixed point, and eigen-data is consistent" (fun () ->
+            Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 6)) (Gen.choose (0, 10000)))) (fun (n, seed) ->
+                use net = randomNet seed Kinds.rnn n
+                let initial = InitialStates.uniformBox 64 -1.0 1.0 n seed
+                let u = [| 0.3; -0.2 |]
+                let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same u) initial
+                Expect.isGreaterThan r.FixedPoints.Length 0 "a tanh network has at least one fixed point"
+                for p in r.FixedPoints do
+                    Expect.isLessThan p.Q 1e-20 "converged"
+                    use s = Network.step net (Arrays.matrixToTensor Precision.Float64 [| p.State |]) (Arrays.matrixToTensor Precision.Float64 [| u |])
+                    Expect.isLessThan (maxAbsDiff (values s) p.State) 1e-9 "F(x*) = x*"
+                    let moduli = p.Eigenvalues |> Array.map (fun l -> l.Magnitude)
+                    Expect.equal moduli (Array.sortDescending moduli) "sorted by modulus"
+                    Expect.equal p.UnstableModes (moduli |> Array.filter (fun m -> m > 1.0 + 1e-3) |> Array.length) "unstable modes"
+                    // J v = lambda v for each right eigenvector.
+                    for (l, v) in Array.zip p.Eigenvalues p.Eigenvectors do
+                        let jv = p.Jacobian |> Array.map (fun row -> Array.fold2 (fun acc a (b: Complex) -> acc + Complex(a, 0.0) * b) Complex.Zero row v)
+                        let err = Array.map2 (fun (a: Complex) (b: Complex) -> (a - l * b).Magnitude) jv v |> Array.max
+                        Expect.isLessThan err 1e-8 "right eigenvector"
+                // Uniqueness is idempotent and separates points.
+                Expect.equal (FixedPoints.unique 1e-3 r.FixedPoints |> Array.map (fun p -> p.State)) (r.FixedPoints |> Array.sortBy (fun p -> p.Q) |> Array.map (fun p -> p.State)) "idempotent"
+                true))
+
+        testProp "permuting the units permutes the fixed points and keeps their eigenvalues" (fun () ->
+            Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (2, 5)) (Gen.choose (0, 10000)))) (fun (n, seed) ->
+                use net = randomNet seed Kinds.rnn n
+                let perm = Array.init n id |> Array.sortBy (fun i -> (i * 7 + seed) % n, i)
+                let values' = Network.values net |> Map.ofList
+                let permuteRows (m: float[][]) = perm |> Array.map (fun i -> m[i])
+                let permuteCols (m: float[][]) = m |> Array.map (fun row -> perm |> Array.map (fun i -> row[i]))
+                let mat name = match values'[name] with ParameterValue.Matrix m -> m | _ -> failwith name
+                let vec name = match values'[name] with ParameterValue.Vector v -> v | _ -> failwith name
+                let permuted =
+                    Map.ofList
+                        [ "w_in", ParameterValue.Matrix(permuteRows (mat "w_in"))
+                          "w_rec", ParameterValue.Matrix(permuteCols (permuteRows (mat "w_rec")))
+                          "b_rec", ParameterValue.Vector(perm |> Array.map (fun i -> (vec "b_rec")[i]))
+                          "b_in", ParameterValue.Vector(perm |> Array.map (fun i -> (vec "b_in")[i]))
+                          "w_out", ParameterValue.Matrix(permuteCols (mat "w_out")) ]
+                use other = Network.ofValues Kinds.rnn (Network.config net) permuted
+                let initial = InitialStates.uniformBox 128 -1.0 1.0 n seed
+                let find network starts = (FixedPoints.find FixedPointConfig.defaults network (ConstantInput.Same [| 0.1; 0.2 |]) starts).FixedPoints
+                let a = find net initial
+                let b = find other (initial |> Array.map (fun s -> perm |> Array.map (fun i -> s[i])))
+                Expect.equal a.Length b.Length "same number"
+                for p in a do
+                    let image = perm |> Array.map (fun i -> p.State[i])
+                    let twin = b |> Array.minBy (fun q -> maxAbsDiff q.State image)
+                    Expect.isLessThan (maxAbsDiff twin.State image) 1e-8 "permuted point"
+                    Expect.isLessThan (maxAbsDiff (twin.Eigenvalues |> Array.map (fun l -> l.Magnitude)) (p.Eigenvalues |> Array.map (fun l -> l.Magnitude))) 1e-8 "same eigenvalues"
+                true))
+
+        test "input-conditioned search: uniqueness is judged on [x, u]" {
+            use net = decoupled Kinds.rnn 2 2.0
+            let initial = InitialStates.uniformBox 200 -1.5 1.5 2 3
+            // The same states under two inputs: every fixed point appears once per input.
+            let inputs = Array.init 200 (fun i -> if i % 2 = 0 then [| 0.0 |] else [| 1.0 |])
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.PerState inputs) initial
+            Expect.equal r.FixedPoints.Length 18 "9 points x 2 inputs (W_in = 0: same states)"
+        }
+
+        test "bad arguments fail with a message naming them" {
+            use net = decoupled Kinds.rnn 3 2.0
+            let arg, _ = expectInvalid (fun () -> FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) [| [| 1.0 |] |]) "state size"
+            Expect.equal arg "initial_states" "names the states"
+            let arg, _ = expectInvalid (fun () -> FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0; 1.0 |]) [| [| 1.0; 0.0; 0.0 |] |]) "input size"
+            Expect.equal arg "inputs" "names the inputs"
+            let arg, _ = expectInvalid (fun () -> InitialStates.uniformBox 10 1.0 -1.0 3 0) "box"
+            Expect.equal arg "box" "names the box"
+        }
+    ]

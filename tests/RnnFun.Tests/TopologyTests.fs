@@ -1,0 +1,1 @@
+module RnnFun.Tests.TopologyTests
