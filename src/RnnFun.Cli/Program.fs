@@ -45,7 +45,7 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Task _ -> "flipflop, integrator or sine."
-            | Kind _ -> "rnn (default) or ctrnn (dt 5, tau 50)."
+            | Kind _ -> "rnn or ctrnn (dt 5, tau 50); the preset's kind by default."
             | Units _ -> "number of recurrent units (preset: 64)."
             | Epochs _ -> "number of epochs (preset's by default)."
             | Lr _ -> "learning rate (preset: 0.01)."
@@ -58,10 +58,39 @@ type TrainArgs =
             | Out _ -> "model file to write (the best weights); a training log is written beside it."
             | Quiet -> "print only the final line."
 
+type FixedPointArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Task of name: string
+    | Box of range: string
+    | Inputs of values: string
+    | N_Init of count: int
+    | Noise of scale: float
+    | Tol_Q of q: float
+    | Slow_Points
+    | Seed of seed: int
+    | [<Mandatory>] Out of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine); the default."
+            | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
+            | Inputs _ -> "the constant input, comma-separated (zeros by default)."
+            | N_Init _ -> "number of initial states (default 1024)."
+            | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
+            | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
+            | Slow_Points -> "also report slow points (q below 1e-6), apart."
+            | Seed _ -> "seed of the sampling (default 0)."
+            | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
+            | Quiet -> "print only the summary."
+
 [<RequireSubcommand>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Fixed_Points of ParseResults<FixedPointArgs>
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
 
     interface IArgParserTemplate with
@@ -69,6 +98,7 @@ type CliArgs =
             match a with
             | Info _ -> "print a model's kind, sizes, constraints and parameter counts."
             | Train _ -> "train a network on a task preset and write the model file."
+            | Fixed_Points _ -> "find a model's fixed points, their stability and kind."
             | Demo _ -> "train, analyse and report on a task, end to end."
 
 /// A user's mistake: printed as one line on stderr, exit code 2.
@@ -99,7 +129,7 @@ let private describeConstraints (net: Network) =
       | None -> () ]
 
 let private info (args: ParseResults<InfoArgs>) =
-    let path = args.GetResult Model
+    let path = args.GetResult InfoArgs.Model
     use net = ModelFile.load path
     let total, trainable = Network.parameterCount net
     printfn "model      %s" (IO.Path.GetFullPath path)
@@ -148,9 +178,9 @@ let private progressBar () =
             eprintf "\r[%s%s] epoch %d/%d  loss %.6f  lr %.2g  %.0f steps/s  ETA %.0fs   " (String('#', filled)) (String('.', width - filled)) p.Epoch p.Epochs p.Loss p.LearningRate p.StepsPerSecond eta
 
 let private train (args: ParseResults<TrainArgs>) =
-    let task = args.GetResult Task
-    let seed = args.GetResult(Seed, defaultValue = 0)
-    let out = args.GetResult Out
+    let task = args.GetResult TrainArgs.Task
+    let seed = args.GetResult(TrainArgs.Seed, defaultValue = 0)
+    let out = args.GetResult TrainArgs.Out
     let preset =
         try Presets.byName task seed
         with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
@@ -159,10 +189,11 @@ let private train (args: ParseResults<TrainArgs>) =
         | Some t -> Presets.withSequenceLength t preset
         | None -> preset
     let kind =
-        match args.GetResult(Kind, defaultValue = "rnn") with
-        | "rnn" -> Kinds.rnn
-        | "ctrnn" -> Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 }
-        | other -> raise (UserError(sprintf "--kind: unknown kind '%s' (expected rnn or ctrnn)" other))
+        match args.TryGetResult Kind with
+        | None -> preset.Kind
+        | Some "rnn" -> Kinds.rnn
+        | Some "ctrnn" -> Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 }
+        | Some other -> raise (UserError(sprintf "--kind: unknown kind '%s' (expected rnn or ctrnn)" other))
     let network =
         { preset.Network with
             Units = args.GetResult(Units, defaultValue = preset.Network.Units)
@@ -174,7 +205,7 @@ let private train (args: ParseResults<TrainArgs>) =
     Console.CancelKeyPress.Add(fun e ->
         e.Cancel <- true
         cancel.Cancel())
-    let quiet = args.Contains Quiet
+    let quiet = args.Contains TrainArgs.Quiet
     let fit =
         { preset.Fit with
             Epochs = args.GetResult(Epochs, defaultValue = preset.Fit.Epochs)
@@ -196,6 +227,79 @@ let private train (args: ParseResults<TrainArgs>) =
     printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, best validation loss %.3g (epoch %d); wrote %s"
         ((sprintf "%A" result.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss"))
         result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) best result.BestEpoch (IO.Path.GetFullPath out)
+    0
+
+/// "a,b,c" -> [| a; b; c |], or a user error naming the flag.
+let private parseNumbers (flag: string) (text: string) =
+    text.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+    |> Array.map (fun s ->
+        match Double.TryParse(s, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
+        | true, v when Double.IsFinite v -> v
+        | _ -> raise (UserError(sprintf "%s: '%s' is not a number" flag s)))
+
+/// Trajectory states of a model on a task's trials: [trials * time][units].
+let private trajectoryStates (net: Network) (task: string) (trials: int) (seed: int) =
+    let preset =
+        try Presets.byName task seed
+        with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
+    if preset.Task.InputSize <> net.Sizes.Inputs then
+        raise (UserError(sprintf "--task: %s has %d inputs but the model has %d" task preset.Task.InputSize net.Sizes.Inputs))
+    let batch = preset.Task.Generate trials seed
+    use _ = TorchSharp.torch.NewDisposeScope()
+    let x, _, _ = Training.toTensors net.Precision batch
+    use run = Network.unroll net x
+    InitialStates.ofTrajectories run.States
+
+let private kindCounts (points: FixedPoint[]) =
+    let byKind = points |> Array.countBy (fun p -> FixedPointFile.kindName p.Kind) |> Array.map (fun (k, c) -> sprintf "%d %s" c k)
+    let byModes = points |> Array.countBy (fun p -> p.UnstableModes) |> Array.sortBy fst |> Array.map (fun (m, c) -> sprintf "%d with %d" c m)
+    String.Join(", ", byKind), String.Join(", ", byModes)
+
+let private fixedPoints (args: ParseResults<FixedPointArgs>) =
+    let path = args.GetResult FixedPointArgs.Model
+    use net = ModelFile.load path
+    let count = args.GetResult(N_Init, defaultValue = 1024)
+    if count <= 0 then raise (UserError "--n-init: expected a positive integer")
+    let seed = args.GetResult(FixedPointArgs.Seed, defaultValue = 0)
+    let input =
+        match args.TryGetResult FixedPointArgs.Inputs with
+        | Some text ->
+            let values = parseNumbers "--inputs" text
+            if values.Length <> net.Sizes.Inputs then raise (UserError(sprintf "--inputs: the model has %d inputs, got %d values" net.Sizes.Inputs values.Length))
+            values
+        | None -> Array.zeroCreate net.Sizes.Inputs
+    let initial =
+        match args.TryGetResult Box, args.TryGetResult FixedPointArgs.Task with
+        | Some _, Some _ -> raise (UserError "--box and --task: give one of them")
+        | Some range, None ->
+            match parseNumbers "--box" range with
+            | [| lo; hi |] when lo < hi -> InitialStates.uniformBox count lo hi net.Sizes.Units seed
+            | _ -> raise (UserError "--box: expected LO,HI with LO < HI")
+        | None, task ->
+            let noise = args.GetResult(Noise, defaultValue = 0.5)
+            if noise < 0.0 then raise (UserError "--noise: expected a number >= 0")
+            trajectoryStates net (defaultArg task "flipflop") 64 seed |> InitialStates.fromStates count noise seed
+    let quiet = args.Contains FixedPointArgs.Quiet
+    let tolQ = args.GetResult(Tol_Q, defaultValue = FixedPointConfig.defaults.TolQ)
+    if not (tolQ > 0.0) then raise (UserError "--tol-q: expected a number > 0")
+    let progress (p: FixedPointProgress) =
+        if not quiet then eprintf "\r%-6s iteration %4d/%d  worst q %.2e  converged %d/%d   " p.Phase p.Iteration p.MaxIterations p.WorstQ p.Converged p.States
+    let config = { FixedPointConfig.defaults with TolQ = tolQ; IncludeSlowPoints = args.Contains Slow_Points; Progress = Some progress }
+    let result = FixedPoints.find config net (ConstantInput.Same input) initial
+    if not quiet then eprintfn ""
+    let out = args.GetResult FixedPointArgs.Out
+    FixedPointFile.save out result.FixedPoints
+    let kinds, modes = kindCounts result.FixedPoints
+    printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates result.Elapsed.TotalSeconds
+    if not quiet then
+        printfn "  converged %d, duplicates %d, outliers %d, not converged %d%s" result.Converged result.Duplicates result.Outliers result.NotConverged
+            (if config.IncludeSlowPoints then sprintf ", slow points %d" result.SlowPoints.Length else "")
+        if result.FixedPoints.Length > 0 then
+            printfn "  slowest q %.2e" (result.FixedPoints |> Array.map (fun p -> p.Q) |> Array.max)
+        printfn "  %-4s %-10s %8s %10s %12s" "id" "kind" "unstable" "q" "|lambda_1|"
+        for p in result.FixedPoints do
+            printfn "  %-4d %-10s %8d %10.2e %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes p.Q (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)
+    printfn "wrote %s" (IO.Path.GetFullPath out)
     0
 
 let private demo (args: ParseResults<DemoArgs>) =
@@ -222,6 +326,7 @@ let main argv =
         match results.GetSubCommand() with
         | Info a -> info a
         | Train a -> train a
+        | Fixed_Points a -> fixedPoints a
         | Demo a -> demo a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

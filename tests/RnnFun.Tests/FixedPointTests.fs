@@ -166,6 +166,40 @@ let tests =
             Expect.equal r.FixedPoints.Length 18 "9 points x 2 inputs (W_in = 0: same states)"
         }
 
+        test "fixed-point files: save -> load keeps every stored field; bad files fail naming the problem" {
+            use net = decoupled Kinds.rnn 3 2.0
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 3 0)
+            let dir = IO.Path.Combine(IO.Path.GetTempPath(), "rnnfun-fp-" + Guid.NewGuid().ToString("N"))
+            IO.Directory.CreateDirectory dir |> ignore
+            try
+                let path = IO.Path.Combine(dir, "fps.json")
+                FixedPointFile.save path r.FixedPoints
+                let back = FixedPointFile.load path
+                let stored (p: FixedPoint) = p.Id, p.State, p.Input, p.Q, p.Speed, p.Eigenvalues, p.UnstableModes, p.Stable, p.Kind
+                Expect.equal (back |> Array.map stored) (r.FixedPoints |> Array.map stored) "round trip"
+                // Re-analysing the loaded points with the model restores Jacobians and eigenvectors.
+                let again = FixedPoints.analyse 1e-3 net back
+                Expect.equal (again |> Array.map (fun p -> p.Jacobian)) (r.FixedPoints |> Array.map (fun p -> p.Jacobian)) "Jacobians"
+                let text = IO.File.ReadAllText path
+                for key in [ "\"format\": \"rnnfun.fixed-points\""; "\"n_unstable_modes\""; "\"re\""; "\"kind\": \"saddle\"" ] do
+                    Expect.stringContains text key (sprintf "file has %s" key)
+                let bad =
+                    [ "wrong format", text.Replace("rnnfun.fixed-points", "fpf"), "format"
+                      "wrong version", text.Replace("\"version\": 1", "\"version\": 2"), "version"
+                      "truncated", text.Substring(0, text.Length / 2), "JSON"
+                      "bad kind", text.Replace("\"kind\": \"saddle\"", "\"kind\": \"spiral\""), "kind"
+                      "stable saddle", text.Replace("\"stable\": false", "\"stable\": true"), "stable"
+                      "missing q", text.Replace("\"q\":", "\"qq\":"), "q" ]
+                for (name, content, expected) in bad do
+                    let badPath = IO.Path.Combine(dir, "bad.json")
+                    IO.File.WriteAllText(badPath, content)
+                    let file, problem = expectFileError (fun () -> FixedPointFile.load badPath) name
+                    Expect.equal file badPath (sprintf "%s: names the file" name)
+                    Expect.stringContains problem expected (sprintf "%s: names the problem" name)
+            finally
+                IO.Directory.Delete(dir, true)
+        }
+
         test "bad arguments fail with a message naming them" {
             use net = decoupled Kinds.rnn 3 2.0
             let arg, _ = expectInvalid (fun () -> FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) [| [| 1.0 |] |]) "state size"

@@ -87,13 +87,15 @@ type FixedPointConfig =
       /// |lambda| within this of 1 is marginal.
       EigenTolerance: float
       Precision: Precision
+      /// libtorch threads during the search; None: 1 up to 128 units (faster there), else all cores.
+      Threads: int option
       Progress: (FixedPointProgress -> unit) option }
 
     static member defaults =
         { TolQ = 1e-20
           TolUnique = 1e-3
-          MaxAdamIterations = 300
-          AdamSwitchQ = 1e-6
+          MaxAdamIterations = 100
+          AdamSwitchQ = 1e-4
           InitialLearningRate = 1.0
           AdamEpsilon = 0.01
           NewtonIterations = 40
@@ -102,6 +104,7 @@ type FixedPointConfig =
           SlowTolQ = 1e-6
           EigenTolerance = 1e-3
           Precision = Precision.Float64
+          Threads = None
           Progress = None }
 
 /// The outcome of a search: unique fixed points, slow points if asked, and the accounting.
@@ -289,6 +292,9 @@ module FixedPoints =
                     WorstQ = q.max().ToDouble()
                     Converged = (q.lt(config.TolQ.ToScalar()).sum().ToInt64() |> int)
                     States = k })
+        let previousThreads = torch.get_num_threads ()
+        torch.set_num_threads (config.Threads |> Option.defaultValue (if n <= 128 then 1 else Environment.ProcessorCount))
+        use _ = { new IDisposable with member _.Dispose() = torch.set_num_threads previousThreads }
         use work = Network.toPrecision config.Precision net
         use scope = torch.NewDisposeScope()
         let kind = work.Kind
@@ -329,9 +335,12 @@ module FixedPoints =
                 let vHat = vNew / (1.0 - b2 ** float it)
                 let xNew = (x - mHat / (vHat.sqrt() + config.AdamEpsilon) * rate.Rate).detach()
                 rate.Update(loss.ToDouble())
+                // The previous m, v, x are replaced for good: free them now, not at the end of the search.
+                let old = [ m; v; x ]
                 m <- mNew.MoveToOuterDisposeScope()
                 v <- vNew.MoveToOuterDisposeScope()
                 x <- xNew.MoveToOuterDisposeScope()
+                for t in old do t.Dispose()
                 if it >= config.MaxAdamIterations then adamDone <- true
         for i in 0 .. k - 1 do iterations[i] <- it
         // Phase 2: Levenberg-Marquardt steps d = -(A'A + lambda I)^-1 A'r, A = J - I, r = F(x) - x,
@@ -339,39 +348,65 @@ module FixedPoints =
         // with a backtracking line search on q, all states at once.
         let eye = torch.eye(int64 n, dtype = config.Precision.ScalarType).unsqueeze(0L) // [1; n; n]
         let fractions = [| 1.0; 0.5; 0.25; 0.125; 0.0625; 0.03125; 0.015625; 0.0078125 |]
+        let nf = int64 fractions.Length
+        // States still worth a step: above the tolerance and not stalled (no fraction lowered q).
+        let stalled = Array.zeroCreate<bool> k
+        let damped = Array.zeroCreate<bool> k
         let mutable newton = 0
         let mutable newtonDone = config.NewtonIterations <= 0
         while not newtonDone do
             use step = torch.NewDisposeScope()
-            let f = kind.Step w x drive // [k; units]
-            let r = f - x // [k; units]
-            let q = r.square().sum(1L) * 0.5 // [k]
-            report "newton" newton config.NewtonIterations q
-            let active = q.ge(config.TolQ.ToScalar()) // [k]
-            if not (active.any().ToBoolean()) then newtonDone <- true
+            let qAll = qOf x drive // [k]
+            report "newton" newton config.NewtonIterations qAll
+            let qValues = Arrays.ofTensor qAll
+            let active = [| for i in 0 .. k - 1 do if qValues[i] >= config.TolQ && not stalled[i] then yield int64 i |]
+            if active.Length = 0 then newtonDone <- true
             else
-                let a = Jacobian.ofStates kind w x drive - eye // [k; n; n]
-                let at = a.transpose(1L, 2L) // [k; n; n]
-                let lambda = (q * 2.0).clamp_min(1e-24) // [k]
-                let normal = torch.bmm(at, a) + eye * lambda.view(-1L, 1L, 1L) // [k; n; n]
-                let rhs = torch.bmm(at, r.unsqueeze(2L)) // [k; n; 1]
-                let d = -(torch.linalg.solve(normal, rhs).squeeze(2L)) // [k; units]
-                // Evaluate every step fraction in one batch: [fractions * k; units].
-                let steps = torch.cat(fractions |> Array.map (fun s -> x + d * s), 0L)
-                let qs = (qOf steps (drive.repeat(int64 fractions.Length, 1L))).view(int64 fractions.Length, int64 k) // [fractions; k]
-                let better = qs.lt(q.unsqueeze(0L)) // [fractions; k]
-                // The largest fraction that lowers q (first true along dim 0), if any.
-                let anyBetter = better.any(0L) // [k]
-                let firstIndex = better.to_type(torch.ScalarType.Int64).argmax(0L) // [k]
-                let chosen = steps.view(int64 fractions.Length, int64 k, int64 n).gather(0L, firstIndex.view(1L, -1L, 1L).expand(1L, int64 k, int64 n)).squeeze(0L) // [k; units]
-                let moved = anyBetter.logical_and(active) // [k]
-                let xNew = torch.where(moved.unsqueeze(1L), chosen, x)
-                let movedFlags = Arrays.ofTensor (moved.to_type(torch.ScalarType.Float64))
-                for i in 0 .. k - 1 do
-                    if movedFlags[i] > 0.0 then iterations[i] <- iterations[i] + 1
-                x <- xNew.MoveToOuterDisposeScope()
+                // Only the active states are linearised and solved: the batch shrinks as they converge.
+                let index = torch.tensor(active, dtype = torch.ScalarType.Int64) // [a]
+                let a' = int64 active.Length
+                let xa = x.index_select(0L, index) // [a; units]
+                let da = drive.index_select(0L, index) // [a; drive]
+                let r = kind.Step w xa da - xa // [a; units]
+                let q = qAll.index_select(0L, index) // [a]
+                let a = Jacobian.ofStates kind w xa da - eye // [a; n; n]
+                // Newton's step solves (J - I) d = -r directly. Where that fails (singular J - I) or
+                // did not lower q last time, a Levenberg-Marquardt step is taken instead:
+                // d = -(A'A + lambda I)^-1 A'r with lambda = ||r||^2, stable near singular points.
+                let struct (direct, info) = torch.linalg.solve_ex(a, (-r).unsqueeze(2L), true, false)
+                let direct = direct.squeeze(2L) // [a; units]
+                let directOk = Arrays.ofTensor ((info.eq(0L.ToScalar()).logical_and(torch.isfinite(direct).all(1L))).to_type(torch.ScalarType.Float64))
+                let lmRows = [| for j in 0 .. active.Length - 1 do if damped[int active[j]] || directOk[j] = 0.0 then yield int64 j |]
+                let d =
+                    if lmRows.Length = 0 then direct
+                    else
+                        let rowsIndex = torch.tensor(lmRows, dtype = torch.ScalarType.Int64)
+                        let al = a.index_select(0L, rowsIndex) // [l; n; n]
+                        let rl = r.index_select(0L, rowsIndex) // [l; units]
+                        let alt = al.transpose(1L, 2L) // [l; n; n]
+                        let lambda = (q.index_select(0L, rowsIndex) * 2.0).clamp_min(1e-24) // [l]
+                        let normal = torch.bmm(alt, al) + eye * lambda.view(-1L, 1L, 1L) // [l; n; n]
+                        let rhs = torch.bmm(alt, rl.unsqueeze(2L)) // [l; n; 1]
+                        let dl = -(torch.linalg.solve(normal, rhs).squeeze(2L)) // [l; units]
+                        torch.where(torch.isfinite(direct), direct, torch.zeros_like direct).index_copy(0L, rowsIndex, dl)
+                // Every step fraction in one batch: [fractions * a; units].
+                let steps = torch.cat(fractions |> Array.map (fun f -> xa + d * f), 0L)
+                let qs = (qOf steps (da.repeat(nf, 1L))).view(nf, a') // [fractions; a]
+                let better = qs.lt(q.unsqueeze(0L)) // [fractions; a]
+                let anyBetter = better.any(0L) // [a]
+                // The largest fraction that lowers q: the first true along dim 0.
+                let first = better.to_type(torch.ScalarType.Int64).argmax(0L) // [a]
+                let chosen = steps.view(nf, a', int64 n).gather(0L, first.view(1L, -1L, 1L).expand(1L, a', int64 n)).squeeze(0L) // [a; units]
+                let xaNew = torch.where(anyBetter.unsqueeze(1L), chosen, xa) // [a; units]
+                let moved = Arrays.ofTensor (anyBetter.to_type(torch.ScalarType.Float64))
+                for j in 0 .. active.Length - 1 do
+                    let i = int active[j]
+                    if moved[j] > 0.0 then iterations[i] <- iterations[i] + 1
+                    elif damped[i] then stalled[i] <- true
+                    else damped[i] <- true
+                x <- x.index_copy(0L, index, xaNew).MoveToOuterDisposeScope()
                 newton <- newton + 1
-                if newton >= config.NewtonIterations || not (moved.any().ToBoolean()) then newtonDone <- true
+                if newton >= config.NewtonIterations then newtonDone <- true
         let finalQ = Arrays.ofTensor (qOf x drive)
         let states = rows x
         let points =

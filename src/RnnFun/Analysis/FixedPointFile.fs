@@ -1,0 +1,175 @@
+namespace RnnFun
+
+open System
+open System.IO
+open System.Numerics
+open System.Text.Json
+
+/// The fixed-point file format `rnnfun.fixed-points`, version 1 (docs/formats.md).
+[<RequireQualifiedAccess>]
+module FixedPointFile =
+    [<Literal>]
+    let Format = "rnnfun.fixed-points"
+
+    [<Literal>]
+    let Version = 1
+
+    let kindName (kind: FixedPointKind) =
+        match kind with
+        | FixedPointKind.Attractor -> "attractor"
+        | FixedPointKind.Saddle -> "saddle"
+        | FixedPointKind.Repeller -> "repeller"
+        | FixedPointKind.Marginal -> "marginal"
+
+    let private kindOf (name: string) =
+        match name with
+        | "attractor" -> Some FixedPointKind.Attractor
+        | "saddle" -> Some FixedPointKind.Saddle
+        | "repeller" -> Some FixedPointKind.Repeller
+        | "marginal" -> Some FixedPointKind.Marginal
+        | _ -> None
+
+    /// Writes fixed points to a stream.
+    let write (stream: Stream) (points: FixedPoint[]) =
+        use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
+        let numbers (name: string) (values: float[]) =
+            w.WriteStartArray name
+            for v in values do w.WriteNumberValue v
+            w.WriteEndArray()
+        w.WriteStartObject()
+        w.WriteString("format", Format)
+        w.WriteNumber("version", Version)
+        w.WriteStartArray "fixed_points"
+        for p in points do
+            w.WriteStartObject()
+            w.WriteNumber("id", p.Id)
+            numbers "state" p.State
+            numbers "input" p.Input
+            w.WriteNumber("q", p.Q)
+            w.WriteNumber("speed", p.Speed)
+            w.WriteStartArray "eigenvalues"
+            for l in p.Eigenvalues do
+                w.WriteStartObject()
+                w.WriteNumber("re", l.Real)
+                w.WriteNumber("im", l.Imaginary)
+                w.WriteEndObject()
+            w.WriteEndArray()
+            w.WriteNumber("n_unstable_modes", p.UnstableModes)
+            w.WriteBoolean("stable", p.Stable)
+            w.WriteString("kind", kindName p.Kind)
+            w.WriteEndObject()
+        w.WriteEndArray()
+        w.WriteEndObject()
+        w.Flush()
+
+    /// Saves fixed points atomically. NaN or Inf values are refused (`InvalidArgument`).
+    let save (path: string) (points: FixedPoint[]) =
+        for p in points do
+            Check.allFinite (sprintf "fixed_points[%d].state" p.Id) p.State
+            Check.allFinite (sprintf "fixed_points[%d].input" p.Id) p.Input
+            Check.allFinite (sprintf "fixed_points[%d].q" p.Id) [ p.Q; p.Speed ]
+        ModelFile.writeAtomically path (fun s -> write s points)
+
+    let private required (e: JsonElement) (name: string) (where: string) =
+        match e.TryGetProperty name with
+        | true, v -> v
+        | _ -> Check.fail (where + "." + name) "missing key"
+
+    let private number name (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Number then Check.fail name (sprintf "expected a number, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+        let v = e.GetDouble()
+        if not (Double.IsFinite v) then Check.fail name "expected a finite number"
+        v
+
+    let private integer name (e: JsonElement) =
+        match e.ValueKind, (if e.ValueKind = JsonValueKind.Number then e.TryGetInt32() else (false, 0)) with
+        | JsonValueKind.Number, (true, v) -> v
+        | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.GetRawText()))
+
+    let private vector name (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Array then Check.fail name "expected an array of numbers"
+        [| for i, x in Seq.indexed (e.EnumerateArray()) -> number (sprintf "%s[%d]" name i) x |]
+
+    /// Reads fixed points; Jacobians and eigenvectors are not stored (empty: `FixedPoints.analyse`
+    /// recomputes them from the model). Every problem raises `FileFormatError` naming the file and key.
+    let load (path: string) : FixedPoint[] =
+        let text =
+            try File.ReadAllText path with
+            | :? FileNotFoundException
+            | :? DirectoryNotFoundException -> raise (FileFormatError(path, "file not found"))
+            | e -> raise (FileFormatError(path, "cannot read the file: " + e.Message))
+        let doc =
+            try JsonDocument.Parse text
+            with e -> raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
+        use doc = doc
+        try
+            let root = doc.RootElement
+            if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
+            match root.TryGetProperty "format" with
+            | true, f when f.ValueKind = JsonValueKind.String && f.GetString() = Format -> ()
+            | true, f -> Check.fail "format" (sprintf "expected \"%s\", got %s" Format (f.GetRawText()))
+            | _ -> Check.fail "format" (sprintf "missing key (expected \"%s\")" Format)
+            let version = integer "version" (required root "version" "file")
+            if version <> Version then Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads version %d)" version Version)
+            let list = required root "fixed_points" "file"
+            if list.ValueKind <> JsonValueKind.Array then Check.fail "fixed_points" "expected an array"
+            let points =
+                [| for i, e in Seq.indexed (list.EnumerateArray()) ->
+                    let where = sprintf "fixed_points[%d]" i
+                    if e.ValueKind <> JsonValueKind.Object then Check.fail where "expected an object"
+                    let get name = required e name where
+                    let state = vector (where + ".state") (get "state")
+                    let eigen = get "eigenvalues"
+                    if eigen.ValueKind <> JsonValueKind.Array then Check.fail (where + ".eigenvalues") "expected an array"
+                    let eigenvalues =
+                        [| for j, l in Seq.indexed (eigen.EnumerateArray()) ->
+                            let at = sprintf "%s.eigenvalues[%d]" where j
+                            if l.ValueKind <> JsonValueKind.Object then Check.fail at "expected { \"re\": x, \"im\": y }"
+                            Complex(number (at + ".re") (required l "re" at), number (at + ".im") (required l "im" at)) |]
+                    if eigenvalues.Length <> state.Length then
+                        Check.fail (where + ".eigenvalues") (sprintf "expected %d eigenvalues (one per unit), got %d" state.Length eigenvalues.Length)
+                    let moduli = eigenvalues |> Array.map (fun l -> l.Magnitude)
+                    for j in 1 .. moduli.Length - 1 do
+                        if moduli[j] > moduli[j - 1] * (1.0 + 1e-12) then Check.fail (where + ".eigenvalues") "expected eigenvalues sorted by modulus, descending"
+                    let unstable = integer (where + ".n_unstable_modes") (get "n_unstable_modes")
+                    if unstable < 0 || unstable > state.Length then Check.fail (where + ".n_unstable_modes") (sprintf "expected 0..%d, got %d" state.Length unstable)
+                    let stable =
+                        match (get "stable").ValueKind with
+                        | JsonValueKind.True -> true
+                        | JsonValueKind.False -> false
+                        | _ -> Check.fail (where + ".stable") "expected true or false"
+                    let kind =
+                        match (get "kind").ValueKind with
+                        | JsonValueKind.String ->
+                            match kindOf ((get "kind").GetString()) with
+                            | Some k -> k
+                            | None -> Check.fail (where + ".kind") (sprintf "expected attractor, saddle, repeller or marginal, got %s" ((get "kind").GetRawText()))
+                        | _ -> Check.fail (where + ".kind") "expected a string"
+                    if stable <> (kind = FixedPointKind.Attractor) then Check.fail (where + ".stable") "stable must be true exactly for an attractor"
+                    if stable && unstable > 0 then Check.fail (where + ".n_unstable_modes") "a stable point has no unstable mode"
+                    let q = number (where + ".q") (get "q")
+                    if q < 0.0 then Check.fail (where + ".q") "expected q >= 0"
+                    { Id = integer (where + ".id") (get "id")
+                      State = state
+                      Input = vector (where + ".input") (get "input")
+                      Q = q
+                      Speed = number (where + ".speed") (get "speed")
+                      Iterations = 0
+                      Converged = true
+                      Jacobian = [||]
+                      Eigenvalues = eigenvalues
+                      Eigenvectors = [||]
+                      UnstableModes = unstable
+                      Stable = stable
+                      Kind = kind
+                      ContinuousEigenvalues = None } |]
+            if points.Length > 0 then
+                let n, i = points[0].State.Length, points[0].Input.Length
+                for p in points do
+                    if p.State.Length <> n then Check.fail (sprintf "fixed_points[id %d].state" p.Id) (sprintf "expected %d values like the first point, got %d" n p.State.Length)
+                    if p.Input.Length <> i then Check.fail (sprintf "fixed_points[id %d].input" p.Id) (sprintf "expected %d values like the first point, got %d" i p.Input.Length)
+            match points |> Array.countBy (fun p -> p.Id) |> Array.tryFind (fun (_, c) -> c > 1) with
+            | Some (id, _) -> Check.fail "fixed_points" (sprintf "id %d is used twice" id)
+            | None -> ()
+            points
+        with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
