@@ -1,0 +1,60 @@
+/// The trained 3-bit flip-flop, end to end: train the fast preset, find its fixed points, build the
+/// topology, and check the structure the task implies (8 memory attractors, 12 edge saddles).
+module RnnFun.Tests.FlipFlopAcceptanceTests
+
+open System
+open Expecto
+open TorchSharp
+open RnnFun
+
+type private Analysed =
+    { Network: Network
+      Points: FixedPoint[] }
+
+/// Trained once per seed and shared by the tests below.
+let private analysed =
+    let cache = Collections.Concurrent.ConcurrentDictionary<int, Lazy<Analysed>>()
+    fun (seed: int) ->
+        cache.GetOrAdd(seed, fun _ ->
+            lazy
+                (let preset = Presets.flipFlop seed
+                 let r = Presets.train preset
+                 let batch = preset.Task.Generate 64 (seed + 100)
+                 let states =
+                     use _ = torch.NewDisposeScope()
+                     let x, _, _ = Training.toTensors Precision.Float32 batch
+                     use run = Network.unroll r.Network x
+                     InitialStates.ofTrajectories run.States
+                 let initial = InitialStates.fromStates 1024 0.5 seed states
+                 let found = FixedPoints.find FixedPointConfig.defaults r.Network (ConstantInput.Same [| 0.0; 0.0; 0.0 |]) initial
+                 { Network = r.Network; Points = found.FixedPoints })).Value
+
+let private readout (net: Network) (state: float[]) =
+    use _ = torch.NewDisposeScope()
+    values (Network.readout net (Arrays.toTensor Precision.Float32 [| int64 state.Length |] state))
+
+let seeds = [ 0; 1; 2 ]
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Acceptance.FlipFlop" [
+        for seed in seeds do
+            test (sprintf "seed %d: 8 attractors, one per sign pattern; 12 one-unstable saddles; the rest unstable" seed) {
+                let a = analysed seed
+                let attractors = a.Points |> Array.filter (fun p -> p.Kind = FixedPointKind.Attractor)
+                Expect.equal attractors.Length 8 "exactly 8 attractors"
+                let patterns =
+                    attractors
+                    |> Array.map (fun p ->
+                        let o = readout a.Network p.State
+                        let pattern = o |> Array.map (fun v -> if v >= 0.0 then 1.0 else -1.0)
+                        Expect.isLessThan (maxAbsDiff o pattern) 0.15 (sprintf "readout %A within 0.15 of %A" o pattern)
+                        pattern)
+                Expect.equal (patterns |> Array.distinct |> Array.length) 8 "one attractor per pattern"
+                let oneUnstable = a.Points |> Array.filter (fun p -> p.UnstableModes = 1)
+                Expect.equal oneUnstable.Length 12 "exactly 12 fixed points with one unstable mode"
+                for p in a.Points do
+                    if p.Kind <> FixedPointKind.Attractor then
+                        Expect.isGreaterThanOrEqual p.UnstableModes 1 (sprintf "point %d (%A) has an unstable mode" p.Id p.Kind)
+            }
+    ]
