@@ -222,6 +222,23 @@ let tests =
             Expect.isLessThanOrEqual best 0.01 (sprintf "validation MSE %g after %d steps" best r.Steps)
         }
 
+        test "integrator preset, small version: learns the heading (validation MSE well below 0.5)" {
+            let preset = Presets.integrator 0 |> Presets.withSequenceLength 20
+            let preset = { preset with Network = { preset.Network with Units = 32 }; Fit = { preset.Fit with Epochs = 25; StopLoss = None } }
+            use r = Presets.train preset
+            let best = r.ValidationLosses[r.BestEpoch - 1]
+            // Predicting zero scores 0.5 on (cos, sin) targets.
+            Expect.isLessThanOrEqual best 0.05 (sprintf "validation MSE %g after %d steps" best r.Steps)
+        }
+
+        test "sine preset, small version: generates the selected sine (validation MSE well below a silent output)" {
+            let preset = Presets.sine 0 |> Presets.withSequenceLength 100
+            let preset = { preset with Network = { preset.Network with Units = 32 }; Fit = { preset.Fit with Epochs = 12; StopLoss = None } }
+            use r = Presets.train preset
+            let best = r.ValidationLosses[r.BestEpoch - 1]
+            Expect.isLessThanOrEqual best 0.05 (sprintf "validation MSE %g after %d steps" best r.Steps)
+        }
+
         testSequenced <| test "no tensor leak across 1,000 training steps" {
             use net = smallNet 1L
             let tiny = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 4 }
