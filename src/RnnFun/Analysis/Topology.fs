@@ -1,1 +1,613 @@
 namespace RnnFun
+
+open System
+open System.Collections.Generic
+open System.Globalization
+open System.IO
+open System.Numerics
+open System.Text
+open System.Text.Json
+open TorchSharp
+
+/// How a topology run leaves its fixed point. The two kinds of runs are counted separately.
+[<RequireQualifiedAccess>]
+type RunMethod =
+    /// Noise runs (pyrnn's `FixedPointsConnectivity`): start at x* + N(0, Noise^2 I).
+    | Noise
+    /// Unstable-mode runs (heteroclinic orbits, Maheswaranathan et al. 2019): start at
+    /// x* +- UnstableStep * v for each unstable eigen-direction v of the fixed point.
+    | UnstableMode
+
+/// A number of runs per run method.
+type RunCounts =
+    { /// Noise runs.
+      Noise: int
+      /// Unstable-mode runs.
+      Unstable: int }
+
+/// Settings of `Topology.build`. `TopologyConfig.defaults` follows pyrnn where pyrnn has a setting.
+type TopologyConfig =
+    { /// Noise runs per fixed point.
+      RunsPerPoint: int
+      /// Standard deviation of the isotropic Gaussian added to a fixed point's state for a noise run.
+      Noise: float
+      /// Length of the step along each unstable eigen-direction (both signs) for an unstable-mode run.
+      UnstableStep: float
+      /// A run arrives at a fixed point when its state is within this Euclidean distance of it
+      /// (pyrnn's `dist_th`). See `Topology.build` for the exact rule.
+      ArrivalDistance: float
+      /// A run that has arrived nowhere after this many steps ends there (see `Topology.build`).
+      MaxSteps: int
+      /// Seed of the noise: the same seed gives the same topology.
+      Seed: int
+      /// Precision the runs are stepped in.
+      Precision: Precision }
+
+    /// 64 noise runs per point, noise 0.1 (pyrnn's `noise_scale`), unstable step 0.01, arrival
+    /// distance 0.15 (pyrnn's `dist_th`), at most 1000 steps, seed 0, float64.
+    static member defaults =
+        { RunsPerPoint = 64
+          Noise = 0.1
+          UnstableStep = 0.01
+          ArrivalDistance = 0.15
+          MaxSteps = 1000
+          Seed = 0
+          Precision = Precision.Float64 }
+
+/// A fixed point as a vertex of the topology graph.
+type TopologyVertex =
+    { /// The fixed point's id (`FixedPoint.Id`).
+      Id: int
+      /// The fixed point's number of unstable modes (`FixedPoint.UnstableModes`).
+      UnstableModes: int
+      /// The fixed point's kind (`FixedPoint.Kind`).
+      Kind: FixedPointKind
+      /// Runs started from this point, per method (unstable: 2 x UnstableModes).
+      Runs: RunCounts
+      /// Of those, the runs that reached no fixed point within MaxSteps, per method.
+      Unreached: RunCounts }
+
+/// Runs from one fixed point that ended at another (or at itself), for one run method.
+type TopologyEdge =
+    { /// Id of the fixed point the runs started from.
+      From: int
+      /// Id of the fixed point they arrived at (= From for a self-loop).
+      To: int
+      /// Which kind of runs this edge counts.
+      Method: RunMethod
+      /// Number of such runs (>= 1).
+      Count: int
+      /// Count / the number of runs of this method from `From`.
+      Probability: float }
+
+/// The fixed-point topology graph, as plain data (no tensors): safe to keep, compare and save.
+type Topology =
+    { /// The settings it was built with.
+      Config: TopologyConfig
+      /// The constant input [inputs] the runs were stepped under.
+      Input: float[]
+      /// One per fixed point, in the order the points were given.
+      Vertices: TopologyVertex[]
+      /// Ordered by From (vertex order), Method (noise first), To (vertex order).
+      Edges: TopologyEdge[]
+      /// Runs of all points and methods that reached no fixed point within MaxSteps.
+      Unreached: int }
+
+/// The fixed-point topology: which fixed points the flow leads to from each fixed point.
+[<RequireQualifiedAccess>]
+module Topology =
+    /// Steps between host synchronisations (early stop and compaction of finished runs).
+    let private chunkSteps = 10
+
+    /// Checks the settings; raises `InvalidArgument` naming the first bad one.
+    let internal checkConfig (prefix: string) (config: TopologyConfig) =
+        Check.positive (prefix + "runs_per_point") config.RunsPerPoint
+        Check.finitePositive (prefix + "noise") config.Noise
+        Check.finitePositive (prefix + "unstable_step") config.UnstableStep
+        Check.finitePositive (prefix + "arrival_distance") config.ArrivalDistance
+        Check.positive (prefix + "max_steps") config.MaxSteps
+
+    let private gaussian (random: Random) =
+        let u1 = 1.0 - random.NextDouble()
+        let u2 = random.NextDouble()
+        sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
+
+    let private norm (v: float[]) = sqrt (Array.sumBy (fun x -> x * x) v)
+
+    /// The real unit directions of a point's unstable modes (the first UnstableModes eigenvectors):
+    /// the normalised real part of each right eigenvector, except for the second eigenvalue of a
+    /// complex-conjugate pair (negative imaginary part), which takes the imaginary part, so that a
+    /// pair spans its invariant plane instead of giving the same direction twice. A vector whose
+    /// chosen part vanishes uses the other part.
+    let private unstableDirections (units: int) (p: FixedPoint) : float[][] =
+        let bad problem = Check.fail "fixed_points" (sprintf "fixed point %d: %s" p.Id problem)
+        if p.UnstableModes < 0 then bad (sprintf "expected UnstableModes >= 0, got %d" p.UnstableModes)
+        let eigenvalues = if isNull p.Eigenvalues then [||] else p.Eigenvalues
+        let eigenvectors = if isNull p.Eigenvectors then [||] else p.Eigenvectors
+        if eigenvalues.Length < p.UnstableModes || eigenvectors.Length < p.UnstableModes then
+            bad (sprintf "has %d unstable modes but %d eigenvalues and %d eigenvectors (a point read from a file has none: run FixedPoints.analyse on it first)" p.UnstableModes eigenvalues.Length eigenvectors.Length)
+        Array.init p.UnstableModes (fun i ->
+            let v: Complex[] = eigenvectors[i]
+            if isNull v || v.Length <> units then
+                bad (sprintf "eigenvector %d: expected %d entries, got %d" i units (if isNull v then 0 else v.Length))
+            let re = v |> Array.map (fun c -> c.Real)
+            let im = v |> Array.map (fun c -> c.Imaginary)
+            let first, second = if eigenvalues[i].Imaginary < 0.0 then im, re else re, im
+            let chosen = if norm first > 0.0 then first else second
+            let length = norm chosen
+            if not (length > 0.0) || Double.IsInfinity length then bad (sprintf "eigenvector %d is zero or not finite" i)
+            chosen |> Array.map (fun x -> x / length))
+
+    /// Builds the topology graph of fixed points of `net` under the constant input `input` [inputs].
+    ///
+    /// Runs: from each fixed point, `RunsPerPoint` noise runs starting at x* + N(0, Noise^2 I) (one
+    /// `System.Random(Seed)` draws all the noise, point by point), and for each of its
+    /// `UnstableModes` unstable eigen-directions v two unstable-mode runs starting at
+    /// x* + UnstableStep v and x* - UnstableStep v (v: the normalised real part of the right
+    /// eigenvector; the imaginary part for the second eigenvalue of a complex pair). All runs of all
+    /// points are one batch [runs; units], stepped together with `net.Kind.Step` under the drive of
+    /// `input`, computed once, in `config.Precision`.
+    ///
+    /// Arrival rule, checked after every step t = 1 .. MaxSteps (not at the start state, like pyrnn):
+    /// - the fixed points within ArrivalDistance (Euclidean, states only) of the run's state are
+    ///   candidates, except the run's own start point, which is a candidate only once the run has
+    ///   been farther than ArrivalDistance from it after some step (this one or an earlier one). The
+    ///   placed start state does not count: a noise run placed outside a saddle's ball and pulled
+    ///   back in along the stable directions has not left, and goes on until the unstable
+    ///   directions take it away;
+    /// - the run ends at the closest candidate, at the first step that has one;
+    /// - a run that has not ended after MaxSteps steps and is within ArrivalDistance of its start
+    ///   point (it never left) counts as a return to its start (a self-loop);
+    /// - any other run that has not ended counts as unreached: it is reported per vertex and method
+    ///   (`TopologyVertex.Unreached`) and in total, not dropped.
+    /// Stepping stops as soon as every run has ended. A run whose state stops changing exactly
+    /// (F(x) = x in floating point, e.g. converged onto an attractor) would stay so until MaxSteps,
+    /// so it ends at once with the outcome it would have there (self-loop or unreached).
+    ///
+    /// Edges: one per (from, to, method) with at least one run; probability = count / runs of that
+    /// method from that point, so the probabilities of a (from, method) sum to 1 minus its
+    /// unreached share. `InvalidArgument` for an empty point list, a state of the wrong size or not
+    /// finite, repeated ids, an input of the wrong size, a setting that is not positive, or an
+    /// unstable point without eigenvectors. The points' own `Input` fields are not used: every run is
+    /// stepped under `input`. The network is unchanged.
+    let build (config: TopologyConfig) (net: Network) (input: float[]) (fixedPoints: FixedPoint[]) : Topology =
+        checkConfig "" config
+        let units = net.Sizes.Units
+        if isNull input || input.Length <> net.Sizes.Inputs then
+            Check.fail "input" (sprintf "expected %d values (one per network input), got %d" net.Sizes.Inputs (if isNull input then 0 else input.Length))
+        Check.allFinite "input" input
+        if isNull fixedPoints || fixedPoints.Length = 0 then Check.fail "fixed_points" "expected at least one fixed point"
+        for p in fixedPoints do
+            if isNull p.State || p.State.Length <> units then
+                Check.fail "fixed_points" (sprintf "fixed point %d: expected a state of %d values (one per unit), got %d" p.Id units (if isNull p.State then 0 else p.State.Length))
+            Check.allFinite "fixed_points" p.State
+        match fixedPoints |> Array.countBy (fun p -> p.Id) |> Array.tryFind (fun (_, n) -> n > 1) with
+        | Some (id, n) -> Check.fail "fixed_points" (sprintf "fixed point ids must be distinct, id %d appears %d times" id n)
+        | None -> ()
+        let directions = fixedPoints |> Array.map (unstableDirections units)
+        let pointCount = fixedPoints.Length
+        // The runs: noise runs of every point, then unstable-mode runs of every point.
+        let random = Random(config.Seed)
+        let noiseRuns =
+            [| for i in 0 .. pointCount - 1 do
+                   for _ in 1 .. config.RunsPerPoint do
+                       let x = fixedPoints[i].State
+                       yield i, RunMethod.Noise, Array.init units (fun j -> x[j] + config.Noise * gaussian random) |]
+        let unstableRuns =
+            [| for i in 0 .. pointCount - 1 do
+                   let x = fixedPoints[i].State
+                   for v in directions[i] do
+                       for sign in [ 1.0; -1.0 ] do
+                           yield i, RunMethod.UnstableMode, Array.init units (fun j -> x[j] + sign * config.UnstableStep * v[j]) |]
+        let runs = Array.append noiseRuns unstableRuns
+        let runCount = runs.Length
+        let starts = runs |> Array.map (fun (i, _, _) -> i)
+        // The outcome of each run: the index of the point it arrived at, or -1 (unreached).
+        let outcome = Array.create runCount -1
+        let distance = config.ArrivalDistance
+        do
+            use work = Network.toPrecision config.Precision net
+            use scope = torch.NewDisposeScope()
+            let kind = work.Kind
+            let w = Network.weights work
+            let points = Arrays.matrixToTensor config.Precision (fixedPoints |> Array.map (fun p -> p.State)) // [points; units]
+            let u = Arrays.toTensor config.Precision [| 1L; int64 input.Length |] input // [1; inputs]
+            let drive1 = kind.InputDrive w u // [1; drive]
+            let columns = torch.arange(int64 pointCount, dtype = torch.ScalarType.Int64).unsqueeze(0L) // [1; points]
+            // Carried between chunks, over the runs still going (compacted after each chunk).
+            let mutable h = Arrays.matrixToTensor config.Precision (runs |> Array.map (fun (_, _, x) -> x)) // [active; units]
+            let mutable start = torch.tensor(starts |> Array.map int64, dtype = torch.ScalarType.Int64) // [active]
+            // Whether the run has been farther than the distance from its start after some step (the
+            // placed start state does not count).
+            let mutable left = torch.zeros([| int64 runCount |], dtype = torch.ScalarType.Bool) // [active]
+            let mutable origin = Array.init runCount id // [active] on the host: run index of each row
+            let mutable steps = 0
+            while origin.Length > 0 && steps < config.MaxSteps do
+                use chunk = torch.NewDisposeScope()
+                let active = int64 origin.Length
+                let k = min chunkSteps (config.MaxSteps - steps)
+                let drive = drive1.expand(active, -1L) // [active; drive]
+                let isStart = columns.eq(start.unsqueeze(1L)) // [active; points]
+                let mutable x = h // [active; units]
+                let mutable running = torch.ones([| active |], dtype = torch.ScalarType.Bool) // [active]
+                let mutable arrivedAt = torch.full([| active |], (-1L).ToScalar(), dtype = torch.ScalarType.Int64) // [active]
+                let mutable hasLeft = left // [active] bool
+                let mutable own = Unchecked.defaultof<Tensor>
+                for _ in 1 .. k do
+                    let previous = x // [active; units]
+                    x <- kind.Step w x drive // [active; units]
+                    let d = torch.cdist(x, points) // [active; points]
+                    own <- d.gather(1L, start.unsqueeze(1L)).squeeze(1L) // [active]
+                    // Not a candidate: too far, or the own start point before the run has left it.
+                    let blocked = d.gt(distance.ToScalar()).logical_or(isStart.logical_and(hasLeft.logical_not().unsqueeze(1L))) // [active; points]
+                    let struct (nearest, index) = d.masked_fill(blocked, Double.PositiveInfinity.ToScalar()).min(1L) // [active], [active]
+                    let arrived = nearest.le(distance.ToScalar()).logical_and(running) // [active]
+                    // A state that no longer changes (F(x) = x exactly) stays: decided now as at MaxSteps,
+                    // a self-loop within the distance of its start (-2: unreached otherwise).
+                    let stuck = x.eq(previous).all(1L).logical_and(running).logical_and(arrived.logical_not()) // [active]
+                    let stuckAt = start.masked_fill(own.gt(distance.ToScalar()), (-2L).ToScalar()) // [active]
+                    arrivedAt <- torch.where(arrived, index, torch.where(stuck, stuckAt, arrivedAt))
+                    running <- running.logical_and(arrived.logical_or(stuck).logical_not())
+                    hasLeft <- hasLeft.logical_or(own.gt(distance.ToScalar()))
+                steps <- steps + k
+                let finished = steps >= config.MaxSteps
+                let runningHost = Arrays.ofTensor running
+                let arrivedHost = Arrays.ofTensor arrivedAt
+                let ownHost = if finished then Arrays.ofTensor own else [||]
+                let keep = ResizeArray<int>()
+                for row in 0 .. origin.Length - 1 do
+                    let r = origin[row]
+                    if runningHost[row] = 0.0 then outcome[r] <- max -1 (int arrivedHost[row])
+                    elif finished then outcome[r] <- (if ownHost[row] <= distance then starts[r] else -1)
+                    else keep.Add row
+                if keep.Count > 0 then
+                    let rows = torch.tensor(keep.ToArray() |> Array.map int64, dtype = torch.ScalarType.Int64) // [kept]
+                    let old = [ h; start; left ]
+                    h <- x.index_select(0L, rows).MoveToOuterDisposeScope() // [kept; units]
+                    start <- start.index_select(0L, rows).MoveToOuterDisposeScope() // [kept]
+                    left <- hasLeft.index_select(0L, rows).MoveToOuterDisposeScope() // [kept]
+                    for t in old do t.Dispose()
+                let previous = origin
+                origin <- keep.ToArray() |> Array.map (fun row -> previous[row])
+        // Counting.
+        let methods = [ RunMethod.Noise; RunMethod.UnstableMode ]
+        let runsOf = Dictionary<int * RunMethod, int>()
+        let arrivals = Dictionary<int * RunMethod * int, int>()
+        let unreached = Dictionary<int * RunMethod, int>()
+        let bump (d: Dictionary<'k, int>) key = d[key] <- (match d.TryGetValue key with | true, n -> n + 1 | _ -> 1)
+        for r in 0 .. runCount - 1 do
+            let i, m, _ = runs[r]
+            bump runsOf (i, m)
+            if outcome[r] < 0 then bump unreached (i, m) else bump arrivals (i, m, outcome[r])
+        let get (d: Dictionary<'k, int>) key = match d.TryGetValue key with | true, n -> n | _ -> 0
+        let vertices =
+            fixedPoints
+            |> Array.mapi (fun i p ->
+                { Id = p.Id
+                  UnstableModes = p.UnstableModes
+                  Kind = p.Kind
+                  Runs = { Noise = get runsOf (i, RunMethod.Noise); Unstable = get runsOf (i, RunMethod.UnstableMode) }
+                  Unreached = { Noise = get unreached (i, RunMethod.Noise); Unstable = get unreached (i, RunMethod.UnstableMode) } })
+        let edges =
+            [| for i in 0 .. pointCount - 1 do
+                   for m in methods do
+                       let total = get runsOf (i, m)
+                       for j in 0 .. pointCount - 1 do
+                           let count = get arrivals (i, m, j)
+                           if count > 0 then
+                               yield
+                                   { From = fixedPoints[i].Id
+                                     To = fixedPoints[j].Id
+                                     Method = m
+                                     Count = count
+                                     Probability = float count / float total } |]
+        { Config = config
+          Input = Array.copy input
+          Vertices = vertices
+          Edges = edges
+          Unreached = outcome |> Array.filter (fun o -> o < 0) |> Array.length }
+
+    /// The topology as a QuikGraph graph: vertices are the fixed points' ids, and each edge of the
+    /// record is one tagged edge (parallel edges allowed: noise and unstable-mode runs between the
+    /// same two points are two edges; self-loops are edges too).
+    let toGraph (t: Topology) : QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, TopologyEdge>> =
+        let graph = QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, TopologyEdge>>(true)
+        for v in t.Vertices do graph.AddVertex v.Id |> ignore
+        for e in t.Edges do graph.AddEdge(QuikGraph.TaggedEdge<int, TopologyEdge>(e.From, e.To, e)) |> ignore
+        graph
+
+    /// pyrnn's palette by number of unstable modes: 0 seagreen, 1 salmon, 2 skyblue, 3 or more magenta.
+    let colour (unstableModes: int) =
+        match unstableModes with
+        | 0 -> "seagreen"
+        | 1 -> "salmon"
+        | 2 -> "skyblue"
+        | _ -> "magenta"
+
+    let private kindText (k: FixedPointKind) =
+        match k with
+        | FixedPointKind.Attractor -> "attractor"
+        | FixedPointKind.Saddle -> "saddle"
+        | FixedPointKind.Repeller -> "repeller"
+        | FixedPointKind.Marginal -> "marginal"
+
+    /// The topology as a GraphViz DOT digraph (`dot -Tsvg`). One line per vertex (node "fp<id>",
+    /// labelled with the id and the number of unstable modes, filled with `colour`) and one line per
+    /// edge (labelled with its probability, pen width 1 + 4 x probability; noise edges dashed,
+    /// unstable-mode edges solid).
+    let toDot (t: Topology) : string =
+        let sb = StringBuilder()
+        let line (s: string) = sb.Append(s).Append('\n') |> ignore
+        let f (x: float) = x.ToString("0.###", CultureInfo.InvariantCulture)
+        line "digraph topology {"
+        line (sprintf "  // RnnFun fixed-point topology: %d noise runs per point (noise %s), unstable step %s, arrival distance %s, at most %d steps; %d runs unreached"
+                  t.Config.RunsPerPoint (f t.Config.Noise) (f t.Config.UnstableStep) (f t.Config.ArrivalDistance) t.Config.MaxSteps t.Unreached)
+        line "  graph [overlap=false];"
+        line "  node [shape=circle, style=filled, fontname=\"Helvetica\"];"
+        line "  edge [fontname=\"Helvetica\", fontsize=10];"
+        for v in t.Vertices do
+            line (sprintf "  \"fp%d\" [label=\"%d\\n%d unstable\", fillcolor=%s, tooltip=\"fixed point %d: %s, %d unstable modes\"];"
+                      v.Id v.Id v.UnstableModes (colour v.UnstableModes) v.Id (kindText v.Kind) v.UnstableModes)
+        for e in t.Edges do
+            let style, method = match e.Method with RunMethod.Noise -> "dashed", "noise" | RunMethod.UnstableMode -> "solid", "unstable"
+            line (sprintf "  \"fp%d\" -> \"fp%d\" [label=\"%s\", penwidth=%s, style=%s, tooltip=\"%s: %d runs\"];"
+                      e.From e.To (e.Probability.ToString("0.00", CultureInfo.InvariantCulture)) (f (1.0 + 4.0 * e.Probability)) style method e.Count)
+        line "}"
+        sb.ToString()
+
+/// The topology file format `rnnfun.topology`, version 1: a JSON object
+///
+/// ```json
+/// { "format": "rnnfun.topology",
+///   "version": 1,
+///   "config": { "runs_per_point": 64, "noise": 0.1, "unstable_step": 0.01, "arrival_distance": 0.15,
+///               "max_steps": 1000, "seed": 0, "precision": "float64" },
+///   "input": [0.0],
+///   "vertices": [ { "id": 0, "unstable_modes": 1, "kind": "saddle",
+///                   "runs": { "noise": 64, "unstable": 2 }, "unreached": { "noise": 0, "unstable": 0 } } ],
+///   "edges": [ { "from": 0, "to": 3, "method": "unstable", "count": 1, "probability": 0.5 } ] }
+/// ```
+///
+/// - `format` (string, "rnnfun.topology") and `version` (integer, 1): required.
+/// - `config`: the settings of `Topology.build`, all required: `runs_per_point` (integer >= 1, noise
+///   runs per point), `noise` (number > 0, std of the isotropic Gaussian), `unstable_step` (number
+///   > 0, step along each unstable eigen-direction, both signs), `arrival_distance` (number > 0),
+///   `max_steps` (integer >= 1), `seed` (integer), `precision` ("float32" or "float64").
+/// - `input`: the constant input the runs were stepped under (array of finite numbers).
+/// - `vertices`: one object per fixed point: `id` (integer, distinct), `unstable_modes` (integer
+///   >= 0), `kind` ("attractor", "saddle", "repeller" or "marginal"), `runs` and `unreached`
+///   (objects `{ "noise": n, "unstable": n }` of integers >= 0; the runs started from the point
+///   and, of those, the ones that reached no fixed point within `max_steps`; unreached <= runs).
+/// - `edges`: one object per (from, to, method) with at least one run: `from` and `to` (ids of
+///   vertices in the file; equal for a self-loop), `method` ("noise" or "unstable"), `count`
+///   (integer >= 1) and `probability` (number in [0, 1], = count / that vertex's runs of that
+///   method). A (from, to, method) appears at most once; per vertex and method, the edges' counts
+///   plus the unreached runs add up to the runs.
+/// - No other keys. Every problem raises `FileFormatError` naming the file and the key.
+[<RequireQualifiedAccess>]
+module TopologyFile =
+    /// The value of the `format` key.
+    [<Literal>]
+    let Format = "rnnfun.topology"
+
+    /// The version this RnnFun writes and reads.
+    [<Literal>]
+    let Version = 1
+
+    let private methodText (m: RunMethod) =
+        match m with
+        | RunMethod.Noise -> "noise"
+        | RunMethod.UnstableMode -> "unstable"
+
+    let private kindText (k: FixedPointKind) =
+        match k with
+        | FixedPointKind.Attractor -> "attractor"
+        | FixedPointKind.Saddle -> "saddle"
+        | FixedPointKind.Repeller -> "repeller"
+        | FixedPointKind.Marginal -> "marginal"
+
+    let private precisionText (p: Precision) =
+        match p with
+        | Precision.Float32 -> "float32"
+        | Precision.Float64 -> "float64"
+
+    /// Writes the topology to a stream in the topology format.
+    let write (stream: Stream) (t: Topology) =
+        use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
+        let counts (name: string) (c: RunCounts) =
+            w.WriteStartObject(name)
+            w.WriteNumber("noise", c.Noise)
+            w.WriteNumber("unstable", c.Unstable)
+            w.WriteEndObject()
+        w.WriteStartObject()
+        w.WriteString("format", Format)
+        w.WriteNumber("version", Version)
+        let c = t.Config
+        w.WriteStartObject("config")
+        w.WriteNumber("runs_per_point", c.RunsPerPoint)
+        w.WriteNumber("noise", c.Noise)
+        w.WriteNumber("unstable_step", c.UnstableStep)
+        w.WriteNumber("arrival_distance", c.ArrivalDistance)
+        w.WriteNumber("max_steps", c.MaxSteps)
+        w.WriteNumber("seed", c.Seed)
+        w.WriteString("precision", precisionText c.Precision)
+        w.WriteEndObject()
+        w.WriteStartArray("input")
+        for x in t.Input do w.WriteNumberValue(x)
+        w.WriteEndArray()
+        w.WriteStartArray("vertices")
+        for v in t.Vertices do
+            w.WriteStartObject()
+            w.WriteNumber("id", v.Id)
+            w.WriteNumber("unstable_modes", v.UnstableModes)
+            w.WriteString("kind", kindText v.Kind)
+            counts "runs" v.Runs
+            counts "unreached" v.Unreached
+            w.WriteEndObject()
+        w.WriteEndArray()
+        w.WriteStartArray("edges")
+        for e in t.Edges do
+            w.WriteStartObject()
+            w.WriteNumber("from", e.From)
+            w.WriteNumber("to", e.To)
+            w.WriteString("method", methodText e.Method)
+            w.WriteNumber("count", e.Count)
+            w.WriteNumber("probability", e.Probability)
+            w.WriteEndObject()
+        w.WriteEndArray()
+        w.WriteEndObject()
+        w.Flush()
+
+    /// Saves a topology to a file, atomically (see `ModelFile.writeAtomically`). A topology with a
+    /// non-finite number is refused (`InvalidArgument`), and the previous file stays as it was.
+    let save (path: string) (t: Topology) =
+        Topology.checkConfig "" t.Config
+        Check.allFinite "input" t.Input
+        Check.allFinite "edges" (t.Edges |> Seq.map (fun e -> e.Probability))
+        ModelFile.writeAtomically path (fun s -> write s t)
+
+    let private required (e: JsonElement) (key: string) (name: string) =
+        match e.TryGetProperty key with
+        | true, v -> v
+        | _ -> Check.fail name "missing key"
+
+    let private number name (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Number ->
+            let v = e.GetDouble()
+            if Double.IsNaN v || Double.IsInfinity v then Check.fail name "expected a finite number"
+            v
+        | _ -> Check.fail name (sprintf "expected a number, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+
+    let private integer name (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Number ->
+            match e.TryGetInt32() with
+            | true, v -> v
+            | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.GetRawText()))
+        | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+
+    let private atLeast name (low: int) (v: int) =
+        if v < low then Check.fail name (sprintf "expected an integer >= %d, got %d" low v)
+        v
+
+    let private text name (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.String -> e.GetString()
+        | _ -> Check.fail name (sprintf "expected a string, got %s" (e.GetRawText()))
+
+    let private array name (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Array then Check.fail name (sprintf "expected an array, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+        [| for x in e.EnumerateArray() -> x |]
+
+    let private onlyKeys name (allowed: string list) (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Object then Check.fail name (sprintf "expected an object, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+        for p in e.EnumerateObject() do
+            if not (List.contains p.Name allowed) then
+                Check.fail name (sprintf "unknown key '%s' (known: %s)" p.Name (String.Join(", ", allowed)))
+
+    let private choice name (options: (string * 'a) list) (e: JsonElement) =
+        let s = text name e
+        match options |> List.tryFind (fun (k, _) -> k = s) with
+        | Some (_, v) -> v
+        | None -> Check.fail name (sprintf "expected one of %s, got \"%s\"" (options |> List.map (fun (k, _) -> "\"" + k + "\"") |> String.concat ", ") s)
+
+    let private counts name (e: JsonElement) : RunCounts =
+        onlyKeys name [ "noise"; "unstable" ] e
+        { Noise = required e "noise" (name + ".noise") |> integer (name + ".noise") |> atLeast (name + ".noise") 0
+          Unstable = required e "unstable" (name + ".unstable") |> integer (name + ".unstable") |> atLeast (name + ".unstable") 0 }
+
+    /// Reads a topology from a parsed document. Raises `InvalidArgument` naming the key.
+    let private ofJson (root: JsonElement) : Topology =
+        if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
+        match root.TryGetProperty "format" with
+        | true, f when f.ValueKind = JsonValueKind.String && f.GetString() = Format -> ()
+        | true, f -> Check.fail "format" (sprintf "expected \"%s\", got %s" Format (f.GetRawText()))
+        | _ -> Check.fail "format" (sprintf "missing key (expected \"%s\")" Format)
+        let version = integer "version" (required root "version" "version")
+        if version <> Version then Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads version %d)" version Version)
+        onlyKeys "file" [ "format"; "version"; "config"; "input"; "vertices"; "edges" ] root
+        let c = required root "config" "config"
+        onlyKeys "config" [ "runs_per_point"; "noise"; "unstable_step"; "arrival_distance"; "max_steps"; "seed"; "precision" ] c
+        let key k = "config." + k
+        let config =
+            { RunsPerPoint = required c "runs_per_point" (key "runs_per_point") |> integer (key "runs_per_point")
+              Noise = required c "noise" (key "noise") |> number (key "noise")
+              UnstableStep = required c "unstable_step" (key "unstable_step") |> number (key "unstable_step")
+              ArrivalDistance = required c "arrival_distance" (key "arrival_distance") |> number (key "arrival_distance")
+              MaxSteps = required c "max_steps" (key "max_steps") |> integer (key "max_steps")
+              Seed = required c "seed" (key "seed") |> integer (key "seed")
+              Precision = required c "precision" (key "precision") |> choice (key "precision") [ "float32", Precision.Float32; "float64", Precision.Float64 ] }
+        Topology.checkConfig "config." config
+        let input = required root "input" "input" |> array "input" |> Array.mapi (fun i x -> number (sprintf "input[%d]" i) x)
+        let vertices =
+            required root "vertices" "vertices"
+            |> array "vertices"
+            |> Array.mapi (fun i v ->
+                let name k = sprintf "vertices[%d].%s" i k
+                onlyKeys (sprintf "vertices[%d]" i) [ "id"; "unstable_modes"; "kind"; "runs"; "unreached" ] v
+                let runs = required v "runs" (name "runs") |> counts (name "runs")
+                let unreached = required v "unreached" (name "unreached") |> counts (name "unreached")
+                if unreached.Noise > runs.Noise || unreached.Unstable > runs.Unstable then
+                    Check.fail (name "unreached") (sprintf "more unreached runs (%d noise, %d unstable) than runs (%d, %d)" unreached.Noise unreached.Unstable runs.Noise runs.Unstable)
+                { Id = required v "id" (name "id") |> integer (name "id")
+                  UnstableModes = required v "unstable_modes" (name "unstable_modes") |> integer (name "unstable_modes") |> atLeast (name "unstable_modes") 0
+                  Kind =
+                    required v "kind" (name "kind")
+                    |> choice (name "kind") [ "attractor", FixedPointKind.Attractor; "saddle", FixedPointKind.Saddle; "repeller", FixedPointKind.Repeller; "marginal", FixedPointKind.Marginal ]
+                  Runs = runs
+                  Unreached = unreached })
+        let byId = Dictionary<int, int>()
+        vertices |> Array.iteri (fun i v ->
+            if byId.ContainsKey v.Id then Check.fail (sprintf "vertices[%d].id" i) (sprintf "id %d is used twice (also vertices[%d])" v.Id byId[v.Id])
+            byId[v.Id] <- i)
+        let seen = HashSet<int * int * RunMethod>()
+        let edges =
+            required root "edges" "edges"
+            |> array "edges"
+            |> Array.mapi (fun i e ->
+                let name k = sprintf "edges[%d].%s" i k
+                onlyKeys (sprintf "edges[%d]" i) [ "from"; "to"; "method"; "count"; "probability" ] e
+                let vertex k =
+                    let id = required e k (name k) |> integer (name k)
+                    if not (byId.ContainsKey id) then Check.fail (name k) (sprintf "no vertex has id %d" id)
+                    id
+                let from = vertex "from"
+                let target = vertex "to"
+                let method = required e "method" (name "method") |> choice (name "method") [ "noise", RunMethod.Noise; "unstable", RunMethod.UnstableMode ]
+                let count = required e "count" (name "count") |> integer (name "count") |> atLeast (name "count") 1
+                let probability = required e "probability" (name "probability") |> number (name "probability")
+                if probability < 0.0 || probability > 1.0 then Check.fail (name "probability") (sprintf "expected a number in [0, 1], got %g" probability)
+                if not (seen.Add((from, target, method))) then
+                    Check.fail (sprintf "edges[%d]" i) (sprintf "a second %s edge from %d to %d" (methodText method) from target)
+                let runs = vertices[byId[from]].Runs
+                let total = match method with RunMethod.Noise -> runs.Noise | RunMethod.UnstableMode -> runs.Unstable
+                if abs (probability - float count / float total) > 1e-9 then
+                    Check.fail (name "probability") (sprintf "%g is not count / runs = %d / %d (the %s runs of vertex %d)" probability count total (methodText method) from)
+                { From = from; To = target; Method = method; Count = count; Probability = probability })
+        vertices |> Array.iteri (fun i v ->
+            for m in [ RunMethod.Noise; RunMethod.UnstableMode ] do
+                let arrived = edges |> Array.filter (fun e -> e.From = v.Id && e.Method = m) |> Array.sumBy (fun e -> e.Count)
+                let runs, unreached = match m with RunMethod.Noise -> v.Runs.Noise, v.Unreached.Noise | RunMethod.UnstableMode -> v.Runs.Unstable, v.Unreached.Unstable
+                if arrived + unreached <> runs then
+                    Check.fail (sprintf "vertices[%d]" i) (sprintf "%d %s runs, but the edges from vertex %d count %d and %d are unreached" runs (methodText m) v.Id arrived unreached))
+        { Config = config
+          Input = input
+          Vertices = vertices
+          Edges = edges
+          Unreached = vertices |> Array.sumBy (fun v -> v.Unreached.Noise + v.Unreached.Unstable) }
+
+    /// Reads a topology file. Every problem raises `FileFormatError` naming the file and the
+    /// problem (with the key it concerns).
+    let load (path: string) : Topology =
+        let text =
+            try File.ReadAllText path with
+            | :? FileNotFoundException
+            | :? DirectoryNotFoundException -> raise (FileFormatError(path, "file not found"))
+            | e -> raise (FileFormatError(path, "cannot read the file: " + e.Message))
+        let doc =
+            try JsonDocument.Parse(text)
+            with e -> raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
+        use doc = doc
+        try ofJson doc.RootElement
+        with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
