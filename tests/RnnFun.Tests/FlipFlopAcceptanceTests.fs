@@ -57,4 +57,20 @@ let tests =
                     if p.Kind <> FixedPointKind.Attractor then
                         Expect.isGreaterThanOrEqual p.UnstableModes 1 (sprintf "point %d (%A) has an unstable mode" p.Id p.Kind)
             }
+            test (sprintf "seed %d: leaving each one-unstable saddle along its unstable mode ends at the two attractors one bit apart" seed) {
+                let a = analysed seed
+                let topology = Topology.build TopologyConfig.defaults a.Network [| 0.0; 0.0; 0.0 |] a.Points
+                let pattern (p: FixedPoint) = readout a.Network p.State |> Array.map (fun v -> if v >= 0.0 then 1 else -1)
+                let byId = a.Points |> Array.map (fun p -> p.Id, p) |> Map.ofArray
+                for saddle in a.Points |> Array.filter (fun p -> p.UnstableModes = 1) do
+                    let ends =
+                        topology.Edges
+                        |> Array.filter (fun e -> e.From = saddle.Id && e.Method = RunMethod.UnstableMode)
+                        |> Array.map (fun e -> byId[e.To])
+                    Expect.equal ends.Length 2 (sprintf "saddle %d: two destinations" saddle.Id)
+                    Expect.isTrue (ends |> Array.forall (fun p -> p.Kind = FixedPointKind.Attractor)) "both are attractors"
+                    let p1, p2 = pattern ends[0], pattern ends[1]
+                    let differing = Array.map2 (<>) p1 p2 |> Array.filter id |> Array.length
+                    Expect.equal differing 1 (sprintf "saddle %d: %A and %A differ in exactly one bit" saddle.Id p1 p2)
+            }
     ]
