@@ -86,11 +86,38 @@ type FixedPointArgs =
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."
 
+type TopologyArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | [<Mandatory>] Fixed_Points of path: string
+    | Inputs of values: string
+    | Runs_Per_Point of count: int
+    | Noise of scale: float
+    | Max_Steps of count: int
+    | Seed of seed: int
+    | [<Mandatory>] Out of path: string
+    | Dot of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Fixed_Points _ -> "its fixed-point file (from rnnfun fixed-points)."
+            | Inputs _ -> "the constant input, comma-separated (default: the fixed points' input)."
+            | Runs_Per_Point _ -> "noise runs per fixed point (default 64)."
+            | Noise _ -> "std of the noise around each fixed point (default 0.1)."
+            | Max_Steps _ -> "steps before a run counts as unreached (default 1000)."
+            | Seed _ -> "seed of the noise (default 0)."
+            | Out _ -> "topology file to write (rnnfun.topology JSON)."
+            | Dot _ -> "also write the graph as GraphViz DOT."
+            | Quiet -> "print only the summary line."
+
 [<RequireSubcommand>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Fixed_Points of ParseResults<FixedPointArgs>
+    | [<CliPrefix(CliPrefix.None)>] Topology of ParseResults<TopologyArgs>
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
 
     interface IArgParserTemplate with
@@ -99,6 +126,7 @@ type CliArgs =
             | Info _ -> "print a model's kind, sizes, constraints and parameter counts."
             | Train _ -> "train a network on a task preset and write the model file."
             | Fixed_Points _ -> "find a model's fixed points, their stability and kind."
+            | Topology _ -> "where the dynamics go between fixed points: a directed graph."
             | Demo _ -> "train, analyse and report on a task, end to end."
 
 /// A user's mistake: printed as one line on stderr, exit code 2.
@@ -276,7 +304,7 @@ let private fixedPoints (args: ParseResults<FixedPointArgs>) =
             | [| lo; hi |] when lo < hi -> InitialStates.uniformBox count lo hi net.Sizes.Units seed
             | _ -> raise (UserError "--box: expected LO,HI with LO < HI")
         | None, task ->
-            let noise = args.GetResult(Noise, defaultValue = 0.5)
+            let noise = args.GetResult(FixedPointArgs.Noise, defaultValue = 0.5)
             if noise < 0.0 then raise (UserError "--noise: expected a number >= 0")
             trajectoryStates net (defaultArg task "flipflop") 64 seed |> InitialStates.fromStates count noise seed
     let quiet = args.Contains FixedPointArgs.Quiet
@@ -300,6 +328,43 @@ let private fixedPoints (args: ParseResults<FixedPointArgs>) =
         for p in result.FixedPoints do
             printfn "  %-4d %-10s %8d %10.2e %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes p.Q (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)
     printfn "wrote %s" (IO.Path.GetFullPath out)
+    0
+
+let private topology (args: ParseResults<TopologyArgs>) =
+    use net = ModelFile.load (args.GetResult TopologyArgs.Model)
+    let fpPath = args.GetResult TopologyArgs.Fixed_Points
+    let loaded = FixedPointFile.load fpPath
+    if loaded.Length = 0 then raise (UserError(sprintf "--fixed-points: %s holds no fixed points" fpPath))
+    if loaded[0].State.Length <> net.Sizes.Units || loaded[0].Input.Length <> net.Sizes.Inputs then
+        raise (UserError(sprintf "--fixed-points: %s has states of %d units and inputs of %d, but the model has %d units and %d inputs" fpPath loaded[0].State.Length loaded[0].Input.Length net.Sizes.Units net.Sizes.Inputs))
+    let input =
+        match args.TryGetResult TopologyArgs.Inputs with
+        | Some text ->
+            let values = parseNumbers "--inputs" text
+            if values.Length <> net.Sizes.Inputs then raise (UserError(sprintf "--inputs: the model has %d inputs, got %d values" net.Sizes.Inputs values.Length))
+            values
+        | None -> loaded[0].Input
+    // The file stores no Jacobians: linearise again with the model.
+    let points = FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net loaded
+    let config =
+        { TopologyConfig.defaults with
+            RunsPerPoint = args.GetResult(Runs_Per_Point, defaultValue = TopologyConfig.defaults.RunsPerPoint)
+            Noise = args.GetResult(TopologyArgs.Noise, defaultValue = TopologyConfig.defaults.Noise)
+            MaxSteps = args.GetResult(Max_Steps, defaultValue = TopologyConfig.defaults.MaxSteps)
+            Seed = args.GetResult(TopologyArgs.Seed, defaultValue = 0) }
+    let stopwatch = Diagnostics.Stopwatch.StartNew()
+    let t =
+        try Topology.build config net input points
+        with InvalidArgument (argument, problem) -> raise (UserError(sprintf "--%s: %s" (argument.Replace('_', '-')) problem))
+    let out = args.GetResult TopologyArgs.Out
+    TopologyFile.save out t
+    args.TryGetResult Dot |> Option.iter (fun path -> ModelFile.writeAtomically path (fun s -> use w = new IO.StreamWriter(s, Text.UTF8Encoding(false), 4096, true) in w.Write(Topology.toDot t)))
+    let runs = t.Vertices |> Array.sumBy (fun v -> v.Runs.Noise + v.Runs.Unstable)
+    printfn "%d vertices, %d edges from %d runs (%d unreached) in %.2fs; wrote %s" t.Vertices.Length t.Edges.Length runs t.Unreached stopwatch.Elapsed.TotalSeconds (IO.Path.GetFullPath out)
+    if not (args.Contains TopologyArgs.Quiet) then
+        printfn "  %-5s %-5s %-8s %6s %12s" "from" "to" "method" "count" "probability"
+        for e in t.Edges do
+            printfn "  %-5d %-5d %-8s %6d %12.3f" e.From e.To (match e.Method with RunMethod.Noise -> "noise" | RunMethod.UnstableMode -> "unstable") e.Count e.Probability
     0
 
 let private demo (args: ParseResults<DemoArgs>) =
@@ -327,6 +392,7 @@ let main argv =
         | Info a -> info a
         | Train a -> train a
         | Fixed_Points a -> fixedPoints a
+        | Topology a -> topology a
         | Demo a -> demo a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

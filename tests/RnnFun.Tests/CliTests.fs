@@ -78,6 +78,40 @@ let tests =
                 Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
                 Expect.isFalse (File.Exists "x.json") "nothing written"
         }
+        test "fixed-points and topology on W = 2I: 27 points, then a graph over them; mismatches exit 2" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-cli-" + Guid.NewGuid().ToString("N"))
+            Directory.CreateDirectory dir |> ignore
+            try
+                let model = Path.Combine(dir, "w2i.json")
+                use net = RnnFun.Tests.FixedPointTests.decoupled Kinds.rnn 3 2.0
+                ModelFile.save model net
+                let fps = Path.Combine(dir, "fps.json")
+                let code, out, err = rnnfun [ "fixed-points"; "--model"; model; "--box"; "-1.5,1.5"; "--n-init"; "512"; "--quiet"; "--out"; fps ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.stringContains out "27 fixed points" "summary"
+                Expect.stringContains out "8 with 0, 12 with 1, 6 with 2, 1 with 3" "by unstable modes"
+                Expect.equal (FixedPointFile.load fps).Length 27 "file"
+                let topo = Path.Combine(dir, "topology.json")
+                let dot = Path.Combine(dir, "graph.dot")
+                let code, out, err = rnnfun [ "topology"; "--model"; model; "--fixed-points"; fps; "--out"; topo; "--dot"; dot; "--quiet" ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.stringContains out "27 vertices" "summary"
+                Expect.equal (TopologyFile.load topo).Vertices.Length 27 "topology file"
+                Expect.stringContains (File.ReadAllText dot) "digraph" "DOT file"
+                // A model whose size does not match the fixed points.
+                let other = Path.Combine(dir, "other.json")
+                use small = Network.create Kinds.rnn { NetworkConfig.defaults with Units = 5 }
+                ModelFile.save other small
+                for args in [ [ "topology"; "--model"; other; "--fixed-points"; fps; "--out"; topo ]
+                              [ "topology"; "--model"; model; "--fixed-points"; Path.Combine(dir, "missing.json"); "--out"; topo ]
+                              [ "fixed-points"; "--model"; model; "--box"; "1,-1"; "--out"; fps ]
+                              [ "fixed-points"; "--model"; model; "--inputs"; "1,2"; "--out"; fps ] ] do
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
+                    Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+            finally
+                Directory.Delete(dir, true)
+        }
         test "demo exists and exits 0" {
             let code, out, _ = rnnfun [ "demo"; "--quick" ]
             Expect.equal code 0 "exit code"
