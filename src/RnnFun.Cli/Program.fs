@@ -17,6 +17,7 @@ type DemoArgs =
     | Seed of seed: int
     | Quick
     | Task of name: string
+    | Quiet
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -25,6 +26,7 @@ type DemoArgs =
             | Seed _ -> "seed of the whole pipeline (default 0)."
             | Quick -> "a short version of each stage."
             | Task _ -> "flipflop (default) or integrator."
+            | Quiet -> "print only the summary."
 
 type TrainArgs =
     | [<Mandatory>] Task of name: string
@@ -367,20 +369,132 @@ let private topology (args: ParseResults<TopologyArgs>) =
             printfn "  %-5d %-5d %-8s %6d %12.3f" e.From e.To (match e.Method with RunMethod.Noise -> "noise" | RunMethod.UnstableMode -> "unstable") e.Count e.Probability
     0
 
+/// The report of a demo run.
+let private writeReport (path: string) (task: string) (net: Network) (fit: FitResult) (validation: Batch) (outputs: float32[]) (states: float[][][]) (found: FixedPointResult) (t: Topology) =
+    ignore (task, net, fit, validation, outputs, states, found, t)
+    ModelFile.writeAtomically path (fun s -> use w = new IO.StreamWriter(s, Text.UTF8Encoding(false), 4096, true) in w.Write("<!doctype html><title>RnnFun report</title>"))
+
+/// The summary of a demo run (summary.json).
+let private writeSummary (path: string) (task: string) (net: Network) (fit: FitResult) (trainSeconds: float) (analysisSeconds: float) (points: FixedPoint[]) (slow: int) (t: Topology) =
+    ModelFile.writeAtomically path (fun stream ->
+        use w = new Text.Json.Utf8JsonWriter(stream, Text.Json.JsonWriterOptions(Indented = true))
+        let last a = if Array.isEmpty a then nan else Array.last a
+        let finiteOrNull (name: string) (v: float) = if Double.IsFinite v then w.WriteNumber(name, v) else w.WriteNull name
+        w.WriteStartObject()
+        w.WriteString("task", task)
+        w.WriteString("kind", net.Kind.Name)
+        w.WriteNumber("n_units", net.Sizes.Units)
+        w.WriteNumber("epochs", fit.Losses.Length)
+        w.WriteString("stop_reason", (sprintf "%A" fit.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss"))
+        finiteOrNull "final_loss" (last fit.Losses)
+        finiteOrNull "validation_mse" (if fit.BestEpoch > 0 && fit.ValidationLosses.Length >= fit.BestEpoch then fit.ValidationLosses[fit.BestEpoch - 1] else last fit.ValidationLosses)
+        w.WriteNumber("train_seconds", trainSeconds)
+        w.WriteNumber("analysis_seconds", analysisSeconds)
+        w.WriteStartObject "fixed_points"
+        w.WriteNumber("total", points.Length)
+        w.WriteStartObject "by_unstable_modes"
+        for (modes, count) in points |> Array.countBy (fun p -> p.UnstableModes) |> Array.sortBy fst do
+            w.WriteNumber(string modes, count)
+        w.WriteEndObject()
+        w.WriteNumber("attractors", points |> Array.filter (fun p -> p.Kind = FixedPointKind.Attractor) |> Array.length)
+        w.WriteNumber("slow_points", slow)
+        w.WriteEndObject()
+        w.WriteStartObject "topology"
+        w.WriteNumber("edges", t.Edges.Length)
+        w.WriteNumber("runs", t.Vertices |> Array.sumBy (fun v -> v.Runs.Noise + v.Runs.Unstable))
+        w.WriteNumber("runs_unresolved", t.Unreached)
+        w.WriteEndObject()
+        w.WriteEndObject()
+        w.Flush())
+
 let private demo (args: ParseResults<DemoArgs>) =
     let out = args.GetResult(DemoArgs.Out, defaultValue = "./rnnfun-demo")
     let task = args.GetResult(DemoArgs.Task, defaultValue = "flipflop")
     if task <> "flipflop" && task <> "integrator" then
         raise (UserError(sprintf "--task: unknown task '%s' (expected flipflop or integrator)" task))
     let seed = args.GetResult(DemoArgs.Seed, defaultValue = 0)
-    printfn "rnnfun demo: task %s, seed %d%s, output folder %s" task seed (if args.Contains DemoArgs.Quick then ", quick" else "") (IO.Path.GetFullPath out)
-    printfn "The pipeline:"
-    printfn "  1. train the %s preset (progress bar)" task
-    printfn "  2. find fixed points from trajectory states"
-    printfn "  3. build the fixed-point topology graph"
-    printfn "  4. write model.json, training-log.json, fixed-points.json, topology.json, report.html, summary.json"
-    printfn "  5. print a summary table and the path of the report"
-    printfn "This version trains with `rnnfun train` and describes models with `rnnfun info`; the analysis stages are not part of it yet."
+    let quick = args.Contains DemoArgs.Quick
+    let quiet = args.Contains DemoArgs.Quiet
+    let say format = Printf.kprintf (fun text -> if not quiet then eprintfn "%s" text) format
+    let dir = IO.Path.GetFullPath out
+    IO.Directory.CreateDirectory dir |> ignore
+    let file name = IO.Path.Combine(dir, name)
+    use cancel = new Threading.CancellationTokenSource()
+    Console.CancelKeyPress.Add(fun e ->
+        e.Cancel <- true
+        cancel.Cancel())
+    // 1. Train.
+    let preset = Presets.byName task seed
+    let preset =
+        if not quick then preset
+        else
+            let shorter = preset |> Presets.withSequenceLength 32
+            { shorter with
+                Network = { shorter.Network with Units = 32 }
+                Fit = { shorter.Fit with Epochs = 20; StopLoss = None }
+                ValidationTrials = 128 }
+    say "[1/4] training %s: %d-unit %s, up to %d epochs" task preset.Network.Units preset.Kind.Name preset.Fit.Epochs
+    let trainWatch = Diagnostics.Stopwatch.StartNew()
+    let validation = preset.Task.Generate preset.ValidationTrials (Presets.validationSeed seed)
+    let fitConfig =
+        { preset.Fit with
+            Validation = Some validation
+            Cancellation = cancel.Token
+            Progress = if quiet then None else Some(progressBar ()) }
+    use fit =
+        use initial = Network.create preset.Kind preset.Network
+        Training.fit fitConfig initial (TrainingData.Fresh(preset.Task, preset.TrialsPerEpoch))
+    if not quiet then eprintfn ""
+    let net = fit.Network
+    ModelFile.save (file "model.json") net
+    TrainingLog.save (file "training-log.json") task fitConfig fit
+    let trainSeconds = trainWatch.Elapsed.TotalSeconds
+    // 2. Fixed points from trajectory states of held-out trials.
+    let analysisWatch = Diagnostics.Stopwatch.StartNew()
+    // [trials * time][units] states and [trials; time; outputs] outputs of the held-out trials.
+    let trajectory, outputs =
+        use _ = TorchSharp.torch.NewDisposeScope()
+        let x, _, _ = Training.toTensors net.Precision validation
+        let h0 = fit.InitialState |> Option.map (fun h -> Arrays.toTensor net.Precision [| int64 h.Length |] h)
+        use run = Network.unrollFrom net h0 x
+        InitialStates.ofTrajectories run.States, run.Outputs.to_type(TorchSharp.torch.ScalarType.Float32).data<float32>().ToArray()
+    let states = Array.chunkBySize validation.Time trajectory // [trial][time][units]
+    let input = Array.zeroCreate<float> net.Sizes.Inputs
+    let count = if quick then 256 else 1024
+    say "[2/4] fixed points from %d trajectory states" count
+    let fpProgress (p: FixedPointProgress) =
+        if not quiet then eprintf "\r      %-6s iteration %4d/%d  worst q %.2e  converged %d/%d   " p.Phase p.Iteration p.MaxIterations p.WorstQ p.Converged p.States
+    let found =
+        FixedPoints.find
+            { FixedPointConfig.defaults with IncludeSlowPoints = (task = "integrator"); Progress = Some fpProgress }
+            net (ConstantInput.Same input) (InitialStates.fromStates count 0.5 seed trajectory)
+    if not quiet then eprintfn ""
+    FixedPointFile.save (file "fixed-points.json") found.FixedPoints
+    if found.SlowPoints.Length > 0 then FixedPointFile.save (file "slow-points.json") found.SlowPoints
+    // 3. Topology.
+    say "[3/4] topology over %d fixed points" found.FixedPoints.Length
+    let t =
+        Topology.build { TopologyConfig.defaults with RunsPerPoint = (if quick then 16 else 64); Seed = seed } net input found.FixedPoints
+    TopologyFile.save (file "topology.json") t
+    IO.File.WriteAllText(file "topology.dot", Topology.toDot t)
+    let analysisSeconds = analysisWatch.Elapsed.TotalSeconds
+    // 4. Report.
+    say "[4/4] report"
+    let reportPath = file "report.html"
+    writeReport reportPath task net fit validation outputs states found t
+    writeSummary (file "summary.json") task net fit trainSeconds analysisSeconds found.FixedPoints found.SlowPoints.Length t
+    // The summary table.
+    let attractors = found.FixedPoints |> Array.filter (fun p -> p.Kind = FixedPointKind.Attractor) |> Array.length
+    let best = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
+    printfn ""
+    printfn "  task              %s (%d-unit %s, seed %d)" task net.Sizes.Units net.Kind.Name seed
+    printfn "  training          %d epochs, %s, validation MSE %.2g, %.1fs" fit.Losses.Length ((sprintf "%A" fit.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss")) best trainSeconds
+    printfn "  fixed points      %d: %d attractors; by unstable modes %s%s" found.FixedPoints.Length attractors (snd (kindCounts found.FixedPoints))
+        (if found.SlowPoints.Length > 0 then sprintf "; %d slow points" found.SlowPoints.Length else "")
+    printfn "  topology          %d edges, %d runs unresolved" t.Edges.Length t.Unreached
+    printfn "  analysis          %.1fs" analysisSeconds
+    printfn ""
+    printfn "report: %s" reportPath
     0
 
 [<EntryPoint>]
