@@ -112,9 +112,28 @@ let tests =
             finally
                 Directory.Delete(dir, true)
         }
-        test "demo exists and exits 0" {
-            let code, out, _ = rnnfun [ "demo"; "--quick" ]
-            Expect.equal code 0 "exit code"
-            Expect.stringContains out "flipflop" "names the task"
+        test "demo --quick runs the whole pipeline and writes every file and summary.json" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-demo-" + Guid.NewGuid().ToString("N"))
+            try
+                let code, out, err = rnnfun [ "demo"; "--quick"; "--quiet"; "--out"; dir ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.stringContains out "report: " "prints the report's path"
+                for name in [ "model.json"; "training-log.json"; "fixed-points.json"; "topology.json"; "report.html"; "summary.json" ] do
+                    Expect.isTrue (File.Exists(Path.Combine(dir, name))) (sprintf "%s written" name)
+                use doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))
+                let root = doc.RootElement
+                for key in [ "task"; "kind"; "n_units"; "epochs"; "stop_reason"; "final_loss"; "validation_mse"; "train_seconds"; "analysis_seconds"; "fixed_points"; "topology" ] do
+                    Expect.isTrue (fst (root.TryGetProperty key)) (sprintf "summary has %s" key)
+                Expect.equal (root.GetProperty("task").GetString()) "flipflop" "task"
+                let fps = FixedPointFile.load (Path.Combine(dir, "fixed-points.json"))
+                Expect.equal (root.GetProperty("fixed_points").GetProperty("total").GetInt32()) fps.Length "total = file"
+                let byModes = root.GetProperty("fixed_points").GetProperty("by_unstable_modes")
+                Expect.equal (byModes.GetProperty("0").GetInt32()) (fps |> Array.filter (fun p -> p.UnstableModes = 0) |> Array.length) "attractor count"
+                let topology = TopologyFile.load (Path.Combine(dir, "topology.json"))
+                Expect.equal (root.GetProperty("topology").GetProperty("edges").GetInt32()) topology.Edges.Length "edges = file"
+                use net = ModelFile.load (Path.Combine(dir, "model.json"))
+                Expect.equal (root.GetProperty("n_units").GetInt32()) net.Sizes.Units "units = model"
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
         }
     ]
