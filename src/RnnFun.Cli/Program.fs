@@ -83,7 +83,7 @@ type FixedPointArgs =
             | N_Init _ -> "number of initial states (default 1024)."
             | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
             | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
-            | Slow_Points -> "also report slow points (q below 1e-6), apart."
+            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, to OUT's name + .slow-points.json."
             | Seed _ -> "seed of the sampling (default 0)."
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."
@@ -259,6 +259,9 @@ let private train (args: ParseResults<TrainArgs>) =
         result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) best result.BestEpoch (IO.Path.GetFullPath out)
     0
 
+/// Scientific notation with a two-digit exponent (2.51e-31).
+let private sci (v: float) = v.ToString("0.00e+00", Globalization.CultureInfo.InvariantCulture)
+
 /// "a,b,c" -> [| a; b; c |], or a user error naming the flag.
 let private parseNumbers (flag: string) (text: string) =
     text.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
@@ -313,23 +316,25 @@ let private fixedPoints (args: ParseResults<FixedPointArgs>) =
     let tolQ = args.GetResult(Tol_Q, defaultValue = FixedPointConfig.defaults.TolQ)
     if not (tolQ > 0.0) then raise (UserError "--tol-q: expected a number > 0")
     let progress (p: FixedPointProgress) =
-        if not quiet then eprintf "\r%-6s iteration %4d/%d  worst q %.2e  converged %d/%d   " p.Phase p.Iteration p.MaxIterations p.WorstQ p.Converged p.States
+        if not quiet then eprintf "\r%-6s iteration %4d/%d  worst q %s  converged %d/%d   " p.Phase p.Iteration p.MaxIterations (sci p.WorstQ) p.Converged p.States
     let config = { FixedPointConfig.defaults with TolQ = tolQ; IncludeSlowPoints = args.Contains Slow_Points; Progress = Some progress }
     let result = FixedPoints.find config net (ConstantInput.Same input) initial
     if not quiet then eprintfn ""
     let out = args.GetResult FixedPointArgs.Out
     FixedPointFile.save out result.FixedPoints
+    let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
+    if config.IncludeSlowPoints then FixedPointFile.save slowPath result.SlowPoints
     let kinds, modes = kindCounts result.FixedPoints
     printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates result.Elapsed.TotalSeconds
     if not quiet then
         printfn "  converged %d, duplicates %d, outliers %d, not converged %d%s" result.Converged result.Duplicates result.Outliers result.NotConverged
             (if config.IncludeSlowPoints then sprintf ", slow points %d" result.SlowPoints.Length else "")
         if result.FixedPoints.Length > 0 then
-            printfn "  slowest q %.2e" (result.FixedPoints |> Array.map (fun p -> p.Q) |> Array.max)
+            printfn "  slowest q %s" (sci (result.FixedPoints |> Array.map (fun p -> p.Q) |> Array.max))
         printfn "  %-4s %-10s %8s %10s %12s" "id" "kind" "unstable" "q" "|lambda_1|"
         for p in result.FixedPoints do
-            printfn "  %-4d %-10s %8d %10.2e %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes p.Q (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)
-    printfn "wrote %s" (IO.Path.GetFullPath out)
+            printfn "  %-4d %-10s %8d %10s %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes (sci p.Q) (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)
+    printfn "wrote %s%s" (IO.Path.GetFullPath out) (if config.IncludeSlowPoints then " and " + slowPath else "")
     0
 
 let private topology (args: ParseResults<TopologyArgs>) =
@@ -463,7 +468,7 @@ let private demo (args: ParseResults<DemoArgs>) =
     let count = if quick then 256 else 1024
     say "[2/4] fixed points from %d trajectory states" count
     let fpProgress (p: FixedPointProgress) =
-        if not quiet then eprintf "\r      %-6s iteration %4d/%d  worst q %.2e  converged %d/%d   " p.Phase p.Iteration p.MaxIterations p.WorstQ p.Converged p.States
+        if not quiet then eprintf "\r      %-6s iteration %4d/%d  worst q %s  converged %d/%d   " p.Phase p.Iteration p.MaxIterations (sci p.WorstQ) p.Converged p.States
     let found =
         FixedPoints.find
             { FixedPointConfig.defaults with IncludeSlowPoints = (task = "integrator"); Progress = Some fpProgress }
@@ -488,7 +493,7 @@ let private demo (args: ParseResults<DemoArgs>) =
     let best = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
     printfn ""
     printfn "  task              %s (%d-unit %s, seed %d)" task net.Sizes.Units net.Kind.Name seed
-    printfn "  training          %d epochs, %s, validation MSE %.2g, %.1fs" fit.Losses.Length ((sprintf "%A" fit.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss")) best trainSeconds
+    printfn "  training          %d epochs, %s, validation MSE %s, %.1fs" fit.Losses.Length ((sprintf "%A" fit.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss")) (sci best) trainSeconds
     printfn "  fixed points      %d: %d attractors; by unstable modes %s%s" found.FixedPoints.Length attractors (snd (kindCounts found.FixedPoints))
         (if found.SlowPoints.Length > 0 then sprintf "; %d slow points" found.SlowPoints.Length else "")
     printfn "  topology          %d edges, %d runs unresolved" t.Edges.Length t.Unreached

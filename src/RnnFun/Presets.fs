@@ -139,14 +139,37 @@ module TrainingLog =
             w.WriteString("format", Format)
             w.WriteNumber("version", 1)
             w.WriteString("task", task)
+            w.WriteString("kind", result.Network.Kind.Name)
+            w.WriteNumber("n_units", result.Network.Sizes.Units)
             w.WriteStartObject "config"
             w.WriteNumber("batch_size", config.BatchSize)
             w.WriteNumber("epochs", config.Epochs)
             w.WriteNumber("learning_rate", config.LearningRate)
             w.WriteBoolean("amsgrad", config.Amsgrad)
             w.WriteNumber("weight_decay", config.WeightDecay)
-            w.WriteString("schedule", sprintf "%A" config.Schedule)
-            w.WriteString("clipping", sprintf "%A" config.Clipping)
+            w.WriteStartObject "schedule"
+            match config.Schedule with
+            | LearningRateSchedule.Constant -> w.WriteString("type", "constant")
+            | LearningRateSchedule.MultiStep (milestones, gamma) ->
+                w.WriteString("type", "multi-step")
+                numbers "milestones" (milestones |> List.map float |> Array.ofList)
+                w.WriteNumber("gamma", gamma)
+            | LearningRateSchedule.ReduceOnPlateau (factor, patience, minimum) ->
+                w.WriteString("type", "reduce-on-plateau")
+                w.WriteNumber("factor", factor)
+                w.WriteNumber("patience", patience)
+                w.WriteNumber("minimum", minimum)
+            w.WriteEndObject()
+            w.WriteStartObject "clipping"
+            match config.Clipping with
+            | GradientClipping.Off -> w.WriteString("type", "off")
+            | GradientClipping.Value c ->
+                w.WriteString("type", "value")
+                w.WriteNumber("limit", c)
+            | GradientClipping.GlobalNorm c ->
+                w.WriteString("type", "global-norm")
+                w.WriteNumber("limit", c)
+            w.WriteEndObject()
             match config.StopLoss with
             | Some s -> w.WriteNumber("stop_loss", s)
             | None -> w.WriteNull "stop_loss"

@@ -261,8 +261,8 @@ module FixedPoints =
             value
 
     /// Finds the fixed points of F(x) = step(x, u) from the initial states: Adam on q (all states as one
-    /// batch), then damped Newton (Levenberg-Marquardt with line search) to machine precision; then
-    /// outlier exclusion, uniqueness and stability. The network is unchanged.
+    /// batch), then Newton steps (Levenberg-Marquardt where Newton fails) with a line search, to machine
+    /// precision; then outlier exclusion, uniqueness and stability. The network is unchanged.
     let find (config: FixedPointConfig) (net: Network) (input: ConstantInput) (initial: float[][]) : FixedPointResult =
         let stopwatch = Stopwatch.StartNew()
         let n = net.Sizes.Units
@@ -343,9 +343,9 @@ module FixedPoints =
                 for t in old do t.Dispose()
                 if it >= config.MaxAdamIterations then adamDone <- true
         for i in 0 .. k - 1 do iterations[i] <- it
-        // Phase 2: Levenberg-Marquardt steps d = -(A'A + lambda I)^-1 A'r, A = J - I, r = F(x) - x,
-        // lambda = ||r||^2 (quadratic convergence near regular roots, stable near singular ones),
-        // with a backtracking line search on q, all states at once.
+        // Phase 2: Newton steps on the states still above the tolerance: solve (J - I) d = -r directly,
+        // falling back to a Levenberg-Marquardt step where that fails or did not lower q (see below),
+        // with a backtracking line search on q over all those states at once.
         let eye = torch.eye(int64 n, dtype = config.Precision.ScalarType).unsqueeze(0L) // [1; n; n]
         let fractions = [| 1.0; 0.5; 0.25; 0.125; 0.0625; 0.03125; 0.015625; 0.0078125 |]
         let nf = int64 fractions.Length
@@ -449,7 +449,8 @@ module FixedPoints =
                 |> unique config.TolUnique
                 |> analyse config.EigenTolerance work
                 |> Array.sortBy (fun p -> p.Q)
-                |> withIds
+                // Numbered after the fixed points, so that ids stay unique when both are shown together.
+                |> Array.mapi (fun i p -> { p with Id = analysed.Length + i })
             else [||]
         { FixedPoints = analysed
           SlowPoints = slow
