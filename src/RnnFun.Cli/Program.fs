@@ -3,6 +3,7 @@ module RnnFun.Cli.Program
 open System
 open Argu
 open RnnFun
+open RnnFun.Plotting
 
 type InfoArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
@@ -375,9 +376,23 @@ let private topology (args: ParseResults<TopologyArgs>) =
     0
 
 /// The report of a demo run.
-let private writeReport (path: string) (task: string) (net: Network) (fit: FitResult) (validation: Batch) (outputs: float32[]) (states: float[][][]) (found: FixedPointResult) (t: Topology) =
-    ignore (task, net, fit, validation, outputs, states, found, t)
-    ModelFile.writeAtomically path (fun s -> use w = new IO.StreamWriter(s, Text.UTF8Encoding(false), 4096, true) in w.Write("<!doctype html><title>RnnFun report</title>"))
+let private writeReport (path: string) (task: string) (net: Network) (fitConfig: FitConfig) (fit: FitResult) (validation: Batch) (outputs: float32[]) (states: float[][][]) (found: FixedPointResult) (t: Topology) =
+    let inputs =
+        { ReportInputs.empty with
+            Title = sprintf "RnnFun demo: %s" task
+            Network = Some net
+            FitConfig = Some fitConfig
+            Fit = Some fit
+            Batch = Some validation
+            Outputs = outputs |> Array.map float
+            States = Some states
+            FixedPoints = Some(Array.append found.FixedPoints found.SlowPoints)
+            Topology = Some t
+            Notes =
+                [ "task", task
+                  "fixed points", sprintf "%d from %d initial states (%d converged, %d duplicates, %d outliers)" found.FixedPoints.Length found.InitialStates found.Converged found.Duplicates found.Outliers
+                  "slow points", string found.SlowPoints.Length ] }
+    RnnFun.Plotting.Report.save path inputs
 
 /// The summary of a demo run (summary.json).
 let private writeSummary (path: string) (task: string) (net: Network) (fit: FitResult) (trainSeconds: float) (analysisSeconds: float) (points: FixedPoint[]) (slow: int) (t: Topology) =
@@ -486,7 +501,7 @@ let private demo (args: ParseResults<DemoArgs>) =
     // 4. Report.
     say "[4/4] report"
     let reportPath = file "report.html"
-    writeReport reportPath task net fit validation outputs states found t
+    writeReport reportPath task net fitConfig fit validation outputs states found t
     writeSummary (file "summary.json") task net fit trainSeconds analysisSeconds found.FixedPoints found.SlowPoints.Length t
     // The summary table.
     let attractors = found.FixedPoints |> Array.filter (fun p -> p.Kind = FixedPointKind.Attractor) |> Array.length

@@ -1,0 +1,258 @@
+/// The interleaved Stopwatch measurements (the whole of `--quick`; full mode runs them too, beside
+/// BenchmarkDotNet): GEMM rate, per-op cost, training step, forward pass, fixed points, demo.
+module RnnFun.Benchmarks.Measure
+
+open System
+open TorchSharp
+open RnnFun.Benchmarks.Harness
+open RnnFun.Benchmarks.Workloads
+
+/// Seconds per operation of each contestant at one size and thread setting.
+type Row =
+    { N: int
+      Threads: int
+      /// RnnFun's default thread count for this N.
+      IsDefault: bool
+      /// Training.fit per step, or Network.unroll per pass.
+      RnnFun: float
+      /// The reproduced inner step (training only).
+      Inner: float option
+      /// torch.nn.RNN + Linear.
+      Fused: float }
+
+type FixedPointRow =
+    { Problem: string
+      RnnFunSeconds: float
+      BaselineSeconds: float
+      RnnFun: SearchOutcome
+      Baseline: SearchOutcome
+      /// The baseline's unique points whose q, re-evaluated in float64, is below 1e-12.
+      BaselineVerified: int
+      BaselineWorstQ64: float
+      Phases: SearchPhases }
+
+type Results =
+    { Machine: Machine
+      /// (threads, GFLOP/s) of a 1024 x 1024 float32 torch.mm.
+      Gemm: (int * float) list
+      /// Microseconds of one tiny op (tanh of 8 x 8) through TorchSharp.
+      TinyOpMicroseconds: float
+      Training: Row list
+      Forward: Row list
+      FixedPoints: FixedPointRow list
+      FlipFlop: FlipFlopTraining option
+      Demo: DemoRun option
+      Seconds: float }
+
+/// Settings of the interleaved runs.
+type Plan =
+    { TrainingStepsPerCall: int
+      ForwardPassesPerCall: int
+      Warmup: int
+      /// Rounds and time budget (s) of the group at RnnFun's default thread count.
+      MinRounds: int
+      MaxRounds: int
+      TrainingBudget: float
+      ForwardBudget: float
+      /// Rounds and budget (s) of the group at the other thread count.
+      OtherMinRounds: int
+      OtherTrainingBudget: float
+      OtherForwardBudget: float
+      /// Time the reproduced inner step at the other thread count too.
+      InnerAtOtherThreads: bool
+      SearchWarmup: int
+      SearchRounds: int
+      GemmRounds: int }
+
+let quickPlan =
+    { TrainingStepsPerCall = 5
+      ForwardPassesPerCall = 5
+      Warmup = 1
+      MinRounds = 3
+      MaxRounds = 9
+      TrainingBudget = 10.0
+      ForwardBudget = 4.0
+      OtherMinRounds = 2
+      OtherTrainingBudget = 5.0
+      OtherForwardBudget = 2.5
+      InnerAtOtherThreads = false
+      SearchWarmup = 1
+      SearchRounds = 3
+      GemmRounds = 15 }
+
+let private say format = Printf.kprintf (fun s -> eprintfn "%s" s) format
+
+/// Prints a line a script reads (stdout, flushed at once).
+let report format =
+    Printf.kprintf (fun (s: string) ->
+        Console.Out.WriteLine s
+        Console.Out.Flush()) format
+
+let gemm (plan: Plan) =
+    use g = new Gemm(1024)
+    let threads = [ 1; 2 ]
+    let samples =
+        interleave 3 plan.GemmRounds
+            [ for t in threads -> { Name = string t; OperationsPerCall = 1; Call = fun () -> g.Run t } ]
+    threads |> List.map (fun t -> t, g.Flops / median samples[string t] / 1e9)
+
+let tinyOp () =
+    use op = new TinyOp(2000)
+    let samples = interleave 2 7 [ { Name = "tiny"; OperationsPerCall = op.Count; Call = op.Run } ]
+    median samples["tiny"] * 1e6
+
+/// Contestants at one thread count are interleaved among themselves, with libtorch already at that
+/// count, so that no timed call pays for a change of thread count (Training.fit sets its count and
+/// restores the previous one: here both are the same).
+let training (plan: Plan) (n: int) : Row list =
+    let steps = plan.TrainingStepsPerCall
+    [ for threads, isDefault in [ defaultThreads n, true; otherThreads n, false ] do
+        use fit = new FitSteps(n, (if isDefault then None else Some threads), steps)
+        use fused = new FusedSteps(n, threads, steps)
+        use inner = new InnerSteps(n, threads, steps)
+        let withInner = isDefault || plan.InnerAtOtherThreads
+        torch.set_num_threads threads
+        let samples =
+            interleaveWithin plan.Warmup
+                (if isDefault then plan.MinRounds else plan.OtherMinRounds) plan.MaxRounds
+                (if isDefault then plan.TrainingBudget else plan.OtherTrainingBudget)
+                [ { Name = "fit"; OperationsPerCall = steps; Call = fit.Run }
+                  { Name = "fused"; OperationsPerCall = steps; Call = fused.Run }
+                  if withInner then { Name = "inner"; OperationsPerCall = steps; Call = inner.Run } ]
+        let m name = median samples[name]
+        yield
+            { N = n
+              Threads = threads
+              IsDefault = isDefault
+              RnnFun = m "fit"
+              Inner = (if withInner then Some(m "inner") else None)
+              Fused = m "fused" } ]
+
+let forward (plan: Plan) (n: int) : Row list =
+    let passes = plan.ForwardPassesPerCall
+    [ for threads, isDefault in [ defaultThreads n, true; otherThreads n, false ] do
+        use ours = new RnnFunForward(n, threads, passes)
+        use theirs = new FusedForward(n, threads, passes)
+        torch.set_num_threads threads
+        let samples =
+            interleaveWithin plan.Warmup
+                (if isDefault then plan.MinRounds else plan.OtherMinRounds) (plan.MaxRounds + 2)
+                (if isDefault then plan.ForwardBudget else plan.OtherForwardBudget)
+                [ { Name = "rnnfun"; OperationsPerCall = passes; Call = ours.Run }
+                  { Name = "fused"; OperationsPerCall = passes; Call = theirs.Run } ]
+        let m name = median samples[name]
+        yield { N = n; Threads = threads; IsDefault = isDefault; RnnFun = m "rnnfun"; Inner = None; Fused = m "fused" } ]
+
+let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
+    let mutable ours = Unchecked.defaultof<SearchOutcome>
+    let mutable theirs = Unchecked.defaultof<SearchOutcome>
+    // Both searches use RnnFun's default thread count: start there, so that neither pays a change.
+    torch.set_num_threads (defaultThreads problem.Network.Sizes.Units)
+    let samples =
+        interleave plan.SearchWarmup plan.SearchRounds
+            [ { Name = "rnnfun"; OperationsPerCall = 1; Call = fun () -> ours <- rnnfunSearch problem }
+              { Name = "baseline"; OperationsPerCall = 1; Call = fun () -> theirs <- fixedPointFinderSearch problem } ]
+    let check = q64 problem theirs.Points
+    { Problem = problem.Name
+      RnnFunSeconds = median samples["rnnfun"]
+      BaselineSeconds = median samples["baseline"]
+      RnnFun = ours
+      Baseline = theirs
+      BaselineVerified = check |> Array.filter (fun q -> q < CountTolQ) |> Array.length
+      BaselineWorstQ64 = (if check.Length = 0 then nan else Array.max check)
+      Phases = rnnfunSearchPhases problem }
+
+let private ms (s: float) = s * 1e3
+
+/// The sections of a run, in order.
+let allSections = [ "gemm"; "training"; "forward"; "fixed-points"; "demo" ]
+
+/// Runs the interleaved measurements of the given sections, printing the lines a script reads as
+/// results come in.
+let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<string>) : Results =
+    let on name = sections.Contains name
+    let total = Diagnostics.Stopwatch.StartNew()
+    let machine = Harness.machine root
+    say "machine: %d processors, %s, %.1f GiB, %s, %s, TorchSharp %s, libtorch %s, load average %s" machine.Processors machine.CpuModel machine.MemoryGiB machine.OperatingSystem machine.Runtime machine.TorchSharp machine.LibTorch machine.LoadAverage
+    // 1. GEMM rate and per-op cost.
+    let gemmRates = if on "gemm" then gemm plan else []
+    for t, rate in gemmRates do
+        report "gemm GFLOP/s %d thread%s: %.1f" t (if t = 1 then "" else "s") rate
+    let tiny = if on "gemm" then tinyOp () else nan
+    if on "gemm" then report "tiny-op microseconds: %.2f" tiny
+    // 2. Training step.
+    let trainingRows =
+        [ for n in (if on "training" then unitCounts else []) do
+            say "training step, N = %d ..." n
+            let rows = training plan n
+            for r in rows do
+                say "  N=%d threads=%d%s: Training.fit %.2f ms/step (%.1f GFLOP/s), inner step %s ms, torch.nn.RNN %.2f ms (%.1f GFLOP/s), ratio %.3f"
+                    r.N r.Threads (if r.IsDefault then " (default)" else "") (ms r.RnnFun) (stepFlops n / r.RnnFun / 1e9)
+                    (r.Inner |> Option.map (fun t -> sprintf "%.2f" (ms t)) |> Option.defaultValue "-") (ms r.Fused) (stepFlops n / r.Fused / 1e9) (r.RnnFun / r.Fused)
+            let d = rows |> List.find (fun r -> r.IsDefault)
+            report "training-step ratio N=%d: %.3f" n (d.RnnFun / d.Fused)
+            yield! rows ]
+    // 3. Forward pass.
+    let forwardRows =
+        [ for n in (if on "forward" then unitCounts else []) do
+            say "forward, N = %d ..." n
+            let rows = forward plan n
+            for r in rows do
+                say "  N=%d threads=%d%s: Network.unroll %.3f ms (%.1f GFLOP/s), torch.nn.RNN %.3f ms (%.1f GFLOP/s), ratio %.3f"
+                    r.N r.Threads (if r.IsDefault then " (default)" else "") (ms r.RnnFun) (forwardFlops n / r.RnnFun / 1e9)
+                    (ms r.Fused) (forwardFlops n / r.Fused / 1e9) (r.RnnFun / r.Fused)
+            let d = rows |> List.find (fun r -> r.IsDefault)
+            report "forward ratio N=%d: %.3f" n (d.RnnFun / d.Fused)
+            yield! rows ]
+    // 4. Fixed points.
+    let fixedPointRows, flipFlopTraining =
+        if not (on "fixed-points") then [], None
+        else
+            say "fixed points: W = 2I ..."
+            let w2i = w2iProblem ()
+            let w2iRow = fixedPoints plan w2i
+            (w2i.Network :> IDisposable).Dispose()
+            say "fixed points: training the flip-flop preset ..."
+            let flipFlop, flipFlopTraining = flipFlopProblem ()
+            say "  trained in %.1f s (%d steps, %d epochs, validation loss %.2e)" flipFlopTraining.Seconds flipFlopTraining.Steps flipFlopTraining.Epochs flipFlopTraining.ValidationLoss
+            let flipFlopRow = fixedPoints plan flipFlop
+            (flipFlop.Network :> IDisposable).Dispose()
+            for r in [ w2iRow; flipFlopRow ] do
+                say "  %s: FixedPoints.find %.3f s (%d unique, %d converged, %d outliers), FixedPointFinder-style Adam %.3f s (%d unique, %d converged, %d iterations); baseline points with no RnnFun point within 1e-2: %d, RnnFun points with no baseline point within 1e-2: %d"
+                    r.Problem r.RnnFunSeconds r.RnnFun.Unique r.RnnFun.Converged r.RnnFun.Outliers r.BaselineSeconds r.Baseline.Unique r.Baseline.Converged r.Baseline.Iterations
+                    (unmatched 1e-2 r.Baseline.Points r.RnnFun.Points) (unmatched 1e-2 r.RnnFun.Points r.Baseline.Points)
+                say "    baseline's unique points re-evaluated in float64: %d of %d have q < 1e-12 (largest q %.2e)" r.BaselineVerified r.Baseline.Unique r.BaselineWorstQ64
+                say "    FixedPoints.find phases: Adam %.3f s (%d iterations), Newton %.3f s (%d iterations), uniqueness + Jacobians + eigen %.3f s"
+                    r.Phases.AdamSeconds r.Phases.AdamIterations r.Phases.NewtonSeconds r.Phases.NewtonIterations r.Phases.RestSeconds
+            report "fixed-points speedup: %.2f" (flipFlopRow.BaselineSeconds / flipFlopRow.RnnFunSeconds)
+            report "fixed-points found (flip-flop, unique, q < 1e-12): rnnfun %d, baseline %d" flipFlopRow.RnnFun.Unique flipFlopRow.Baseline.Unique
+            report "fixed-points speedup W=2I: %.2f" (w2iRow.BaselineSeconds / w2iRow.RnnFunSeconds)
+            report "fixed-points found (W=2I, unique, q < 1e-12): rnnfun %d, baseline %d" w2iRow.RnnFun.Unique w2iRow.Baseline.Unique
+            [ w2iRow; flipFlopRow ], Some flipFlopTraining
+
+    // 5. The demo pipeline.
+    let demo =
+        if not (on "demo") then None
+        else
+            match cli with
+            | None ->
+                report "demo wall time s: n/a (CLI not built: dotnet build -c Release src/RnnFun.Cli)"
+                report "demo peak memory MiB: n/a"
+                None
+            | Some path ->
+                say "rnnfun demo (%s) ..." path
+                let d = runDemo path
+                report "demo wall time s: %.1f%s" d.Seconds (if d.ExitCode <> 0 then sprintf " (exit code %d)" d.ExitCode else "")
+                report "demo peak memory MiB: %.0f" (float d.PeakBytes / 1024.0 / 1024.0)
+                Some d
+    total.Stop()
+    say "interleaved measurements took %.0f s (load average now %s)" total.Elapsed.TotalSeconds (loadAverage ())
+    { Machine = machine
+      Gemm = gemmRates
+      TinyOpMicroseconds = tiny
+      Training = trainingRows
+      Forward = forwardRows
+      FixedPoints = fixedPointRows
+      FlipFlop = flipFlopTraining
+      Demo = demo
+      Seconds = total.Elapsed.TotalSeconds }

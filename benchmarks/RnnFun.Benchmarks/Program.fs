@@ -1,0 +1,74 @@
+/// RnnFun's benchmark suite.
+///   --quick              interleaved Stopwatch harness only (about 3 minutes); prints `name: value` lines
+///   --write-docs         with --quick: also write docs/performance.md from the quick numbers
+///   (no --quick)         full mode: the quick harness, then BenchmarkDotNet; writes docs/performance.md
+///   --no-demo            skip the `rnnfun demo` measurement
+///   --only A,B           run only these sections: gemm, training, forward, fixed-points, demo
+///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
+///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
+module RnnFun.Benchmarks.Program
+
+open System
+open System.IO
+open RnnFun.Benchmarks
+
+let private usage =
+    "usage: dotnet run -c Release --project benchmarks/RnnFun.Benchmarks -- [--quick [--write-docs]] [--no-demo] [--only gemm,training,forward,fixed-points,demo] [--cli PATH] [--docs PATH]"
+
+[<EntryPoint>]
+let main argv =
+    let args = List.ofArray argv
+    let has flag = List.contains flag args
+    let value flag =
+        args |> List.pairwise |> List.tryPick (fun (a, b) -> if a = flag then Some b else None)
+    let known = set [ "--quick"; "--write-docs"; "--no-demo"; "--only"; "--cli"; "--docs"; "--help"; "-h" ]
+    let unknown =
+        args
+        |> List.indexed
+        |> List.filter (fun (i, a) -> not (known.Contains a) && not (i > 0 && (args[i - 1] = "--cli" || args[i - 1] = "--docs" || args[i - 1] = "--only")))
+    if has "--help" || has "-h" then
+        printfn "%s" usage
+        0
+    elif not unknown.IsEmpty then
+        eprintfn "unknown argument: %s\n%s" (snd unknown.Head) usage
+        2
+    else
+        let root = Harness.repositoryRoot ()
+        let cli = Harness.cliPath root (value "--cli")
+        let docs =
+            match value "--docs", root with
+            | Some p, _ -> Some(Path.GetFullPath p)
+            | None, Some r -> Some(Path.Combine(r, "docs", "performance.md"))
+            | None, None -> None
+        let sections =
+            let chosen =
+                match value "--only" with
+                | Some list -> list.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries) |> Set.ofArray
+                | None -> Set.ofList Measure.allSections
+            if has "--no-demo" then chosen.Remove "demo" else chosen
+        let badSections = sections |> Set.filter (fun s -> not (List.contains s Measure.allSections))
+        let writePage mode results =
+            match docs with
+            | Some path ->
+                Report.write path mode results
+                eprintfn "wrote %s" path
+            | None -> eprintfn "repository root not found: give --docs PATH to write the page"
+        if not badSections.IsEmpty then
+            eprintfn "unknown section(s): %s (expected %s)" (String.Join(", ", badSections)) (String.Join(", ", Measure.allSections))
+            2
+        elif has "--quick" then
+            let results = Measure.run Measure.quickPlan root cli sections
+            if has "--write-docs" then writePage Report.Quick results
+            0
+        else
+            let watch = Diagnostics.Stopwatch.StartNew()
+            let results = Measure.run Measure.quickPlan root cli sections
+            let artifacts =
+                match root with
+                | Some r -> Path.Combine(r, "benchmarks", "RnnFun.Benchmarks", "BenchmarkDotNet.Artifacts")
+                | None -> Path.Combine(AppContext.BaseDirectory, "BenchmarkDotNet.Artifacts")
+            let bdn = Full.run artifacts
+            watch.Stop()
+            eprintfn "full run took %.1f minutes" watch.Elapsed.TotalMinutes
+            writePage (Report.Full(bdn, watch.Elapsed.TotalSeconds)) results
+            0

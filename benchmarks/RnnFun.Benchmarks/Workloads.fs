@@ -1,0 +1,479 @@
+/// The workloads the benchmarks time: RnnFun's code paths and their libtorch / FixedPointFinder
+/// counterparts, on identical sizes and data. Every object here owns its tensors (dispose it), and
+/// every timed call opens a dispose scope so that nothing it creates outlives it.
+module RnnFun.Benchmarks.Workloads
+
+open System
+open System.Collections.Generic
+open TorchSharp
+open RnnFun
+
+/// Sequence length of the training and forward benchmarks.
+[<Literal>]
+let Time = 100
+
+/// Trials per batch.
+[<Literal>]
+let BatchSize = 64
+
+[<Literal>]
+let InputCount = 3
+
+[<Literal>]
+let OutputCount = 3
+
+/// The unit counts compared.
+let unitCounts = [ 64; 128; 256 ]
+
+/// The data: the 3-bit flip-flop (3 inputs, 3 outputs) with 100 steps per trial.
+let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = Time }
+
+/// RnnFun's default libtorch thread count for a network of n units (Training.fit, FixedPoints.find).
+let defaultThreads (n: int) = if n <= 128 then 1 else Environment.ProcessorCount
+
+/// The thread setting that is not the default (1 <-> all cores; 2 on a 1-core machine).
+let otherThreads (n: int) =
+    if defaultThreads n = 1 then max 2 Environment.ProcessorCount else 1
+
+/// Multiply-add FLOPs (2 per multiply-add) of one forward pass: recurrence and input projection
+/// 2 B T N (N + I), readout 2 B T N O.
+let forwardFlops (n: int) =
+    let b, t, i, o = float BatchSize, float Time, float InputCount, float OutputCount
+    let n = float n
+    2.0 * b * t * n * (n + i) + 2.0 * b * t * n * o
+
+/// FLOPs of one training step: the forward pass plus a backward pass of about twice its cost.
+let stepFlops (n: int) = 3.0 * forwardFlops n
+
+/// Raises unless a tensor has the expected shape (checked before any matrix product).
+let expectShape (what: string) (expected: int64[]) (t: Tensor) =
+    if t.shape <> expected then
+        failwithf "%s: expected shape [%s], got [%s]" what (String.Join("; ", expected)) (String.Join("; ", t.shape))
+
+/// The network configuration of the training and forward benchmarks: every weight trained and an
+/// output bias, so that the trained parameters match torch.nn.RNN + torch.nn.Linear.
+let networkConfig (n: int) =
+    { NetworkConfig.defaults with
+        InputSize = InputCount
+        Units = n
+        OutputSize = OutputCount
+        OutputBias = true
+        Seed = 0L
+        Trainable = Map.ofList [ "w_in", true; "w_rec", true; "b_rec", true; "w_out", true; "b_out", true ] }
+
+/// A fixed list of batches (the same for every contestant).
+let batches (count: int) = Array.init count (fun k -> task.Generate BatchSize (1000 + k))
+
+let private checkBatch (x: Tensor) (y: Tensor) =
+    expectShape "inputs" [| int64 BatchSize; int64 Time; int64 InputCount |] x
+    expectShape "targets" [| int64 BatchSize; int64 Time; int64 OutputCount |] y
+
+// ---------------------------------------------------------------------------------------------
+// Training step
+
+/// RnnFun's real code path: `Training.fit` for one epoch over a fixed dataset of `steps` batches
+/// (Adam, MSE, defaults otherwise). Per-call costs of fit (copying the weights in and out, the
+/// end-of-epoch snapshot) are included and spread over the steps; nothing is subtracted.
+type FitSteps(n: int, threads: int option, steps: int) =
+    let net = Network.create Kinds.rnn (networkConfig n)
+    let data =
+        let parts = batches steps
+        { parts[0] with
+            Inputs = parts |> Array.collect (fun b -> b.Inputs)
+            Targets = parts |> Array.collect (fun b -> b.Targets)
+            Trials = BatchSize * steps }
+    let config =
+        { FitConfig.defaults with
+            BatchSize = BatchSize
+            Epochs = 1
+            LearningRate = 1e-3
+            Threads = threads
+            Seed = 0 }
+    member _.Steps = steps
+    member _.Run() =
+        use result = Training.fit config net (TrainingData.Dataset data)
+        if result.Steps <> steps then failwithf "Training.fit ran %d steps, expected %d" result.Steps steps
+    interface IDisposable with
+        member _.Dispose() = (net :> IDisposable).Dispose()
+
+/// RnnFun's inner training step reproduced outside `Training.fit`: effective weights of trainable
+/// leaves (an alias each, as Network.weights gives without constraints), the kind's InputDrive once,
+/// Network.unrollDrive, the kind's Readout, Training.mse, backward, Adam.
+type InnerSteps(n: int, threads: int, steps: int) =
+    let kind = Kinds.rnn
+    let names, leaves =
+        use net = Network.create kind (networkConfig n)
+        use _ = torch.NewDisposeScope()
+        net.Parameters
+        |> List.map (fun p -> p.Spec.Name, torch.nn.Parameter(p.Value.detach().clone(), true).DetachFromDisposeScope() :?> Modules.Parameter)
+        |> List.unzip
+    let optimizer = torch.optim.Adam(leaves, 1e-3, 0.9, 0.999, 1e-8, 0.0, false, false)
+    let data = batches steps
+    member _.Steps = steps
+    member _.Run() =
+        torch.set_num_threads threads
+        for b in data do
+            use _ = torch.NewDisposeScope()
+            let x, y, mask = Training.toTensors Precision.Float32 b
+            checkBatch x y
+            optimizer.zero_grad ()
+            let w = Dictionary<string, Tensor>()
+            for name, leaf in List.zip names leaves do
+                w[name] <- (leaf :> Tensor).alias ()
+            let w = w :> Weights
+            let h0 = torch.zeros([| int64 BatchSize; int64 n |], torch.ScalarType.Float32)
+            let drive = kind.InputDrive w x // [batch; time; units]
+            let states = Network.unrollDrive kind w h0 drive // [batch; time; units]
+            let outputs = kind.Readout w states // [batch; time; outputs]
+            let loss = Training.mse outputs y mask
+            let value = loss.ToDouble()
+            if Double.IsNaN value then failwith "inner step: loss is NaN"
+            loss.backward ()
+            optimizer.step () |> ignore
+    interface IDisposable with
+        member _.Dispose() =
+            optimizer.Dispose()
+            for l in leaves do l.Dispose()
+
+/// libtorch's fused recurrence: torch.nn.RNN(3, N, tanh, batch_first) + torch.nn.Linear(N, 3) +
+/// Adam, with the same batches, the same loss (mean squared error) and the same loss read-back.
+type FusedSteps(n: int, threads: int, steps: int) =
+    do torch.manual_seed 0L |> ignore
+    let rnn = torch.nn.RNN(int64 InputCount, int64 n, nonLinearity = torch.nn.NonLinearities.Tanh, batchFirst = true)
+    let linear = torch.nn.Linear(int64 n, int64 OutputCount)
+    let parameters = Seq.append (rnn.parameters ()) (linear.parameters ()) |> Array.ofSeq
+    let optimizer = torch.optim.Adam(parameters, 1e-3, 0.9, 0.999, 1e-8, 0.0, false, false)
+    let data = batches steps
+    member _.Steps = steps
+    member _.Run() =
+        torch.set_num_threads threads
+        for b in data do
+            use _ = torch.NewDisposeScope()
+            let x, y, _ = Training.toTensors Precision.Float32 b
+            checkBatch x y
+            optimizer.zero_grad ()
+            let h0 = torch.zeros([| 1L; int64 BatchSize; int64 n |], torch.ScalarType.Float32)
+            let struct (states, _) = rnn.forward (x, h0) // [batch; time; units]
+            expectShape "states" [| int64 BatchSize; int64 Time; int64 n |] states
+            let outputs = linear.forward states // [batch; time; outputs]
+            let loss = torch.nn.functional.mse_loss (outputs, y)
+            let value = loss.ToDouble()
+            if Double.IsNaN value then failwith "fused step: loss is NaN"
+            loss.backward ()
+            optimizer.step () |> ignore
+    interface IDisposable with
+        member _.Dispose() =
+            optimizer.Dispose()
+            rnn.Dispose()
+            linear.Dispose()
+
+// ---------------------------------------------------------------------------------------------
+// Forward pass (no gradient)
+
+/// `Network.unroll` (outputs and states) over one batch, `passes` times, without gradients.
+type RnnFunForward(n: int, threads: int, passes: int) =
+    let net = Network.create Kinds.rnn (networkConfig n)
+    let x =
+        let first = (batches 1).[0]
+        let x, _, _ = Training.toTensors Precision.Float32 first
+        x.DetachFromDisposeScope()
+    member _.Passes = passes
+    member _.Run() =
+        torch.set_num_threads threads
+        use _ = torch.no_grad ()
+        for _ in 1 .. passes do
+            use _ = torch.NewDisposeScope()
+            use rollout = Network.unroll net x
+            expectShape "outputs" [| int64 BatchSize; int64 Time; int64 OutputCount |] rollout.Outputs
+    interface IDisposable with
+        member _.Dispose() =
+            (net :> IDisposable).Dispose()
+            x.Dispose()
+
+/// torch.nn.RNN + torch.nn.Linear forward over the same batch, `passes` times, without gradients.
+type FusedForward(n: int, threads: int, passes: int) =
+    do torch.manual_seed 0L |> ignore
+    let rnn = torch.nn.RNN(int64 InputCount, int64 n, nonLinearity = torch.nn.NonLinearities.Tanh, batchFirst = true)
+    let linear = torch.nn.Linear(int64 n, int64 OutputCount)
+    let x =
+        let first = (batches 1).[0]
+        let x, _, _ = Training.toTensors Precision.Float32 first
+        x.DetachFromDisposeScope()
+    member _.Passes = passes
+    member _.Run() =
+        torch.set_num_threads threads
+        use _ = torch.no_grad ()
+        for _ in 1 .. passes do
+            use _ = torch.NewDisposeScope()
+            let h0 = torch.zeros([| 1L; int64 BatchSize; int64 n |], torch.ScalarType.Float32)
+            let struct (states, _) = rnn.forward (x, h0)
+            expectShape "states" [| int64 BatchSize; int64 Time; int64 n |] states
+            let outputs = linear.forward states
+            expectShape "outputs" [| int64 BatchSize; int64 Time; int64 OutputCount |] outputs
+    interface IDisposable with
+        member _.Dispose() =
+            rnn.Dispose()
+            linear.Dispose()
+            x.Dispose()
+
+// ---------------------------------------------------------------------------------------------
+// Fixed points
+
+/// A fixed-point problem: a network, the constant input and the initial states.
+type FixedPointProblem =
+    { Name: string
+      Network: Network
+      Input: float[]
+      Initial: float[][] }
+
+/// The decoupled network W_rec = gain I, zero biases, W_in = 0, W_out = I (n units, float64).
+let decoupled (kind: Kind) (n: int) (gain: float) =
+    let config = { NetworkConfig.defaults with InputSize = 1; Units = n; OutputSize = n; Precision = Precision.Float64 }
+    let eye = Array.init n (fun i -> Array.init n (fun j -> if i = j then 1.0 else 0.0))
+    Network.ofValues kind config
+        (Map.ofList
+            [ "w_in", ParameterValue.Matrix(Array.init n (fun _ -> [| 0.0 |]))
+              "w_rec", ParameterValue.Matrix(eye |> Array.map (Array.map ((*) gain)))
+              "b_rec", ParameterValue.Vector(Array.zeroCreate n)
+              "w_out", ParameterValue.Matrix eye ])
+
+/// The 3-unit W = 2I network (27 fixed points) from 1024 states uniform in [-1.5, 1.5]^3.
+let w2iProblem () =
+    { Name = "W = 2I, 3 units"
+      Network = decoupled Kinds.rnn 3 2.0
+      Input = [| 0.0 |]
+      Initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0 }
+
+/// How the flip-flop network of the fixed-point benchmark was trained.
+type FlipFlopTraining =
+    { Seconds: float
+      Steps: int
+      Epochs: int
+      FinalLoss: float
+      ValidationLoss: float }
+
+/// Trains `Presets.flipFlop 0` and samples 1024 initial states (noise 0.5, seed 0) from its
+/// trajectories on 64 fresh trials, as `rnnfun demo` does.
+let flipFlopProblem () =
+    let preset = Presets.flipFlop 0
+    let fit = Presets.train preset
+    let trials = preset.Task.Generate 64 12345
+    let trajectory =
+        use _ = torch.NewDisposeScope()
+        let x, _, _ = Training.toTensors fit.Network.Precision trials
+        use run = Network.unrollFrom fit.Network None x
+        InitialStates.ofTrajectories run.States
+    let training =
+        { Seconds = fit.WallTime.TotalSeconds
+          Steps = fit.Steps
+          Epochs = fit.StoppedAtEpoch
+          FinalLoss = (if fit.Losses.Length > 0 then Array.last fit.Losses else nan)
+          ValidationLoss = (if fit.ValidationLosses.Length > 0 then Array.last fit.ValidationLosses else nan) }
+    { Name = "trained flip-flop, 64 units"
+      Network = fit.Network
+      Input = Array.zeroCreate preset.Network.InputSize
+      Initial = InitialStates.fromStates 1024 0.5 0 trajectory },
+    training
+
+/// The outcome of one search, reduced to what the benchmark compares.
+type SearchOutcome =
+    { /// Unique points (tolerance 1e-3, lowest q kept) among states with q < 1e-12.
+      Unique: int
+      /// States that ended with q < 1e-12.
+      Converged: int
+      Iterations: int
+      /// Converged points dropped as distance outliers (RnnFun only; the baseline keeps all).
+      Outliers: int
+      /// The unique points' states.
+      Points: float[][] }
+
+/// How many of `points` have no point of `others` within `distance` (2-norm of the states).
+let unmatched (distance: float) (points: float[][]) (others: float[][]) =
+    let near (a: float[]) (b: float[]) = sqrt (Array.fold2 (fun acc x y -> acc + (x - y) ** 2.0) 0.0 a b) <= distance
+    points |> Array.filter (fun p -> not (others |> Array.exists (near p))) |> Array.length
+
+/// Threshold on q for a point to count.
+[<Literal>]
+let CountTolQ = 1e-12
+
+/// Keeps one point per cluster: sorted by q, a point is kept when it lies farther than `tolerance`
+/// (2-norm of [state, input]) from every point kept before it (FixedPointFinder's rule).
+let uniquePoints (tolerance: float) (points: (float[] * float[] * float)[]) =
+    let sorted = points |> Array.sortBy (fun (_, _, q) -> q)
+    let kept = ResizeArray<float[] * float[]>()
+    let distance (a: float[], u: float[]) (b: float[], v: float[]) =
+        let mutable s = 0.0
+        for i in 0 .. a.Length - 1 do s <- s + (a[i] - b[i]) ** 2.0
+        for i in 0 .. u.Length - 1 do s <- s + (u[i] - v[i]) ** 2.0
+        sqrt s
+    for (x, u, _) in sorted do
+        if kept |> Seq.forall (fun k -> distance k (x, u) > tolerance) then kept.Add((x, u))
+    kept |> Seq.map fst |> Array.ofSeq
+
+/// RnnFun's `FixedPoints.find` with its defaults (Adam, then Newton; uniqueness; Jacobians and
+/// eigen-decompositions of the unique points, which the baseline does not compute).
+let rnnfunSearch (p: FixedPointProblem) : SearchOutcome =
+    let r = FixedPoints.find FixedPointConfig.defaults p.Network (ConstantInput.Same p.Input) p.Initial
+    let counted = r.FixedPoints |> Array.filter (fun f -> f.Q < CountTolQ)
+    { Unique = counted.Length
+      Converged = r.Converged
+      Iterations = (if r.FixedPoints.Length = 0 then 0 else r.FixedPoints |> Array.map (fun f -> f.Iterations) |> Array.max)
+      Outliers = r.Outliers
+      Points = counted |> Array.map (fun f -> f.State) }
+
+/// Where FixedPoints.find spends its time (one extra run with a progress callback, which costs a
+/// little itself): seconds and iterations of the Adam phase, of the Newton phase, and the rest
+/// (uniqueness, Jacobians and eigen-decompositions).
+type SearchPhases =
+    { AdamSeconds: float
+      AdamIterations: int
+      NewtonSeconds: float
+      NewtonIterations: int
+      RestSeconds: float }
+
+let rnnfunSearchPhases (p: FixedPointProblem) : SearchPhases =
+    let sw = Diagnostics.Stopwatch.StartNew()
+    let mutable firstNewton = nan
+    let mutable lastNewton = nan
+    let mutable adamIterations = 0
+    let mutable newtonIterations = 0
+    let progress (f: FixedPointProgress) =
+        if f.Phase = "adam" then adamIterations <- max adamIterations f.Iteration
+        else
+            if Double.IsNaN firstNewton then firstNewton <- sw.Elapsed.TotalSeconds
+            lastNewton <- sw.Elapsed.TotalSeconds
+            newtonIterations <- max newtonIterations f.Iteration
+    FixedPoints.find { FixedPointConfig.defaults with Progress = Some progress } p.Network (ConstantInput.Same p.Input) p.Initial |> ignore
+    let total = sw.Elapsed.TotalSeconds
+    { AdamSeconds = firstNewton
+      AdamIterations = adamIterations
+      NewtonSeconds = lastNewton - firstNewton
+      NewtonIterations = newtonIterations
+      RestSeconds = total - lastNewton }
+
+/// q = 0.5 ||F(x) - x||^2 of the given states, evaluated in float64 with RnnFun's step.
+let q64 (p: FixedPointProblem) (states: float[][]) : float[] =
+    if states.Length = 0 then [||]
+    else
+        use net = Network.toPrecision Precision.Float64 p.Network
+        use _ = torch.NewDisposeScope()
+        let h = Arrays.matrixToTensor Precision.Float64 states // [k; units]
+        let u = Arrays.matrixToTensor Precision.Float64 (Array.create states.Length p.Input) // [k; inputs]
+        let next = Network.step net h u // [k; units]
+        Arrays.ofTensor ((next - h).square().sum(1L) * 0.5)
+
+/// FixedPointFinder's Torch defaults: Adam(lr = 1) on all states jointly, ReduceLROnPlateau(factor
+/// 0.95, patience 2) on the mean q, no clipping, at most 5000 iterations, stop when every state has
+/// q < 1e-12 or dq < 1e-20 lr; float32 (its default dtype); the step is torch.nn.RNN's, loaded with
+/// the network's effective weights. Then uniqueness at 1e-3 keeping the lowest q.
+let fixedPointFinderSearch (p: FixedPointProblem) : SearchOutcome =
+    let maxIters, tolQ, tolDq, tolUnique = 5000, 1e-12, 1e-20, 1e-3
+    let net = p.Network
+    let n, m, k = net.Sizes.Units, net.Sizes.Inputs, p.Initial.Length
+    torch.set_num_threads (defaultThreads n)
+    use outer = torch.NewDisposeScope()
+    let values = Network.values net |> Map.ofList
+    let matrix name =
+        match values[name] with
+        | ParameterValue.Matrix rows -> Arrays.matrixToTensor Precision.Float32 rows
+        | ParameterValue.Vector _ -> failwithf "%s: expected a matrix" name
+    let vector name =
+        match values |> Map.tryFind name with
+        | Some (ParameterValue.Vector v) -> Arrays.toTensor Precision.Float32 [| int64 v.Length |] v
+        | _ -> torch.zeros([| int64 n |], torch.ScalarType.Float32)
+    let rnn = torch.nn.RNN(int64 m, int64 n, nonLinearity = torch.nn.NonLinearities.Tanh, batchFirst = true)
+    do
+        use _ = torch.no_grad ()
+        for struct (name, parameter) in rnn.named_parameters () do
+            let source =
+                match name with
+                | "weight_ih_l0" -> matrix "w_in"
+                | "weight_hh_l0" -> matrix "w_rec"
+                | "bias_ih_l0" -> vector "b_in"
+                | "bias_hh_l0" -> vector "b_rec"
+                | other -> failwithf "unexpected torch.nn.RNN parameter %s" other
+            expectShape name parameter.shape source
+            parameter.copy_ source |> ignore
+            parameter.requires_grad <- false
+    let x = torch.nn.Parameter(Arrays.toTensor Precision.Float32 [| 1L; int64 k; int64 n |] (Array.concat p.Initial), true) // [1; states; units]
+    let u = Arrays.toTensor Precision.Float32 [| int64 k; 1L; int64 m |] (Array.init k (fun _ -> p.Input) |> Array.concat) // [states; 1; inputs]
+    let optimizer = torch.optim.Adam([ x ], 1.0, 0.9, 0.999, 1e-8, 0.0, false, false)
+    let scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min", 0.95, 2)
+    let group = optimizer.ParamGroups |> Seq.head
+    let mutable qPrev = torch.full([| int64 k |], Double.NaN.ToScalar(), dtype = torch.ScalarType.Float32).DetachFromDisposeScope()
+    let mutable iteration = 1
+    let mutable finished = false
+    try
+        while not finished do
+            use _ = torch.NewDisposeScope()
+            optimizer.zero_grad ()
+            let struct (_, fx) = rnn.forward (u, x) // h_n [1; states; units]
+            expectShape "F(x)" [| 1L; int64 k; int64 n |] fx
+            let dx = (x - fx).squeeze 0L // [states; units]
+            let q = dx.square().sum(1L) * 0.5 // [states]
+            let qMean = q.mean ()
+            let dq = (q - qPrev).abs ()
+            qMean.backward ()
+            optimizer.step () |> ignore
+            let lr = group.LearningRate
+            scheduler.step (qMean.ToDouble())
+            let allDone =
+                iteration > 1
+                && dq.lt((tolDq * lr).ToScalar()).logical_or(q.lt(tolQ.ToScalar())).all().item<bool> ()
+            if allDone || iteration + 1 > maxIters then finished <- true
+            else
+                let next = q.detach().clone().DetachFromDisposeScope()
+                qPrev.Dispose()
+                qPrev <- next
+                iteration <- iteration + 1
+        // q at the states the search returns (after its last step), evaluated as the search does.
+        use _ = torch.no_grad ()
+        let struct (_, fx) = rnn.forward (u, x)
+        let q = Arrays.ofTensor ((x - fx).squeeze(0L).square().sum(1L) * 0.5)
+        let states = Arrays.ofTensor (x.squeeze 0L)
+        let points =
+            [| for i in 0 .. k - 1 do
+                 if Double.IsFinite q[i] && q[i] < CountTolQ then
+                     yield Array.sub states (i * n) n, p.Input, q[i] |]
+        let unique = uniquePoints tolUnique points
+        { Unique = unique.Length
+          Converged = points.Length
+          Iterations = iteration
+          Outliers = 0
+          Points = unique }
+    finally
+        qPrev.Dispose()
+        optimizer.Dispose()
+        rnn.Dispose()
+
+// ---------------------------------------------------------------------------------------------
+// GEMM and tiny-op latency
+
+/// Seconds of one 1024 x 1024 float32 matrix product (torch.mm), at the given thread count.
+type Gemm(size: int) =
+    let a = torch.randn([| int64 size; int64 size |], torch.ScalarType.Float32).DetachFromDisposeScope()
+    let b = torch.randn([| int64 size; int64 size |], torch.ScalarType.Float32).DetachFromDisposeScope()
+    do
+        expectShape "a" [| int64 size; int64 size |] a
+        expectShape "b" [| int64 size; int64 size |] b
+    member _.Flops = 2.0 * float size ** 3.0
+    member _.Run(threads: int) =
+        torch.set_num_threads threads
+        use _ = torch.NewDisposeScope()
+        torch.mm(a, b) |> ignore
+    interface IDisposable with
+        member _.Dispose() =
+            a.Dispose()
+            b.Dispose()
+
+/// One tiny op (tanh of an 8 x 8 tensor) `count` times: the per-op cost of a TorchSharp call.
+type TinyOp(count: int) =
+    let a = torch.randn([| 8L; 8L |], torch.ScalarType.Float32).DetachFromDisposeScope()
+    member _.Count = count
+    member _.Run() =
+        torch.set_num_threads 1
+        use _ = torch.NewDisposeScope()
+        for _ in 1 .. count do
+            torch.tanh a |> ignore
+    interface IDisposable with
+        member _.Dispose() = a.Dispose()

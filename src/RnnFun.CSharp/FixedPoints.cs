@@ -1,0 +1,316 @@
+using System.Numerics;
+using Microsoft.FSharp.Core;
+using Core = RnnFun;
+
+namespace RnnFun.CSharp;
+
+/// <summary>A fixed (or slow) point with its linearisation.</summary>
+public sealed class FixedPointInfo
+{
+    internal FixedPointInfo(Core.FixedPoint p)
+    {
+        Inner = p;
+        Eigenvalues = Interop.ReadOnly((Complex[])p.Eigenvalues.Clone());
+        Eigenvectors = Interop.ReadOnly(p.Eigenvectors.Select(v => Interop.ReadOnly((Complex[])v.Clone())));
+        ContinuousEigenvalues = Interop.ToObj(p.ContinuousEigenvalues) is { } c ? Interop.ReadOnly((Complex[])c.Clone()) : null;
+    }
+
+    internal Core.FixedPoint Inner { get; }
+
+    /// <summary>Its id: 0, 1, ... in the order of the search's result (fewest unstable modes first, then lowest q).</summary>
+    public int Id => Inner.Id;
+
+    /// <summary>The state [units] (a copy).</summary>
+    public double[] State => (double[])Inner.State.Clone();
+
+    /// <summary>The constant input [inputs] it is a fixed point under (a copy).</summary>
+    public double[] Input => (double[])Inner.Input.Clone();
+
+    /// <summary>q = 0.5 ||F(x, u) - x||^2.</summary>
+    public double Q => Inner.Q;
+
+    /// <summary>||F(x, u) - x||.</summary>
+    public double Speed => Inner.Speed;
+
+    /// <summary>Optimiser iterations it took; 0 when read from a file.</summary>
+    public int Iterations => Inner.Iterations;
+
+    /// <summary>q below the tolerance (false for slow points).</summary>
+    public bool Converged => Inner.Converged;
+
+    /// <summary>[units, units], J[i, j] = dF_i/dh_j; [0, 0] when read from a file (see <see cref="FixedPointFinder.Analyse"/>).</summary>
+    public double[,] Jacobian => Interop.Matrix(Inner.Jacobian);
+
+    /// <summary>The Jacobian's eigenvalues, sorted by modulus, descending.</summary>
+    public IReadOnlyList<Complex> Eigenvalues { get; }
+
+    /// <summary>Right eigenvectors, one per eigenvalue (same order), each [units]; empty when read from a file.</summary>
+    public IReadOnlyList<IReadOnlyList<Complex>> Eigenvectors { get; }
+
+    /// <summary>Number of eigenvalues with |lambda| &gt; 1 + tolerance.</summary>
+    public int UnstableModes => Inner.UnstableModes;
+
+    /// <summary>True exactly for an attractor.</summary>
+    public bool IsStable => Inner.Stable;
+
+    /// <summary>Attractor, saddle, repeller or marginal.</summary>
+    public FixedPointType Kind => EnumConversions.FromCore(Inner.Kind);
+
+    /// <summary>For a continuous-time network: (lambda - 1) / alpha, the eigenvalues of the vector field; otherwise null.</summary>
+    public IReadOnlyList<Complex>? ContinuousEigenvalues { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"FixedPoint {Id}: {Kind}, {UnstableModes} unstable mode(s), q = {Q:g3}";
+}
+
+/// <summary>Progress of a fixed-point search.</summary>
+/// <param name="Phase">"adam" or "newton".</param>
+/// <param name="Iteration">Iteration within the phase.</param>
+/// <param name="MaxIterations">Most iterations of the phase.</param>
+/// <param name="WorstQ">Largest q among the states still being optimised.</param>
+/// <param name="Converged">States below the tolerance so far.</param>
+/// <param name="States">Number of states.</param>
+public sealed record FixedPointProgressInfo(string Phase, int Iteration, int MaxIterations, double WorstQ, int Converged, int States);
+
+/// <summary>Settings of the fixed-point search; every property defaults to the core's <c>FixedPointConfig.defaults</c>.</summary>
+public sealed class FixedPointOptions
+{
+    private static readonly Core.FixedPointConfig D = Core.FixedPointConfig.defaults;
+
+    /// <summary>Converged when q &lt; this (default 1e-20).</summary>
+    public double TolQ { get; init; } = D.TolQ;
+
+    /// <summary>Two points are one when ||[x1, u1] - [x2, u2]|| &lt;= this; the lower q is kept (default 1e-3).</summary>
+    public double TolUnique { get; init; } = D.TolUnique;
+
+    /// <summary>Phase 1: at most this many Adam iterations (default 100).</summary>
+    public int MaxAdamIterations { get; init; } = D.MaxAdamIterations;
+
+    /// <summary>Phase 1 ends early once every state has q below this (default 1e-4).</summary>
+    public double AdamSwitchQ { get; init; } = D.AdamSwitchQ;
+
+    /// <summary>Adam's initial learning rate (default 1).</summary>
+    public double InitialLearningRate { get; init; } = D.InitialLearningRate;
+
+    /// <summary>Adam's epsilon (default 0.01, FixedPointFinder's).</summary>
+    public double AdamEpsilon { get; init; } = D.AdamEpsilon;
+
+    /// <summary>Phase 2: at most this many damped Newton iterations (default 40).</summary>
+    public int NewtonIterations { get; init; } = D.NewtonIterations;
+
+    /// <summary>Drop points farther from the initial states' centroid than this many times their mean distance to it (default 10); null: keep all.</summary>
+    public double? OutlierDistanceScale { get; init; } = Interop.ToNullable(D.OutlierDistanceScale);
+
+    /// <summary>Report points with TolQ &lt;= q &lt; SlowTolQ apart, as slow points (default false).</summary>
+    public bool IncludeSlowPoints { get; init; } = D.IncludeSlowPoints;
+
+    /// <summary>Upper q of slow points (default 1e-6).</summary>
+    public double SlowTolQ { get; init; } = D.SlowTolQ;
+
+    /// <summary>|lambda| within this of 1 is marginal (default 1e-3).</summary>
+    public double EigenTolerance { get; init; } = D.EigenTolerance;
+
+    /// <summary>Search in float64 (default true) or float32.</summary>
+    public bool Float64 { get; init; } = D.Precision.IsFloat64;
+
+    /// <summary>libtorch threads during the search; null (default): 1 up to 128 units, else all cores.</summary>
+    public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
+
+    internal Core.FixedPointConfig ToCore(IProgress<FixedPointProgressInfo>? progress) =>
+        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon, NewtonIterations,
+            Interop.OfNullable(OutlierDistanceScale), IncludeSlowPoints, SlowTolQ, EigenTolerance,
+            Interop.Precision(Float64), Interop.OfNullable(Threads),
+            progress is null
+                ? FSharpOption<FSharpFunc<Core.FixedPointProgress, Unit>>.None
+                : Interop.Some(FuncConvert.FromAction<Core.FixedPointProgress>(p =>
+                    progress.Report(new FixedPointProgressInfo(p.Phase, p.Iteration, p.MaxIterations, p.WorstQ, p.Converged, p.States)))));
+}
+
+/// <summary>The outcome of a search: unique fixed points, slow points if asked, and the accounting.</summary>
+public sealed class FixedPointSearch
+{
+    internal FixedPointSearch(Core.FixedPointResult r)
+    {
+        FixedPoints = Interop.ReadOnly(r.FixedPoints.Select(p => new FixedPointInfo(p)));
+        SlowPoints = Interop.ReadOnly(r.SlowPoints.Select(p => new FixedPointInfo(p)));
+        InitialStateCount = r.InitialStates;
+        Converged = r.Converged;
+        Duplicates = r.Duplicates;
+        Outliers = r.Outliers;
+        NotConverged = r.NotConverged;
+        Elapsed = r.Elapsed;
+    }
+
+    /// <summary>The unique fixed points, fewest unstable modes first, then lowest q.</summary>
+    public IReadOnlyList<FixedPointInfo> FixedPoints { get; }
+
+    /// <summary>Slow points (empty unless <see cref="FixedPointOptions.IncludeSlowPoints"/>).</summary>
+    public IReadOnlyList<FixedPointInfo> SlowPoints { get; }
+
+    /// <summary>Number of initial states searched from.</summary>
+    public int InitialStateCount { get; }
+
+    /// <summary>States that reached q &lt; TolQ.</summary>
+    public int Converged { get; }
+
+    /// <summary>Converged states dropped as duplicates of another point.</summary>
+    public int Duplicates { get; }
+
+    /// <summary>Converged states dropped as distance outliers.</summary>
+    public int Outliers { get; }
+
+    /// <summary>States that ended above TolQ (slow points among them).</summary>
+    public int NotConverged { get; }
+
+    /// <summary>Time the search took.</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary>Writes the fixed points to a file (format <c>rnnfun.fixed-points</c>), atomically.</summary>
+    /// <param name="path">Where to write.</param>
+    public void Save(string path) => FixedPointFinder.Save(path, FixedPoints);
+}
+
+/// <summary>Initial states for the fixed-point search.</summary>
+public static class InitialStates
+{
+    /// <summary><paramref name="count"/> states drawn with replacement from trajectory states, plus N(0, noise^2).</summary>
+    /// <param name="states">[batch, time, units], e.g. <see cref="Rollout.States"/>.</param>
+    /// <param name="count">Number of states to draw.</param>
+    /// <param name="noise">Standard deviation of the Gaussian noise added (&gt;= 0).</param>
+    /// <param name="seed">Seed of the draw.</param>
+    /// <returns>[count, units]</returns>
+    public static double[,] FromTrajectories(float[,,] states, int count, double noise = 0.0, int seed = 0)
+    {
+        var rows = Interop.StateRows(states, nameof(states));
+        return Interop.Matrix(Interop.Call(() => Core.InitialStates.fromStates(count, noise, seed, rows)), states.GetLength(2));
+    }
+
+    /// <summary><paramref name="count"/> states drawn with replacement from the rows of <paramref name="states"/>, plus N(0, noise^2).</summary>
+    /// <param name="states">[samples, units]</param>
+    /// <param name="count">Number of states to draw.</param>
+    /// <param name="noise">Standard deviation of the Gaussian noise added (&gt;= 0).</param>
+    /// <param name="seed">Seed of the draw.</param>
+    /// <returns>[count, units]</returns>
+    public static double[,] FromStates(double[,] states, int count, double noise = 0.0, int seed = 0)
+    {
+        var rows = Interop.Rows(states, nameof(states));
+        return Interop.Matrix(Interop.Call(() => Core.InitialStates.fromStates(count, noise, seed, rows)), states.GetLength(1));
+    }
+
+    /// <summary><paramref name="count"/> states uniform in [low, high]^units.</summary>
+    /// <param name="count">Number of states.</param>
+    /// <param name="units">Their dimension (the network's units).</param>
+    /// <param name="low">Lower bound of every coordinate.</param>
+    /// <param name="high">Upper bound of every coordinate (&gt; low).</param>
+    /// <param name="seed">Seed of the draw.</param>
+    /// <returns>[count, units]</returns>
+    public static double[,] UniformBox(int count, int units, double low, double high, int seed = 0) =>
+        Interop.Matrix(Interop.Call(() => Core.InitialStates.uniformBox(count, low, high, units, seed), ("box", nameof(high))), Math.Max(units, 0));
+}
+
+/// <summary>Finds fixed points of a network under a constant input, and reads and writes fixed-point files.</summary>
+public static class FixedPointFinder
+{
+    /// <summary>
+    /// Finds the fixed points of F(x) = step(x, u) from the initial states: Adam on q, then damped Newton
+    /// to machine precision; then outlier exclusion, uniqueness and stability. The network is unchanged.
+    /// </summary>
+    /// <param name="network">The network.</param>
+    /// <param name="initialStates">[states, units] to start from (see <see cref="InitialStates"/>).</param>
+    /// <param name="input">The constant input [inputs]; null: zeros.</param>
+    /// <param name="options">Settings; null: the defaults.</param>
+    /// <param name="progress">Told as the search goes, on the calling thread.</param>
+    /// <returns>The fixed points and the accounting.</returns>
+    /// <exception cref="ArgumentException">A shape does not fit the network, or a value is not finite.</exception>
+    public static FixedPointSearch Find(
+        RnnNetwork network,
+        double[,] initialStates,
+        double[]? input = null,
+        FixedPointOptions? options = null,
+        IProgress<FixedPointProgressInfo>? progress = null) =>
+        Find(network, Interop.Rows(initialStates, nameof(initialStates)), input, options, progress);
+
+    /// <summary>As <see cref="Find(RnnNetwork, double[,], double[], FixedPointOptions, IProgress{FixedPointProgressInfo})"/>, with the initial states as rows.</summary>
+    /// <param name="network">The network.</param>
+    /// <param name="initialStates">States to start from, each [units].</param>
+    /// <param name="input">The constant input [inputs]; null: zeros.</param>
+    /// <param name="options">Settings; null: the defaults.</param>
+    /// <param name="progress">Told as the search goes, on the calling thread.</param>
+    /// <returns>The fixed points and the accounting.</returns>
+    public static FixedPointSearch Find(
+        RnnNetwork network,
+        double[][] initialStates,
+        double[]? input = null,
+        FixedPointOptions? options = null,
+        IProgress<FixedPointProgressInfo>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(initialStates);
+        var net = network.Inner;
+        var u = Core.ConstantInput.NewSame(input is null ? new double[net.Sizes.Inputs] : (double[])input.Clone());
+        var config = (options ?? new FixedPointOptions()).ToCore(progress);
+        return new FixedPointSearch(Interop.Call(() => Core.FixedPoints.find(config, net, u, initialStates), ("inputs", nameof(input))));
+    }
+
+    /// <summary>Input-conditioned search: each initial state is held under its own constant input.</summary>
+    /// <param name="network">The network.</param>
+    /// <param name="initialStates">[states, units] to start from.</param>
+    /// <param name="inputs">[states, inputs]: the input of each state.</param>
+    /// <param name="options">Settings; null: the defaults.</param>
+    /// <param name="progress">Told as the search goes, on the calling thread.</param>
+    /// <returns>The fixed points (each with its <see cref="FixedPointInfo.Input"/>) and the accounting.</returns>
+    public static FixedPointSearch FindConditioned(
+        RnnNetwork network,
+        double[,] initialStates,
+        double[,] inputs,
+        FixedPointOptions? options = null,
+        IProgress<FixedPointProgressInfo>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        var net = network.Inner;
+        var states = Interop.Rows(initialStates, nameof(initialStates));
+        var u = Core.ConstantInput.NewPerState(Interop.Rows(inputs, nameof(inputs)));
+        var config = (options ?? new FixedPointOptions()).ToCore(progress);
+        return new FixedPointSearch(Interop.Call(() => Core.FixedPoints.find(config, net, u, states)));
+    }
+
+    /// <summary>
+    /// Linearises a network at given points (each at its own state and input): Jacobian, eigenvalues and
+    /// eigenvectors, stability and kind; ids are kept. Use it on points read from a file before
+    /// building a topology.
+    /// </summary>
+    /// <param name="network">The network.</param>
+    /// <param name="points">The points.</param>
+    /// <param name="eigenTolerance">|lambda| within this of 1 is marginal.</param>
+    /// <returns>The analysed points.</returns>
+    public static IReadOnlyList<FixedPointInfo> Analyse(RnnNetwork network, IReadOnlyList<FixedPointInfo> points, double eigenTolerance = 1e-3)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(points);
+        var net = network.Inner;
+        var core = points.Select(p => p.Inner).ToArray();
+        return Interop.ReadOnly(Interop.Call(() => Core.FixedPoints.analyse(eigenTolerance, net, core)).Select(p => new FixedPointInfo(p)));
+    }
+
+    /// <summary>Writes fixed points to a file (format <c>rnnfun.fixed-points</c>), atomically. Jacobians and eigenvectors are not stored.</summary>
+    /// <param name="path">Where to write.</param>
+    /// <param name="points">The points.</param>
+    /// <exception cref="ArgumentException">A value is NaN or infinite.</exception>
+    public static void Save(string path, IReadOnlyList<FixedPointInfo> points)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(points);
+        var core = points.Select(p => p.Inner).ToArray();
+        Interop.Call(() => Core.FixedPointFile.save(path, core));
+    }
+
+    /// <summary>Reads a fixed-point file. Jacobians and eigenvectors are empty: <see cref="Analyse"/> recomputes them.</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>The points.</returns>
+    /// <exception cref="RnnFileFormatException">The file is missing or malformed.</exception>
+    public static IReadOnlyList<FixedPointInfo> Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return Interop.ReadOnly(Interop.Call(() => Core.FixedPointFile.load(path)).Select(p => new FixedPointInfo(p)));
+    }
+}

@@ -1,0 +1,159 @@
+using Microsoft.FSharp.Core;
+using Core = RnnFun;
+
+namespace RnnFun.CSharp;
+
+/// <summary>
+/// A batch of trials: inputs, targets and an optional loss mask, batch-first. Make one from your own
+/// data with the constructor, or draw one from a task with <see cref="RnnTask.Generate"/>.
+/// </summary>
+public sealed class TaskBatch
+{
+    /// <summary>Creates a batch from arrays (they are kept, not copied; do not change them while training).</summary>
+    /// <param name="inputs">[trials, time, inputs]</param>
+    /// <param name="targets">[trials, time, outputs]: same trials and time as the inputs.</param>
+    /// <param name="mask">[trials, time]: weight of each step in the loss (1 counts, 0 ignored); null: all count.</param>
+    /// <exception cref="ArgumentException">The shapes do not agree.</exception>
+    public TaskBatch(float[,,] inputs, float[,,] targets, float[,]? mask = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.GetLength(0) != inputs.GetLength(0) || targets.GetLength(1) != inputs.GetLength(1))
+            throw new ArgumentException(
+                $"expected [{inputs.GetLength(0)}, {inputs.GetLength(1)}, outputs] (the inputs' trials and time), got [{targets.GetLength(0)}, {targets.GetLength(1)}, {targets.GetLength(2)}]",
+                nameof(targets));
+        if (mask is not null && (mask.GetLength(0) != inputs.GetLength(0) || mask.GetLength(1) != inputs.GetLength(1)))
+            throw new ArgumentException(
+                $"expected [{inputs.GetLength(0)}, {inputs.GetLength(1)}] (the inputs' trials and time), got [{mask.GetLength(0)}, {mask.GetLength(1)}]",
+                nameof(mask));
+        Inputs = inputs;
+        Targets = targets;
+        Mask = mask;
+    }
+
+    /// <summary>[trials, time, inputs]</summary>
+    public float[,,] Inputs { get; }
+
+    /// <summary>[trials, time, outputs]</summary>
+    public float[,,] Targets { get; }
+
+    /// <summary>[trials, time]: weight of each step in the loss; null: every step counts.</summary>
+    public float[,]? Mask { get; }
+
+    /// <summary>Number of trials.</summary>
+    public int Trials => Inputs.GetLength(0);
+
+    /// <summary>Steps per trial.</summary>
+    public int Time => Inputs.GetLength(1);
+
+    /// <summary>Inputs per step.</summary>
+    public int InputSize => Inputs.GetLength(2);
+
+    /// <summary>Outputs per step.</summary>
+    public int OutputSize => Targets.GetLength(2);
+
+    internal Core.Batch ToCore() =>
+        new(Interop.Flatten(Inputs), Interop.Flatten(Targets),
+            Mask is null ? FSharpOption<float[]>.None : Interop.Some(Interop.Flatten(Mask)),
+            Trials, Time, InputSize, OutputSize);
+
+    internal static TaskBatch FromCore(Core.Batch b) =>
+        new(Interop.Array3(b.Inputs, b.Trials, b.Time, b.InputSize),
+            Interop.Array3(b.Targets, b.Trials, b.Time, b.OutputSize),
+            Interop.ToObj(b.Mask) is { } m ? Interop.Array2(m, b.Trials, b.Time) : null);
+}
+
+/// <summary>A task: a name, its sizes and a generator of batches (a pure function of trial count and seed).</summary>
+public sealed class RnnTask
+{
+    internal RnnTask(Core.Task inner) => Inner = inner;
+
+    internal Core.Task Inner { get; }
+
+    /// <summary>The task's name (flipflop, integrator, sine, or a custom task's).</summary>
+    public string Name => Inner.Name;
+
+    /// <summary>Inputs per step.</summary>
+    public int InputSize => Inner.InputSize;
+
+    /// <summary>Outputs per step.</summary>
+    public int OutputSize => Inner.OutputSize;
+
+    /// <summary>Draws a batch of trials; the same trials and seed give the same batch.</summary>
+    /// <param name="trials">Number of trials (&gt; 0).</param>
+    /// <param name="seed">Seed of the draw.</param>
+    /// <returns>The batch.</returns>
+    public TaskBatch Generate(int trials, int seed = 0) =>
+        TaskBatch.FromCore(Interop.Call(() => FSharpFunc<int, int>.InvokeFast(Inner.Generate, trials, seed)));
+}
+
+/// <summary>The built-in tasks, and custom ones.</summary>
+public static class Tasks
+{
+    /// <summary>The n-bit flip-flop: inputs in {-1, 0, 1}, targets the sign of the last pulse per bit.</summary>
+    /// <param name="bits">Number of bits (inputs = outputs = bits).</param>
+    /// <param name="time">Steps per trial.</param>
+    /// <param name="pyrnnForm">True: pyrnn's form (floor(time/200) pulses of each sign per bit at uniform times, +1 on every bit at t = 0). False: FixedPointFinder's form (each step and bit pulses with <paramref name="pulseProbability"/>, random sign; t = 0 always pulses).</param>
+    /// <param name="pulseProbability">Pulse probability per step and bit, in [0, 1] (FixedPointFinder form).</param>
+    /// <returns>The task.</returns>
+    public static RnnTask FlipFlop(int bits = 3, int time = 64, bool pyrnnForm = false, double pulseProbability = 0.2)
+    {
+        var config = new Core.FlipFlopConfig(bits, time,
+            pyrnnForm ? Core.FlipFlopForm.Pyrnn : Core.FlipFlopForm.FixedPointFinder, pulseProbability);
+        return new RnnTask(Interop.Call(() => Core.Tasks.flipFlop(config)));
+    }
+
+    /// <summary>The angular integrator: angular speeds in, heading out, per channel.</summary>
+    /// <param name="channels">Number of independent channels (inputs).</param>
+    /// <param name="time">Steps per trial.</param>
+    /// <param name="speeds">The speeds drawn from; null: -0.3, -0.2, -0.1, 0.1, 0.2, 0.3.</param>
+    /// <param name="switchProbability">Probability in [0, 1] per step of drawing a new speed.</param>
+    /// <param name="inputNoise">Standard deviation of Gaussian noise added to the inputs (the targets stay clean).</param>
+    /// <param name="encoding">How the target encodes the heading (CosSin: two outputs per channel).</param>
+    /// <returns>The task.</returns>
+    public static RnnTask Integrator(
+        int channels = 1,
+        int time = 100,
+        IReadOnlyList<double>? speeds = null,
+        double switchProbability = 0.05,
+        double inputNoise = 0.0,
+        HeadingEncoding encoding = HeadingEncoding.CosSin)
+    {
+        var config = new Core.IntegratorConfig(
+            channels, time,
+            speeds is null ? Core.IntegratorConfig.defaults.Speeds : Interop.List(speeds),
+            switchProbability, inputNoise,
+            encoding == HeadingEncoding.Angle ? Core.HeadingEncoding.Angle : Core.HeadingEncoding.CosSin);
+        return new RnnTask(Interop.Call(() => Core.Tasks.integrator(config)));
+    }
+
+    /// <summary>The sine-wave generator: a static input J/levels selects the frequency, target sin(2 pi omega t).</summary>
+    /// <param name="time">Steps per trial (pyrnn uses 500).</param>
+    /// <param name="dt">Time step in task time units.</param>
+    /// <param name="levels">Number of input levels.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask Sine(int time = 200, double dt = 0.01, int levels = 51)
+    {
+        var config = new Core.SineConfig(time, dt, levels);
+        return new RnnTask(Interop.Call(() => Core.Tasks.sine(config)));
+    }
+
+    /// <summary>The frequency the sine task assigns to an input level: 0.1 + round(0.5 * input, 1).</summary>
+    /// <param name="input">The input level.</param>
+    /// <returns>The frequency omega.</returns>
+    public static double SineFrequency(double input) => Core.Tasks.sineFrequency(input);
+
+    /// <summary>A task of your own, for <see cref="Trainer.Fit(RnnNetwork, RnnTask, int, TrainingOptions?, IProgress{TrainingProgressInfo}?, CancellationToken)"/>.</summary>
+    /// <param name="name">The task's name.</param>
+    /// <param name="inputSize">Inputs per step of every batch.</param>
+    /// <param name="outputSize">Outputs per step of every batch.</param>
+    /// <param name="generate">(trials, seed) to a batch; should be a pure function of its arguments.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask Custom(string name, int inputSize, int outputSize, Func<int, int, TaskBatch> generate)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(generate);
+        var f = FuncConvert.FromFunc<int, int, Core.Batch>((trials, seed) => generate(trials, seed).ToCore());
+        return new RnnTask(new Core.Task(name, inputSize, outputSize, f));
+    }
+}

@@ -1,0 +1,152 @@
+using RnnFun.CSharp;
+
+namespace CSharp.Tests;
+
+/// <summary>W_rec = 2I, 3 units, discrete, zero input: F(x) = tanh(2x) coordinate by coordinate, whose
+/// 27 fixed points are {-a*, 0, a*}^3 (a* = tanh(2a*)), found once for the class.</summary>
+public sealed class DecoupledNetwork : IDisposable
+{
+    public DecoupledNetwork()
+    {
+        var w = new double[3, 3];
+        for (int i = 0; i < 3; i++) w[i, i] = 2.0;
+        Network = RnnNetwork.FromWeights(wIn: new double[3, 1], wRec: w, bRec: new double[3], wOut: new double[1, 3], float64: true);
+        Search = FixedPointFinder.Find(Network, InitialStates.UniformBox(1024, 3, -1.5, 1.5, seed: 0));
+    }
+
+    public RnnNetwork Network { get; }
+
+    public FixedPointSearch Search { get; }
+
+    public void Dispose() => Network.Dispose();
+}
+
+public class AnalysisTests : IClassFixture<DecoupledNetwork>
+{
+    private readonly DecoupledNetwork _w2i;
+
+    public AnalysisTests(DecoupledNetwork w2i) => _w2i = w2i;
+
+    [Fact]
+    public void W_2I_has_27_fixed_points_8_attractors_and_12_with_one_unstable_mode()
+    {
+        var fps = _w2i.Search.FixedPoints;
+        Assert.Equal(27, fps.Count);
+        Assert.Equal(8, fps.Count(p => p.Kind == FixedPointType.Attractor));
+        Assert.Equal(12, fps.Count(p => p.UnstableModes == 1));
+        Assert.Equal(1, fps.Count(p => p.Kind == FixedPointType.Repeller));
+        Assert.All(fps, p =>
+        {
+            Assert.True(p.Q < 1e-20, $"q = {p.Q}");
+            Assert.Equal(p.Kind == FixedPointType.Attractor, p.IsStable);
+            Assert.Equal(3, p.Eigenvalues.Count);
+            Assert.Equal(3, p.Eigenvectors.Count);
+            Assert.Equal(3, p.Jacobian.GetLength(0));
+            Assert.Null(p.ContinuousEigenvalues);
+            // The number of zero coordinates is the number of unstable modes (eigenvalue 2 there).
+            Assert.Equal(p.State.Count(c => Math.Abs(c) < 1e-6), p.UnstableModes);
+            Assert.Equal(new[] { 0.0 }, p.Input);
+        });
+        Assert.Equal(Enumerable.Range(0, 27), fps.Select(p => p.Id));
+        Assert.Equal(1024, _w2i.Search.InitialStateCount);
+        Assert.Equal(2.0, fps.Single(p => p.UnstableModes == 3).Eigenvalues[0].Magnitude, 8);
+    }
+
+    [Fact]
+    public void Fixed_points_survive_a_file_round_trip_and_reanalysis()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"rnnfun-csharp-fp-{Guid.NewGuid():N}.json");
+        try
+        {
+            _w2i.Search.Save(path);
+            var loaded = FixedPointFinder.Load(path);
+            Assert.Equal(27, loaded.Count);
+            Assert.Empty(loaded[0].Jacobian);
+            Assert.Empty(loaded[0].Eigenvectors);
+            var analysed = FixedPointFinder.Analyse(_w2i.Network, loaded);
+            Assert.Equal(_w2i.Search.FixedPoints.Select(p => p.Kind), analysed.Select(p => p.Kind));
+            Assert.All(analysed, p => Assert.Equal(3, p.Eigenvectors.Count));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Topology_of_W_2I_has_27_vertices_and_consistent_edges()
+    {
+        var topology = TopologyGraph.Build(_w2i.Network, _w2i.Search.FixedPoints, options: new TopologyOptions { RunsPerPoint = 8 });
+        Assert.Equal(27, topology.Vertices.Count);
+        Assert.Equal(8, topology.Options.RunsPerPoint);
+        var ids = topology.Vertices.Select(v => v.Id).ToHashSet();
+        Assert.All(topology.Edges, e =>
+        {
+            Assert.Contains(e.From, ids);
+            Assert.Contains(e.To, ids);
+            Assert.InRange(e.Probability, 0.0, 1.0);
+        });
+        // A one-mode saddle's two unstable runs end at the two attractors beside it, 0.5 each.
+        var saddle = _w2i.Search.FixedPoints.First(p => p.UnstableModes == 1);
+        var unstable = topology.Edges.Where(e => e.From == saddle.Id && e.Method == RunMethod.UnstableMode).ToList();
+        Assert.Equal(2, unstable.Count);
+        Assert.All(unstable, e => Assert.Equal(FixedPointType.Attractor, topology.Vertices.Single(v => v.Id == e.To).Kind));
+        Assert.All(unstable, e => Assert.Equal(0.5, e.Probability));
+        var graph = topology.ToQuikGraph();
+        Assert.Equal(27, graph.VertexCount);
+        Assert.Equal(topology.Edges.Count, graph.EdgeCount);
+        Assert.StartsWith("digraph", topology.ToDot());
+
+        var path = Path.Combine(Path.GetTempPath(), $"rnnfun-csharp-topology-{Guid.NewGuid():N}.json");
+        try
+        {
+            topology.Save(path);
+            var loaded = TopologyGraph.Load(path);
+            Assert.Equal(topology.Vertices, loaded.Vertices);
+            Assert.Equal(topology.Edges, loaded.Edges);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Pca_sorts_components_by_explained_variance()
+    {
+        var random = new Random(4);
+        double Gaussian() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var data = new double[500, 3];
+        for (int i = 0; i < 500; i++)
+        {
+            data[i, 0] = 1.0 * Gaussian() + 5;
+            data[i, 1] = 0.1 * Gaussian();
+            data[i, 2] = 3.0 * Gaussian() - 2;
+        }
+        var pca = PcaModel.Fit(data);
+        Assert.Equal((3, 3), (pca.ComponentCount, pca.Dimension));
+        var c = pca.Components;
+        Assert.True(c[0, 2] > 0.99, $"first component {c[0, 0]}, {c[0, 1]}, {c[0, 2]} is not +e3");
+        Assert.True(Math.Abs(c[1, 0]) > 0.99, "second component is not +-e1");
+        Assert.True(Math.Abs(c[2, 1]) > 0.99, "third component is not +-e2");
+        var ratios = pca.ExplainedVarianceRatio;
+        Assert.True(ratios[0] > ratios[1] && ratios[1] > ratios[2], string.Join(", ", ratios));
+        Assert.Equal(1.0, ratios.Sum(), 10);
+        Assert.Equal(1, pca.ComponentsForVariance());
+        Assert.Equal(2, pca.ComponentsForVariance(0.99));
+        Assert.Equal(new double[3], pca.Transform(pca.Mean).Select(v => Math.Round(v, 10)));
+        var two = PcaModel.Fit(data, components: 2);
+        Assert.Equal(2, two.Transform(data).GetLength(1));
+    }
+
+    [Fact]
+    public void Pca_of_states_projects_trajectories()
+    {
+        var states = _w2i.Network.Unroll(new float[4, 10, 1], Enumerable.Repeat(0.3f, 3).ToArray()).States;
+        states[1, 0, 0] = -0.5f;
+        var pca = PcaModel.FitStates(states, components: 2);
+        Assert.Equal(3, pca.Dimension);
+        var projected = pca.TransformStates(states);
+        Assert.Equal(new[] { 4, 10, 2 }, new[] { projected.GetLength(0), projected.GetLength(1), projected.GetLength(2) });
+    }
+}
