@@ -115,12 +115,33 @@ type TopologyArgs =
             | Dot _ -> "also write the graph as GraphViz DOT."
             | Quiet -> "print only the summary line."
 
+type ReportArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Fixed_Points of path: string
+    | Topology of path: string
+    | Task of name: string
+    | Training_Log of path: string
+    | [<Mandatory>] Out of path: string
+    | Png of dir: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Fixed_Points _ -> "its fixed-point file."
+            | Topology _ -> "its topology file."
+            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine)."
+            | Training_Log _ -> "the training log written beside the model by rnnfun train."
+            | Out _ -> "the HTML report to write (self-contained, works offline)."
+            | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
+
 [<RequireSubcommand>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Fixed_Points of ParseResults<FixedPointArgs>
     | [<CliPrefix(CliPrefix.None)>] Topology of ParseResults<TopologyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Report of ParseResults<ReportArgs>
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
 
     interface IArgParserTemplate with
@@ -130,6 +151,7 @@ type CliArgs =
             | Train _ -> "train a network on a task preset and write the model file."
             | Fixed_Points _ -> "find a model's fixed points, their stability and kind."
             | Topology _ -> "where the dynamics go between fixed points: a directed graph."
+            | Report _ -> "one self-contained HTML report of a model and its analysis."
             | Demo _ -> "train, analyse and report on a task, end to end."
 
 /// A user's mistake: printed as one line on stderr, exit code 2.
@@ -394,6 +416,132 @@ let private writeReport (path: string) (task: string) (net: Network) (fitConfig:
                   "slow points", string found.SlowPoints.Length ] }
     RnnFun.Plotting.Report.save path inputs
 
+/// Reads the curves of a training log (rnnfun.training-log) for the report.
+let private readTrainingLog (path: string) : TrainingLog =
+    let text =
+        try IO.File.ReadAllText path
+        with _ -> raise (UserError(sprintf "--training-log: cannot read %s" path))
+    try
+        use doc = Text.Json.JsonDocument.Parse text
+        let root = doc.RootElement
+        match root.TryGetProperty "format" with
+        | true, f when f.GetString() = TrainingLog.Format -> ()
+        | _ -> raise (UserError(sprintf "--training-log: %s is not a training log (format %s)" path TrainingLog.Format))
+        let numbers (name: string) =
+            match root.TryGetProperty name with
+            | true, a when a.ValueKind = Text.Json.JsonValueKind.Array -> [| for x in a.EnumerateArray() -> x.GetDouble() |]
+            | _ -> [||]
+        { Losses = numbers "loss"
+          ValidationLosses = numbers "validation_loss"
+          LearningRates = numbers "learning_rate"
+          BestEpoch = (match root.TryGetProperty "best_epoch" with | true, b -> b.GetInt32() | _ -> 0) }
+    with
+    | UserError _ -> reraise ()
+    | e -> raise (UserError(sprintf "--training-log: %s: %s" path e.Message))
+
+/// Renders one chart per PNG with headless chromium; None when chromium is missing.
+let private renderPngs (dir: string) (charts: (string * Plotly.NET.GenericChart) list) =
+    let chromium =
+        [ Environment.GetEnvironmentVariable "RNNFUN_CHROMIUM"; "/usr/bin/chromium"; "/usr/bin/chromium-browser"; "/usr/bin/google-chrome" ]
+        |> List.tryFind (fun p -> not (String.IsNullOrEmpty p) && IO.File.Exists p)
+    match chromium with
+    | None -> None
+    | Some browser ->
+        IO.Directory.CreateDirectory dir |> ignore
+        let plotly = RnnFun.Plotting.Report.plotlyJs ()
+        let written =
+            [ for (name, chart) in charts do
+                let html = IO.Path.Combine(IO.Path.GetTempPath(), sprintf "rnnfun-%s-%s.html" name (Guid.NewGuid().ToString("N")))
+                let png = IO.Path.Combine(IO.Path.GetFullPath dir, name + ".png")
+                IO.File.WriteAllText(html, sprintf "<!doctype html><html><head><meta charset=\"utf-8\"><script>%s</script></head><body style=\"margin:0\">%s</body></html>" plotly (RnnFun.Plotting.Report.chartFragment name chart))
+                let profile = IO.Directory.CreateTempSubdirectory("rnnfun-chromium-").FullName
+                let args =
+                    [ "--headless"; "--no-sandbox"; "--disable-gpu"; "--disable-background-networking"; "--disable-component-update"
+                      "--no-first-run"; "--enable-unsafe-swiftshader"; "--user-data-dir=" + profile; "--virtual-time-budget=8000"
+                      "--window-size=1200,900"; "--screenshot=" + png; "file://" + html ]
+                let info = Diagnostics.ProcessStartInfo(browser, args, RedirectStandardError = true, RedirectStandardOutput = true)
+                use p = Diagnostics.Process.Start info
+                p.StandardError.ReadToEnd() |> ignore
+                p.WaitForExit()
+                IO.File.Delete html
+                (try IO.Directory.Delete(profile, true) with _ -> ())
+                if IO.File.Exists png then yield png ]
+        Some written
+
+let private report (args: ParseResults<ReportArgs>) =
+    let modelPath = args.GetResult ReportArgs.Model
+    use net = ModelFile.load modelPath
+    let points =
+        args.TryGetResult ReportArgs.Fixed_Points
+        |> Option.map (fun path ->
+            let loaded = FixedPointFile.load path
+            if loaded.Length > 0 && (loaded[0].State.Length <> net.Sizes.Units || loaded[0].Input.Length <> net.Sizes.Inputs) then
+                raise (UserError(sprintf "--fixed-points: %s does not belong to this model (%d units and %d inputs, the model has %d and %d)" path loaded[0].State.Length loaded[0].Input.Length net.Sizes.Units net.Sizes.Inputs))
+            FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net loaded)
+    let topology =
+        args.TryGetResult ReportArgs.Topology
+        |> Option.map (fun path ->
+            let t = TopologyFile.load path
+            match points with
+            | Some ps when t.Vertices |> Array.exists (fun v -> not (ps |> Array.exists (fun p -> p.Id = v.Id))) ->
+                raise (UserError(sprintf "--topology: %s names fixed points that are not in --fixed-points" path))
+            | _ -> t)
+    let batch =
+        args.TryGetResult ReportArgs.Task
+        |> Option.map (fun task ->
+            let preset =
+                try Presets.byName task 0
+                with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
+            if preset.Task.InputSize <> net.Sizes.Inputs || preset.Task.OutputSize <> net.Sizes.Outputs then
+                raise (UserError(sprintf "--task: %s has %d inputs and %d outputs, the model %d and %d" task preset.Task.InputSize preset.Task.OutputSize net.Sizes.Inputs net.Sizes.Outputs))
+            preset.Task.Generate 32 (Presets.validationSeed 0))
+    let outputs, states =
+        match batch with
+        | Some b ->
+            let o, s = RnnFun.Plotting.Report.rollout net b
+            o, Some s
+        | None -> [||], None
+    let log = args.TryGetResult Training_Log |> Option.map readTrainingLog
+    let inputs =
+        { ReportInputs.empty with
+            Title = sprintf "RnnFun report: %s" (IO.Path.GetFileName modelPath)
+            Network = Some net
+            TrainingLog = log
+            Batch = batch
+            Outputs = outputs
+            States = states
+            FixedPoints = points
+            Topology = topology
+            Notes = [ "model", IO.Path.GetFullPath modelPath ] }
+    let out = args.GetResult ReportArgs.Out
+    RnnFun.Plotting.Report.save out inputs
+    printfn "wrote %s" (IO.Path.GetFullPath out)
+    match args.TryGetResult Png with
+    | None -> 0
+    | Some dir ->
+        let pca =
+            match states with
+            | Some s -> Some(Pca.fitAll (Array.concat s))
+            | None -> points |> Option.filter (fun ps -> ps.Length > 1) |> Option.map (fun ps -> Pca.fitAll (ps |> Array.map (fun p -> p.State)))
+        let charts =
+            [ yield "weights", Charts.weights net None
+              match log with Some l -> yield "training", Charts.trainingLog l | None -> ()
+              match batch with Some b -> yield "trials", Charts.trialsOf b outputs 3 | None -> ()
+              match pca with Some p -> yield "dimensionality", Charts.dimensionality p Pca.defaultVarianceThreshold | None -> ()
+              match pca, states, points with
+              | Some p, Some s, _ -> yield "state-space", Charts.stateSpace p s (defaultArg points [||])
+              | Some p, None, Some ps -> yield "state-space", Charts.stateSpace p [||] ps
+              | _ -> ()
+              match points with Some ps -> yield "eigenvalues", Charts.eigenvalueModuli ps | None -> ()
+              match topology with Some t -> yield "topology", Charts.topology t pca (defaultArg points [||]) | None -> () ]
+        match renderPngs dir charts with
+        | Some written ->
+            printfn "wrote %d PNG files to %s" written.Length (IO.Path.GetFullPath dir)
+            0
+        | None ->
+            eprintfn "rnnfun: --png needs chromium, which was not found (install it with `apt-get install chromium`, or set RNNFUN_CHROMIUM to its path); the HTML report was written"
+            2
+
 /// The summary of a demo run (summary.json).
 let private writeSummary (path: string) (task: string) (net: Network) (fit: FitResult) (trainSeconds: float) (analysisSeconds: float) (points: FixedPoint[]) (slow: int) (t: Topology) =
     ModelFile.writeAtomically path (fun stream ->
@@ -527,6 +675,7 @@ let main argv =
         | Train a -> train a
         | Fixed_Points a -> fixedPoints a
         | Topology a -> topology a
+        | Report a -> report a
         | Demo a -> demo a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

@@ -98,11 +98,21 @@ let tests =
                 Expect.stringContains out "27 vertices" "summary"
                 Expect.equal (TopologyFile.load topo).Vertices.Length 27 "topology file"
                 Expect.stringContains (File.ReadAllText dot) "digraph" "DOT file"
+                let html = Path.Combine(dir, "report.html")
+                let code, out, err = rnnfun [ "report"; "--model"; model; "--fixed-points"; fps; "--topology"; topo; "--out"; html ]
+                Expect.equal code 0 ("report exit code; stderr: " + err)
+                Expect.stringContains out "wrote" "says what it wrote"
+                let page = File.ReadAllText html
+                for section in RnnFun.Plotting.Report.sectionTitles do
+                    Expect.stringContains page section (sprintf "report has section %s" section)
+                Expect.isFalse (page.Contains "<script src=") "no external script"
                 // A model whose size does not match the fixed points.
                 let other = Path.Combine(dir, "other.json")
                 use small = Network.create Kinds.rnn { NetworkConfig.defaults with Units = 5 }
                 ModelFile.save other small
                 for args in [ [ "topology"; "--model"; other; "--fixed-points"; fps; "--out"; topo ]
+                              [ "report"; "--model"; other; "--fixed-points"; fps; "--out"; html ]
+                              [ "report"; "--model"; model; "--task"; "sine"; "--out"; html ]
                               [ "topology"; "--model"; model; "--fixed-points"; Path.Combine(dir, "missing.json"); "--out"; topo ]
                               [ "fixed-points"; "--model"; model; "--box"; "1,-1"; "--out"; fps ]
                               [ "fixed-points"; "--model"; model; "--inputs"; "1,2"; "--out"; fps ] ] do
