@@ -44,5 +44,14 @@ for proj in tests/*/*.fsproj tests/*/*.csproj; do
     if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then status=1; fi
 done
 
+# The packages, as a consumer sees them.
+echo "== package check"
+if bash tests/package-check.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    status=1
+fi
+
 echo "$passed passed, $failed failed"
 exit $status
