@@ -34,4 +34,4 @@ rm -rf "$cache/rnnfun" "$cache/rnnfun.plotting" "$cache/rnnfun.csharp"
 # The local folder is added to the machine's sources for this build only (nothing is committed).
 dotnet restore "$consumer/Consumer.csproj" --source "$feed" $(dotnet nuget list source --format short 2>/dev/null | awk '/^E /{print "--source " $2}') -nologo -v q
 dotnet build "$consumer/Consumer.csproj" --no-restore -c Release -nologo -v q
-dotnet "$consumer/bin/Release/net10.0/Consumer.dll"
+(cd "$work" && dotnet "$consumer/bin/Release/net10.0/Consumer.dll")

@@ -1,13 +1,23 @@
-// A consumer's-eye check of the packages: this program is built against RnnFun.CSharp from a local
-// package folder only (tests/package-check.sh), then run.
 using RnnFun.CSharp;
 
-using var network = RnnNetwork.Create(NetworkKind.Ctrnn, inputSize: 3, units: 16, outputSize: 3, seed: 1, daleRatio: 0.8, autapses: false);
-var inputs = new float[2, 10, 3];
-inputs[0, 0, 0] = 1f;
-var rollout = network.Unroll(inputs);
-if (rollout.Outputs.GetLength(0) != 2 || rollout.Outputs.GetLength(1) != 10 || rollout.Outputs.GetLength(2) != 3)
-    throw new InvalidOperationException("unexpected output shape");
-var search = FixedPointFinder.Find(network, InitialStates.UniformBox(64, network.Units, -1.0, 1.0));
-Console.WriteLine($"package check: outputs [2, 10, 3], {search.FixedPoints.Count} fixed point(s)");
+// Train the 3-bit flip-flop preset (short trials and few epochs, to keep this quick).
+using var training = Trainer.TrainPreset("flipflop", seed: 0, sequenceLength: 32, epochs: 10);
+Console.WriteLine($"trained {training.Losses.Count} epochs, last loss {training.Losses[^1]:g3}, stopped: {training.StopReason}");
+
+// Run it on fresh trials: outputs [trials, time, outputs] and states [trials, time, units].
+var trials = Tasks.FlipFlop(time: 32).Generate(trials: 16, seed: 1);
+var rollout = training.Network.Unroll(trials.Inputs);
+
+// Fixed points from states along those trajectories, with their stability.
+var initial = InitialStates.FromTrajectories(rollout.States, count: 256, noise: 0.5, seed: 0);
+var search = FixedPointFinder.Find(training.Network, initial);
+foreach (var p in search.FixedPoints)
+    Console.WriteLine($"fixed point {p.Id}: {p.Kind}, {p.UnstableModes} unstable mode(s), |lambda1| = {p.Eigenvalues[0].Magnitude:f3}");
+
+// Where the flow goes from each fixed point, and the dimensionality of the activity.
+var topology = TopologyGraph.Build(training.Network, search.FixedPoints);
+var pca = PcaModel.FitStates(rollout.States);
+Console.WriteLine($"{topology.Edges.Count} edges; {pca.ComponentsForVariance(0.85)} components explain 85% of the variance");
+search.Save("fixed-points.json");
+training.Network.Save("model.json");
 return search.FixedPoints.Count > 0 ? 0 : 1;
