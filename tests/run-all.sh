@@ -44,6 +44,21 @@ for proj in tests/*/*.fsproj tests/*/*.csproj; do
     if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then status=1; fi
 done
 
+# The scripts, in their quick mode, so that none of them rots (they load the CLI's Release build).
+scripts_out="$(mktemp -d)"
+for script in scripts/[0-9]*.fsx; do
+    [ -e "$script" ] || continue
+    echo "== $script (quick mode)"
+    if (cd "$scripts_out" && RNNFUN_QUICK=1 dotnet fsi --quiet "$root/$script"); then
+        passed=$((passed + 1))
+    else
+        echo "$script failed"
+        failed=$((failed + 1))
+        status=1
+    fi
+done
+rm -rf "$scripts_out"
+
 # The packages, as a consumer sees them.
 echo "== package check"
 if bash tests/package-check.sh; then

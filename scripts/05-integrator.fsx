@@ -1,0 +1,130 @@
+#!/usr/bin/env -S dotnet fsi
+// 05 - The angular integrator: train the preset (angular speed in, heading as (cos, sin) out), then
+// look for the ring of fixed and slow points that stores the heading when the speed is zero.
+//
+//     dotnet fsi scripts/05-integrator.fsx            (RNNFUN_QUICK=1 for a tiny, barely trained run)
+//
+// Outputs: output/05-integrator-{model,fixed-points,slow-points}.json, output/05-integrator-report.html
+
+#load "_references.fsx"
+
+open System
+open TorchSharp
+open RnnFun
+open RnnFun.Plotting
+open RnnFun.Scripts
+
+// ---- Hyper-parameters ----
+let seed = 0
+let units = if Script.quick then 24 else 64
+let sequenceLength = if Script.quick then 20 else 50
+let epochs = if Script.quick then 8 else 100
+let trialsPerEpoch = if Script.quick then 320 else 640
+let validationTrials = if Script.quick then 64 else 256
+let initialStateCount = if Script.quick then 128 else 1024
+let initialStateNoise = 0.1
+let slowPointQ = 1e-6 // points with q below this (but not below TolQ) are slow points
+let ringRadiusShare = 0.6 // on the ring: (PC1, PC2) radius >= this share of the largest
+let file name = Script.output ("05-integrator-" + name)
+
+let main () =
+    // 1. Train.
+    let preset = Presets.integrator seed |> Presets.withSequenceLength sequenceLength
+    let preset =
+        { preset with
+            Network = { preset.Network with Units = units }
+            Fit =
+                { preset.Fit with
+                    Epochs = epochs
+                    Progress =
+                        Some(fun p ->
+                            if p.Batch = p.Batches && (p.Epoch % 10 = 0 || p.Epoch = p.Epochs) then
+                                printfn "  epoch %3d/%d  loss %.5f" p.Epoch p.Epochs p.Loss) }
+            TrialsPerEpoch = trialsPerEpoch
+            ValidationTrials = validationTrials }
+    printfn "training a %d-unit %s on the angular integrator (T = %d), up to %d epochs" units preset.Kind.Name sequenceLength epochs
+    use fit = Presets.train preset
+    let net = fit.Network
+    let validationLoss = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
+    printfn "  %A after %d epochs in %.1f s; validation MSE %s" fit.StopReason fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss)
+    ModelFile.save (file "model.json") net
+
+    // 2. Trajectories of held-out trials from the learnt initial state.
+    let validation = preset.Task.Generate preset.ValidationTrials (Presets.validationSeed seed)
+    let states, outputs =
+        use _ = torch.NewDisposeScope()
+        let x, _, _ = Training.toTensors net.Precision validation
+        let h0 = fit.InitialState |> Option.map (fun h -> Arrays.toTensor net.Precision [| int64 h.Length |] h)
+        use run = Network.unrollFrom net h0 x
+        InitialStates.ofTrajectories run.States, Arrays.ofTensor run.Outputs
+    let trajectories = Array.chunkBySize validation.Time states // [trial][time][units]
+
+    // 3. Fixed and slow points at zero speed.
+    let config = { FixedPointConfig.defaults with IncludeSlowPoints = true; SlowTolQ = slowPointQ }
+    let initial = InitialStates.fromStates initialStateCount initialStateNoise seed states
+    let found = FixedPoints.find config net (ConstantInput.Same [| 0.0 |]) initial
+    let points = Array.append found.FixedPoints found.SlowPoints
+    printfn "%d fixed points and %d slow points (q < %g) from %d initial states in %.1f s"
+        found.FixedPoints.Length found.SlowPoints.Length slowPointQ found.InitialStates found.Elapsed.TotalSeconds
+    FixedPointFile.save (file "fixed-points.json") found.FixedPoints
+    FixedPointFile.save (file "slow-points.json") found.SlowPoints
+
+    // The ring: each point's heading is the angle of its (cos, sin) readout; its place is its
+    // (PC1, PC2) position in the PCA of the trajectories.
+    let pca = Pca.fitAll states
+    let headings =
+        if points.Length = 0 then [||]
+        else
+            use _ = torch.NewDisposeScope()
+            use s = Arrays.matrixToTensor net.Precision (points |> Array.map (fun p -> p.State))
+            Arrays.ofMatrix (Network.readout net s) |> Array.map (fun o -> atan2 o[1] o[0] * 180.0 / Math.PI)
+    let pcs = points |> Array.map (fun p -> Pca.transformPoint pca p.State)
+    let radius = pcs |> Array.map (fun pc -> sqrt (pc[0] * pc[0] + pc[1] * pc[1]))
+    let onRing = radius |> Array.map (fun r -> r >= ringRadiusShare * Array.max radius)
+    printfn ""
+    printfn "  %-4s %-6s %-10s %10s %9s %9s %9s %5s %10s" "id" "type" "kind" "q" "heading" "PC1" "PC2" "ring" "|lambda_1|"
+    for i in Array.init points.Length id |> Array.sortBy (fun i -> headings[i]) do
+        let p, pc = points[i], pcs[i]
+        printfn "  %-4d %-6s %-10s %10s %8.1f° %9.3f %9.3f %5s %10.4f"
+            p.Id (if p.Converged then "fixed" else "slow") (FixedPointFile.kindName p.Kind) (Script.sci p.Q)
+            headings.[i] pc.[0] pc.[1] (if onRing.[i] then "yes" else "-") p.Eigenvalues.[0].Magnitude
+
+    // 4. The report: its fixed-point section holds the state-space figure (trajectories in PC space,
+    //    points coloured by unstable modes, unstable directions as segments).
+    Report.save
+        (file "report.html")
+        { ReportInputs.empty with
+            Title = sprintf "RnnFun: angular integrator (%s mode)" Script.mode
+            Network = Some net
+            FitConfig = Some preset.Fit
+            Fit = Some fit
+            Batch = Some validation
+            Outputs = outputs
+            States = Some trajectories
+            Pca = Some pca
+            FixedPoints = Some points
+            Notes = [ ("slow points", sprintf "%d with q < %g (ids after the fixed points)" found.SlowPoints.Length slowPointQ) ] }
+
+    let ring = Array.zip points onRing |> Array.filter snd |> Array.map fst
+    let leading = ring |> Array.map (fun p -> p.Eigenvalues[0].Magnitude)
+    // Headings the ring covers: the number of 30-degree sectors that hold a ring point.
+    let sectors =
+        Array.zip headings onRing
+        |> Array.filter snd
+        |> Array.map (fun (h, _) -> int (floor ((h + 180.0) / 30.0)) % 12)
+        |> Array.distinct
+        |> Array.length
+    printfn ""
+    printfn "summary (%s mode, %.1f s)" Script.mode (Script.elapsed ())
+    printfn "  validation MSE %s; %d fixed + %d slow points, %d on the ring covering %d of 12 heading sectors; ring |lambda_1| %s"
+        (Script.sci validationLoss) found.FixedPoints.Length found.SlowPoints.Length ring.Length sectors
+        (if leading.Length = 0 then "-" else sprintf "%.4f .. %.4f" (Array.min leading) (Array.max leading))
+    Script.check (Array.forall Double.IsFinite fit.Losses) "training losses are finite"
+    Script.check (points.Length >= 1) (sprintf "at least one fixed or slow point (found %d)" points.Length)
+    if not Script.quick then
+        Script.check (validationLoss < 0.05) (sprintf "validation MSE %s < 0.05" (Script.sci validationLoss))
+        Script.check (ring.Length >= 6 && sectors >= 6) (sprintf "the ring holds >= 6 points over >= 6 of 12 heading sectors (%d, %d)" ring.Length sectors)
+        Script.check (leading |> Array.forall (fun m -> abs (m - 1.0) < 0.2)) "every ring point's leading |lambda| is within 0.2 of 1 (slow along the ring)"
+
+main ()
+Script.finish ()
