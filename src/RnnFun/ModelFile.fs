@@ -135,50 +135,14 @@ module ModelFile =
                 Some(Kinds.ctrnnWith { Dt = number "dt"; Tau = number "tau"; Readout = readout })
             | _ -> None
 
-    let private prop (e: JsonElement) (name: string) =
-        match e.TryGetProperty name with
-        | true, v when v.ValueKind <> JsonValueKind.Null -> Some v
-        | _ -> None
-
-    let private required (e: JsonElement) (name: string) =
-        match e.TryGetProperty name with
-        | true, v -> v
-        | _ -> Check.fail name "missing key"
-
-    let private number name (e: JsonElement) =
-        match e.ValueKind with
-        | JsonValueKind.Number ->
-            let v = e.GetDouble()
-            if Double.IsNaN v || Double.IsInfinity v then Check.fail name "expected a finite number"
-            v
-        | _ -> Check.fail name (sprintf "expected a number, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
-
-    let private integer name (e: JsonElement) =
-        match e.ValueKind with
-        | JsonValueKind.Number ->
-            match e.TryGetInt32() with
-            | true, v -> v
-            | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.GetRawText()))
-        | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
-
-    let private boolean name (e: JsonElement) =
-        match e.ValueKind with
-        | JsonValueKind.True -> true
-        | JsonValueKind.False -> false
-        | _ -> Check.fail name (sprintf "expected true or false, got %s" (e.GetRawText()))
-
-    let private array name (e: JsonElement) =
-        if e.ValueKind <> JsonValueKind.Array then Check.fail name (sprintf "expected an array, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
-        [| for x in e.EnumerateArray() -> x |]
-
-    let private vector name (e: JsonElement) = array name e |> Array.mapi (fun i x -> number (sprintf "%s[%d]" name i) x)
-    let private matrix name (e: JsonElement) = array name e |> Array.mapi (fun i row -> vector (sprintf "%s[%d]" name i) row)
-
-    let private onlyKeys name (allowed: string list) (e: JsonElement) =
-        if e.ValueKind <> JsonValueKind.Object then Check.fail name "expected an object"
-        for p in e.EnumerateObject() do
-            if not (List.contains p.Name allowed) then
-                Check.fail name (sprintf "unknown key '%s' (known: %s)" p.Name (String.Join(", ", allowed)))
+    let private prop (e: JsonElement) (name: string) = JsonRead.optional e name
+    let private required (e: JsonElement) (name: string) = JsonRead.required e name name
+    let private number = JsonRead.number
+    let private integer = JsonRead.integer
+    let private boolean = JsonRead.boolean
+    let private vector = JsonRead.vector
+    let private matrix = JsonRead.matrix
+    let private onlyKeys = JsonRead.onlyKeys
 
     /// Rounds values to the precision they will be computed in, so that the constraint check and
     /// the network see the same numbers; a value that overflows float32 is reported.
@@ -191,13 +155,7 @@ module ModelFile =
 
     /// Reads a network from a parsed model document. Raises `InvalidArgument` for a bad field.
     let private ofJson (kinds: KindReader list) (precision: Precision) (root: JsonElement) : Network =
-        if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
-        match prop root "format" with
-        | Some f when f.ValueKind = JsonValueKind.String && f.GetString() = Format -> ()
-        | Some f -> Check.fail "format" (sprintf "expected \"%s\", got %s" Format (f.GetRawText()))
-        | None -> Check.fail "format" (sprintf "missing key (expected \"%s\")" Format)
-        let version = integer "version" (required root "version")
-        if version <> Version then Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads version %d)" version Version)
+        JsonRead.header Format Version root
         let kindName =
             match required root "kind" with
             | k when k.ValueKind = JsonValueKind.String -> k.GetString()
@@ -271,17 +229,7 @@ module ModelFile =
     /// Reads a network from a model file, knowing the built-in kinds and the given readers, in the
     /// given precision. Every problem raises `FileFormatError` naming the file and the problem.
     let loadWith (kinds: KindReader list) (precision: Precision) (path: string) : Network =
-        let text =
-            try File.ReadAllText path with
-            | :? FileNotFoundException
-            | :? DirectoryNotFoundException -> raise (FileFormatError(path, "file not found"))
-            | e -> raise (FileFormatError(path, "cannot read the file: " + e.Message))
-        let doc =
-            try JsonDocument.Parse(text)
-            with e -> raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
-        use doc = doc
-        try ofJson (kinds @ [ builtInKinds ]) precision doc.RootElement
-        with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
+        JsonRead.file path (ofJson (kinds @ [ builtInKinds ]) precision)
 
     /// Reads a network of a built-in kind from a model file, in float32.
     let load (path: string) : Network = loadWith [] Precision.Float32 path

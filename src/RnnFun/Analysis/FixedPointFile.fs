@@ -70,47 +70,16 @@ module FixedPointFile =
             Check.allFinite (sprintf "fixed_points[%d].q" p.Id) [ p.Q; p.Speed ]
         ModelFile.writeAtomically path (fun s -> write s points)
 
-    let private required (e: JsonElement) (name: string) (where: string) =
-        match e.TryGetProperty name with
-        | true, v -> v
-        | _ -> Check.fail (where + "." + name) "missing key"
-
-    let private number name (e: JsonElement) =
-        if e.ValueKind <> JsonValueKind.Number then Check.fail name (sprintf "expected a number, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
-        let v = e.GetDouble()
-        if not (Double.IsFinite v) then Check.fail name "expected a finite number"
-        v
-
-    let private integer name (e: JsonElement) =
-        match e.ValueKind, (if e.ValueKind = JsonValueKind.Number then e.TryGetInt32() else (false, 0)) with
-        | JsonValueKind.Number, (true, v) -> v
-        | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.GetRawText()))
-
-    let private vector name (e: JsonElement) =
-        if e.ValueKind <> JsonValueKind.Array then Check.fail name "expected an array of numbers"
-        [| for i, x in Seq.indexed (e.EnumerateArray()) -> number (sprintf "%s[%d]" name i) x |]
+    let private required (e: JsonElement) (name: string) (where: string) = JsonRead.required e name (where + "." + name)
+    let private number = JsonRead.number
+    let private integer = JsonRead.integer
+    let private vector = JsonRead.vector
 
     /// Reads fixed points; Jacobians and eigenvectors are not stored (empty: `FixedPoints.analyse`
     /// recomputes them from the model). Every problem raises `FileFormatError` naming the file and key.
     let load (path: string) : FixedPoint[] =
-        let text =
-            try File.ReadAllText path with
-            | :? FileNotFoundException
-            | :? DirectoryNotFoundException -> raise (FileFormatError(path, "file not found"))
-            | e -> raise (FileFormatError(path, "cannot read the file: " + e.Message))
-        let doc =
-            try JsonDocument.Parse text
-            with e -> raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
-        use doc = doc
-        try
-            let root = doc.RootElement
-            if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
-            match root.TryGetProperty "format" with
-            | true, f when f.ValueKind = JsonValueKind.String && f.GetString() = Format -> ()
-            | true, f -> Check.fail "format" (sprintf "expected \"%s\", got %s" Format (f.GetRawText()))
-            | _ -> Check.fail "format" (sprintf "missing key (expected \"%s\")" Format)
-            let version = integer "version" (required root "version" "file")
-            if version <> Version then Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads version %d)" version Version)
+        JsonRead.file path (fun root ->
+            JsonRead.header Format Version root
             let list = required root "fixed_points" "file"
             if list.ValueKind <> JsonValueKind.Array then Check.fail "fixed_points" "expected an array"
             let points =
@@ -171,5 +140,4 @@ module FixedPointFile =
             match points |> Array.countBy (fun p -> p.Id) |> Array.tryFind (fun (_, c) -> c > 1) with
             | Some (id, _) -> Check.fail "fixed_points" (sprintf "id %d is used twice" id)
             | None -> ()
-            points
-        with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
+            points)

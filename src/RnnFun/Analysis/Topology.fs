@@ -466,45 +466,17 @@ module TopologyFile =
         Check.allFinite "edges" (t.Edges |> Seq.map (fun e -> e.Probability))
         ModelFile.writeAtomically path (fun s -> write s t)
 
-    let private required (e: JsonElement) (key: string) (name: string) =
-        match e.TryGetProperty key with
-        | true, v -> v
-        | _ -> Check.fail name "missing key"
-
-    let private number name (e: JsonElement) =
-        match e.ValueKind with
-        | JsonValueKind.Number ->
-            let v = e.GetDouble()
-            if Double.IsNaN v || Double.IsInfinity v then Check.fail name "expected a finite number"
-            v
-        | _ -> Check.fail name (sprintf "expected a number, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
-
-    let private integer name (e: JsonElement) =
-        match e.ValueKind with
-        | JsonValueKind.Number ->
-            match e.TryGetInt32() with
-            | true, v -> v
-            | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.GetRawText()))
-        | _ -> Check.fail name (sprintf "expected an integer, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
+    let private required = JsonRead.required
+    let private number = JsonRead.number
+    let private integer = JsonRead.integer
 
     let private atLeast name (low: int) (v: int) =
         if v < low then Check.fail name (sprintf "expected an integer >= %d, got %d" low v)
         v
 
-    let private text name (e: JsonElement) =
-        match e.ValueKind with
-        | JsonValueKind.String -> e.GetString()
-        | _ -> Check.fail name (sprintf "expected a string, got %s" (e.GetRawText()))
-
-    let private array name (e: JsonElement) =
-        if e.ValueKind <> JsonValueKind.Array then Check.fail name (sprintf "expected an array, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
-        [| for x in e.EnumerateArray() -> x |]
-
-    let private onlyKeys name (allowed: string list) (e: JsonElement) =
-        if e.ValueKind <> JsonValueKind.Object then Check.fail name (sprintf "expected an object, got %s" (e.ValueKind.ToString().ToLowerInvariant()))
-        for p in e.EnumerateObject() do
-            if not (List.contains p.Name allowed) then
-                Check.fail name (sprintf "unknown key '%s' (known: %s)" p.Name (String.Join(", ", allowed)))
+    let private text = JsonRead.text
+    let private array = JsonRead.array
+    let private onlyKeys = JsonRead.onlyKeys
 
     let private choice name (options: (string * 'a) list) (e: JsonElement) =
         let s = text name e
@@ -519,13 +491,7 @@ module TopologyFile =
 
     /// Reads a topology from a parsed document. Raises `InvalidArgument` naming the key.
     let private ofJson (root: JsonElement) : Topology =
-        if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
-        match root.TryGetProperty "format" with
-        | true, f when f.ValueKind = JsonValueKind.String && f.GetString() = Format -> ()
-        | true, f -> Check.fail "format" (sprintf "expected \"%s\", got %s" Format (f.GetRawText()))
-        | _ -> Check.fail "format" (sprintf "missing key (expected \"%s\")" Format)
-        let version = integer "version" (required root "version" "version")
-        if version <> Version then Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads version %d)" version Version)
+        JsonRead.header Format Version root
         onlyKeys "file" [ "format"; "version"; "config"; "input"; "vertices"; "edges" ] root
         let c = required root "config" "config"
         onlyKeys "config" [ "runs_per_point"; "noise"; "unstable_step"; "arrival_distance"; "max_steps"; "seed"; "precision" ] c
@@ -599,15 +565,4 @@ module TopologyFile =
 
     /// Reads a topology file. Every problem raises `FileFormatError` naming the file and the
     /// problem (with the key it concerns).
-    let load (path: string) : Topology =
-        let text =
-            try File.ReadAllText path with
-            | :? FileNotFoundException
-            | :? DirectoryNotFoundException -> raise (FileFormatError(path, "file not found"))
-            | e -> raise (FileFormatError(path, "cannot read the file: " + e.Message))
-        let doc =
-            try JsonDocument.Parse(text)
-            with e -> raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
-        use doc = doc
-        try ofJson doc.RootElement
-        with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
+    let load (path: string) : Topology = JsonRead.file path ofJson
