@@ -129,8 +129,11 @@ public sealed class FixedPointOptions
 /// <summary>The outcome of a search: unique fixed points, slow points if asked, and the accounting.</summary>
 public sealed class FixedPointSearch
 {
+    internal Core.FixedPointResult Inner { get; }
+
     internal FixedPointSearch(Core.FixedPointResult r)
     {
+        Inner = r;
         FixedPoints = Interop.ReadOnly(r.FixedPoints.Select(p => new FixedPointInfo(p)));
         SlowPoints = Interop.ReadOnly(r.SlowPoints.Select(p => new FixedPointInfo(p)));
         InitialStateCount = r.InitialStates;

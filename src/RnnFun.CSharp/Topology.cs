@@ -71,6 +71,8 @@ public sealed class TopologyGraph
 {
     private readonly Core.Topology _inner;
 
+    internal Core.Topology Inner => _inner;
+
     private TopologyGraph(Core.Topology inner)
     {
         _inner = inner;

@@ -140,6 +140,7 @@ public sealed class TrainingResult : IDisposable
 {
     internal TrainingResult(Core.FitResult r)
     {
+        Inner = r;
         Network = new RnnNetwork(r.Network);
         InitialState = Interop.ToObj(r.InitialState);
         Losses = Interop.ReadOnly(r.Losses);
@@ -151,6 +152,8 @@ public sealed class TrainingResult : IDisposable
         Steps = r.Steps;
         WallTime = r.WallTime;
     }
+
+    internal Core.FitResult Inner { get; }
 
     /// <summary>The trained network (the best epoch's weights unless KeepBest was false). The network given to training is unchanged.</summary>
     public RnnNetwork Network { get; }

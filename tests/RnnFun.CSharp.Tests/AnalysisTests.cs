@@ -149,4 +149,26 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
         var projected = pca.TransformStates(states);
         Assert.Equal(new[] { 4, 10, 2 }, new[] { projected.GetLength(0), projected.GetLength(1), projected.GetLength(2) });
     }
+
+    [Fact]
+    public void Report_of_W_2I_is_one_offline_page_with_every_section()
+    {
+        var topology = TopologyGraph.Build(_w2i.Network, _w2i.Search.FixedPoints);
+        var trials = Tasks.FlipFlop(bits: 1, time: 20).Generate(trials: 4, seed: 1);
+        var html = Reports.ToHtml(_w2i.Network, trials: trials, fixedPoints: _w2i.Search, topology: topology, title: "W = 2I");
+        foreach (var section in new[] { "Model and training configuration", "Training curves", "Example trials", "Weights", "Dimensionality", "Fixed points", "Topology" })
+            Assert.Contains(section, html);
+        Assert.DoesNotContain("<script src=", html);
+        Assert.Contains("W = 2I", html);
+        var path = Path.Combine(Path.GetTempPath(), $"rnnfun-report-{Guid.NewGuid():N}.html");
+        try
+        {
+            Reports.Save(path, _w2i.Network, fixedPoints: _w2i.Search);
+            Assert.True(new FileInfo(path).Length > 100_000, "plotly.js is embedded");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

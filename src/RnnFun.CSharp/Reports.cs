@@ -1,0 +1,84 @@
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
+using Core = RnnFun;
+using Plot = RnnFun.Plotting;
+
+namespace RnnFun.CSharp;
+
+/// <summary>
+/// One self-contained HTML report (plotly.js embedded once, no external URL: it opens offline) of a
+/// network, its training and its analysis. Sections whose input is not given say so.
+/// </summary>
+public static class Reports
+{
+    /// <summary>The report as HTML text.</summary>
+    /// <param name="network">The model: its configuration table and weights.</param>
+    /// <param name="training">A training run: curves and summary (its network is used when <paramref name="network"/> is null).</param>
+    /// <param name="trials">Example trials: run through the network for the trial, activity and state-space figures.</param>
+    /// <param name="fixedPoints">A fixed-point search: table, state space, eigenvalues.</param>
+    /// <param name="topology">The fixed points' topology graph.</param>
+    /// <param name="title">The page title.</param>
+    /// <returns>The HTML document.</returns>
+    public static string ToHtml(
+        RnnNetwork? network = null,
+        TrainingResult? training = null,
+        TaskBatch? trials = null,
+        FixedPointSearch? fixedPoints = null,
+        TopologyGraph? topology = null,
+        string title = "RnnFun report") =>
+        Interop.Call(() => Plot.Report.html(Inputs(network, training, trials, fixedPoints, topology, title)));
+
+    /// <summary>Writes the report to a file, atomically (the previous file stays intact on failure).</summary>
+    /// <param name="path">The HTML file to write.</param>
+    /// <param name="network">The model: its configuration table and weights.</param>
+    /// <param name="training">A training run: curves and summary.</param>
+    /// <param name="trials">Example trials, run through the network.</param>
+    /// <param name="fixedPoints">A fixed-point search.</param>
+    /// <param name="topology">The fixed points' topology graph.</param>
+    /// <param name="title">The page title.</param>
+    public static void Save(
+        string path,
+        RnnNetwork? network = null,
+        TrainingResult? training = null,
+        TaskBatch? trials = null,
+        FixedPointSearch? fixedPoints = null,
+        TopologyGraph? topology = null,
+        string title = "RnnFun report") =>
+        Interop.Call(() => Plot.Report.save(path, Inputs(network, training, trials, fixedPoints, topology, title)));
+
+    private static Plot.ReportInputs Inputs(
+        RnnNetwork? network, TrainingResult? training, TaskBatch? trials, FixedPointSearch? fixedPoints, TopologyGraph? topology, string title)
+    {
+        var d = Plot.ReportInputs.empty;
+        var net = network?.Inner ?? training?.Network.Inner;
+        var batch = trials?.ToCore();
+        var outputs = d.Outputs;
+        var states = FSharpOption<double[][][]>.None;
+        if (batch is not null && net is not null)
+        {
+            var (o, s) = Plot.Report.rollout(net, batch);
+            outputs = o;
+            states = FSharpOption<double[][][]>.Some(s);
+        }
+        var points = fixedPoints is null
+            ? FSharpOption<Core.FixedPoint[]>.None
+            : FSharpOption<Core.FixedPoint[]>.Some(fixedPoints.Inner.FixedPoints.Concat(fixedPoints.Inner.SlowPoints).ToArray());
+        return new Plot.ReportInputs(
+            title,
+            Interop.OfObj(net),
+            d.ModelSummary,
+            d.Regions,
+            d.FitConfig,
+            Interop.OfObj(training?.Inner),
+            d.TrainingLog,
+            Interop.OfObj(batch),
+            outputs,
+            d.TrialCount,
+            states,
+            d.Pca,
+            d.VarianceThreshold,
+            points,
+            Interop.OfObj(topology?.Inner),
+            d.Notes);
+    }
+}
