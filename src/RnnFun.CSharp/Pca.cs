@@ -12,6 +12,8 @@ public sealed class PcaModel
 
     private PcaModel(Core.PcaFit inner) => _inner = inner;
 
+    internal Core.PcaFit Inner => _inner;
+
     /// <summary>Fits principal components to samples (rows).</summary>
     /// <param name="data">[samples, dimensions], at least 2 samples that are not all equal.</param>
     /// <param name="components">Number of components, 1..dimensions; null: all of them.</param>

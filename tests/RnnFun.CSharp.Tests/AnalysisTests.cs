@@ -171,4 +171,29 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Figures_render_as_offline_pages()
+    {
+        var topology = TopologyGraph.Build(_w2i.Network, _w2i.Search.FixedPoints);
+        var trials = Tasks.FlipFlop(bits: 1, time: 20).Generate(trials: 4, seed: 1);
+        // W = 2I has W_in = 0 (its states stay at 0): a random network of the same size moves.
+        using var moving = RnnNetwork.Create(inputSize: 1, units: 3, outputSize: 1, seed: 1);
+        var states = moving.Unroll(trials.Inputs).States;
+        var pca = PcaModel.FitStates(states);
+        var figures = new[]
+        {
+            Figures.Weights(_w2i.Network),
+            Figures.Dimensionality(pca),
+            Figures.StateSpace(pca, states, _w2i.Search),
+            Figures.EigenvalueModuli(_w2i.Search),
+            Figures.Topology(topology, _w2i.Search),
+        };
+        foreach (var figure in figures)
+        {
+            var html = figure.ToHtml();
+            Assert.Contains("Plotly.newPlot", html);
+            Assert.DoesNotContain("<script src=", html);
+        }
+    }
 }
