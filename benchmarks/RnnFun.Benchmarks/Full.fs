@@ -17,10 +17,10 @@ open BenchmarkDotNet.Toolchains.InProcess.Emit
 open RnnFun.Benchmarks.Workloads
 
 [<Literal>]
-let StepsPerInvoke = 5
+let StepsPerInvoke = 3
 
 [<Literal>]
-let PassesPerInvoke = 5
+let PassesPerInvoke = 4
 
 /// Training step: Training.fit (per step), the reproduced inner step and torch.nn.RNN + Linear.
 type TrainingStep() =

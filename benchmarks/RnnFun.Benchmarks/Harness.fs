@@ -22,17 +22,16 @@ type Contestant =
       Call: unit -> unit }
 
 /// Runs the contestants interleaved: `warmup` untimed rounds, then timed rounds (at least
-/// `minRounds`, at most `maxRounds`, no new round once `budgetSeconds` of timed rounds have passed);
+/// `minRounds`, at most `maxRounds`, no new round once `budgetSeconds` have passed, warm-up included);
 /// in each round every contestant runs once, in an order rotated from round to round (so that no
 /// contestant always follows the same one). Returns seconds per operation, one sample per round, by name.
 let interleaveWithin (warmup: int) (minRounds: int) (maxRounds: int) (budgetSeconds: float) (contestants: Contestant list) : Map<string, float[]> =
     let cs = Array.ofList contestants
     let samples = cs |> Array.map (fun _ -> ResizeArray<float>())
-    let clock = Stopwatch()
+    let clock = Stopwatch.StartNew()
     let mutable round = 0
     while round < warmup + maxRounds
           && (round < warmup + minRounds || clock.Elapsed.TotalSeconds < budgetSeconds) do
-        if round = warmup then clock.Start()
         for j in 0 .. cs.Length - 1 do
             let i = (j + round) % cs.Length
             let c = cs[i]

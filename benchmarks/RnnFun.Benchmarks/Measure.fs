@@ -18,17 +18,29 @@ type Row =
       /// The reproduced inner step (training only).
       Inner: float option
       /// torch.nn.RNN + Linear.
-      Fused: float }
+      Fused: float
+      /// RnnFun / torch.nn.RNN: the median over rounds of the ratio within each round (the two ran
+      /// back to back, so slow changes of the machine's load cancel).
+      Ratio: float
+      /// inner step / torch.nn.RNN, the same way.
+      InnerRatio: float option }
 
 type FixedPointRow =
     { Problem: string
       RnnFunSeconds: float
       BaselineSeconds: float
+      /// Baseline / RnnFun, median over rounds of the per-round ratio.
+      Speedup: float
       RnnFun: SearchOutcome
       Baseline: SearchOutcome
       /// The baseline's unique points whose q, re-evaluated in float64, is below 1e-12.
       BaselineVerified: int
       BaselineWorstQ64: float
+      /// Baseline points missing from RnnFun's set that FixedPoints.find, started from them,
+      /// confirms as fixed points (q < 1e-20) distinct from RnnFun's set.
+      ConfirmedExtra: int
+      /// Baseline points with no RnnFun point within 1e-2.
+      BaselineUnmatched: int
       Phases: SearchPhases }
 
 type Results =
@@ -42,6 +54,8 @@ type Results =
       FixedPoints: FixedPointRow list
       FlipFlop: FlipFlopTraining option
       Demo: DemoRun option
+      /// /proc/loadavg when the interleaved measurements ended.
+      LoadAverageAfter: string
       Seconds: float }
 
 /// Settings of the interleaved runs.
@@ -62,23 +76,51 @@ type Plan =
       InnerAtOtherThreads: bool
       SearchWarmup: int
       SearchRounds: int
-      GemmRounds: int }
+      GemmRounds: int
+      /// After this many seconds of the run, groups stop at their minimum number of rounds (so that
+      /// a loaded machine does not stretch the run).
+      SoftDeadline: float }
 
 let quickPlan =
-    { TrainingStepsPerCall = 5
-      ForwardPassesPerCall = 5
+    { TrainingStepsPerCall = 3
+      ForwardPassesPerCall = 4
       Warmup = 1
       MinRounds = 3
-      MaxRounds = 9
-      TrainingBudget = 10.0
-      ForwardBudget = 4.0
-      OtherMinRounds = 2
-      OtherTrainingBudget = 5.0
-      OtherForwardBudget = 2.5
+      MaxRounds = 11
+      TrainingBudget = 8.0
+      ForwardBudget = 3.0
+      OtherMinRounds = 1
+      OtherTrainingBudget = 4.0
+      OtherForwardBudget = 2.0
       InnerAtOtherThreads = false
       SearchWarmup = 1
       SearchRounds = 3
-      GemmRounds = 15 }
+      GemmRounds = 15
+      SoftDeadline = 100.0 }
+
+/// The full mode's plan: more rounds and larger budgets (the run may take longer).
+let fullPlan =
+    { quickPlan with
+        MinRounds = 5
+        MaxRounds = 15
+        TrainingBudget = 25.0
+        ForwardBudget = 8.0
+        OtherMinRounds = 3
+        OtherTrainingBudget = 10.0
+        OtherForwardBudget = 5.0
+        InnerAtOtherThreads = true
+        SearchRounds = 5
+        SoftDeadline = 300.0 }
+
+/// The run's clock, for the soft deadline.
+let private runClock = Diagnostics.Stopwatch()
+
+/// A group's budget: its own, or nothing once the run is past the soft deadline.
+let private budget (plan: Plan) (own: float) =
+    if runClock.IsRunning && runClock.Elapsed.TotalSeconds > plan.SoftDeadline then 0.0 else own
+
+/// Median over rounds of a / b, the samples paired by round.
+let pairedRatio (a: float[]) (b: float[]) = median (Array.map2 (/) a b)
 
 let private say format = Printf.kprintf (fun s -> eprintfn "%s" s) format
 
@@ -115,7 +157,7 @@ let training (plan: Plan) (n: int) : Row list =
         let samples =
             interleaveWithin plan.Warmup
                 (if isDefault then plan.MinRounds else plan.OtherMinRounds) plan.MaxRounds
-                (if isDefault then plan.TrainingBudget else plan.OtherTrainingBudget)
+                (budget plan (if isDefault then plan.TrainingBudget else plan.OtherTrainingBudget))
                 [ { Name = "fit"; OperationsPerCall = steps; Call = fit.Run }
                   { Name = "fused"; OperationsPerCall = steps; Call = fused.Run }
                   if withInner then { Name = "inner"; OperationsPerCall = steps; Call = inner.Run } ]
@@ -126,7 +168,9 @@ let training (plan: Plan) (n: int) : Row list =
               IsDefault = isDefault
               RnnFun = m "fit"
               Inner = (if withInner then Some(m "inner") else None)
-              Fused = m "fused" } ]
+              Fused = m "fused"
+              Ratio = pairedRatio samples["fit"] samples["fused"]
+              InnerRatio = (if withInner then Some(pairedRatio samples["inner"] samples["fused"]) else None) } ]
 
 let forward (plan: Plan) (n: int) : Row list =
     let passes = plan.ForwardPassesPerCall
@@ -137,11 +181,19 @@ let forward (plan: Plan) (n: int) : Row list =
         let samples =
             interleaveWithin plan.Warmup
                 (if isDefault then plan.MinRounds else plan.OtherMinRounds) (plan.MaxRounds + 2)
-                (if isDefault then plan.ForwardBudget else plan.OtherForwardBudget)
+                (budget plan (if isDefault then plan.ForwardBudget else plan.OtherForwardBudget))
                 [ { Name = "rnnfun"; OperationsPerCall = passes; Call = ours.Run }
                   { Name = "fused"; OperationsPerCall = passes; Call = theirs.Run } ]
         let m name = median samples[name]
-        yield { N = n; Threads = threads; IsDefault = isDefault; RnnFun = m "rnnfun"; Inner = None; Fused = m "fused" } ]
+        yield
+            { N = n
+              Threads = threads
+              IsDefault = isDefault
+              RnnFun = m "rnnfun"
+              Inner = None
+              Fused = m "fused"
+              Ratio = pairedRatio samples["rnnfun"] samples["fused"]
+              InnerRatio = None } ]
 
 let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
     let mutable ours = Unchecked.defaultof<SearchOutcome>
@@ -153,13 +205,18 @@ let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
             [ { Name = "rnnfun"; OperationsPerCall = 1; Call = fun () -> ours <- rnnfunSearch problem }
               { Name = "baseline"; OperationsPerCall = 1; Call = fun () -> theirs <- fixedPointFinderSearch problem } ]
     let check = q64 problem theirs.Points
+    let near (a: float[]) (b: float[]) = sqrt (Array.fold2 (fun acc x y -> acc + (x - y) ** 2.0) 0.0 a b) <= 1e-2
+    let extra = theirs.Points |> Array.filter (fun p -> not (ours.Points |> Array.exists (near p)))
     { Problem = problem.Name
       RnnFunSeconds = median samples["rnnfun"]
       BaselineSeconds = median samples["baseline"]
+      Speedup = pairedRatio samples["baseline"] samples["rnnfun"]
       RnnFun = ours
       Baseline = theirs
       BaselineVerified = check |> Array.filter (fun q -> q < CountTolQ) |> Array.length
       BaselineWorstQ64 = (if check.Length = 0 then nan else Array.max check)
+      ConfirmedExtra = newPointsFrom problem 1e-2 ours.Points extra
+      BaselineUnmatched = extra.Length
       Phases = rnnfunSearchPhases problem }
 
 let private ms (s: float) = s * 1e3
@@ -172,6 +229,7 @@ let allSections = [ "gemm"; "training"; "forward"; "fixed-points"; "demo" ]
 let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<string>) : Results =
     let on name = sections.Contains name
     let total = Diagnostics.Stopwatch.StartNew()
+    runClock.Restart()
     let machine = Harness.machine root
     say "machine: %d processors, %s, %.1f GiB, %s, %s, TorchSharp %s, libtorch %s, load average %s" machine.Processors machine.CpuModel machine.MemoryGiB machine.OperatingSystem machine.Runtime machine.TorchSharp machine.LibTorch machine.LoadAverage
     // 1. GEMM rate and per-op cost.
@@ -188,9 +246,9 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
             for r in rows do
                 say "  N=%d threads=%d%s: Training.fit %.2f ms/step (%.1f GFLOP/s), inner step %s ms, torch.nn.RNN %.2f ms (%.1f GFLOP/s), ratio %.3f"
                     r.N r.Threads (if r.IsDefault then " (default)" else "") (ms r.RnnFun) (stepFlops n / r.RnnFun / 1e9)
-                    (r.Inner |> Option.map (fun t -> sprintf "%.2f" (ms t)) |> Option.defaultValue "-") (ms r.Fused) (stepFlops n / r.Fused / 1e9) (r.RnnFun / r.Fused)
+                    (r.Inner |> Option.map (fun t -> sprintf "%.2f" (ms t)) |> Option.defaultValue "-") (ms r.Fused) (stepFlops n / r.Fused / 1e9) r.Ratio
             let d = rows |> List.find (fun r -> r.IsDefault)
-            report "training-step ratio N=%d: %.3f" n (d.RnnFun / d.Fused)
+            report "training-step ratio N=%d: %.3f" n d.Ratio
             yield! rows ]
     // 3. Forward pass.
     let forwardRows =
@@ -200,9 +258,9 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
             for r in rows do
                 say "  N=%d threads=%d%s: Network.unroll %.3f ms (%.1f GFLOP/s), torch.nn.RNN %.3f ms (%.1f GFLOP/s), ratio %.3f"
                     r.N r.Threads (if r.IsDefault then " (default)" else "") (ms r.RnnFun) (forwardFlops n / r.RnnFun / 1e9)
-                    (ms r.Fused) (forwardFlops n / r.Fused / 1e9) (r.RnnFun / r.Fused)
+                    (ms r.Fused) (forwardFlops n / r.Fused / 1e9) r.Ratio
             let d = rows |> List.find (fun r -> r.IsDefault)
-            report "forward ratio N=%d: %.3f" n (d.RnnFun / d.Fused)
+            report "forward ratio N=%d: %.3f" n d.Ratio
             yield! rows ]
     // 4. Fixed points.
     let fixedPointRows, flipFlopTraining =
@@ -221,12 +279,13 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                 say "  %s: FixedPoints.find %.3f s (%d unique, %d converged, %d outliers), FixedPointFinder-style Adam %.3f s (%d unique, %d converged, %d iterations); baseline points with no RnnFun point within 1e-2: %d, RnnFun points with no baseline point within 1e-2: %d"
                     r.Problem r.RnnFunSeconds r.RnnFun.Unique r.RnnFun.Converged r.RnnFun.Outliers r.BaselineSeconds r.Baseline.Unique r.Baseline.Converged r.Baseline.Iterations
                     (unmatched 1e-2 r.Baseline.Points r.RnnFun.Points) (unmatched 1e-2 r.RnnFun.Points r.Baseline.Points)
-                say "    baseline's unique points re-evaluated in float64: %d of %d have q < 1e-12 (largest q %.2e)" r.BaselineVerified r.Baseline.Unique r.BaselineWorstQ64
-                say "    FixedPoints.find phases: Adam %.3f s (%d iterations), Newton %.3f s (%d iterations), uniqueness + Jacobians + eigen %.3f s"
+                say "    baseline's unique points re-evaluated in float64: %d of %d have q < 1e-12 (largest q %.2e); baseline points missing from RnnFun's set that FixedPoints.find confirms when started there: %d"
+                    r.BaselineVerified r.Baseline.Unique r.BaselineWorstQ64 r.ConfirmedExtra
+                say "    FixedPoints.find phases: Adam %.3f s (last progress report at iteration %d; at most 100), Newton %.3f s (%d iterations), uniqueness + Jacobians + eigen %.3f s"
                     r.Phases.AdamSeconds r.Phases.AdamIterations r.Phases.NewtonSeconds r.Phases.NewtonIterations r.Phases.RestSeconds
-            report "fixed-points speedup: %.2f" (flipFlopRow.BaselineSeconds / flipFlopRow.RnnFunSeconds)
+            report "fixed-points speedup: %.2f" flipFlopRow.Speedup
             report "fixed-points found (flip-flop, unique, q < 1e-12): rnnfun %d, baseline %d" flipFlopRow.RnnFun.Unique flipFlopRow.Baseline.Unique
-            report "fixed-points speedup W=2I: %.2f" (w2iRow.BaselineSeconds / w2iRow.RnnFunSeconds)
+            report "fixed-points speedup W=2I: %.2f" w2iRow.Speedup
             report "fixed-points found (W=2I, unique, q < 1e-12): rnnfun %d, baseline %d" w2iRow.RnnFun.Unique w2iRow.Baseline.Unique
             [ w2iRow; flipFlopRow ], Some flipFlopTraining
 
@@ -255,4 +314,5 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
       FixedPoints = fixedPointRows
       FlipFlop = flipFlopTraining
       Demo = demo
+      LoadAverageAfter = loadAverage ()
       Seconds = total.Elapsed.TotalSeconds }

@@ -62,7 +62,7 @@ let main argv =
             0
         else
             let watch = Diagnostics.Stopwatch.StartNew()
-            let results = Measure.run Measure.quickPlan root cli sections
+            let results = Measure.run Measure.fullPlan root cli sections
             let artifacts =
                 match root with
                 | Some r -> Path.Combine(r, "benchmarks", "RnnFun.Benchmarks", "BenchmarkDotNet.Artifacts")

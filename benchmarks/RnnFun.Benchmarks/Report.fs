@@ -24,7 +24,14 @@ type Mode =
 
 let private percent (ratio: float) =
     let p = (ratio - 1.0) * 100.0
-    if p >= 0.0 then sprintf "%.0f%% slower" p else sprintf "%.0f%% faster" (-p)
+    if abs p < 1.0 then "as fast (within 1%)"
+    elif p > 0.0 then sprintf "%.0f%% slower" p
+    else sprintf "%.0f%% faster" (-p)
+
+/// Adam iterations of FixedPoints.find: progress is reported every 10 iterations, and the phase
+/// runs at most 100 (FixedPointConfig.defaults).
+let private adamIterations (p: Workloads.SearchPhases) =
+    if p.AdamIterations >= 90 then 100.0 else float p.AdamIterations + 5.0
 
 let write (path: string) (mode: Mode) (r: Results) =
     let b = StringBuilder()
@@ -40,9 +47,9 @@ let write (path: string) (mode: Mode) (r: Results) =
     lines
         [ "# Performance"
           ""
-          "How fast RnnFun trains, runs and analyses networks, measured against libtorch's own fused"
-          "recurrent layer (`torch.nn.RNN`) and against a FixedPointFinder-style fixed-point search, in one"
-          "process, on the same data and sizes."
+          "How fast RnnFun trains, runs and analyses networks, measured against libtorch's built-in"
+          "recurrent layer (`torch.nn.RNN`, whose time loop runs inside libtorch) and against a"
+          "FixedPointFinder-style fixed-point search, in one process, on the same data and sizes."
           ""
           sprintf "This page was produced by %s, on %s." modeText (m.Date.ToString("yyyy-MM-dd HH:mm 'UTC'", inv))
           "Absolute times depend on the machine and its load; the ratios, measured side by side, are the"
@@ -59,6 +66,11 @@ let write (path: string) (mode: Mode) (r: Results) =
           sprintf "| runtime | %s |" m.Runtime
           sprintf "| TorchSharp / libtorch | %s / %s (CPU) |" m.TorchSharp m.LibTorch
           sprintf "| date | %s |" (m.Date.ToString("yyyy-MM-dd", inv))
+          sprintf "| load average (1, 5, 15 min) | %s at the start, %s after the interleaved measurements |" m.LoadAverage r.LoadAverageAfter
+          ""
+          "The load average counts other work on the machine during the run. On 2 cores shared with other"
+          "processes, two libtorch threads suffer most: a parallel op waits for its slowest thread, so the"
+          "two-thread rows below vary far more from run to run than the one-thread rows."
           ""
           "## How to reproduce"
           ""
@@ -66,26 +78,29 @@ let write (path: string) (mode: Mode) (r: Results) =
           ""
           "```sh"
           "dotnet build -c Release src/RnnFun.Cli        # the demo benchmark runs the built CLI"
-          "dotnet run -c Release --project benchmarks/RnnFun.Benchmarks -- --quick   # about 3 minutes"
+          "dotnet run -c Release --project benchmarks/RnnFun.Benchmarks -- --quick   # 1 to 3 minutes"
           "dotnet run -c Release --project benchmarks/RnnFun.Benchmarks              # full mode, rewrites this page"
           "```"
           ""
           "The quick mode prints one `name: value` line per result on stdout (details go to stderr);"
           "`--quick --write-docs` also rewrites this page from its numbers. Other options: `--no-demo`,"
-          "`--cli PATH` (the `rnnfun` executable), `--docs PATH` (where the page goes). The full mode keeps"
-          "BenchmarkDotNet's logs and tables under `benchmarks/RnnFun.Benchmarks/BenchmarkDotNet.Artifacts/`."
+          "`--only gemm,training,forward,fixed-points,demo` (some sections only), `--cli PATH` (the `rnnfun`"
+          "executable), `--docs PATH` (where the page goes). The full mode runs the interleaved harness with"
+          "more rounds, then BenchmarkDotNet in process, and keeps BenchmarkDotNet's logs and tables under"
+          "`benchmarks/RnnFun.Benchmarks/BenchmarkDotNet.Artifacts/`."
           "" ]
     // Summary.
     let defaultTraining = r.Training |> List.filter (fun x -> x.IsDefault)
     let defaultForward = r.Forward |> List.filter (fun x -> x.IsDefault)
     let flip = r.FixedPoints |> List.tryFind (fun x -> x.Problem.StartsWith "trained")
+    let at64 = defaultTraining |> List.tryFind (fun x -> x.N = 64)
     lines [ "## Summary"; ""; "Interleaved medians, RnnFun's default thread count (1 up to 128 units, all cores above):"; "" ]
     lines [ "```" ]
-    for x in defaultTraining do line (sprintf "training-step ratio N=%d: %s" x.N (f3 (x.RnnFun / x.Fused)))
-    for x in defaultForward do line (sprintf "forward ratio N=%d: %s" x.N (f3 (x.RnnFun / x.Fused)))
+    for x in defaultTraining do line (sprintf "training-step ratio N=%d: %s" x.N (f3 x.Ratio))
+    for x in defaultForward do line (sprintf "forward ratio N=%d: %s" x.N (f3 x.Ratio))
     match flip with
     | Some f ->
-        line (sprintf "fixed-points speedup: %s" (f2 (f.BaselineSeconds / f.RnnFunSeconds)))
+        line (sprintf "fixed-points speedup: %s" (f2 f.Speedup))
         line (sprintf "fixed-points found (flip-flop, unique, q < 1e-12): rnnfun %d, baseline %d" f.RnnFun.Unique f.Baseline.Unique)
     | None -> ()
     for t, rate in r.Gemm do line (sprintf "gemm GFLOP/s %d thread%s: %s" t (if t = 1 then "" else "s") (f1 rate))
@@ -94,7 +109,30 @@ let write (path: string) (mode: Mode) (r: Results) =
         line (sprintf "demo wall time s: %s" (f1 d.Seconds))
         line (sprintf "demo peak memory MiB: %.0f" (float d.PeakBytes / 1024.0 / 1024.0))
     | None -> ()
-    lines [ "```"; ""; "Ratios are RnnFun's time over the baseline's: above 1, RnnFun is slower." ; "" ]
+    lines
+        [ "```"
+          ""
+          "Ratios are RnnFun's time over the baseline's (above 1, RnnFun is slower); the speedup is the"
+          "baseline's time over RnnFun's. Each is the median over rounds of the ratio within a round, where"
+          "the contestants ran back to back; the times in the tables are medians over rounds."
+          "" ]
+    match mode with
+    | Full (rows, _) ->
+        let ratioOf group methodName n =
+            rows
+            |> List.tryFind (fun x -> x.Group = group && x.Method = methodName && x.N = Some n && x.Threads = Some(defaultThreads n))
+            |> Option.bind (fun x -> x.Ratio)
+            |> Option.map f3
+            |> Option.defaultValue "n/a"
+        lines
+            [ "The same ratios from BenchmarkDotNet (contestants one after the other, medians of its iterations):"
+              ""
+              "| N | training step (Training.fit / torch.nn.RNN) | forward (Network.unroll / torch.nn.RNN) |"
+              "|---|---|---|" ]
+        for n in unitCounts do
+            line (sprintf "| %d | %s | %s |" n (ratioOf "training" "RnnFunFit" n) (ratioOf "forward" "RnnFunUnroll" n))
+        line ""
+    | Quick -> ()
     // GEMM.
     lines
         [ "## The machine's matrix-product rate"
@@ -106,8 +144,8 @@ let write (path: string) (mode: Mode) (r: Results) =
     for t, rate in r.Gemm do line (sprintf "| %d | %s |" t (f1 rate))
     lines
         [ ""
-          sprintf "One tiny TorchSharp op (tanh of an 8 x 8 tensor, in a dispose scope) costs %s microseconds: at" (f2 r.TinyOpMicroseconds)
-          "the sizes below, that per-op cost rather than arithmetic sets much of the time of a step."
+          sprintf "One tiny TorchSharp op (tanh of an 8 x 8 tensor, in a dispose scope) costs %s microseconds: the" (f2 r.TinyOpMicroseconds)
+          "price of each op RnnFun's time loop issues from F# (see \"Reading the numbers\")."
           "" ]
     // Training.
     lines
@@ -134,12 +172,12 @@ let write (path: string) (mode: Mode) (r: Results) =
           "|---|---|---|---|---|---|---|---|---|" ]
     for x in r.Training do
         let innerMs, innerRatio =
-            match x.Inner with
-            | Some inner -> ms inner, f3 (inner / x.Fused)
-            | None -> "-", "-"
+            match x.Inner, x.InnerRatio with
+            | Some inner, Some ratio -> ms inner, f3 ratio
+            | _ -> "-", "-"
         line (
             sprintf "| %d | %d%s | %s | %s | %s | %s | %s | %s | %s |" x.N x.Threads (if x.IsDefault then " (default)" else "")
-                (ms x.RnnFun) innerMs (ms x.Fused) (f3 (x.RnnFun / x.Fused)) innerRatio
+                (ms x.RnnFun) innerMs (ms x.Fused) (f3 x.Ratio) innerRatio
                 (gflops (stepFlops x.N) x.RnnFun) (gflops (stepFlops x.N) x.Fused))
     line ""
     let bdnTable (group: string) (methods: (string * string) list) (flops: int -> float) =
@@ -151,19 +189,22 @@ let write (path: string) (mode: Mode) (r: Results) =
                 line "BenchmarkDotNet (in process, median and standard deviation, ms per operation; ratio to torch.nn.RNN):"
                 line ""
                 let header = methods |> List.map (fun (_, title) -> sprintf "%s | ratio" title) |> String.concat " | "
-                line (sprintf "| N | threads | %s | GFLOP/s (%s) |" header (snd methods.Head))
-                line (sprintf "|---|---|%s---|" (String.replicate (2 * methods.Length) "---|"))
+                let last = List.last methods
+                line (sprintf "| N | threads | %s | GFLOP/s (%s) | GFLOP/s (%s) |" header (snd methods.Head) (snd last))
+                line (sprintf "|---|---|%s---|---|" (String.replicate (2 * methods.Length) "---|"))
                 for n in unitCounts do
                     for t in [ 1; 2 ] do
                         let cell (methodName: string) =
                             match rows |> List.tryFind (fun x -> x.Method = methodName && x.N = Some n && x.Threads = Some t) with
                             | Some x -> sprintf "%s ± %s | %s" (ms x.Median) (ms x.StdDev) (x.Ratio |> Option.map f3 |> Option.defaultValue "")
                             | None -> "n/a | "
-                        let baseRate =
-                            match rows |> List.tryFind (fun x -> x.Method = fst methods.Head && x.N = Some n && x.Threads = Some t) with
+                        let rate (methodName: string) =
+                            match rows |> List.tryFind (fun x -> x.Method = methodName && x.N = Some n && x.Threads = Some t) with
                             | Some x -> gflops (flops n) x.Median
                             | None -> "n/a"
-                        line (sprintf "| %d | %d%s | %s | %s |" n t (if t = defaultThreads n then " (default)" else "") (methods |> List.map (fst >> cell) |> String.concat " | ") baseRate)
+                        line (
+                            sprintf "| %d | %d%s | %s | %s | %s |" n t (if t = defaultThreads n then " (default)" else "")
+                                (methods |> List.map (fst >> cell) |> String.concat " | ") (rate (fst methods.Head)) (rate (fst last)))
                 line ""
     bdnTable "training" [ "RnnFunFit", "Training.fit"; "RnnFunInnerStep", "inner step"; "TorchRnn", "torch.nn.RNN" ] stepFlops
     // Forward.
@@ -178,7 +219,7 @@ let write (path: string) (mode: Mode) (r: Results) =
     for x in r.Forward do
         line (
             sprintf "| %d | %d%s | %s | %s | %s | %s | %s |" x.N x.Threads (if x.IsDefault then " (default)" else "")
-                (ms x.RnnFun) (ms x.Fused) (f3 (x.RnnFun / x.Fused)) (gflops (forwardFlops x.N) x.RnnFun) (gflops (forwardFlops x.N) x.Fused))
+                (ms x.RnnFun) (ms x.Fused) (f3 x.Ratio) (gflops (forwardFlops x.N) x.RnnFun) (gflops (forwardFlops x.N) x.Fused))
     line ""
     bdnTable "forward" [ "RnnFunUnroll", "Network.unroll"; "TorchRnn", "torch.nn.RNN" ] forwardFlops
     // Fixed points.
@@ -209,7 +250,23 @@ let write (path: string) (mode: Mode) (r: Results) =
     for x in r.FixedPoints do
         line (
             sprintf "| %s | %s | %d | %s | %d | %d | %s |" x.Problem (f3 x.RnnFunSeconds) x.RnnFun.Unique (f3 x.BaselineSeconds)
-                x.Baseline.Unique x.Baseline.Iterations (f2 (x.BaselineSeconds / x.RnnFunSeconds)))
+                x.Baseline.Unique x.Baseline.Iterations (f2 x.Speedup))
+    line ""
+    for x in r.FixedPoints do
+        let p = x.Phases
+        line (
+            sprintf "- %s: `FixedPoints.find` spent %s s in its Adam phase (%s iterations), %s s in %d Newton iterations and %s s in uniqueness, Jacobians and eigen-decompositions (one extra run, timed through its progress callback)."
+                x.Problem (f3 p.AdamSeconds) (if p.AdamIterations >= 90 then sprintf "%d-100" p.AdamIterations else sprintf "about %d" p.AdamIterations)
+                (f3 p.NewtonSeconds) p.NewtonIterations (f3 p.RestSeconds))
+        line (
+            sprintf "  Re-evaluated in float64, %d of the baseline's %d unique points have q < 1e-12 (largest q %s). %s"
+                x.BaselineVerified x.Baseline.Unique (x.BaselineWorstQ64.ToString("0.0e0", inv))
+                (if x.BaselineUnmatched = 0 then "Each of them lies within 1e-2 of a point of `FixedPoints.find`'s set."
+                 elif x.ConfirmedExtra > 0 then
+                     sprintf "%d of them %s not in `FixedPoints.find`'s set, and `FixedPoints.find` started there converges to %s (q < 1e-20): from these initial states the library's search misses %s that plain Adam finds."
+                         x.ConfirmedExtra (if x.ConfirmedExtra = 1 then "is" else "are") (if x.ConfirmedExtra = 1 then "it" else "them")
+                         (if x.ConfirmedExtra = 1 then "a genuine fixed point" else "genuine fixed points")
+                 else sprintf "%d of them %s not in `FixedPoints.find`'s set, and `FixedPoints.find` started there does not confirm %s as distinct fixed points." x.BaselineUnmatched (if x.BaselineUnmatched = 1 then "is" else "are") (if x.BaselineUnmatched = 1 then "it" else "them")))
     line ""
     match r.FlipFlop with
     | Some t ->
@@ -248,28 +305,58 @@ let write (path: string) (mode: Mode) (r: Results) =
               "" ]
     | None -> lines [ "Not measured in this run (the CLI was not built, or `--no-demo` was given)."; "" ]
     // Reading.
-    let at n = defaultTraining |> List.tryFind (fun x -> x.N = n)
+    let ratios (rows: Row list) = if rows.IsEmpty then [ nan ] else rows |> List.map (fun x -> x.Ratio)
+    let loopCalls = 3.0 * float Time * r.TinyOpMicroseconds // microseconds per sequence
     lines [ "## Reading the numbers"; "" ]
     for x in defaultTraining do
-        let inner = x.Inner |> Option.defaultValue nan
         line (
-            sprintf "- Training step, N = %d: `Training.fit` is %s than `torch.nn.RNN` (the reproduced inner step %s);"
-                x.N (percent (x.RnnFun / x.Fused)) (percent (inner / x.Fused)))
+            sprintf "- Training step, N = %d, %d thread%s: `Training.fit` %s ms, `torch.nn.RNN` %s ms: RnnFun is %s (difference %s ms per step, %s microseconds per time step)."
+                x.N x.Threads (if x.Threads = 1 then "" else "s") (ms x.RnnFun) (ms x.Fused) (percent x.Ratio)
+                (f2 ((x.RnnFun - x.Fused) * 1e3)) (f1 ((x.RnnFun - x.Fused) * 1e6 / float Time)))
+    for x in defaultForward do
         line (
-            sprintf "  the gap is %s ms per step, %s microseconds per time step of the %d-step sequence."
-                (f2 ((x.RnnFun - x.Fused) * 1e3)) (f1 ((x.RnnFun - x.Fused) * 1e6 / float Time)) Time)
-    match at 64 with
-    | Some x ->
+            sprintf "- Forward pass, N = %d: `Network.unroll` %s ms, `torch.nn.RNN` %s ms: RnnFun is %s."
+                x.N (ms x.RnnFun) (ms x.Fused) (percent x.Ratio))
+    lines
+        [ ""
+          "On the CPU, libtorch's `torch.nn.RNN` is not one fused kernel: it projects the inputs of all time"
+          "steps at once, then loops over time in C++, each step a `linear` of the hidden state (a transpose"
+          "and an `addmm` with the recurrent bias), an in-place add of the projected input and a `tanh`, and"
+          "finally stacks the states. RnnFun's loop (`Network.unrollDrive` over `Kinds.rnn`) does the same"
+          "work with one op fewer per step: the input projection and both biases are computed once"
+          "(`InputDrive`), and each step is an `addmm` onto that drive and a `tanh`. Its ops are issued from"
+          "F#, which costs a TorchSharp call per op, but the backward pass runs in libtorch's autograd engine"
+          "for both contestants."
+          sprintf "In this run the ratios at the default thread count lie between %s and %s for a training step and"
+              (f3 (ratios defaultTraining |> List.min)) (f3 (ratios defaultTraining |> List.max))
+          sprintf "between %s and %s for a forward pass." (f3 (ratios defaultForward |> List.min)) (f3 (ratios defaultForward |> List.max))
+          sprintf "One tiny op costs %s microseconds through TorchSharp on this run; RnnFun's forward loop issues" (f2 r.TinyOpMicroseconds)
+          sprintf "three per time step (a transpose view of `w_rec`, `addmm`, `tanh`), about %s ms per %d-step sequence" (f2 (loopCalls / 1e3)) Time
+          (match at64 with
+           | Some x -> sprintf "(%s%% of a training step at N = 64)." (f1 (loopCalls / 1e6 / x.RnnFun * 100.0))
+           | None -> ".")
+          "" ]
+    match at64 with
+    | Some x when not r.Gemm.IsEmpty ->
         lines
-            [ ""
-              "Both contestants run the same matrix products; `torch.nn.RNN` runs its time loop inside libtorch,"
-              "while RnnFun issues each time step's ops from .NET (an `addmm` and a `tanh` per step forward,"
-              "plus a transpose view of `w_rec` per step, then `stack`). Each such call costs about"
-              sprintf "%s microseconds here whatever its size, so at small N the per-step call cost is a visible" (f2 r.TinyOpMicroseconds)
-              "share of a step, and at large N the matrix products dominate and the ratio tends to 1."
-              sprintf "At N = 64 a step reaches %s GFLOP/s in `Training.fit` against %s GFLOP/s for one thread's" (gflops (stepFlops 64) x.RnnFun) (f1 (r.Gemm |> List.head |> snd))
-              "1024 x 1024 GEMM: these products are small (64-row batches), so neither contestant comes near"
-              "the machine's GEMM rate."
+            [ sprintf "At N = 64 a training step reaches %s GFLOP/s in `Training.fit` (%s in `torch.nn.RNN`), against %s GFLOP/s"
+                  (gflops (stepFlops 64) x.RnnFun) (gflops (stepFlops 64) x.Fused) (f1 (r.Gemm |> List.head |> snd))
+              "for one thread's 1024 x 1024 GEMM: the products of a recurrent step are small (64 rows) and"
+              "sequential, so neither contestant comes near the machine's GEMM rate; at N = 256 both get closer."
+              "" ]
+    | _ -> ()
+    match flip with
+    | Some f ->
+        lines
+            [ sprintf "Fixed points of the trained flip-flop: `FixedPoints.find` takes %s s, the FixedPointFinder-style Adam search %s s"
+                  (f3 f.RnnFunSeconds) (f3 f.BaselineSeconds)
+              sprintf "(speedup %s). `FixedPoints.find` works in float64 and ends with every converged state at q < 1e-20, then"
+                  (f2 f.Speedup)
+              "computes Jacobians and eigenvalues; the baseline stops in float32 once every state is below"
+              "1e-12 and computes neither."
+              "An iteration of `FixedPoints.find`'s Adam phase (float64, the Adam update written as separate tensor ops,"
+              sprintf "three read-backs per iteration) takes about %s ms, one of the baseline's (float32, `torch.optim.Adam`) %s ms."
+                  (f2 (f.Phases.AdamSeconds / adamIterations f.Phases * 1e3)) (f2 (f.BaselineSeconds / float (max 1 f.Baseline.Iterations) * 1e3))
               "" ]
     | None -> ()
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore

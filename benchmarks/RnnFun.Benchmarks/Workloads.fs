@@ -81,6 +81,9 @@ type FitSteps(n: int, threads: int option, steps: int) =
         { parts[0] with
             Inputs = parts |> Array.collect (fun b -> b.Inputs)
             Targets = parts |> Array.collect (fun b -> b.Targets)
+            Mask =
+                if parts |> Array.forall (fun b -> b.Mask.IsSome) then Some(parts |> Array.collect (fun b -> b.Mask.Value))
+                else None
             Trials = BatchSize * steps }
     let config =
         { FitConfig.defaults with
@@ -362,6 +365,14 @@ let q64 (p: FixedPointProblem) (states: float[][]) : float[] =
         let next = Network.step net h u // [k; units]
         Arrays.ofTensor ((next - h).square().sum(1L) * 0.5)
 
+/// Refines states with FixedPoints.find (defaults) and returns how many distinct fixed points
+/// (q < 1e-20) it reaches that lie farther than `distance` from every point of `known`.
+let newPointsFrom (p: FixedPointProblem) (distance: float) (known: float[][]) (states: float[][]) =
+    if states.Length = 0 then 0
+    else
+        let r = FixedPoints.find FixedPointConfig.defaults p.Network (ConstantInput.Same p.Input) states
+        unmatched distance (r.FixedPoints |> Array.map (fun f -> f.State)) known
+
 /// FixedPointFinder's Torch defaults: Adam(lr = 1) on all states jointly, ReduceLROnPlateau(factor
 /// 0.95, patience 2) on the mean q, no clipping, at most 5000 iterations, stop when every state has
 /// q < 1e-12 or dq < 1e-20 lr; float32 (its default dtype); the step is torch.nn.RNN's, loaded with
@@ -400,7 +411,10 @@ let fixedPointFinderSearch (p: FixedPointProblem) : SearchOutcome =
     let optimizer = torch.optim.Adam([ x ], 1.0, 0.9, 0.999, 1e-8, 0.0, false, false)
     let scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min", 0.95, 2)
     let group = optimizer.ParamGroups |> Seq.head
-    let mutable qPrev = torch.full([| int64 k |], Double.NaN.ToScalar(), dtype = torch.ScalarType.Float32).DetachFromDisposeScope()
+    let mutable qPrev =
+        use nanScalar = Double.NaN.ToScalar()
+        torch.full([| int64 k |], nanScalar, dtype = torch.ScalarType.Float32).DetachFromDisposeScope()
+    use tolQScalar = tolQ.ToScalar()
     let mutable iteration = 1
     let mutable finished = false
     try
@@ -419,7 +433,8 @@ let fixedPointFinderSearch (p: FixedPointProblem) : SearchOutcome =
             scheduler.step (qMean.ToDouble())
             let allDone =
                 iteration > 1
-                && dq.lt((tolDq * lr).ToScalar()).logical_or(q.lt(tolQ.ToScalar())).all().item<bool> ()
+                && (use tolDqScalar = (tolDq * lr).ToScalar()
+                    dq.lt(tolDqScalar).logical_or(q.lt(tolQScalar)).all().item<bool> ())
             if allDone || iteration + 1 > maxIters then finished <- true
             else
                 let next = q.detach().clone().DetachFromDisposeScope()
