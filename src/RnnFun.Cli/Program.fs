@@ -399,15 +399,19 @@ let private topology (args: ParseResults<TopologyArgs>) =
 
 /// The report of a demo run.
 let private writeReport (path: string) (task: string) (net: Network) (fitConfig: FitConfig) (fit: FitResult) (validation: Batch) (outputs: float32[]) (states: float[][][]) (found: FixedPointResult) (t: Topology) =
+    // The PCA sees every held-out trial; the figures draw 32 of them (drawing all 256 only slows the
+    // report down: Plotly.NET's JSON is the slow part).
+    let shown = min 32 validation.Trials
     let inputs =
         { ReportInputs.empty with
             Title = sprintf "RnnFun demo: %s" task
             Network = Some net
             FitConfig = Some fitConfig
             Fit = Some fit
-            Batch = Some validation
-            Outputs = outputs |> Array.map float
-            States = Some states
+            Batch = Some(Batch.slice 0 shown validation)
+            Outputs = Array.sub outputs 0 (shown * validation.Time * validation.OutputSize) |> Array.map float
+            States = Some(Array.truncate shown states)
+            Pca = Some(Pca.fitAll (Array.concat states))
             FixedPoints = Some(Array.append found.FixedPoints found.SlowPoints)
             Topology = Some t
             Notes =
