@@ -98,6 +98,9 @@ public sealed class FixedPointOptions
     /// <summary>Phase 2: at most this many damped Newton iterations (default 40).</summary>
     public int NewtonIterations { get; init; } = D.NewtonIterations;
 
+    /// <summary>Before phase 2, a state within this distance of a lower-q state is not refined on its own (default 0: every state is).</summary>
+    public double NewtonMergeRadius { get; init; } = D.NewtonMergeRadius;
+
     /// <summary>Drop points farther from the initial states' centroid than this many times their mean distance to it (default 10); null: keep all.</summary>
     public double? OutlierDistanceScale { get; init; } = Interop.ToNullable(D.OutlierDistanceScale);
 
@@ -117,7 +120,7 @@ public sealed class FixedPointOptions
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
     internal Core.FixedPointConfig ToCore(IProgress<FixedPointProgressInfo>? progress) =>
-        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon, NewtonIterations,
+        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon, NewtonIterations, NewtonMergeRadius,
             Interop.OfNullable(OutlierDistanceScale), IncludeSlowPoints, SlowTolQ, EigenTolerance,
             Interop.Precision(Float64), Interop.OfNullable(Threads),
             progress is null

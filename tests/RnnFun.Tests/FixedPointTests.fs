@@ -157,6 +157,17 @@ let tests =
                     Expect.isLessThan (maxAbsDiff (twin.Eigenvalues |> Array.map (fun l -> l.Magnitude)) (p.Eigenvalues |> Array.map (fun l -> l.Magnitude))) 1e-8 "same eigenvalues"
                 true))
 
+        test "NewtonMergeRadius refines one state per neighbourhood and finds the same points" {
+            use net = decoupled Kinds.rnn 3 2.0
+            let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0
+            let all = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
+            let merged = FixedPoints.find { FixedPointConfig.defaults with NewtonMergeRadius = 0.2 } net (ConstantInput.Same [| 0.0 |]) initial
+            let states (r: FixedPointResult) = r.FixedPoints |> Array.map (fun p -> p.State |> Array.map (fun v -> Math.Round(v, 8))) |> Array.sort
+            Expect.equal (states merged) (states all) "the same 27 points"
+            Expect.isLessThan merged.Converged all.Converged "fewer states refined"
+            Expect.equal (merged.Duplicates + merged.FixedPoints.Length + merged.Outliers + merged.NotConverged) 1024 "every state accounted for"
+        }
+
         test "input-conditioned search: uniqueness is judged on [x, u]" {
             use net = decoupled Kinds.rnn 2 2.0
             let initial = InitialStates.uniformBox 200 -1.5 1.5 2 3

@@ -78,6 +78,10 @@ type FixedPointConfig =
       AdamEpsilon: float
       /// Phase 2: at most this many damped Newton iterations.
       NewtonIterations: int
+      /// Before phase 2, a state within this distance of a state with lower q is not refined on its
+      /// own (it is counted as a duplicate): states of one basin end at one point, and Newton's cost
+      /// grows with the number of states. 0 refines every state.
+      NewtonMergeRadius: float
       /// Drop points whose distance to the initial states' centroid exceeds this many times the
       /// initial states' mean distance to it (FixedPointFinder's rule); None: keep all.
       OutlierDistanceScale: float option
@@ -99,6 +103,7 @@ type FixedPointConfig =
           InitialLearningRate = 1.0
           AdamEpsilon = 0.01
           NewtonIterations = 40
+          NewtonMergeRadius = 0.0
           OutlierDistanceScale = Some 10.0
           IncludeSlowPoints = false
           SlowTolQ = 1e-6
@@ -343,6 +348,23 @@ module FixedPoints =
                 for t in old do t.Dispose()
                 if it >= config.MaxAdamIterations then adamDone <- true
         for i in 0 .. k - 1 do iterations[i] <- it
+        let merged = Array.zeroCreate<bool> k
+        if config.NewtonMergeRadius > 0.0 then
+            let q0 = Arrays.ofTensor (qOf x drive)
+            let xs = rows x
+            let r2 = config.NewtonMergeRadius * config.NewtonMergeRadius
+            let kept = ResizeArray<int>()
+            for i in Array.init k id |> Array.sortBy (fun i -> q0[i]) do
+                let close j =
+                    let mutable d = 0.0
+                    for c in 0 .. n - 1 do
+                        let e = xs[i][c] - xs[j][c]
+                        d <- d + e * e
+                    for c in 0 .. inputs[i].Length - 1 do
+                        let e = inputs[i][c] - inputs[j][c]
+                        d <- d + e * e
+                    d <= r2
+                if kept.Exists(fun j -> close j) then merged[i] <- true else kept.Add i
         // Phase 2: Newton steps on the states still above the tolerance: solve (J - I) d = -r directly,
         // falling back to a Levenberg-Marquardt step where that fails or did not lower q (see below),
         // with a backtracking line search on q over all those states at once.
@@ -350,7 +372,7 @@ module FixedPoints =
         let fractions = [| 1.0; 0.5; 0.25; 0.125; 0.0625; 0.03125; 0.015625; 0.0078125 |]
         let nf = int64 fractions.Length
         // States still worth a step: above the tolerance and not stalled (no fraction lowered q).
-        let stalled = Array.zeroCreate<bool> k
+        let stalled = Array.copy merged
         let damped = Array.zeroCreate<bool> k
         let mutable newton = 0
         let mutable newtonDone = config.NewtonIterations <= 0
@@ -426,7 +448,8 @@ module FixedPoints =
                   Kind = FixedPointKind.Attractor
                   ContinuousEigenvalues = None })
         let finite (p: FixedPoint) = Double.IsFinite p.Q && p.State |> Array.forall Double.IsFinite
-        let converged = points |> Array.filter (fun p -> p.Converged && finite p)
+        let refined = points |> Array.mapi (fun i p -> i, p) |> Array.filter (fun (i, _) -> not merged[i]) |> Array.map snd
+        let converged = refined |> Array.filter (fun p -> p.Converged && finite p)
         // FixedPointFinder's distance-outlier rule, relative to the initial states' spread.
         let centroid = Array.init n (fun j -> initial |> Array.averageBy (fun s -> s[j]))
         let distanceToCentroid (s: float[]) = sqrt (Array.fold2 (fun acc a b -> acc + (a - b) ** 2.0) 0.0 s centroid)
@@ -444,7 +467,7 @@ module FixedPoints =
             |> withIds
         let slow =
             if config.IncludeSlowPoints then
-                points
+                refined
                 |> Array.filter (fun p -> not p.Converged && finite p && p.Q < config.SlowTolQ && not (isOutlier p))
                 |> unique config.TolUnique
                 |> analyse config.EigenTolerance work
@@ -456,7 +479,7 @@ module FixedPoints =
           SlowPoints = slow
           InitialStates = k
           Converged = converged.Length
-          Duplicates = inliers.Length - uniquePoints.Length
+          Duplicates = inliers.Length - uniquePoints.Length + (merged |> Array.filter id |> Array.length)
           Outliers = converged.Length - inliers.Length
-          NotConverged = k - converged.Length
+          NotConverged = refined.Length - converged.Length
           Elapsed = stopwatch.Elapsed }
