@@ -507,12 +507,7 @@ module Charts =
     // ------------------------------------------------------------------------------------------
     // Fixed points
 
-    let private kindText (k: FixedPointKind) =
-        match k with
-        | FixedPointKind.Attractor -> "attractor"
-        | FixedPointKind.Saddle -> "saddle"
-        | FixedPointKind.Repeller -> "repeller"
-        | FixedPointKind.Marginal -> "marginal"
+    let private kindText = FixedPoints.kindName
 
     let private leadingModulus (fp: FixedPoint) =
         let e = orEmpty fp.Eigenvalues

@@ -151,12 +151,7 @@ module Report =
 
     let private note (text: string) = sprintf "<p class=\"note\">%s</p>\n" (encode text)
 
-    let private kindText (k: FixedPointKind) =
-        match k with
-        | FixedPointKind.Attractor -> "attractor"
-        | FixedPointKind.Saddle -> "saddle"
-        | FixedPointKind.Repeller -> "repeller"
-        | FixedPointKind.Marginal -> "marginal"
+    let private kindText = FixedPoints.kindName
 
     let private settingText (s: KindSetting) =
         match s with

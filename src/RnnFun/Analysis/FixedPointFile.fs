@@ -14,12 +14,8 @@ module FixedPointFile =
     [<Literal>]
     let Version = 1
 
-    let kindName (kind: FixedPointKind) =
-        match kind with
-        | FixedPointKind.Attractor -> "attractor"
-        | FixedPointKind.Saddle -> "saddle"
-        | FixedPointKind.Repeller -> "repeller"
-        | FixedPointKind.Marginal -> "marginal"
+    /// The kind as the file writes it (see `FixedPoints.kindName`).
+    let kindName (kind: FixedPointKind) = FixedPoints.kindName kind
 
     let private kindOf (name: string) =
         match name with

@@ -159,6 +159,14 @@ module InitialStates =
 
 [<RequireQualifiedAccess>]
 module FixedPoints =
+    /// The kind as the files and figures write it: attractor, saddle, repeller or marginal.
+    let kindName (kind: FixedPointKind) =
+        match kind with
+        | FixedPointKind.Attractor -> "attractor"
+        | FixedPointKind.Saddle -> "saddle"
+        | FixedPointKind.Repeller -> "repeller"
+        | FixedPointKind.Marginal -> "marginal"
+
     /// Classifies eigenvalues (discrete-time map): unstable modes, stable, kind.
     let classify (tolerance: float) (eigenvalues: Complex[]) =
         let moduli = eigenvalues |> Array.map (fun l -> l.Magnitude)

@@ -324,12 +324,7 @@ module Topology =
         | 2 -> "skyblue"
         | _ -> "magenta"
 
-    let private kindText (k: FixedPointKind) =
-        match k with
-        | FixedPointKind.Attractor -> "attractor"
-        | FixedPointKind.Saddle -> "saddle"
-        | FixedPointKind.Repeller -> "repeller"
-        | FixedPointKind.Marginal -> "marginal"
+    let private kindText = FixedPoints.kindName
 
     /// The topology as a GraphViz DOT digraph (`dot -Tsvg`). One line per vertex (node "fp<id>",
     /// labelled with the id and the number of unstable modes, filled with `colour`) and one line per
@@ -399,12 +394,7 @@ module TopologyFile =
         | RunMethod.Noise -> "noise"
         | RunMethod.UnstableMode -> "unstable"
 
-    let private kindText (k: FixedPointKind) =
-        match k with
-        | FixedPointKind.Attractor -> "attractor"
-        | FixedPointKind.Saddle -> "saddle"
-        | FixedPointKind.Repeller -> "repeller"
-        | FixedPointKind.Marginal -> "marginal"
+    let private kindText = FixedPoints.kindName
 
     let private precisionText (p: Precision) =
         match p with
