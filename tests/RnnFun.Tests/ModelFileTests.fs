@@ -8,11 +8,6 @@ open FsCheck.FSharp
 open TorchSharp
 open RnnFun
 
-let private tempDir () =
-    let d = Path.Combine(Path.GetTempPath(), "rnnfun-tests-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory d |> ignore
-    d
-
 /// The example of docs/formats.md: 1 input, 2 units, 1 output, written by hand.
 let private handWritten =
     """{ "format": "rnnfun.model", "version": 1, "kind": "rnn",
@@ -22,17 +17,10 @@ let private handWritten =
   "weights": { "w_in": [[1.0], [-0.5]], "w_rec": [[0.0, 0.5], [0.25, 0.0]], "b_rec": [0.1, -0.1],
                "w_out": [[2.0, -1.0]], "b_in": null, "b_out": [0.5] } }"""
 
-let private withFile (text: string) (f: string -> unit) =
-    let dir = tempDir ()
-    let path = Path.Combine(dir, "model.json")
-    File.WriteAllText(path, text)
-    try f path finally Directory.Delete(dir, true)
+let private withFile (text: string) (f: string -> unit) = withTextFile "model.json" text f
 
 /// The hand-written file with one textual replacement.
-let private variant (find: string) (replace: string) =
-    let t = handWritten.Replace(find, replace)
-    if t = handWritten then failwithf "the variant did not change the file: %s" find
-    t
+let private variant (find: string) (replace: string) = replaceOnce handWritten find replace
 
 [<Tests>]
 let tests =
@@ -41,8 +29,7 @@ let tests =
             let kinds = Gen.elements [ Kinds.rnn; Kinds.ctrnn; Kinds.ctrnnWith { Dt = 2.0; Tau = 20.0; Readout = Readout.Rate } ]
             let flags = Gen.elements [ Map.empty; Map.ofList [ "w_in", true; "w_out", true ]; Map.ofList [ "w_rec", false ] ]
             Prop.forAll (Arb.fromGen (Gen.zip3 genConfig kinds flags)) (fun (config, kind, trainable) ->
-                let dir = tempDir ()
-                try
+                withTempDir (fun dir ->
                     let path = Path.Combine(dir, "m.json")
                     use net = Network.create kind { config with Trainable = trainable }
                     ModelFile.save path net
@@ -58,9 +45,7 @@ let tests =
                     use b = Network.unroll back x
                     Expect.isTrue (sameTensor a.Outputs b.Outputs) "bit-identical outputs"
                     Expect.isTrue (sameTensor a.States b.States) "bit-identical states"
-                    true
-                finally
-                    Directory.Delete(dir, true)))
+                    true)))
 
         test "a hand-written file loads and computes its equations" {
             withFile handWritten (fun path ->
@@ -116,15 +101,15 @@ let tests =
                     let file, problem = expectFileError (fun () -> ModelFile.load path) name
                     Expect.equal file path (sprintf "%s: names the file" name)
                     Expect.stringContains problem expected (sprintf "%s: names the problem" name))
-            let missing = Path.Combine(tempDir (), "nope.json")
-            let file, problem = expectFileError (fun () -> ModelFile.load missing) "missing file"
-            Expect.equal file missing "names the missing file"
-            Expect.stringContains problem "not found" "says not found"
+            withTempDir (fun dir ->
+                let missing = Path.Combine(dir, "nope.json")
+                let file, problem = expectFileError (fun () -> ModelFile.load missing) "missing file"
+                Expect.equal file missing "names the missing file"
+                Expect.stringContains problem "not found" "says not found")
         }
 
         test "save is atomic: a failure while writing leaves the previous file intact" {
-            let dir = tempDir ()
-            try
+            withTempDir (fun dir ->
                 let path = Path.Combine(dir, "m.json")
                 use net = Network.create Kinds.rnn { NetworkConfig.defaults with Units = 3 }
                 ModelFile.save path net
@@ -140,8 +125,6 @@ let tests =
                 Expect.equal (File.ReadAllBytes path) before "previous file intact"
                 Expect.equal (Directory.GetFiles dir |> Array.map Path.GetFileName) [| "m.json" |] "no temporary file left behind"
                 use back = ModelFile.load path
-                Expect.equal (Network.values back) (Network.values net) "still loads"
-            finally
-                Directory.Delete(dir, true)
+                Expect.equal (Network.values back) (Network.values net) "still loads")
         }
     ]

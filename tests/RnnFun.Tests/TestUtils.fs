@@ -8,6 +8,27 @@ open FsCheck.FSharp
 open TorchSharp
 open RnnFun
 
+/// Runs f with a fresh temporary folder, deleted afterwards whatever f does.
+let withTempDir (f: string -> 'a) : 'a =
+    let dir = IO.Path.Combine(IO.Path.GetTempPath(), "rnnfun-tests-" + Guid.NewGuid().ToString("N"))
+    IO.Directory.CreateDirectory dir |> ignore
+    try f dir
+    finally if IO.Directory.Exists dir then IO.Directory.Delete(dir, true)
+
+/// Runs f on a file named `name` holding `text`, in a fresh temporary folder.
+let withTextFile (name: string) (text: string) (f: string -> 'a) : 'a =
+    withTempDir (fun dir ->
+        let path = IO.Path.Combine(dir, name)
+        IO.File.WriteAllText(path, text)
+        f path)
+
+/// `original` with `find` replaced; fails when the replacement changes nothing (a test of a bad file
+/// must really break the file).
+let replaceOnce (original: string) (find: string) (replace: string) =
+    let changed = original.Replace(find, replace)
+    if changed = original then failwithf "the variant did not change the text: %s" find
+    changed
+
 /// FsCheck settings shared by the property tests: few, small cases (each builds tensors).
 let propConfig = { FsCheckConfig.defaultConfig with maxTest = 40; endSize = 12 }
 let testProp name = testPropertyWithConfig propConfig name

@@ -116,11 +116,6 @@ let private madeUpPoint id (state: float[]) (directions: float[][]) =
       Kind = (if directions.Length = 0 then FixedPointKind.Attractor else FixedPointKind.Saddle)
       ContinuousEigenvalues = None }
 
-let private tempDir () =
-    let d = Path.Combine(Path.GetTempPath(), "rnnfun-topology-tests-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory d |> ignore
-    d
-
 /// A small topology file written by hand: two vertices, three edges.
 let private handWritten =
     """{ "format": "rnnfun.topology", "version": 1,
@@ -134,16 +129,9 @@ let private handWritten =
     { "from": 1, "to": 0, "method": "noise", "count": 3, "probability": 0.75 },
     { "from": 1, "to": 0, "method": "unstable", "count": 2, "probability": 1.0 } ] }"""
 
-let private withFile (text: string) (f: string -> unit) =
-    let dir = tempDir ()
-    let path = Path.Combine(dir, "topology.json")
-    File.WriteAllText(path, text)
-    try f path finally Directory.Delete(dir, true)
+let private withFile (text: string) (f: string -> unit) = withTextFile "topology.json" text f
 
-let private variant (find: string) (replace: string) =
-    let t = handWritten.Replace(find, replace)
-    if t = handWritten then failwithf "the variant did not change the file: %s" find
-    t
+let private variant (find: string) (replace: string) = replaceOnce handWritten find replace
 
 [<Tests>]
 let tests =
@@ -318,8 +306,7 @@ let tests =
         }
 
         test "JSON: save -> load gives an equal topology; the hand-written example loads" {
-            let dir = tempDir ()
-            try
+            withTempDir (fun dir ->
                 let path = Path.Combine(dir, "sub", "topology.json")
                 let t = defaultTopology.Value
                 TopologyFile.save path t
@@ -328,9 +315,7 @@ let tests =
                 Expect.isEmpty (Directory.GetFiles(Path.GetDirectoryName path, "*.tmp")) "no temporary file left"
                 // Saving again over it keeps the file readable.
                 TopologyFile.save path back
-                Expect.equal (TopologyFile.load path) t "overwrite"
-            finally
-                Directory.Delete(dir, true)
+                Expect.equal (TopologyFile.load path) t "overwrite")
             withFile handWritten (fun path ->
                 let t = TopologyFile.load path
                 Expect.equal t.Vertices.Length 2 "vertices"
