@@ -281,8 +281,8 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                     (unmatched 1e-2 r.Baseline.Points r.RnnFun.Points) (unmatched 1e-2 r.RnnFun.Points r.Baseline.Points)
                 say "    baseline's unique points re-evaluated in float64: %d of %d have q < 1e-12 (largest q %.2e); baseline points missing from RnnFun's set that FixedPoints.find confirms when started there: %d"
                     r.BaselineVerified r.Baseline.Unique r.BaselineWorstQ64 r.ConfirmedExtra
-                say "    FixedPoints.find phases: Adam %.3f s (last progress report at iteration %d; at most 100), Newton %.3f s (%d iterations), uniqueness + Jacobians + eigen %.3f s"
-                    r.Phases.AdamSeconds r.Phases.AdamIterations r.Phases.NewtonSeconds r.Phases.NewtonIterations r.Phases.RestSeconds
+                say "    FixedPoints.find phases: Adam %.3f s (last progress report at iteration %d; at most 100), Newton %.3f s (%d iterations), chord %.3f s (%d iterations), uniqueness + Jacobians + eigen %.3f s"
+                    r.Phases.AdamSeconds r.Phases.AdamIterations r.Phases.NewtonSeconds r.Phases.NewtonIterations r.Phases.ChordSeconds r.Phases.ChordIterations r.Phases.RestSeconds
             report "fixed-points speedup: %.2f" flipFlopRow.Speedup
             report "fixed-points found (flip-flop, unique, q < 1e-12): rnnfun %d, baseline %d" flipFlopRow.RnnFun.Unique flipFlopRow.Baseline.Unique
             report "fixed-points speedup W=2I: %.2f" w2iRow.Speedup

@@ -325,34 +325,44 @@ let rnnfunSearch (p: FixedPointProblem) : SearchOutcome =
       Points = counted |> Array.map (fun f -> f.State) }
 
 /// Where FixedPoints.find spends its time (one extra run with a progress callback, which costs a
-/// little itself): seconds and iterations of the Adam phase, of the Newton phase, and the rest
-/// (uniqueness, Jacobians and eigen-decompositions).
+/// little itself): seconds of the Adam phase (with its last reported iteration; reports come every 10),
+/// of the Newton steps (representatives, and any state whose chord steps failed), of the chord steps,
+/// and the rest (uniqueness, Jacobians and eigen-decompositions). The time between two reports counts
+/// for the phase of the later one.
 type SearchPhases =
     { AdamSeconds: float
       AdamIterations: int
       NewtonSeconds: float
       NewtonIterations: int
+      ChordSeconds: float
+      ChordIterations: int
       RestSeconds: float }
 
 let rnnfunSearchPhases (p: FixedPointProblem) : SearchPhases =
     let sw = Diagnostics.Stopwatch.StartNew()
-    let mutable firstNewton = nan
-    let mutable lastNewton = nan
-    let mutable adamIterations = 0
-    let mutable newtonIterations = 0
+    let seconds = Collections.Generic.Dictionary<string, float>()
+    let iterations = Collections.Generic.Dictionary<string, int>()
+    let mutable last = 0.0
     let progress (f: FixedPointProgress) =
-        if f.Phase = "adam" then adamIterations <- max adamIterations f.Iteration
-        else
-            if Double.IsNaN firstNewton then firstNewton <- sw.Elapsed.TotalSeconds
-            lastNewton <- sw.Elapsed.TotalSeconds
-            newtonIterations <- max newtonIterations f.Iteration
+        let now = sw.Elapsed.TotalSeconds
+        seconds[f.Phase] <- (match seconds.TryGetValue f.Phase with | true, s -> s | _ -> 0.0) + (now - last)
+        // Newton restarts at 0 for the fallback run: count its reports, not its largest iteration.
+        iterations[f.Phase] <-
+            match iterations.TryGetValue f.Phase with
+            | true, i when f.Phase = "newton" -> i + (if f.Iteration > 0 then 1 else 0)
+            | true, i -> max i f.Iteration
+            | _ -> f.Iteration
+        last <- now
     FixedPoints.find { FixedPointConfig.defaults with Progress = Some progress } p.Network (ConstantInput.Same p.Input) p.Initial |> ignore
     let total = sw.Elapsed.TotalSeconds
-    { AdamSeconds = firstNewton
-      AdamIterations = adamIterations
-      NewtonSeconds = lastNewton - firstNewton
-      NewtonIterations = newtonIterations
-      RestSeconds = total - lastNewton }
+    let get (d: Collections.Generic.Dictionary<string, 'T>) key zero = match d.TryGetValue key with | true, v -> v | _ -> zero
+    { AdamSeconds = get seconds "adam" 0.0
+      AdamIterations = get iterations "adam" 0
+      NewtonSeconds = get seconds "newton" 0.0
+      NewtonIterations = get iterations "newton" 0
+      ChordSeconds = get seconds "chord" 0.0
+      ChordIterations = get iterations "chord" 0
+      RestSeconds = total - last }
 
 /// q = 0.5 ||F(x) - x||^2 of the given states, evaluated in float64 with RnnFun's step.
 let q64 (p: FixedPointProblem) (states: float[][]) : float[] =

@@ -64,7 +64,7 @@ public sealed class FixedPointInfo
 }
 
 /// <summary>Progress of a fixed-point search.</summary>
-/// <param name="Phase">"adam" or "newton".</param>
+/// <param name="Phase">"adam", "newton" or "chord".</param>
 /// <param name="Iteration">Iteration within the phase.</param>
 /// <param name="MaxIterations">Most iterations of the phase.</param>
 /// <param name="WorstQ">Largest q among the states still being optimised.</param>
@@ -86,20 +86,26 @@ public sealed class FixedPointOptions
     /// <summary>Phase 1: at most this many Adam iterations (default 100).</summary>
     public int MaxAdamIterations { get; init; } = D.MaxAdamIterations;
 
-    /// <summary>Phase 1 ends early once every state has q below this (default 1e-4).</summary>
+    /// <summary>Phase 1: a state leaves Adam as soon as its q is below this (default 1e-4).</summary>
     public double AdamSwitchQ { get; init; } = D.AdamSwitchQ;
 
-    /// <summary>Adam's initial learning rate (default 1).</summary>
+    /// <summary>Adam's initial learning rate, for the sum of q over the states (default 0.1).</summary>
     public double InitialLearningRate { get; init; } = D.InitialLearningRate;
 
-    /// <summary>Adam's epsilon (default 0.01, FixedPointFinder's).</summary>
+    /// <summary>Adam's epsilon (default 1e-3).</summary>
     public double AdamEpsilon { get; init; } = D.AdamEpsilon;
 
-    /// <summary>Phase 2: at most this many damped Newton iterations (default 40).</summary>
+    /// <summary>Phase 1 in float64 (default false: float32, about twice as fast; the later phases use <see cref="Float64"/>).</summary>
+    public bool AdamFloat64 { get; init; } = D.AdamPrecision.IsFloat64;
+
+    /// <summary>Phase 2: at most this many damped Newton iterations per state (default 40).</summary>
     public int NewtonIterations { get; init; } = D.NewtonIterations;
 
-    /// <summary>Before phase 2, a state within this distance of a lower-q state is not refined on its own (default 0: every state is).</summary>
-    public double NewtonMergeRadius { get; init; } = D.NewtonMergeRadius;
+    /// <summary>Phase 2 linearises one state per neighbourhood of this radius; the others reuse the Jacobian of the point it converged to (default 0.1; 0: every state takes its own Newton steps).</summary>
+    public double SharedJacobianRadius { get; init; } = D.SharedJacobianRadius;
+
+    /// <summary>Phase 3: at most this many chord steps with a shared Jacobian before a state takes its own Newton steps (default 8).</summary>
+    public int ChordIterations { get; init; } = D.ChordIterations;
 
     /// <summary>Drop points farther from the initial states' centroid than this many times their mean distance to it (default 10); null: keep all.</summary>
     public double? OutlierDistanceScale { get; init; } = Interop.ToNullable(D.OutlierDistanceScale);
@@ -120,7 +126,8 @@ public sealed class FixedPointOptions
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
     internal Core.FixedPointConfig ToCore(IProgress<FixedPointProgressInfo>? progress) =>
-        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon, NewtonIterations, NewtonMergeRadius,
+        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon, Interop.Precision(AdamFloat64),
+            NewtonIterations, SharedJacobianRadius, ChordIterations,
             Interop.OfNullable(OutlierDistanceScale), IncludeSlowPoints, SlowTolQ, EigenTolerance,
             Interop.Precision(Float64), Interop.OfNullable(Threads),
             progress is null

@@ -157,15 +157,19 @@ let tests =
                     Expect.isLessThan (maxAbsDiff (twin.Eigenvalues |> Array.map (fun l -> l.Magnitude)) (p.Eigenvalues |> Array.map (fun l -> l.Magnitude))) 1e-8 "same eigenvalues"
                 true))
 
-        test "NewtonMergeRadius refines one state per neighbourhood and finds the same points" {
+        test "the shared-Jacobian radius and the chord budget change the work, not the points found" {
             use net = decoupled Kinds.rnn 3 2.0
             let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0
-            let all = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
-            let merged = FixedPoints.find { FixedPointConfig.defaults with NewtonMergeRadius = 0.2 } net (ConstantInput.Same [| 0.0 |]) initial
             let states (r: FixedPointResult) = r.FixedPoints |> Array.map (fun p -> p.State |> Array.map (fun v -> Math.Round(v, 8))) |> Array.sort
-            Expect.equal (states merged) (states all) "the same 27 points"
-            Expect.isLessThan merged.Converged all.Converged "fewer states refined"
-            Expect.equal (merged.Duplicates + merged.FixedPoints.Length + merged.Outliers + merged.NotConverged) 1024 "every state accounted for"
+            let alone = FixedPoints.find { FixedPointConfig.defaults with SharedJacobianRadius = 0.0 } net (ConstantInput.Same [| 0.0 |]) initial
+            Expect.equal alone.FixedPoints.Length 27 "every state on its own: 27 points"
+            // A radius of 10 puts all 1024 states in one neighbourhood: most chord steps with that one
+            // Jacobian fail and fall back to Newton; one chord step leaves most to Newton too.
+            for radius, chordSteps in [ 0.1, 8; 0.1, 1; 10.0, 8; 0.5, 0 ] do
+                let r = FixedPoints.find { FixedPointConfig.defaults with SharedJacobianRadius = radius; ChordIterations = chordSteps } net (ConstantInput.Same [| 0.0 |]) initial
+                Expect.equal (states r) (states alone) (sprintf "radius %g, %d chord steps: the same 27 points" radius chordSteps)
+                Expect.equal r.Converged 1024 "every state converged"
+                Expect.equal (r.Duplicates + r.FixedPoints.Length + r.Outliers + r.NotConverged) 1024 "every state accounted for"
         }
 
         test "input-conditioned search: uniqueness is judged on [x, u]" {

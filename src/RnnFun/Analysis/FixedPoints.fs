@@ -71,17 +71,24 @@ type FixedPointConfig =
       TolUnique: float
       /// Phase 1: at most this many Adam iterations (FixedPointFinder's adaptive rate and clipping).
       MaxAdamIterations: int
-      /// Phase 1 ends early once every state has q below this (Newton finishes the work).
+      /// Phase 1: a state leaves Adam as soon as its q is below this (Newton finishes the work).
       AdamSwitchQ: float
+      /// Adam's initial rate, for the sum of q over the states (each state's own scale).
       InitialLearningRate: float
-      /// Adam's epsilon (FixedPointFinder: 0.01).
+      /// Adam's epsilon.
       AdamEpsilon: float
-      /// Phase 2: at most this many damped Newton iterations.
+      /// Precision of phase 1, which only has to bring states near a fixed point (float32 is about
+      /// twice as fast); phases 2 and 3 and the linearisation use `Precision`.
+      AdamPrecision: Precision
+      /// Phase 2: at most this many damped Newton iterations per state.
       NewtonIterations: int
-      /// Before phase 2, a state within this distance of a state with lower q is not refined on its
-      /// own (it is counted as a duplicate): states of one basin end at one point, and Newton's cost
-      /// grows with the number of states. 0 refines every state.
-      NewtonMergeRadius: float
+      /// Phase 2 linearises one state per neighbourhood of this radius (on [x, u], lowest q first);
+      /// the others reuse the Jacobian of the fixed point that state converged to (phase 3). 0: every
+      /// state takes its own Newton steps.
+      SharedJacobianRadius: float
+      /// Phase 3: at most this many steps x <- x - (J* - I)^-1 (F(x) - x) with the shared J*; a state
+      /// that does not reach TolQ in them takes its own Newton steps.
+      ChordIterations: int
       /// Drop points whose distance to the initial states' centroid exceeds this many times the
       /// initial states' mean distance to it (FixedPointFinder's rule); None: keep all.
       OutlierDistanceScale: float option
@@ -100,10 +107,12 @@ type FixedPointConfig =
           TolUnique = 1e-3
           MaxAdamIterations = 100
           AdamSwitchQ = 1e-4
-          InitialLearningRate = 1.0
-          AdamEpsilon = 0.01
+          InitialLearningRate = 0.1
+          AdamEpsilon = 1e-3
+          AdamPrecision = Precision.Float32
           NewtonIterations = 40
-          NewtonMergeRadius = 0.0
+          SharedJacobianRadius = 0.1
+          ChordIterations = 8
           OutlierDistanceScale = Some 10.0
           IncludeSlowPoints = false
           SlowTolQ = 1e-6
@@ -231,13 +240,23 @@ module FixedPoints =
     let unique (tolerance: float) (points: FixedPoint[]) : FixedPoint[] =
         let sorted = points |> Array.sortBy (fun p -> p.Q)
         let kept = ResizeArray<FixedPoint>()
-        let distance (a: FixedPoint) (b: FixedPoint) =
+        let t2 = tolerance * tolerance
+        // Partial sums stop as soon as the distance exceeds the tolerance.
+        let farFrom (p: FixedPoint) (k: FixedPoint) =
             let mutable s = 0.0
-            for i in 0 .. a.State.Length - 1 do s <- s + (a.State[i] - b.State[i]) ** 2.0
-            for i in 0 .. a.Input.Length - 1 do s <- s + (a.Input[i] - b.Input[i]) ** 2.0
-            sqrt s
+            let mutable i = 0
+            while s <= t2 && i < p.State.Length do
+                let e = p.State[i] - k.State[i]
+                s <- s + e * e
+                i <- i + 1
+            i <- 0
+            while s <= t2 && i < p.Input.Length do
+                let e = p.Input[i] - k.Input[i]
+                s <- s + e * e
+                i <- i + 1
+            s > t2
         for p in sorted do
-            if kept |> Seq.forall (fun k -> distance k p > tolerance) then kept.Add p
+            if kept.TrueForAll(fun k -> farFrom p k) then kept.Add p
         kept.ToArray()
 
     /// FixedPointFinder's adaptive learning rate: x0.95 when the loss is worse than each of the last 5
@@ -273,9 +292,186 @@ module FixedPoints =
             if norms.Count > 128 then norms.Dequeue() |> ignore
             value
 
-    /// Finds the fixed points of F(x) = step(x, u) from the initial states: Adam on q (all states as one
-    /// batch), then Newton steps (Levenberg-Marquardt where Newton fails) with a line search, to machine
-    /// precision; then outlier exclusion, uniqueness and stability. The network is unchanged.
+    let private indexTensor (rows: int[]) = torch.tensor(rows |> Array.map int64, dtype = torch.ScalarType.Int64)
+
+    let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).square().sum(1L) * 0.5 // [states]
+
+    /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
+    /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
+    /// arrive. x0 [k; units], drive [k; drive] -> where each state left [k; units] (x0's precision).
+    /// Sets `iterations[i]` to the Adam steps state i took.
+    let private adam (config: FixedPointConfig) (kind: Kind) (w: Weights) report (x0: Tensor) (drive0: Tensor) (iterations: int[]) : Tensor =
+        let k = int x0.shape[0]
+        let result = x0.clone () // rows are overwritten as their states leave
+        let rate = AdaptiveRate(config.InitialLearningRate)
+        let clip = AdaptiveClip()
+        let b1, b2 = 0.9, 0.999
+        let mutable ids = Array.init k id // row of the working tensors -> state
+        let mutable x = x0.clone () // [active; units]
+        let mutable drive = drive0.clone () // [active; drive]
+        let mutable m = torch.zeros_like x
+        let mutable v = torch.zeros_like x
+        let mutable it = 0
+        let mutable finished = false
+        while not finished do
+            use _ = torch.NewDisposeScope()
+            let xg = x.detach().requires_grad_(true)
+            let q =
+                use _ = torch.enable_grad ()
+                qOf kind w xg drive // [active]
+            let qv = Arrays.ofTensor q
+            if it % 10 = 0 then report "adam" it config.MaxAdamIterations (q.detach ())
+            let stays j = qv[j] >= config.AdamSwitchQ && Double.IsFinite qv[j]
+            let staying = [| for j in 0 .. ids.Length - 1 do if stays j then yield j |]
+            let done' = if it >= config.MaxAdamIterations then Array.init ids.Length id else [| for j in 0 .. ids.Length - 1 do if not (stays j) then yield j |]
+            if done'.Length > 0 then
+                result.index_copy_(0L, indexTensor (done' |> Array.map (fun j -> ids[j])), x.index_select(0L, indexTensor done')) |> ignore
+                for j in done' do iterations[ids[j]] <- it
+            if done'.Length = ids.Length then finished <- true
+            else
+                let grads = torch.autograd.grad([| q.sum () |] :> Collections.Generic.IList<Tensor>, [| xg |] :> Collections.Generic.IList<Tensor>)
+                let select (t: Tensor) = if done'.Length > 0 then t.index_select(0L, indexTensor staying) else t
+                let grad = select (grads[0].detach ()) // [staying; units]
+                let norm = grad.norm().ToDouble()
+                let limit = clip.Clip norm
+                let grad = if norm > limit then grad * (limit / norm) else grad
+                it <- it + 1
+                let mNew = select m * b1 + grad * (1.0 - b1)
+                let vNew = select v * b2 + grad.square() * (1.0 - b2)
+                let step = (mNew / (1.0 - b1 ** float it)) / ((vNew / (1.0 - b2 ** float it)).sqrt() + config.AdamEpsilon)
+                let xNew = select x - step * rate.Rate
+                rate.Update(staying |> Array.sumBy (fun j -> qv[j]))
+                // The previous tensors are replaced for good: free them now, not at the end of the search.
+                let old = [ m; v; x; drive ]
+                m <- mNew.MoveToOuterDisposeScope()
+                v <- vNew.MoveToOuterDisposeScope()
+                x <- xNew.detach().MoveToOuterDisposeScope()
+                drive <- (select drive).clone().MoveToOuterDisposeScope()
+                for t in old do t.Dispose()
+                ids <- staying |> Array.map (fun j -> ids[j])
+        for t in [ m; v; x; drive ] do t.Dispose()
+        result
+
+    /// Phase 2 (and the fallback of phase 3): Newton steps on the rows of x0 [k; units] under drive
+    /// [k; drive]: solve (J - I) d = -r directly, or take a Levenberg-Marquardt step where that fails or
+    /// did not lower q, with a backtracking line search on q; until q < TolQ, stalled, or
+    /// `NewtonIterations`. Adds the steps that moved row j to `steps[j]`. Returns the new rows.
+    let private newton (config: FixedPointConfig) (kind: Kind) (w: Weights) report (x0: Tensor) (drive: Tensor) (steps: int[]) : Tensor =
+        let k = int x0.shape[0]
+        let n = x0.shape[1]
+        let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
+        let fractions = [| 1.0; 0.5; 0.25; 0.125; 0.0625; 0.03125; 0.015625; 0.0078125 |]
+        let nf = int64 fractions.Length
+        // Rows still worth a step: above the tolerance and not stalled (no fraction lowered q).
+        let stalled = Array.zeroCreate<bool> k
+        let damped = Array.zeroCreate<bool> k
+        let mutable x = x0.clone ()
+        let mutable iteration = 0
+        let mutable finished = config.NewtonIterations <= 0
+        while not finished do
+            use _ = torch.NewDisposeScope()
+            let qAll = qOf kind w x drive // [k]
+            report "newton" iteration config.NewtonIterations qAll
+            let qValues = Arrays.ofTensor qAll
+            let active = [| for i in 0 .. k - 1 do if qValues[i] >= config.TolQ && not stalled[i] then yield i |]
+            if active.Length = 0 then finished <- true
+            else
+                // Only the active rows are linearised and solved: the batch shrinks as they converge.
+                let index = indexTensor active // [a]
+                let a' = int64 active.Length
+                let xa = x.index_select(0L, index) // [a; units]
+                let da = drive.index_select(0L, index) // [a; drive]
+                let r = kind.Step w xa da - xa // [a; units]
+                let q = qAll.index_select(0L, index) // [a]
+                let a = Jacobian.ofStates kind w xa da - eye // [a; n; n]
+                // Newton's step solves (J - I) d = -r directly. Where that fails (singular J - I) or
+                // did not lower q last time, a Levenberg-Marquardt step is taken instead:
+                // d = -(A'A + lambda I)^-1 A'r with lambda = ||r||^2, stable near singular points.
+                let struct (direct, info) = torch.linalg.solve_ex(a, (-r).unsqueeze(2L), true, false)
+                let direct = direct.squeeze(2L) // [a; units]
+                let directOk = Arrays.ofTensor ((info.eq(0L.ToScalar()).logical_and(torch.isfinite(direct).all(1L))).to_type(torch.ScalarType.Float64))
+                let lmRows = [| for j in 0 .. active.Length - 1 do if damped[active[j]] || directOk[j] = 0.0 then yield j |]
+                let d =
+                    if lmRows.Length = 0 then direct
+                    else
+                        let rowsIndex = indexTensor lmRows
+                        let al = a.index_select(0L, rowsIndex) // [l; n; n]
+                        let rl = r.index_select(0L, rowsIndex) // [l; units]
+                        let alt = al.transpose(1L, 2L) // [l; n; n]
+                        let lambda = (q.index_select(0L, rowsIndex) * 2.0).clamp_min(1e-24) // [l]
+                        let normal = torch.bmm(alt, al) + eye * lambda.view(-1L, 1L, 1L) // [l; n; n]
+                        let rhs = torch.bmm(alt, rl.unsqueeze(2L)) // [l; n; 1]
+                        let dl = -(torch.linalg.solve(normal, rhs).squeeze(2L)) // [l; units]
+                        torch.where(torch.isfinite(direct), direct, torch.zeros_like direct).index_copy(0L, rowsIndex, dl)
+                // Every step fraction in one batch: [fractions * a; units].
+                let candidates = torch.cat(fractions |> Array.map (fun f -> xa + d * f), 0L)
+                let qs = (qOf kind w candidates (da.repeat(nf, 1L))).view(nf, a') // [fractions; a]
+                let better = qs.lt(q.unsqueeze(0L)) // [fractions; a]
+                let anyBetter = better.any(0L) // [a]
+                // The largest fraction that lowers q: the first true along dim 0.
+                let first = better.to_type(torch.ScalarType.Int64).argmax(0L) // [a]
+                let chosen = candidates.view(nf, a', n).gather(0L, first.view(1L, -1L, 1L).expand(1L, a', n)).squeeze(0L) // [a; units]
+                let xaNew = torch.where(anyBetter.unsqueeze(1L), chosen, xa) // [a; units]
+                let moved = Arrays.ofTensor (anyBetter.to_type(torch.ScalarType.Float64))
+                for j in 0 .. active.Length - 1 do
+                    let i = active[j]
+                    if moved[j] > 0.0 then steps[i] <- steps[i] + 1
+                    elif damped[i] then stalled[i] <- true
+                    else damped[i] <- true
+                let old = x
+                x <- x.index_copy(0L, index, xaNew).MoveToOuterDisposeScope()
+                old.Dispose()
+                iteration <- iteration + 1
+                if iteration >= config.NewtonIterations then finished <- true
+        x
+
+    /// Phase 3: chord steps x <- x - (J* - I)^-1 (F(x) - x), where J* is the Jacobian at the fixed
+    /// point the state's neighbourhood converged to (one inverse per point, shared by its members).
+    /// groups: (row of `points`, member rows of x0) pairs. Returns the new member rows, in the order of
+    /// the groups, and the steps each took.
+    let private chord (config: FixedPointConfig) (kind: Kind) (w: Weights) report (points: Tensor) (pointDrive: Tensor) (groups: (int * int[])[]) (x0: Tensor) (drive: Tensor) =
+        let n = x0.shape[1]
+        let members = groups |> Array.collect snd
+        let memberIndex = indexTensor members
+        let count = members.Length
+        let pointIndex = indexTensor (groups |> Array.map fst)
+        let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
+        let a = Jacobian.ofStates kind w (points.index_select(0L, pointIndex)) (pointDrive.index_select(0L, pointIndex)) - eye // [g; n; n]
+        let struct (inverse, _) = torch.linalg.solve_ex(a, eye.expand(a.shape), true, false) // [g; n; n]
+        // Rows act on row vectors: d = r (A^-1)'.
+        let inverseT = inverse.transpose(1L, 2L).contiguous() // [g; n; n]
+        let starts = groups |> Array.scan (fun s (_, rows) -> s + int64 rows.Length) 0L
+        let dm = drive.index_select(0L, memberIndex) // [m; drive]
+        let mutable x = x0.index_select(0L, memberIndex) // [m; units]
+        let steps = Array.zeroCreate<int> count
+        let mutable iteration = 0
+        let mutable finished = config.ChordIterations <= 0
+        while not finished do
+            use _ = torch.NewDisposeScope()
+            let r = kind.Step w x dm - x // [m; units]
+            let q = r.square().sum(1L) * 0.5 // [m]
+            report "chord" iteration config.ChordIterations q
+            let qValues = Arrays.ofTensor q
+            if qValues |> Array.forall (fun v -> v < config.TolQ) || iteration >= config.ChordIterations then finished <- true
+            else
+                let d = torch.empty_like r // [m; units]
+                for g in 0 .. groups.Length - 1 do
+                    let length = starts[g + 1] - starts[g]
+                    d.narrow(0L, starts[g], length).copy_(torch.mm(r.narrow(0L, starts[g], length), inverseT[g])) |> ignore
+                for j in 0 .. count - 1 do
+                    if not (qValues[j] < config.TolQ) then steps[j] <- steps[j] + 1
+                let old = x
+                x <- (x - d).MoveToOuterDisposeScope()
+                old.Dispose()
+                iteration <- iteration + 1
+        members, x, steps
+
+    /// Finds the fixed points of F(x) = step(x, u) from the initial states, to machine precision:
+    /// phase 1, Adam on q with FixedPointFinder's adaptive rate and clipping brings every state near a
+    /// fixed point; phase 2, damped Newton steps on one state per neighbourhood; phase 3, the other
+    /// states take chord steps with the Jacobian of the point their neighbourhood converged to (any
+    /// that fail take their own Newton steps). Then outlier exclusion, uniqueness and stability.
+    /// The network is unchanged.
     let find (config: FixedPointConfig) (net: Network) (input: ConstantInput) (initial: float[][]) : FixedPointResult =
         let stopwatch = Stopwatch.StartNew()
         let n = net.Sizes.Units
@@ -294,6 +490,8 @@ module FixedPoints =
         Check.allFinite "inputs" (Seq.concat inputs)
         if not (config.TolQ > 0.0) then Check.fail "tol_q" "expected a number > 0"
         if config.TolUnique < 0.0 then Check.fail "tol_unique" "expected a number >= 0"
+        if config.SharedJacobianRadius < 0.0 || Double.IsNaN config.SharedJacobianRadius then
+            Check.fail "shared_jacobian_radius" (sprintf "expected a number >= 0, got %g" config.SharedJacobianRadius)
         let k = initial.Length
         let report phase iteration max (q: Tensor) =
             config.Progress
@@ -304,7 +502,7 @@ module FixedPoints =
                     MaxIterations = max
                     WorstQ = q.max().ToDouble()
                     Converged = (q.lt(config.TolQ.ToScalar()).sum().ToInt64() |> int)
-                    States = k })
+                    States = int q.shape[0] })
         let previousThreads = torch.get_num_threads ()
         torch.set_num_threads (config.Threads |> Option.defaultValue (if n <= 128 then 1 else Environment.ProcessorCount))
         use _ = { new IDisposable with member _.Dispose() = torch.set_num_threads previousThreads }
@@ -314,130 +512,74 @@ module FixedPoints =
         let w = Network.weights work
         let u = Arrays.matrixToTensor config.Precision inputs // [k; inputs]
         let drive = kind.InputDrive w u // [k; drive]
-        let qOf (x: Tensor) (d: Tensor) = (kind.Step w x d - x).square().sum(1L) * 0.5 // [states]
-        let mutable x = Arrays.matrixToTensor config.Precision initial // [k; units]
+        let start = Arrays.matrixToTensor config.Precision initial // [k; units]
         let iterations = Array.zeroCreate<int> k
-        // Phase 1: Adam with FixedPointFinder's adaptive rate and clipping.
-        let rate = AdaptiveRate(config.InitialLearningRate)
-        let clip = AdaptiveClip()
-        let mutable m = torch.zeros_like x
-        let mutable v = torch.zeros_like x
-        let mutable it = 0
-        let mutable adamDone = config.MaxAdamIterations <= 0
-        while not adamDone do
-            use step = torch.NewDisposeScope()
-            let xg = x.detach().requires_grad_(true)
-            let q =
-                use _ = torch.enable_grad ()
-                qOf xg drive // [k]
-            if it % 10 = 0 then report "adam" it config.MaxAdamIterations q
-            let worst = q.max().ToDouble()
-            if worst < config.AdamSwitchQ then adamDone <- true
+        // Phase 1, in AdamPrecision on a copy of the network.
+        let approached =
+            if config.MaxAdamIterations <= 0 then start
             else
-                let loss = q.mean()
-                let grads = torch.autograd.grad([| loss |] :> Collections.Generic.IList<Tensor>, [| xg |] :> Collections.Generic.IList<Tensor>)
-                let grad = grads[0].detach() // [k; units]
-                let norm = grad.norm().ToDouble()
-                let limit = clip.Clip norm
-                let grad = if norm > limit then grad * (limit / norm) else grad
-                it <- it + 1
-                let b1, b2 = 0.9, 0.999
-                let mNew = m * b1 + grad * (1.0 - b1)
-                let vNew = v * b2 + grad.square() * (1.0 - b2)
-                let mHat = mNew / (1.0 - b1 ** float it)
-                let vHat = vNew / (1.0 - b2 ** float it)
-                let xNew = (x - mHat / (vHat.sqrt() + config.AdamEpsilon) * rate.Rate).detach()
-                rate.Update(loss.ToDouble())
-                // The previous m, v, x are replaced for good: free them now, not at the end of the search.
-                let old = [ m; v; x ]
-                m <- mNew.MoveToOuterDisposeScope()
-                v <- vNew.MoveToOuterDisposeScope()
-                x <- xNew.MoveToOuterDisposeScope()
-                for t in old do t.Dispose()
-                if it >= config.MaxAdamIterations then adamDone <- true
-        for i in 0 .. k - 1 do iterations[i] <- it
-        let merged = Array.zeroCreate<bool> k
-        if config.NewtonMergeRadius > 0.0 then
-            let q0 = Arrays.ofTensor (qOf x drive)
-            let xs = rows x
-            let r2 = config.NewtonMergeRadius * config.NewtonMergeRadius
-            let kept = ResizeArray<int>()
-            for i in Array.init k id |> Array.sortBy (fun i -> q0[i]) do
-                let close j =
-                    let mutable d = 0.0
-                    for c in 0 .. n - 1 do
-                        let e = xs[i][c] - xs[j][c]
-                        d <- d + e * e
-                    for c in 0 .. inputs[i].Length - 1 do
-                        let e = inputs[i][c] - inputs[j][c]
-                        d <- d + e * e
-                    d <= r2
-                if kept.Exists(fun j -> close j) then merged[i] <- true else kept.Add i
-        // Phase 2: Newton steps on the states still above the tolerance: solve (J - I) d = -r directly,
-        // falling back to a Levenberg-Marquardt step where that fails or did not lower q (see below),
-        // with a backtracking line search on q over all those states at once.
-        let eye = torch.eye(int64 n, dtype = config.Precision.ScalarType).unsqueeze(0L) // [1; n; n]
-        let fractions = [| 1.0; 0.5; 0.25; 0.125; 0.0625; 0.03125; 0.015625; 0.0078125 |]
-        let nf = int64 fractions.Length
-        // States still worth a step: above the tolerance and not stalled (no fraction lowered q).
-        let stalled = Array.copy merged
-        let damped = Array.zeroCreate<bool> k
-        let mutable newton = 0
-        let mutable newtonDone = config.NewtonIterations <= 0
-        while not newtonDone do
-            use step = torch.NewDisposeScope()
-            let qAll = qOf x drive // [k]
-            report "newton" newton config.NewtonIterations qAll
-            let qValues = Arrays.ofTensor qAll
-            let active = [| for i in 0 .. k - 1 do if qValues[i] >= config.TolQ && not stalled[i] then yield int64 i |]
-            if active.Length = 0 then newtonDone <- true
+                use adamNet = Network.toPrecision config.AdamPrecision work
+                let wa = Network.weights adamNet
+                let driveA = kind.InputDrive wa (u.to_type(config.AdamPrecision.ScalarType)) // [k; drive]
+                let reached = adam config kind wa report (start.to_type(config.AdamPrecision.ScalarType)) driveA iterations
+                reached.to_type(config.Precision.ScalarType) // [k; units]
+        // Neighbourhoods: sorted by q, a state within the radius (on [x, u]) of a representative
+        // belongs to it; otherwise it becomes one.
+        let owner = Array.init k id
+        if config.SharedJacobianRadius > 0.0 then
+            let q1 = Arrays.ofTensor (qOf kind w approached drive)
+            let xs = Arrays.ofTensor approached
+            let m = inputs[0].Length
+            let r2 = config.SharedJacobianRadius * config.SharedJacobianRadius
+            let within i j =
+                let mutable s = 0.0
+                let mutable c = 0
+                while s <= r2 && c < n do
+                    let e = xs[i * n + c] - xs[j * n + c]
+                    s <- s + e * e
+                    c <- c + 1
+                c <- 0
+                while s <= r2 && c < m do
+                    let e = inputs[i][c] - inputs[j][c]
+                    s <- s + e * e
+                    c <- c + 1
+                s <= r2
+            let finiteQ i = Double.IsFinite q1[i]
+            let representatives = ResizeArray<int>()
+            for i in Array.init k id |> Array.sortBy (fun i -> if finiteQ i then q1[i] else infinity) do
+                let found = if finiteQ i then representatives.FindIndex(fun r -> within i r) else -1
+                if found >= 0 then owner[i] <- representatives[found] else representatives.Add i
+        let representatives = [| for i in 0 .. k - 1 do if owner[i] = i then yield i |]
+        // Phase 2: Newton on the representatives.
+        let repIndex = indexTensor representatives
+        let repDrive = drive.index_select(0L, repIndex) // [reps; drive]
+        let repSteps = Array.zeroCreate<int> representatives.Length
+        let repX = newton config kind w report (approached.index_select(0L, repIndex)) repDrive repSteps // [reps; units]
+        representatives |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + repSteps[j])
+        let mutable x = approached.index_copy(0L, repIndex, repX) // [k; units]
+        // Phase 3: the other states, with their representative's converged Jacobian.
+        let members = [| for i in 0 .. k - 1 do if owner[i] <> i then yield i |]
+        let repQ = Arrays.ofTensor (qOf kind w repX repDrive)
+        let repRow = Collections.Generic.Dictionary<int, int>()
+        representatives |> Array.iteri (fun j i -> repRow[i] <- j)
+        let shared, alone = members |> Array.partition (fun i -> repQ[repRow[owner[i]]] < config.TolQ)
+        let failed =
+            if shared.Length = 0 || config.ChordIterations <= 0 then Array.append shared alone
             else
-                // Only the active states are linearised and solved: the batch shrinks as they converge.
-                let index = torch.tensor(active, dtype = torch.ScalarType.Int64) // [a]
-                let a' = int64 active.Length
-                let xa = x.index_select(0L, index) // [a; units]
-                let da = drive.index_select(0L, index) // [a; drive]
-                let r = kind.Step w xa da - xa // [a; units]
-                let q = qAll.index_select(0L, index) // [a]
-                let a = Jacobian.ofStates kind w xa da - eye // [a; n; n]
-                // Newton's step solves (J - I) d = -r directly. Where that fails (singular J - I) or
-                // did not lower q last time, a Levenberg-Marquardt step is taken instead:
-                // d = -(A'A + lambda I)^-1 A'r with lambda = ||r||^2, stable near singular points.
-                let struct (direct, info) = torch.linalg.solve_ex(a, (-r).unsqueeze(2L), true, false)
-                let direct = direct.squeeze(2L) // [a; units]
-                let directOk = Arrays.ofTensor ((info.eq(0L.ToScalar()).logical_and(torch.isfinite(direct).all(1L))).to_type(torch.ScalarType.Float64))
-                let lmRows = [| for j in 0 .. active.Length - 1 do if damped[int active[j]] || directOk[j] = 0.0 then yield int64 j |]
-                let d =
-                    if lmRows.Length = 0 then direct
-                    else
-                        let rowsIndex = torch.tensor(lmRows, dtype = torch.ScalarType.Int64)
-                        let al = a.index_select(0L, rowsIndex) // [l; n; n]
-                        let rl = r.index_select(0L, rowsIndex) // [l; units]
-                        let alt = al.transpose(1L, 2L) // [l; n; n]
-                        let lambda = (q.index_select(0L, rowsIndex) * 2.0).clamp_min(1e-24) // [l]
-                        let normal = torch.bmm(alt, al) + eye * lambda.view(-1L, 1L, 1L) // [l; n; n]
-                        let rhs = torch.bmm(alt, rl.unsqueeze(2L)) // [l; n; 1]
-                        let dl = -(torch.linalg.solve(normal, rhs).squeeze(2L)) // [l; units]
-                        torch.where(torch.isfinite(direct), direct, torch.zeros_like direct).index_copy(0L, rowsIndex, dl)
-                // Every step fraction in one batch: [fractions * a; units].
-                let steps = torch.cat(fractions |> Array.map (fun f -> xa + d * f), 0L)
-                let qs = (qOf steps (da.repeat(nf, 1L))).view(nf, a') // [fractions; a]
-                let better = qs.lt(q.unsqueeze(0L)) // [fractions; a]
-                let anyBetter = better.any(0L) // [a]
-                // The largest fraction that lowers q: the first true along dim 0.
-                let first = better.to_type(torch.ScalarType.Int64).argmax(0L) // [a]
-                let chosen = steps.view(nf, a', int64 n).gather(0L, first.view(1L, -1L, 1L).expand(1L, a', int64 n)).squeeze(0L) // [a; units]
-                let xaNew = torch.where(anyBetter.unsqueeze(1L), chosen, xa) // [a; units]
-                let moved = Arrays.ofTensor (anyBetter.to_type(torch.ScalarType.Float64))
-                for j in 0 .. active.Length - 1 do
-                    let i = int active[j]
-                    if moved[j] > 0.0 then iterations[i] <- iterations[i] + 1
-                    elif damped[i] then stalled[i] <- true
-                    else damped[i] <- true
-                x <- x.index_copy(0L, index, xaNew).MoveToOuterDisposeScope()
-                newton <- newton + 1
-                if newton >= config.NewtonIterations then newtonDone <- true
-        let finalQ = Arrays.ofTensor (qOf x drive)
+                let groups = shared |> Array.groupBy (fun i -> repRow[owner[i]])
+                let rows, xm, steps = chord config kind w report repX repDrive groups approached drive
+                rows |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
+                let qm = Arrays.ofTensor (qOf kind w xm (drive.index_select(0L, indexTensor rows)))
+                x <- x.index_copy(0L, indexTensor rows, xm)
+                Array.append alone [| for j in 0 .. rows.Length - 1 do if not (qm[j] < config.TolQ) then yield rows[j] |]
+        if failed.Length > 0 then
+            // Their own Newton steps, from where phase 1 left them.
+            let index = indexTensor failed
+            let steps = Array.zeroCreate<int> failed.Length
+            let refined = newton config kind w report (approached.index_select(0L, index)) (drive.index_select(0L, index)) steps
+            failed |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
+            x <- x.index_copy(0L, index, refined)
+        let finalQ = Arrays.ofTensor (qOf kind w x drive)
         let states = rows x
         let points =
             Array.init k (fun i ->
@@ -456,7 +598,7 @@ module FixedPoints =
                   Kind = FixedPointKind.Attractor
                   ContinuousEigenvalues = None })
         let finite (p: FixedPoint) = Double.IsFinite p.Q && p.State |> Array.forall Double.IsFinite
-        let refined = points |> Array.mapi (fun i p -> i, p) |> Array.filter (fun (i, _) -> not merged[i]) |> Array.map snd
+        let refined = points
         let converged = refined |> Array.filter (fun p -> p.Converged && finite p)
         // FixedPointFinder's distance-outlier rule, relative to the initial states' spread.
         let centroid = Array.init n (fun j -> initial |> Array.averageBy (fun s -> s[j]))
@@ -487,7 +629,7 @@ module FixedPoints =
           SlowPoints = slow
           InitialStates = k
           Converged = converged.Length
-          Duplicates = inliers.Length - uniquePoints.Length + (merged |> Array.filter id |> Array.length)
+          Duplicates = inliers.Length - uniquePoints.Length
           Outliers = converged.Length - inliers.Length
           NotConverged = refined.Length - converged.Length
           Elapsed = stopwatch.Elapsed }
