@@ -101,7 +101,8 @@ type FitSteps(n: int, threads: int option, steps: int) =
 
 /// RnnFun's inner training step reproduced outside `Training.fit`: effective weights of trainable
 /// leaves (an alias each, as Network.weights gives without constraints), the kind's InputDrive once,
-/// Network.unrollDrive, the kind's Readout, Training.mse, backward, Adam.
+/// the hand-written recurrence (FusedBptt.unroll, as Training.fit uses by default), the kind's
+/// Readout, Training.mse, FusedBptt.backward, Adam.
 type InnerSteps(n: int, threads: int, steps: int) =
     let kind = Kinds.rnn
     let names, leaves =
@@ -125,13 +126,13 @@ type InnerSteps(n: int, threads: int, steps: int) =
                 w[name] <- (leaf :> Tensor).alias ()
             let w = w :> Weights
             let h0 = torch.zeros([| int64 BatchSize; int64 n |], torch.ScalarType.Float32)
-            let drive = kind.InputDrive w x // [batch; time; units]
-            let states = Network.unrollDrive kind w h0 drive // [batch; time; units]
-            let outputs = kind.Readout w states // [batch; time; outputs]
-            let loss = Training.mse outputs y mask
+            let drive = kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; units]
+            let unrolled = FusedBptt.unroll FusedRecurrence.Rnn w["w_rec"] h0 drive
+            let outputs = kind.Readout w unrolled.States // [time; batch; outputs]
+            let loss = Training.mse outputs (y.transpose(0L, 1L)) (mask |> Option.map (fun m -> m.transpose(0L, 1L)))
             let value = loss.ToDouble()
             if Double.IsNaN value then failwith "inner step: loss is NaN"
-            loss.backward ()
+            FusedBptt.backward loss unrolled
             optimizer.step () |> ignore
     interface IDisposable with
         member _.Dispose() =

@@ -111,6 +111,9 @@ public sealed class TrainingOptions
     /// <summary>libtorch threads during training; null (default): 1 up to 128 units, else all cores.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
+    /// <summary>Back-propagate through time with the hand-written pass of the built-in kinds where it applies (default true); false: autograd through every step. Same gradients.</summary>
+    public bool FusedBackward { get; init; } = D.FusedBackward;
+
     internal Core.FitConfig ToCore(IProgress<TrainingProgressInfo>? progress, CancellationToken cancellationToken)
     {
         var schedule = Schedule switch
@@ -131,7 +134,7 @@ public sealed class TrainingOptions
             new Core.Regularization(L1In, L1Rec, L1Out, L2In, L2Rec, L2Out, L2Rate),
             RecurrentNoise, InputNoise, TrainInitialState,
             Validation is null ? FSharpOption<Core.Batch>.None : Interop.Some(Validation.ToCore()),
-            Seed, Interop.OfNullable(Threads), Trainer.ProgressOf(progress), cancellationToken);
+            Seed, Interop.OfNullable(Threads), FusedBackward, Trainer.ProgressOf(progress), cancellationToken);
     }
 }
 

@@ -97,6 +97,9 @@ type FitConfig =
       Seed: int
       /// libtorch threads during training; None: 1 up to 128 units (faster there), else all cores.
       Threads: int option
+      /// Back-propagate through time with the hand-written pass of the built-in kinds (rnn, ctrnn)
+      /// where it applies (`FusedBptt`); false: autograd through every step. Same gradients.
+      FusedBackward: bool
       Progress: (TrainingProgress -> unit) option
       Cancellation: CancellationToken }
 
@@ -118,6 +121,7 @@ type FitConfig =
           Validation = None
           Seed = 0
           Threads = None
+          FusedBackward = true
           Progress = None
           Cancellation = CancellationToken.None }
 
@@ -275,6 +279,12 @@ module Training =
             Network.withValues net (List.zip (net.parameters |> List.map (fun p -> p.Spec.Name)) values |> Map.ofList)
         let kind = net.kind
         let reg = config.Regularization
+        // Decided once, on the starting weights: the probe compares the kind's step with the fused one.
+        let fusedRecurrence =
+            if not config.FusedBackward then None
+            else
+                use _ = torch.NewDisposeScope()
+                FusedBptt.recurrenceOf kind (Network.weights working)
         let lossOf (w: Weights) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) =
             let batch = x.shape[0]
             let h0 =
@@ -282,15 +292,28 @@ module Training =
                 | Some h -> h.expand([| batch; int64 net.Sizes.Units |])
                 | None -> torch.zeros([| batch; int64 net.Sizes.Units |], net.Precision.ScalarType)
             let x = if training && config.InputNoise > 0.0 then x + torch.randn(x.shape, x.dtype, generator = generator) * config.InputNoise else x
-            let drive = kind.InputDrive w x // [batch; time; drive]
+            // The fused pass works time-major: x, y and the mask are turned (small copies), the
+            // drive, states and outputs are computed that way, and the noise is drawn batch-first
+            // as on the general path, so that both paths see the same numbers.
+            let timeMajor = training && fusedRecurrence.IsSome
+            let turn (t: Tensor) = if timeMajor then t.transpose(0L, 1L) else t
+            let drive = kind.InputDrive w (turn x) // [batch; time; drive] or [time; batch; drive]
             let drive =
                 if training && config.RecurrentNoise > 0.0 then
-                    drive + torch.randn(drive.shape, drive.dtype, generator = generator) * (kind.NoiseGain * config.RecurrentNoise)
+                    let noise = torch.randn([| x.shape[0]; x.shape[1]; drive.shape[2] |], drive.dtype, generator = generator) // [batch; time; drive]
+                    drive + turn noise * (kind.NoiseGain * config.RecurrentNoise)
                 else drive
-            let states = Network.unrollDrive kind w h0 drive // [batch; time; units]
-            let outputs = kind.Readout w states // [batch; time; outputs]
-            let loss = mse outputs y mask
-            if not training then loss
+            let fused =
+                match fusedRecurrence with
+                | Some recurrence when training -> Some(FusedBptt.unroll recurrence w["w_rec"] h0 drive)
+                | _ -> None
+            let states =
+                match fused with
+                | Some u -> u.States // [time; batch; units]
+                | None -> Network.unrollDrive kind w h0 drive // [batch; time; units]
+            let outputs = kind.Readout w states // same layout as the states, [..; outputs]
+            let loss = mse outputs (turn y) (mask |> Option.map turn)
+            if not training then loss, fused
             else
                 let mutable total = loss
                 let term (coefficient: float) (name: string) (f: Tensor -> Tensor) =
@@ -305,7 +328,7 @@ module Training =
                 term reg.L2Rec "w_rec" (fun t -> t.square().mean())
                 term reg.L2Out "w_out" (fun t -> t.square().mean())
                 if reg.L2Rate > 0.0 then total <- total + (kind.Rates states).square().mean() * reg.L2Rate
-                total
+                total, fused
         let validationTensors = config.Validation |> Option.map (toTensors net.Precision)
         let validationLoss () =
             match validationTensors with
@@ -313,7 +336,7 @@ module Training =
             | Some (x, y, m) ->
                 use _ = torch.NewDisposeScope()
                 use _ = torch.no_grad ()
-                Some(float ((lossOf (Network.weights working) x y m false).ToDouble()))
+                Some(float ((fst (lossOf (Network.weights working) x y m false)).ToDouble()))
         let batchesOf epoch : (unit -> Batch)[] =
             match data with
             | TrainingData.Dataset b ->
@@ -359,13 +382,15 @@ module Training =
                     use scope = torch.NewDisposeScope()
                     let x, y, mask = toTensors net.Precision batch
                     optimizer.zero_grad ()
-                    let loss = lossOf (Network.weights working) x y mask true
+                    let loss, fused = lossOf (Network.weights working) x y mask true
                     let value = loss.ToDouble()
                     if Double.IsNaN value || Double.IsInfinity value then
                         reason <- StopReason.Diverged
                         stoppedAt <- epoch + 1
                     else
-                        loss.backward ()
+                        match fused with
+                        | Some u -> FusedBptt.backward loss u
+                        | None -> loss.backward ()
                         clipGradients config.Clipping (optimised |> Seq.cast<Tensor>)
                         optimizer.step () |> ignore
                         steps <- steps + 1

@@ -1,0 +1,163 @@
+namespace RnnFun
+
+open System
+open TorchSharp
+
+/// Which hand-written recurrence a kind has.
+[<RequireQualifiedAccess>]
+type FusedRecurrence =
+    /// h' = tanh(h W' + drive)
+    | Rnn
+    /// h' = (1 - alpha) h + alpha (tanh(h) W' + drive)
+    | Ctrnn of alpha: float
+
+/// The states of a recurrence unrolled without autograd, as a leaf of the autograd graph, with the
+/// hand-written backward pass that takes their gradient on to the drive, W_rec and the initial state.
+/// Time-major, unlike the rest of the library: every step then reads and writes one contiguous
+/// [batch; units] block, and no layout change is needed on the way in or out.
+type FusedUnroll =
+    { Recurrence: FusedRecurrence
+      /// [time; batch; units], a leaf that requires grad: build the readout and the loss on these.
+      States: Tensor
+      /// The effective W_rec the states were computed with [units; units].
+      WRec: Tensor
+      /// [batch; units]
+      H0: Tensor
+      /// [time; batch; units]
+      Drive: Tensor }
+
+/// Back-propagation through time written by hand for the built-in kinds (rnn, ctrnn): the time loop
+/// issues 2-4 in-place tensor ops per step on slices of one buffer and no autograd nodes, and the
+/// weight gradient is one matrix product over all steps instead of one per step. Everything outside the recurrence (input drive,
+/// constraints, readout, loss, regularisation, learnt initial state) stays with autograd, so every
+/// constraint and trainable flag holds as on the general path.
+[<RequireQualifiedAccess>]
+module FusedBptt =
+    let private stepOf (recurrence: FusedRecurrence) (wT: Tensor) (h: Tensor) (drive: Tensor) : Tensor =
+        match recurrence with
+        | FusedRecurrence.Rnn -> torch.addmm(drive, h, wT, 1.0f, 1.0f).tanh_() // [batch; units]
+        | FusedRecurrence.Ctrnn alpha ->
+            let target = torch.addmm(drive, torch.tanh h, wT, 1.0f, 1.0f) // [batch; units]
+            target.mul_(alpha.ToScalar()).add_(h, (1.0 - alpha).ToScalar()) // alpha target + (1 - alpha) h
+
+    /// The hand-written recurrence of a kind, when it has one: the built-in rnn and ctrnn, recognised
+    /// by name and settings and confirmed by one step on a random probe against the kind's own Step
+    /// (so that a user kind reusing a built-in name takes the general path). w: effective weights.
+    let recurrenceOf (kind: Kind) (w: Weights) : FusedRecurrence option =
+        let candidate =
+            match kind.Name with
+            | "rnn" -> Some FusedRecurrence.Rnn
+            | "ctrnn" -> Kinds.ctrnnConfig kind |> Option.map (fun c -> FusedRecurrence.Ctrnn(c.Dt / c.Tau))
+            | _ -> None
+        match candidate, w.TryGetValue "w_rec" with
+        | Some recurrence, (true, wRec) ->
+            use _ = torch.NewDisposeScope()
+            use _ = torch.no_grad ()
+            let units = wRec.shape[0]
+            let generator = new torch.Generator(12345UL)
+            let h = torch.randn([| 3L; units |], wRec.dtype, generator = generator) // [3; units]
+            let drive = torch.randn([| 3L; units |], wRec.dtype, generator = generator) // [3; units]
+            let expected = kind.Step w h drive
+            let actual = stepOf recurrence (wRec.detach().t ()) h drive
+            let scale = 1.0 + expected.abs().max().ToDouble()
+            let tolerance = if wRec.dtype = torch.ScalarType.Float64 then 1e-10 else 1e-4
+            if expected.shape = actual.shape && (expected - actual).abs().max().ToDouble() <= tolerance * scale then Some recurrence
+            else None
+        | _ -> None
+
+    /// tanh(x) = 2 sigmoid(2x) - 1: libtorch's CPU sigmoid is vectorised, its tanh is about 4 times
+    /// slower here, and the affine part folds into the matrix products below.
+    let private one = 1.0.ToScalar()
+
+    /// Unrolls without autograd: h0 [batch; units], drive [time; batch; units] (both may require
+    /// grad) -> the states [time; batch; units] as a new leaf that requires grad. Opens no scope.
+    /// Each step is two (rnn) or four (ctrnn) in-place ops on a slice of one new buffer.
+    let unroll (recurrence: FusedRecurrence) (wRec: Tensor) (h0: Tensor) (drive: Tensor) : FusedUnroll =
+        let timeMajor =
+            use _ = torch.no_grad ()
+            let w = wRec.detach () // [units; units]
+            let wT = w.t () // [units; units]
+            let rowSums = w.sum(1L) // [units]: c = 1 W', the image of the all-ones state
+            let h0 = h0.detach () // [batch; units]
+            let buffer = torch.empty(drive.shape, drive.dtype).copy_(drive.detach ()) // [time; batch; units], ours
+            let steps = buffer.unbind 0 // time x [batch; units], views of the buffer
+            match recurrence with
+            | FusedRecurrence.Rnn ->
+                // With s_t = sigmoid(2 a_t), h_t = 2 s_t - 1: 2 a_t = 2 (drive_t - c) + 4 s_{t-1} W'.
+                buffer.sub_(rowSums).mul_((2.0).ToScalar()) |> ignore
+                steps[0].add_(rowSums, (2.0).ToScalar()).addmm_(h0, wT, 1.0f, 2.0f).sigmoid_() |> ignore
+                for t in 1 .. steps.Length - 1 do
+                    steps[t].addmm_(steps[t - 1], wT, 1.0f, 4.0f).sigmoid_() |> ignore
+                buffer.mul_((2.0).ToScalar()).sub_(one)
+            | FusedRecurrence.Ctrnn alpha ->
+                // h_t = (1 - alpha) h_{t-1} + alpha (drive_t - c) + 2 alpha sigmoid(2 h_{t-1}) W'.
+                buffer.sub_(rowSums).mul_(alpha.ToScalar()) |> ignore
+                // 2 alpha W' in the weights' precision (addmm_'s own factors are float32).
+                let scaledT = wT.mul((2.0 * alpha).ToScalar()) // [units; units]
+                let mutable h = h0
+                for t in 0 .. steps.Length - 1 do
+                    let s = h.mul((2.0).ToScalar()).sigmoid_() // [batch; units]
+                    h <- steps[t].addmm_(s, scaledT, 1.0f, 1.0f).add_(h, (1.0 - alpha).ToScalar())
+                buffer
+        { Recurrence = recurrence
+          States = timeMajor.requires_grad_(true)
+          WRec = wRec
+          H0 = h0
+          Drive = drive }
+
+    /// Gradients of the loss with respect to the drive [time; batch; units], W_rec [units; units] and
+    /// h0 [batch; units], given its gradient with respect to the states [time; batch; units].
+    let gradients (u: FusedUnroll) (gradStates: Tensor) : Tensor * Tensor * Tensor =
+        use _ = torch.no_grad ()
+        let w = u.WRec.detach () // [units; units]
+        let states = u.States.detach () // [time; batch; units]
+        let h0 = u.H0.detach () // [batch; units]
+        let time = int states.shape[0]
+        let units = states.shape[2]
+        // Accumulated in place, step by step from the last: row t ends as dL/dh_t (ctrnn) or dL/da_t (rnn).
+        let buffer = torch.empty(gradStates.shape, gradStates.dtype).copy_(gradStates) // [time; batch; units], ours
+        let g = buffer.unbind 0 // time x [batch; units]
+        // sum_t left_t' right_{t-1}, with right_{-1} = first: the weight gradient in one matrix product.
+        let weightGradient (left: Tensor) (right: Tensor) (first: Tensor) = // [time; batch; units] x2, [batch; units]
+            let head = left.narrow(0L, 0L, 1L).reshape(-1L, units).t().mm(first) // [units; units]
+            if time = 1 then head
+            else head.addmm_(left.narrow(0L, 1L, int64 (time - 1)).reshape(-1L, units).t(), right.narrow(0L, 0L, int64 (time - 1)).reshape(-1L, units), 1.0f, 1.0f)
+        match u.Recurrence with
+        | FusedRecurrence.Rnn ->
+            // a_t = h_{t-1} W' + drive_t, h_t = tanh(a_t): dL/da_t = (g_t + dL/da_{t+1} W) (1 - h_t^2).
+            let slope = states.square().neg_().add_(one).unbind 0 // time x [batch; units]
+            g[time - 1].mul_(slope[time - 1]) |> ignore
+            for t in time - 2 .. -1 .. 0 do
+                g[t].addmm_(g[t + 1], w, 1.0f, 1.0f).mul_(slope[t]) |> ignore
+            buffer, weightGradient buffer states h0, g[0].mm w
+        | FusedRecurrence.Ctrnn alpha ->
+            // h_t = (1 - alpha) h_{t-1} + alpha (tanh(h_{t-1}) W' + drive_t): with G_t = dL/dh_t,
+            // G_{t-1} = g_{t-1} + (1 - alpha) G_t + alpha (G_t W) (1 - tanh(h_{t-1})^2), dL/ddrive_t = alpha G_t.
+            let rates = states.mul((2.0).ToScalar()).sigmoid_().mul_((2.0).ToScalar()).sub_(one) // tanh(h) [time; batch; units]
+            let slope = rates.square().neg_().add_(one).unbind 0 // time x [batch; units]
+            let rate0 = torch.tanh h0 // [batch; units]
+            let slope0 = rate0.square().neg_().add_(one) // [batch; units]
+            for t in time - 1 .. -1 .. 1 do
+                g[t - 1].add_(g[t], (1.0 - alpha).ToScalar()).addcmul_(g[t].mm w, slope[t - 1], alpha.ToScalar()) |> ignore
+            let dH0 = (g[0] * (1.0 - alpha)).addcmul_(g[0].mm w, slope0, alpha.ToScalar()) // [batch; units]
+            let dW = (weightGradient buffer rates rate0).mul_(alpha.ToScalar())
+            buffer.mul_(alpha.ToScalar()), dW, dH0
+
+    /// The backward pass of a loss built on `u.States`: autograd from the loss to the states (and to
+    /// whatever else the loss reads: readout weights, regularised weights), then the hand-written pass
+    /// through the recurrence, then autograd from the drive, W_rec and h0 to the parameters (constraint
+    /// projections, input weights, a learnt initial state). Gradients accumulate in the leaves' .grad
+    /// as `loss.backward()` would.
+    let backward (loss: Tensor) (u: FusedUnroll) =
+        // The graph is kept: a regularisation term can share W_rec's projection with the pass below.
+        loss.backward(null, true, false, null)
+        let gradStates = u.States.grad
+        if not (isNull gradStates) then
+            let dDrive, dW, dH0 = gradients u gradStates
+            let pairs =
+                [ u.Drive, dDrive
+                  u.WRec, dW
+                  u.H0, dH0 ]
+                |> List.filter (fun (t, _) -> t.requires_grad)
+            if not pairs.IsEmpty then
+                torch.autograd.backward(pairs |> List.map fst |> Array.ofList, pairs |> List.map snd |> Array.ofList, Nullable(false), false, null)
