@@ -187,3 +187,33 @@ let runDemo (cli: string) =
     { Seconds = sw.Elapsed.TotalSeconds
       PeakBytes = peak
       ExitCode = p.ExitCode }
+
+// ---------------------------------------------------------------------------------------------
+// Peak memory of a workload, in a child process of this benchmark
+
+/// Runs this benchmark executable with `args` (its `--memory-probe` mode) and returns the number it
+/// prints on its last stdout line, or None when it fails.
+let runSelf (args: string list) : int64 option =
+    let path = Environment.ProcessPath
+    let psi =
+        if Path.GetFileNameWithoutExtension(path) = "dotnet" then
+            let p = ProcessStartInfo(path)
+            p.ArgumentList.Add(Reflection.Assembly.GetEntryAssembly().Location)
+            p
+        else ProcessStartInfo(path)
+    for a in args do psi.ArgumentList.Add a
+    psi.UseShellExecute <- false
+    psi.RedirectStandardOutput <- true
+    psi.RedirectStandardError <- true
+    use p = Process.Start psi
+    let stdout = p.StandardOutput.ReadToEndAsync()
+    let stderr = p.StandardError.ReadToEndAsync()
+    p.WaitForExit()
+    stdout.Wait()
+    stderr.Wait()
+    let last = stdout.Result.Trim().Split('\n') |> Array.last
+    match p.ExitCode, Int64.TryParse(last.Trim()) with
+    | 0, (true, v) -> Some v
+    | code, _ ->
+        eprintfn "memory probe %s exited with %d:\n%s" (String.Join(" ", args)) code (stderr.Result.Trim())
+        None

@@ -43,6 +43,14 @@ type FixedPointRow =
       BaselineUnmatched: int
       Phases: SearchPhases }
 
+/// Extra peak resident memory of one workload size (see Workloads.memoryProbe).
+type MemoryRow =
+    { What: string
+      Time: int
+      Batch: int
+      N: int
+      Bytes: int64 }
+
 type Results =
     { Machine: Machine
       /// (threads, GFLOP/s) of a 1024 x 1024 float32 torch.mm.
@@ -54,6 +62,7 @@ type Results =
       FixedPoints: FixedPointRow list
       FlipFlop: FlipFlopTraining option
       Demo: DemoRun option
+      Memory: MemoryRow list
       /// /proc/loadavg when the interleaved measurements ended.
       LoadAverageAfter: string
       Seconds: float }
@@ -199,7 +208,7 @@ let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
     let mutable ours = Unchecked.defaultof<SearchOutcome>
     let mutable theirs = Unchecked.defaultof<SearchOutcome>
     // Both searches use RnnFun's default thread count: start there, so that neither pays a change.
-    torch.set_num_threads (defaultThreads problem.Network.Sizes.Units)
+    torch.set_num_threads (fixedPointThreads problem.Network.Sizes.Units)
     let samples =
         interleave plan.SearchWarmup plan.SearchRounds
             [ { Name = "rnnfun"; OperationsPerCall = 1; Call = fun () -> ours <- rnnfunSearch problem }
@@ -222,7 +231,12 @@ let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
 let private ms (s: float) = s * 1e3
 
 /// The sections of a run, in order.
-let allSections = [ "gemm"; "training"; "forward"; "fixed-points"; "demo" ]
+let allSections = [ "gemm"; "training"; "forward"; "fixed-points"; "demo"; "memory" ]
+
+/// The sizes of the memory probes: T doubles at B = 64, N = 64; then N doubles at T = 100, B = 64.
+let memorySizes =
+    [ for t in [ 100; 200; 400; 800 ] -> t, 64, 64
+      for n in [ 128; 256 ] -> 100, 64, n ]
 
 /// Runs the interleaved measurements of the given sections, printing the lines a script reads as
 /// results come in.
@@ -304,6 +318,21 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                 report "demo wall time s: %.1f%s" d.Seconds (if d.ExitCode <> 0 then sprintf " (exit code %d)" d.ExitCode else "")
                 report "demo peak memory MiB: %.0f" (float d.PeakBytes / 1024.0 / 1024.0)
                 Some d
+    // 6. Peak memory against T x B x N, each size in a fresh child process.
+    let memory =
+        [ for what in (if on "memory" then [ "train"; "analyse" ] else []) do
+            for (t, b, n) in memorySizes do
+                match Harness.runSelf [ "--memory-probe"; what; string t; string b; string n ] with
+                | Some bytes ->
+                    say "  memory %s T=%d B=%d N=%d: %.1f MiB" what t b n (float bytes / 1048576.0)
+                    yield { What = what; Time = t; Batch = b; N = n; Bytes = bytes }
+                | None -> () ]
+    for what in [ "train"; "analyse" ] do
+        let rows = memory |> List.filter (fun r -> r.What = what)
+        if not rows.IsEmpty then
+            // Bytes per (T x B x N) element, from the largest size: linear growth keeps it flat.
+            let perElement (r: MemoryRow) = float r.Bytes / float (r.Time * r.Batch * r.N)
+            report "%s peak memory bytes per T*B*N element: %s" what (String.Join(" ", rows |> List.map (fun r -> sprintf "%.0f" (perElement r))))
     total.Stop()
     say "interleaved measurements took %.0f s (load average now %s)" total.Elapsed.TotalSeconds (loadAverage ())
     { Machine = machine
@@ -314,5 +343,6 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
       FixedPoints = fixedPointRows
       FlipFlop = flipFlopTraining
       Demo = demo
+      Memory = memory
       LoadAverageAfter = loadAverage ()
       Seconds = total.Elapsed.TotalSeconds }

@@ -3,7 +3,7 @@
 ///   --write-docs         with --quick: also write docs/performance.md from the quick numbers
 ///   (no --quick)         full mode: the quick harness, then BenchmarkDotNet; writes docs/performance.md
 ///   --no-demo            skip the `rnnfun demo` measurement
-///   --only A,B           run only these sections: gemm, training, forward, fixed-points, demo
+///   --only A,B           run only these sections: gemm, training, forward, fixed-points, demo, memory
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
 ///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
 module RnnFun.Benchmarks.Program
@@ -13,12 +13,18 @@ open System.IO
 open RnnFun.Benchmarks
 
 let private usage =
-    "usage: dotnet run -c Release --project benchmarks/RnnFun.Benchmarks -- [--quick [--write-docs]] [--no-demo] [--only gemm,training,forward,fixed-points,demo] [--cli PATH] [--docs PATH]"
+    "usage: dotnet run -c Release --project benchmarks/RnnFun.Benchmarks -- [--quick [--write-docs]] [--no-demo] [--only gemm,training,forward,fixed-points,demo,memory] [--cli PATH] [--docs PATH]"
 
 [<EntryPoint>]
 let main argv =
     let args = List.ofArray argv
     let has flag = List.contains flag args
+    match args with
+    | "--memory-probe" :: what :: t :: b :: n :: [] ->
+        // Child mode of the memory section: prints the extra peak bytes on the last line.
+        printfn "%d" (Workloads.memoryProbe what (int t) (int b) (int n))
+        exit 0
+    | _ -> ()
     let value flag =
         args |> List.pairwise |> List.tryPick (fun (a, b) -> if a = flag then Some b else None)
     let known = set [ "--quick"; "--write-docs"; "--no-demo"; "--only"; "--cli"; "--docs"; "--help"; "-h" ]

@@ -94,7 +94,7 @@ let write (path: string) (mode: Mode) (r: Results) =
     let defaultForward = r.Forward |> List.filter (fun x -> x.IsDefault)
     let flip = r.FixedPoints |> List.tryFind (fun x -> x.Problem.StartsWith "trained")
     let at64 = defaultTraining |> List.tryFind (fun x -> x.N = 64)
-    lines [ "## Summary"; ""; "Interleaved medians, RnnFun's default thread count (1 up to 128 units, all cores above):"; "" ]
+    lines [ "## Summary"; ""; "Interleaved medians, RnnFun's default thread counts (training: `Training.defaultThreads`, 1 below 128 units, then one per 64 units; fixed points: 1 up to 128 units):"; "" ]
     lines [ "```" ]
     for x in defaultTraining do line (sprintf "training-step ratio N=%d: %s" x.N (f3 x.Ratio))
     for x in defaultForward do line (sprintf "forward ratio N=%d: %s" x.N (f3 x.Ratio))
@@ -307,6 +307,28 @@ let write (path: string) (mode: Mode) (r: Results) =
               "`ru_maxrss` of the waited-for child)."
               "" ]
     | None -> lines [ "Not measured in this run (the CLI was not built, or `--no-demo` was given)."; "" ]
+    // Memory.
+    lines
+        [ "## Memory against T x B x N"
+          ""
+          "Each size runs in a fresh child process of the benchmark (`--memory-probe`), after a small warm-up"
+          "of the same code path; the figure is the peak resident memory (`VmHWM`) minus the resident memory"
+          "after the warm-up. **train**: `Training.fit`, 3 steps on batches of B flip-flop trials of T steps,"
+          "N units, one thread (the fused pass). **analyse**: `Network.unroll` of B trials, then a PCA of all"
+          "B x T states (as float64 rows, as `InitialStates.ofTrajectories` gives them)."
+          ""
+          "| workload | T | B | N | T x B x N | extra peak MiB | bytes per T x B x N element |"
+          "|---|---|---|---|---|---|---|" ]
+    for x in r.Memory do
+        let elements = x.Time * x.Batch * x.N
+        line (sprintf "| %s | %d | %d | %d | %d | %s | %.0f |" x.What x.Time x.Batch x.N elements (f1 (float x.Bytes / 1048576.0)) (float x.Bytes / float elements))
+    if r.Memory.IsEmpty then line "Not measured in this run."
+    lines
+        [ ""
+          "Linear growth shows as a roughly constant last column once the sizes are large enough for the"
+          "allocator's and runtime's fixed costs to fade; a float32 copy of the states costs 4 bytes per"
+          "element, so the column counts how many such copies a step keeps alive at its peak."
+          "" ]
     // Reading.
     let ratios (rows: Row list) = if rows.IsEmpty then [ nan ] else rows |> List.map (fun x -> x.Ratio)
     let loopCalls = 3.0 * float Time * r.TinyOpMicroseconds // microseconds per sequence

@@ -28,8 +28,11 @@ let unitCounts = [ 64; 128; 256 ]
 /// The data: the 3-bit flip-flop (3 inputs, 3 outputs) with 100 steps per trial.
 let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = Time }
 
-/// RnnFun's default libtorch thread count for a network of n units (Training.fit, FixedPoints.find).
-let defaultThreads (n: int) = if n <= 128 then 1 else Environment.ProcessorCount
+/// RnnFun's default libtorch thread count for training (and the forward rows) at n units.
+let defaultThreads (n: int) = Training.defaultThreads n
+
+/// FixedPoints.find's default libtorch thread count at n units (FixedPointConfig.Threads = None).
+let fixedPointThreads (n: int) = if n <= 128 then 1 else Environment.ProcessorCount
 
 /// The thread setting that is not the default (1 <-> all cores; 2 on a 1-core machine).
 let otherThreads (n: int) =
@@ -392,7 +395,7 @@ let fixedPointFinderSearch (p: FixedPointProblem) : SearchOutcome =
     let maxIters, tolQ, tolDq, tolUnique = 5000, 1e-12, 1e-20, 1e-3
     let net = p.Network
     let n, m, k = net.Sizes.Units, net.Sizes.Inputs, p.Initial.Length
-    torch.set_num_threads (defaultThreads n)
+    torch.set_num_threads (fixedPointThreads n)
     use outer = torch.NewDisposeScope()
     let values = Network.values net |> Map.ofList
     let matrix name =
@@ -503,3 +506,48 @@ type TinyOp(count: int) =
             torch.tanh a |> ignore
     interface IDisposable with
         member _.Dispose() = a.Dispose()
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+/// Resident memory of this process now and at its peak so far (bytes), from /proc/self/status.
+let private selfMemory () =
+    let lines = try IO.File.ReadAllLines "/proc/self/status" with _ -> [||]
+    let read (key: string) =
+        match lines |> Array.tryFind (fun l -> l.StartsWith key) with
+        | Some l ->
+            match Int64.TryParse(l.Substring(key.Length).Replace("kB", "").Trim()) with
+            | true, kb -> kb * 1024L
+            | _ -> 0L
+        | None -> 0L
+    read "VmRSS:", read "VmHWM:"
+
+/// One memory probe: the extra resident memory (bytes) of `what` at sequence length T, batch B and
+/// N units, over the process's memory after a small warm-up of the same code path. Run in a fresh
+/// child process (`--memory-probe what T B N`), so that each peak is its own.
+///   train:   Training.fit, 3 steps on batches of B flip-flop trials of T steps (default settings)
+///   analyse: Network.unroll of B trials of T steps, then a PCA of all B x T states
+let memoryProbe (what: string) (time: int) (batch: int) (n: int) : int64 =
+    torch.set_num_threads 1
+    let taskOf t = Tasks.flipFlop { FlipFlopConfig.defaults with Time = t }
+    use net = Network.create Kinds.rnn (networkConfig n)
+    let run (t: int) (b: int) =
+        match what with
+        | "train" ->
+            let data = (taskOf t).Generate (b * 3) 7
+            use r = Training.fit { FitConfig.defaults with BatchSize = b; Epochs = 1; Threads = Some 1 } net (TrainingData.Dataset data)
+            ()
+        | "analyse" ->
+            let data = (taskOf t).Generate b 7
+            use _ = torch.NewDisposeScope()
+            let x, _, _ = Training.toTensors Precision.Float32 data
+            use rollout = Network.unroll net x
+            let states = InitialStates.ofTrajectories rollout.States
+            Pca.fit 3 states |> ignore
+        | other -> failwithf "unknown memory probe %s" other
+    run 4 2
+    GC.Collect()
+    let before, _ = selfMemory ()
+    run time batch
+    let _, peak = selfMemory ()
+    max 0L (peak - before)

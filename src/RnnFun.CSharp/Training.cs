@@ -108,7 +108,7 @@ public sealed class TrainingOptions
     /// <summary>Seed of data order, fresh data and noise (default 0).</summary>
     public int Seed { get; init; } = D.Seed;
 
-    /// <summary>libtorch threads during training; null (default): 1 up to 128 units, else all cores.</summary>
+    /// <summary>libtorch threads during training; null (default): 1 below 128 units, then one per 64 units, at most all cores.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
     /// <summary>Back-propagate through time with the hand-written pass of the built-in kinds where it applies (default true); false: autograd through every step. Same gradients.</summary>
@@ -284,7 +284,7 @@ public static class Trainer
         var fit = new Core.FitConfig(
             f.BatchSize, epochs ?? f.Epochs, f.LearningRate, f.Amsgrad, f.WeightDecay, f.Schedule, f.Clipping,
             f.StopLoss, f.SaveAtMinLoss, f.KeepBest, f.Regularization, f.RecurrentNoise, f.InputNoise,
-            f.TrainInitialState, f.Validation, f.Seed, f.Threads, ProgressOf(progress), cancellationToken);
+            f.TrainInitialState, f.Validation, f.Seed, f.Threads, f.FusedBackward, ProgressOf(progress), cancellationToken);
         var preset = new Core.Preset(p.Task, p.Kind, p.Network, fit, p.TrialsPerEpoch, p.ValidationTrials);
         return new TrainingResult(Interop.Call(() => Core.Presets.train(preset)));
     }

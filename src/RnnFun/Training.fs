@@ -95,7 +95,8 @@ type FitConfig =
       Validation: Batch option
       /// Seed of data order, fresh data and noise.
       Seed: int
-      /// libtorch threads during training; None: 1 up to 128 units (faster there), else all cores.
+      /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 128 units,
+      /// then one per 64 units, at most all cores).
       Threads: int option
       /// Back-propagate through time with the hand-written pass of the built-in kinds (rnn, ctrnn)
       /// where it applies (`FusedBptt`); false: autograd through every step. Same gradients.
@@ -234,6 +235,12 @@ module Training =
         if not (net.Parameters |> List.exists (fun p -> p.Trainable)) && not config.TrainInitialState then
             Check.fail "trainable" "no parameter of the network is trainable"
 
+    /// libtorch threads `fit` uses when `FitConfig.Threads` is None: one below 128 units (a step is
+    /// many small ops there, and a second thread mostly adds contention), then one per 64 units, at
+    /// most all cores (128 units: 2 threads, 256: 4).
+    let defaultThreads (units: int) =
+        if units < 128 then 1 else min Environment.ProcessorCount (units / 64)
+
     let private finite (t: Tensor) =
         use _ = torch.NewDisposeScope()
         torch.isfinite(t).all().item<bool>()
@@ -245,7 +252,7 @@ module Training =
         validate config net data
         let stopwatch = Stopwatch.StartNew()
         let previousThreads = torch.get_num_threads ()
-        let threads = config.Threads |> Option.defaultValue (if net.Sizes.Units <= 128 then 1 else Environment.ProcessorCount)
+        let threads = config.Threads |> Option.defaultValue (defaultThreads net.Sizes.Units)
         torch.set_num_threads threads
         let generator = new torch.Generator(uint64 (uint32 config.Seed))
         // Free values as fresh leaves: trainable ones are optimised, the others are constants.
