@@ -91,7 +91,7 @@ type Plan =
       SoftDeadline: float }
 
 let quickPlan =
-    { TrainingStepsPerCall = 3
+    { TrainingStepsPerCall = 8
       ForwardPassesPerCall = 4
       Warmup = 1
       MinRounds = 3

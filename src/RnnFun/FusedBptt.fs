@@ -3,14 +3,6 @@ namespace RnnFun
 open System
 open TorchSharp
 
-/// Which hand-written recurrence a kind has.
-[<RequireQualifiedAccess>]
-type FusedRecurrence =
-    /// h' = tanh(h W' + drive)
-    | Rnn
-    /// h' = (1 - alpha) h + alpha (tanh(h) W' + drive)
-    | Ctrnn of alpha: float
-
 /// The states of a recurrence unrolled without autograd, as a leaf of the autograd graph, with the
 /// hand-written backward pass that takes their gradient on to the drive, W_rec and the initial state.
 /// Time-major, unlike the rest of the library: every step then reads and writes one contiguous
@@ -33,74 +25,19 @@ type FusedUnroll =
 /// constraint and trainable flag holds as on the general path.
 [<RequireQualifiedAccess>]
 module FusedBptt =
-    let private stepOf (recurrence: FusedRecurrence) (wT: Tensor) (h: Tensor) (drive: Tensor) : Tensor =
-        match recurrence with
-        | FusedRecurrence.Rnn -> torch.addmm(drive, h, wT, 1.0f, 1.0f).tanh_() // [batch; units]
-        | FusedRecurrence.Ctrnn alpha ->
-            let target = torch.addmm(drive, torch.tanh h, wT, 1.0f, 1.0f) // [batch; units]
-            target.mul_(alpha.ToScalar()).add_(h, (1.0 - alpha).ToScalar()) // alpha target + (1 - alpha) h
+    let private one = 1.0.ToScalar()
 
     /// The hand-written recurrence of a kind, when it has one: the built-in rnn and ctrnn, recognised
     /// by name and settings and confirmed by one step on a random probe against the kind's own Step
     /// (so that a user kind reusing a built-in name takes the general path). w: effective weights.
-    let recurrenceOf (kind: Kind) (w: Weights) : FusedRecurrence option =
-        let candidate =
-            match kind.Name with
-            | "rnn" -> Some FusedRecurrence.Rnn
-            | "ctrnn" -> Kinds.ctrnnConfig kind |> Option.map (fun c -> FusedRecurrence.Ctrnn(c.Dt / c.Tau))
-            | _ -> None
-        match candidate, w.TryGetValue "w_rec" with
-        | Some recurrence, (true, wRec) ->
-            use _ = torch.NewDisposeScope()
-            use _ = torch.no_grad ()
-            let units = wRec.shape[0]
-            let generator = new torch.Generator(12345UL)
-            let h = torch.randn([| 3L; units |], wRec.dtype, generator = generator) // [3; units]
-            let drive = torch.randn([| 3L; units |], wRec.dtype, generator = generator) // [3; units]
-            let expected = kind.Step w h drive
-            let actual = stepOf recurrence (wRec.detach().t ()) h drive
-            let scale = 1.0 + expected.abs().max().ToDouble()
-            let tolerance = if wRec.dtype = torch.ScalarType.Float64 then 1e-10 else 1e-4
-            if expected.shape = actual.shape && (expected - actual).abs().max().ToDouble() <= tolerance * scale then Some recurrence
-            else None
-        | _ -> None
+    let recurrenceOf (kind: Kind) (w: Weights) : FusedRecurrence option = Recurrence.of' kind w
 
-    /// tanh(x) = 2 sigmoid(2x) - 1: libtorch's CPU sigmoid is vectorised, its tanh is about 4 times
-    /// slower here, and the affine part folds into the matrix products below.
-    let private one = 1.0.ToScalar()
-
-    /// Unrolls without autograd: h0 [batch; units], drive [time; batch; units] (both may require
-    /// grad) -> the states [time; batch; units] as a new leaf that requires grad. Opens no scope.
-    /// Each step is two (rnn) or four (ctrnn) in-place ops on a slice of one new buffer.
+    /// Unrolls without autograd (`Recurrence.forward`): h0 [batch; units], drive [time; batch; units]
+    /// (both may require grad) -> the states [time; batch; units] as a new leaf that requires grad.
+    /// Opens no scope.
     let unroll (recurrence: FusedRecurrence) (wRec: Tensor) (h0: Tensor) (drive: Tensor) : FusedUnroll =
-        let timeMajor =
-            use _ = torch.no_grad ()
-            let w = wRec.detach () // [units; units]
-            let wT = w.t () // [units; units]
-            let rowSums = w.sum(1L) // [units]: c = 1 W', the image of the all-ones state
-            let h0 = h0.detach () // [batch; units]
-            let buffer = torch.empty(drive.shape, drive.dtype).copy_(drive.detach ()) // [time; batch; units], ours
-            let steps = buffer.unbind 0 // time x [batch; units], views of the buffer
-            match recurrence with
-            | FusedRecurrence.Rnn ->
-                // With s_t = sigmoid(2 a_t), h_t = 2 s_t - 1: 2 a_t = 2 (drive_t - c) + 4 s_{t-1} W'.
-                buffer.sub_(rowSums).mul_((2.0).ToScalar()) |> ignore
-                steps[0].add_(rowSums, (2.0).ToScalar()).addmm_(h0, wT, 1.0f, 2.0f).sigmoid_() |> ignore
-                for t in 1 .. steps.Length - 1 do
-                    steps[t].addmm_(steps[t - 1], wT, 1.0f, 4.0f).sigmoid_() |> ignore
-                buffer.mul_((2.0).ToScalar()).sub_(one)
-            | FusedRecurrence.Ctrnn alpha ->
-                // h_t = (1 - alpha) h_{t-1} + alpha (drive_t - c) + 2 alpha sigmoid(2 h_{t-1}) W'.
-                buffer.sub_(rowSums).mul_(alpha.ToScalar()) |> ignore
-                // 2 alpha W' in the weights' precision (addmm_'s own factors are float32).
-                let scaledT = wT.mul((2.0 * alpha).ToScalar()) // [units; units]
-                let mutable h = h0
-                for t in 0 .. steps.Length - 1 do
-                    let s = h.mul((2.0).ToScalar()).sigmoid_() // [batch; units]
-                    h <- steps[t].addmm_(s, scaledT, 1.0f, 1.0f).add_(h, (1.0 - alpha).ToScalar())
-                buffer
         { Recurrence = recurrence
-          States = timeMajor.requires_grad_(true)
+          States = (Recurrence.forward recurrence wRec h0 drive).requires_grad_(true)
           WRec = wRec
           H0 = h0
           Drive = drive }

@@ -117,6 +117,27 @@ let tests =
             Expect.equal (FusedBptt.recurrenceOf ct.Kind (Network.weights ct)) (Some(FusedRecurrence.Ctrnn 0.05)) "the ctrnn is, with alpha = dt / tau"
         }
 
+        test "Network.unroll: the hand-written forward without gradients, the general path when the inputs want one" {
+            for precision, tolerance in [ Precision.Float32, 1e-6; Precision.Float64, 1e-13 ] do
+                for kind in [ Kinds.rnn; Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 15.0 } ] do
+                    use net =
+                        Network.create kind
+                            { NetworkConfig.defaults with
+                                InputSize = 2; Units = 9; OutputSize = 2; Precision = precision
+                                Constraints = { Constraints.none with DaleRatio = Some 0.6; Autapses = false } }
+                    use _ = torch.NewDisposeScope()
+                    let generator = new torch.Generator(5UL)
+                    let x = torch.randn([| 4L; 30L; 2L |], precision.ScalarType, generator = generator) * 2.0 // [batch; time; inputs]
+                    let h0 = torch.randn([| 4L; 9L |], precision.ScalarType, generator = generator) * 0.5 // [batch; units]
+                    use fast = Network.unrollFrom net (Some h0) x
+                    use general = Network.unrollFrom net (Some h0) (x.detach().requires_grad_(true))
+                    Expect.isFalse fast.States.requires_grad "no graph on the hand-written path"
+                    Expect.isTrue general.States.requires_grad "the general path keeps the graph for the inputs"
+                    let worst (a: Tensor) (b: Tensor) = (a - b.detach()).abs().max().ToDouble()
+                    Expect.isLessThan (worst fast.States general.States) tolerance (sprintf "%s %A: same states" kind.Name precision)
+                    Expect.isLessThan (worst fast.Outputs general.Outputs) (10.0 * tolerance) (sprintf "%s %A: same outputs" kind.Name precision)
+        }
+
         test "fit: the fused and the autograd pass train to the same weights (float64, constraints, learnt h0)" {
             let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 20; PulseProbability = 0.2 }
             let data = TrainingData.Fresh(task, 64)
