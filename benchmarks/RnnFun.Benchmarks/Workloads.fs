@@ -551,3 +551,60 @@ let memoryProbe (what: string) (time: int) (batch: int) (n: int) : int64 =
     run time batch
     let _, peak = selfMemory ()
     max 0L (peak - before)
+
+/// Where one step of the reproduced inner training step (the fused pass) spends its time at n units,
+/// one thread: mean milliseconds per phase over `steps` steps after a warm-up, scope disposal included.
+let profileInnerStep (n: int) (steps: int) : (string * float) list =
+    torch.set_num_threads 1
+    let kind = Kinds.rnn
+    let names, leaves =
+        use net = Network.create kind (networkConfig n)
+        use _ = torch.NewDisposeScope()
+        net.Parameters
+        |> List.map (fun p -> p.Spec.Name, torch.nn.Parameter(p.Value.detach().clone(), true).DetachFromDisposeScope() :?> Modules.Parameter)
+        |> List.unzip
+    use optimizer = torch.optim.Adam(leaves, 1e-3, 0.9, 0.999, 1e-8, 0.0, false, false)
+    let data = batches 4
+    let totals = Dictionary<string, float>()
+    let order = ResizeArray<string>()
+    let watch = Diagnostics.Stopwatch()
+    let mutable measuring = false
+    let lap (name: string) =
+        if measuring then
+            if not (totals.ContainsKey name) then
+                totals[name] <- 0.0
+                order.Add name
+            totals[name] <- totals[name] + watch.Elapsed.TotalMilliseconds
+        watch.Restart()
+    for i in 1 .. steps + 5 do
+        measuring <- i > 5
+        watch.Restart()
+        let scope = torch.NewDisposeScope()
+        let x, y, mask = Training.toTensors Precision.Float32 data[i % data.Length]
+        optimizer.zero_grad ()
+        let w = Dictionary<string, Tensor>()
+        for name, leaf in List.zip names leaves do
+            w[name] <- (leaf :> Tensor).alias ()
+        let w = w :> Weights
+        let h0 = torch.zeros([| int64 BatchSize; int64 n |], torch.ScalarType.Float32)
+        lap "data, zero_grad, weights"
+        let drive = kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; units]
+        lap "input drive"
+        let unrolled = FusedBptt.unroll FusedRecurrence.Rnn w["w_rec"] h0 drive
+        lap "recurrence forward"
+        let outputs = kind.Readout w unrolled.States // [time; batch; outputs]
+        let loss = Training.mse outputs (y.transpose(0L, 1L)) (mask |> Option.map (fun m -> m.transpose(0L, 1L)))
+        loss.ToDouble() |> ignore
+        lap "readout and loss"
+        loss.backward(null, true, false, null)
+        lap "autograd: loss to states"
+        let dDrive, dW, _ = FusedBptt.gradients unrolled unrolled.States.grad
+        lap "recurrence backward"
+        torch.autograd.backward([| unrolled.Drive; unrolled.WRec |], [| dDrive; dW |], Nullable(false), false, null)
+        lap "autograd: drive and W_rec to leaves"
+        optimizer.step () |> ignore
+        lap "Adam"
+        scope.Dispose()
+        lap "dispose scope"
+    for l in leaves do l.Dispose()
+    [ for name in order -> name, totals[name] / float steps ]

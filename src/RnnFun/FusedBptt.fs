@@ -25,8 +25,6 @@ type FusedUnroll =
 /// constraint and trainable flag holds as on the general path.
 [<RequireQualifiedAccess>]
 module FusedBptt =
-    let private one = 1.0.ToScalar()
-
     /// The hand-written recurrence of a kind, when it has one: the built-in rnn and ctrnn, recognised
     /// by name and settings and confirmed by one step on a random probe against the kind's own Step
     /// (so that a user kind reusing a built-in name takes the general path). w: effective weights.
@@ -42,18 +40,16 @@ module FusedBptt =
           H0 = h0
           Drive = drive }
 
-    /// Gradients of the loss with respect to the drive [time; batch; units], W_rec [units; units] and
-    /// h0 [batch; units], given its gradient with respect to the states [time; batch; units].
-    let gradients (u: FusedUnroll) (gradStates: Tensor) : Tensor * Tensor * Tensor =
+    /// `gradients` into a buffer it may overwrite: `buffer` holds dL/dstates [time; batch; units] and
+    /// is returned as dL/ddrive.
+    let private gradientsInPlace (u: FusedUnroll) (buffer: Tensor) : Tensor * Tensor * Tensor =
         use _ = torch.no_grad ()
         let w = u.WRec.detach () // [units; units]
         let states = u.States.detach () // [time; batch; units]
         let h0 = u.H0.detach () // [batch; units]
         let time = int states.shape[0]
         let units = states.shape[2]
-        // Accumulated in place, step by step from the last: row t ends as dL/dh_t (ctrnn) or dL/da_t (rnn).
-        let buffer = torch.empty(gradStates.shape, gradStates.dtype).copy_(gradStates) // [time; batch; units], ours
-        let g = buffer.unbind 0 // time x [batch; units]
+        let g = buffer.unbind 0 // time x [batch; units]: row t ends as dL/da_t (rnn) or dL/dh_t (ctrnn)
         // sum_t left_t' right_{t-1}, with right_{-1} = first: the weight gradient in one matrix product.
         let weightGradient (left: Tensor) (right: Tensor) (first: Tensor) = // [time; batch; units] x2, [batch; units]
             let head = left.narrow(0L, 0L, 1L).reshape(-1L, units).t().mm(first) // [units; units]
@@ -62,7 +58,7 @@ module FusedBptt =
         match u.Recurrence with
         | FusedRecurrence.Rnn ->
             // a_t = h_{t-1} W' + drive_t, h_t = tanh(a_t): dL/da_t = (g_t + dL/da_{t+1} W) (1 - h_t^2).
-            let slope = states.square().neg_().add_(one).unbind 0 // time x [batch; units]
+            let slope = (Recurrence.oneMinusSquare states).unbind 0 // time x [batch; units]
             g[time - 1].mul_(slope[time - 1]) |> ignore
             for t in time - 2 .. -1 .. 0 do
                 g[t].addmm_(g[t + 1], w, 1.0f, 1.0f).mul_(slope[t]) |> ignore
@@ -70,15 +66,20 @@ module FusedBptt =
         | FusedRecurrence.Ctrnn alpha ->
             // h_t = (1 - alpha) h_{t-1} + alpha (tanh(h_{t-1}) W' + drive_t): with G_t = dL/dh_t,
             // G_{t-1} = g_{t-1} + (1 - alpha) G_t + alpha (G_t W) (1 - tanh(h_{t-1})^2), dL/ddrive_t = alpha G_t.
-            let rates = states.mul((2.0).ToScalar()).sigmoid_().mul_((2.0).ToScalar()).sub_(one) // tanh(h) [time; batch; units]
-            let slope = rates.square().neg_().add_(one).unbind 0 // time x [batch; units]
+            let rates = Recurrence.twiceMinusOne (states.mul((2.0).ToScalar()).sigmoid_()) // tanh(h) [time; batch; units]
+            let slope = (Recurrence.oneMinusSquare rates).unbind 0 // time x [batch; units]
             let rate0 = torch.tanh h0 // [batch; units]
-            let slope0 = rate0.square().neg_().add_(one) // [batch; units]
+            let slope0 = Recurrence.oneMinusSquare rate0 // [batch; units]
             for t in time - 1 .. -1 .. 1 do
                 g[t - 1].add_(g[t], (1.0 - alpha).ToScalar()).addcmul_(g[t].mm w, slope[t - 1], alpha.ToScalar()) |> ignore
             let dH0 = (g[0] * (1.0 - alpha)).addcmul_(g[0].mm w, slope0, alpha.ToScalar()) // [batch; units]
             let dW = (weightGradient buffer rates rate0).mul_(alpha.ToScalar())
             buffer.mul_(alpha.ToScalar()), dW, dH0
+
+    /// Gradients of the loss with respect to the drive [time; batch; units], W_rec [units; units] and
+    /// h0 [batch; units], given its gradient with respect to the states [time; batch; units] (only read).
+    let gradients (u: FusedUnroll) (gradStates: Tensor) : Tensor * Tensor * Tensor =
+        gradientsInPlace u (torch.empty(gradStates.shape, gradStates.dtype).copy_(gradStates))
 
     /// The backward pass of a loss built on `u.States`: autograd from the loss to the states (and to
     /// whatever else the loss reads: readout weights, regularised weights), then the hand-written pass
@@ -90,7 +91,9 @@ module FusedBptt =
         loss.backward(null, true, false, null)
         let gradStates = u.States.grad
         if not (isNull gradStates) then
-            let dDrive, dW, dH0 = gradients u gradStates
+            // The states' gradient belongs to this pass (the states are its own leaf): it is
+            // overwritten with the drive's gradient instead of copied.
+            let dDrive, dW, dH0 = gradientsInPlace u (if gradStates.is_contiguous () then gradStates else gradStates.contiguous ())
             let pairs =
                 [ u.Drive, dDrive
                   u.WRec, dW
