@@ -158,8 +158,8 @@ let write (path: string) (mode: Mode) (r: Results) =
           sprintf "  of %d batches, time divided by the steps; its per-call work (copying weights in and out," Measure.quickPlan.TrainingStepsPerCall
           "  the end-of-epoch snapshot) is included, nothing is subtracted."
           "- **inner step**: the same step reproduced outside `Training.fit` (effective weights of the"
-          "  trainable leaves, `InputDrive` once, `Network.unrollDrive`, `Readout`, `Training.mse`, backward,"
-          "  Adam): what the loop costs without fit's bookkeeping."
+          "  trainable leaves, `InputDrive` once, `FusedBptt.unroll`, `Readout`, `Training.mse`,"
+          "  `FusedBptt.backward`, Adam): what the loop costs without fit's bookkeeping."
           "- **torch.nn.RNN**: `torch.nn.RNN(3, N, tanh, batch_first)` + `torch.nn.Linear(N, 3)` + Adam, same"
           "  batches, `mse_loss`, the loss read back as `Training.fit` does."
           ""
@@ -331,7 +331,6 @@ let write (path: string) (mode: Mode) (r: Results) =
           "" ]
     // Reading.
     let ratios (rows: Row list) = if rows.IsEmpty then [ nan ] else rows |> List.map (fun x -> x.Ratio)
-    let loopCalls = 3.0 * float Time * r.TinyOpMicroseconds // microseconds per sequence
     lines [ "## Reading the numbers"; "" ]
     for x in defaultTraining do
         line (
@@ -345,20 +344,23 @@ let write (path: string) (mode: Mode) (r: Results) =
     lines
         [ ""
           "On the CPU, libtorch's `torch.nn.RNN` is not one fused kernel: it projects the inputs of all time"
-          "steps at once, then loops over time in C++, each step a `linear` of the hidden state (a transpose"
-          "and an `addmm` with the recurrent bias), an in-place add of the projected input and a `tanh`, and"
-          "finally stacks the states. RnnFun's loop (`Network.unrollDrive` over `Kinds.rnn`) does the same"
-          "work with one op fewer per step: the input projection and both biases are computed once"
-          "(`InputDrive`), and each step is an `addmm` onto that drive and a `tanh`. Its ops are issued from"
-          "F#, which costs a TorchSharp call per op, but the backward pass runs in libtorch's autograd engine"
-          "for both contestants."
+          "steps at once, then loops over time in C++, each step a `linear` of the hidden state, an add of the"
+          "projected input and a `tanh`, all recorded for autograd; its backward pass replays those nodes, one"
+          "weight-gradient product per step. RnnFun's training step (`FusedBptt`, the default of"
+          "`Training.fit` for `rnn` and `ctrnn`) and its gradient-free `Network.unroll` (`Recurrence.forward`)"
+          "write the recurrence by hand: the drive of all steps in one time-major buffer, each step two"
+          "in-place ops on its slice (`addmm_` with W' as a contiguous copy, `sigmoid_`, using"
+          "tanh(x) = 2 sigmoid(2x) - 1 because libtorch's CPU `tanh` is about 4 times slower than its vectorised"
+          "`sigmoid` here), and for training a backward loop of two in-place ops per step and the W_rec"
+          "gradient as one product over all steps. Readout, loss, constraints and the input weights stay with"
+          "autograd."
           sprintf "In this run the ratios at the default thread count lie between %s and %s for a training step and"
               (f3 (ratios defaultTraining |> List.min)) (f3 (ratios defaultTraining |> List.max))
           sprintf "between %s and %s for a forward pass." (f3 (ratios defaultForward |> List.min)) (f3 (ratios defaultForward |> List.max))
-          sprintf "One tiny op costs %s microseconds through TorchSharp on this run; RnnFun's forward loop issues" (f2 r.TinyOpMicroseconds)
-          sprintf "three per time step (a transpose view of `w_rec`, `addmm`, `tanh`), about %s ms per %d-step sequence" (f2 (loopCalls / 1e3)) Time
+          sprintf "One tiny op costs %s microseconds through TorchSharp on this run; the hand-written loops issue" (f2 r.TinyOpMicroseconds)
+          sprintf "about four per time step in a training step (two forward, two backward), about %s ms per %d-step sequence" (f2 (4.0 * float Time * r.TinyOpMicroseconds / 1e3)) Time
           (match at64 with
-           | Some x -> sprintf "(%s%% of a training step at N = 64)." (f1 (loopCalls / 1e6 / x.RnnFun * 100.0))
+           | Some x -> sprintf "(%s%% of a training step at N = 64); the rest is the small matrix products themselves and passes over the [time; batch; units] buffers." (f1 (4.0 * float Time * r.TinyOpMicroseconds / 1e6 / x.RnnFun * 100.0))
            | None -> ".")
           "" ]
     match at64 with
