@@ -24,9 +24,9 @@ type Mode =
 
 let private percent (ratio: float) =
     let p = (ratio - 1.0) * 100.0
-    if abs p < 1.0 then "as fast (within 1%)"
-    elif p > 0.0 then sprintf "%.0f%% slower" p
-    else sprintf "%.0f%% faster" (-p)
+    if abs p < 1.0 then "about the same time (within 1%)"
+    elif p > 0.0 then sprintf "%.0f%% more time" p
+    else sprintf "%.0f%% less time" (-p)
 
 /// Adam iterations of FixedPoints.find: progress is reported every 10 iterations, and the phase
 /// runs at most 100 (FixedPointConfig.defaults).
@@ -259,7 +259,7 @@ let write (path: string) (mode: Mode) (r: Results) =
         let p = x.Phases
         line (
             sprintf "- %s: `FixedPoints.find` spent %s s in its Adam phase (%s iterations), %s s in %d Newton iterations, %s s in %d chord iterations and %s s in uniqueness, Jacobians and eigen-decompositions (one extra run, timed through its progress callback)."
-                x.Problem (f3 p.AdamSeconds) (if p.AdamIterations >= 90 then sprintf "%d-100" p.AdamIterations else sprintf "about %d" p.AdamIterations)
+                x.Problem (f3 p.AdamSeconds) (if p.AdamIterations >= 100 then "100" elif p.AdamIterations >= 90 then sprintf "%d-100" p.AdamIterations else sprintf "about %d" p.AdamIterations)
                 (f3 p.NewtonSeconds) p.NewtonIterations (f3 p.ChordSeconds) p.ChordIterations (f3 p.RestSeconds))
         line (
             sprintf "  Re-evaluated in float64, %d of the baseline's %d unique points have q < 1e-12 (largest q %s). %s"
@@ -334,12 +334,12 @@ let write (path: string) (mode: Mode) (r: Results) =
     lines [ "## Reading the numbers"; "" ]
     for x in defaultTraining do
         line (
-            sprintf "- Training step, N = %d, %d thread%s: `Training.fit` %s ms, `torch.nn.RNN` %s ms: RnnFun is %s (difference %s ms per step, %s microseconds per time step)."
+            sprintf "- Training step, N = %d, %d thread%s: `Training.fit` %s ms, `torch.nn.RNN` %s ms: RnnFun takes %s (difference %s ms per step, %s microseconds per time step)."
                 x.N x.Threads (if x.Threads = 1 then "" else "s") (ms x.RnnFun) (ms x.Fused) (percent x.Ratio)
                 (f2 ((x.RnnFun - x.Fused) * 1e3)) (f1 ((x.RnnFun - x.Fused) * 1e6 / float Time)))
     for x in defaultForward do
         line (
-            sprintf "- Forward pass, N = %d: `Network.unroll` %s ms, `torch.nn.RNN` %s ms: RnnFun is %s."
+            sprintf "- Forward pass, N = %d: `Network.unroll` %s ms, `torch.nn.RNN` %s ms: RnnFun takes %s."
                 x.N (ms x.RnnFun) (ms x.Fused) (percent x.Ratio))
     lines
         [ ""
