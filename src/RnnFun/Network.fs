@@ -196,10 +196,10 @@ module Recurrence =
         | _ -> None
 
     /// 2 s - 1 in place (two vectorised passes: faster here than one lerp_ pass).
-    let twiceMinusOne (s: Tensor) : Tensor = s.mul_(two).sub_(1.0.ToScalar())
+    let internal twiceMinusOne (s: Tensor) : Tensor = s.mul_(two).sub_(1.0.ToScalar())
 
     /// 1 - x^2 in one pass, as a new tensor.
-    let oneMinusSquare (x: Tensor) : Tensor =
+    let internal oneMinusSquare (x: Tensor) : Tensor =
         use _ = torch.NewDisposeScope()
         torch.addcmul(torch.ones([| 1L |], x.dtype), x, x, (-1.0).ToScalar()).MoveToOuterDisposeScope()
 

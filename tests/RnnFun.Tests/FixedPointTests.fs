@@ -157,6 +157,33 @@ let tests =
                     Expect.isLessThan (maxAbsDiff (twin.Eigenvalues |> Array.map (fun l -> l.Magnitude)) (p.Eigenvalues |> Array.map (fun l -> l.Magnitude))) 1e-8 "same eigenvalues"
                 true))
 
+        testProp "speedGradient: closed form for rnn and ctrnn = autograd of q; a user kind uses autograd" (fun () ->
+            Prop.forAll (Arb.fromGen (Gen.choose (0, 100000))) (fun seed ->
+                let random = Random(seed)
+                let units = random.Next(1, 10)
+                let relu = { Kinds.rnn with Name = "relu-rnn"; Step = (fun w h d -> torch.addmm(d, h, w["w_rec"].t (), 1.0f, 1.0f).relu ()); Jacobian = None }
+                let kind =
+                    match random.Next 3 with
+                    | 0 -> Kinds.rnn
+                    | 1 -> Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 5.0 + 50.0 * random.NextDouble() }
+                    | _ -> relu
+                use net =
+                    Network.create kind
+                        { NetworkConfig.defaults with
+                            InputSize = 2; Units = units; OutputSize = 1; InputBias = true; Precision = Precision.Float64; Seed = int64 seed
+                            Constraints = { Constraints.none with DaleRatio = (if random.Next 2 = 0 then Some 0.5 else None) } }
+                use _ = torch.NewDisposeScope()
+                let generator = new torch.Generator(uint64 seed)
+                let w = Network.weights net
+                let x = torch.randn([| 7L; int64 units |], torch.ScalarType.Float64, generator = generator) * 1.5 // [states; units]
+                let drive = kind.InputDrive w (torch.randn([| 7L; 2L |], torch.ScalarType.Float64, generator = generator)) // [states; units]
+                let q, g = FixedPoints.speedGradient kind w x drive
+                let xg = x.clone().requires_grad_(true)
+                let expectedQ = (kind.Step w xg drive - xg).square().sum(1L) * 0.5 // [states]
+                let expectedG = torch.autograd.grad([| expectedQ.sum () |], [| xg |])[0] // [states; units]
+                let close (a: Tensor) (b: Tensor) = (a - b.detach()).abs().max().ToDouble() <= 1e-12 * (1.0 + b.detach().abs().max().ToDouble())
+                close q expectedQ && close g expectedG))
+
         test "the shared-Jacobian radius and the chord budget change the work, not the points found" {
             use net = decoupled Kinds.rnn 3 2.0
             let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0

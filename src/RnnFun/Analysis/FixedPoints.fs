@@ -296,6 +296,44 @@ module FixedPoints =
 
     let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).square().sum(1L) * 0.5 // [states]
 
+    /// `speedGradient` with the kind's closed form already looked up.
+    let private speedGradientWith (recurrence: FusedRecurrence option) (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
+        match recurrence with
+        | Some recurrence ->
+            use _ = torch.no_grad ()
+            let wRec = w["w_rec"].detach () // [units; units]
+            let wT = wRec.t().contiguous() // [units; units]
+            let tanhOf (pre: Tensor) = Recurrence.twiceMinusOne (pre.sigmoid_()) // pre holds 2a; in place
+            match recurrence with
+            | FusedRecurrence.Rnn ->
+                // F = tanh(x W' + d), J = diag(1 - F^2) W: (J - I)' r = (r (1 - F^2)) W - r.
+                let f = tanhOf (torch.addmm(drive, x, wT, 2.0f, 2.0f)) // [states; units]
+                let r = f - x // [states; units]
+                let slope = Recurrence.oneMinusSquare f // [states; units]
+                (r.square().sum(1L) * 0.5), torch.addmm(r, r * slope, wRec, -1.0f, 1.0f)
+            | FusedRecurrence.Ctrnn alpha ->
+                // F = x + alpha (tanh(x) W' + d - x), J - I = alpha (W diag(1 - tanh(x)^2) - I):
+                // (J - I)' r = alpha ((1 - tanh(x)^2) (r W) - r).
+                let t = tanhOf (x * 2.0) // [states; units]
+                let r = (torch.addmm(drive, t, wT, 1.0f, 1.0f) - x) * alpha // [states; units]
+                let slope = Recurrence.oneMinusSquare t // [states; units]
+                (r.square().sum(1L) * 0.5), ((r.mm wRec).mul_(slope).sub_(r) * alpha)
+        | None ->
+            let xg = x.detach().requires_grad_(true)
+            let q =
+                use _ = torch.enable_grad ()
+                qOf kind w xg drive // [states]
+            let grads = torch.autograd.grad([| q.sum () |] :> Collections.Generic.IList<Tensor>, [| xg |] :> Collections.Generic.IList<Tensor>)
+            q.detach (), grads[0].detach ()
+
+    /// q = 0.5 ||F(x) - x||^2 per state [states] and its gradient with respect to x, (J - I)' r
+    /// [states; units], for states x [states; units] under drive [states; drive] with weights w:
+    /// closed form for the built-in kinds (`Recurrence.of'`, looked up by one probe step per call; a
+    /// few ops, tanh as 2 sigmoid(2x) - 1), autograd through the kind's Step otherwise. Opens no
+    /// scope; the result holds no graph.
+    let speedGradient (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
+        speedGradientWith (Recurrence.of' kind w) kind w x drive
+
     /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
     /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
     /// arrive. x0 [k; units], drive [k; drive] -> where each state left [k; units] (x0's precision).
@@ -313,14 +351,12 @@ module FixedPoints =
         let mutable v = torch.zeros_like x
         let mutable it = 0
         let mutable finished = false
+        let recurrence = Recurrence.of' kind w // once: the closed-form gradient, when the kind has one
         while not finished do
             use _ = torch.NewDisposeScope()
-            let xg = x.detach().requires_grad_(true)
-            let q =
-                use _ = torch.enable_grad ()
-                qOf kind w xg drive // [active]
+            let q, gradient = speedGradientWith recurrence kind w x drive // [active], [active; units]
             let qv = Arrays.ofTensor q
-            if it % 10 = 0 then report "adam" it config.MaxAdamIterations (q.detach ())
+            if it % 10 = 0 then report "adam" it config.MaxAdamIterations q
             let stays j = qv[j] >= config.AdamSwitchQ && Double.IsFinite qv[j]
             let staying = [| for j in 0 .. ids.Length - 1 do if stays j then yield j |]
             let done' = if it >= config.MaxAdamIterations then Array.init ids.Length id else [| for j in 0 .. ids.Length - 1 do if not (stays j) then yield j |]
@@ -329,9 +365,8 @@ module FixedPoints =
                 for j in done' do iterations[ids[j]] <- it
             if done'.Length = ids.Length then finished <- true
             else
-                let grads = torch.autograd.grad([| q.sum () |] :> Collections.Generic.IList<Tensor>, [| xg |] :> Collections.Generic.IList<Tensor>)
                 let select (t: Tensor) = if done'.Length > 0 then t.index_select(0L, indexTensor staying) else t
-                let grad = select (grads[0].detach ()) // [staying; units]
+                let grad = select gradient // [staying; units]
                 let norm = grad.norm().ToDouble()
                 let limit = clip.Clip norm
                 let grad = if norm > limit then grad * (limit / norm) else grad
