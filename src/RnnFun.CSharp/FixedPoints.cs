@@ -67,9 +67,9 @@ public sealed class FixedPointInfo
 /// <param name="Phase">"adam", "newton" or "chord".</param>
 /// <param name="Iteration">Iteration within the phase.</param>
 /// <param name="MaxIterations">Most iterations of the phase.</param>
-/// <param name="WorstQ">Largest q among the states still being optimised.</param>
-/// <param name="Converged">States below the tolerance so far.</param>
-/// <param name="States">Number of states.</param>
+/// <param name="WorstQ">Largest q among the states the phase is working on.</param>
+/// <param name="Converged">States below the tolerance among them.</param>
+/// <param name="States">The states the phase is working on.</param>
 public sealed record FixedPointProgressInfo(string Phase, int Iteration, int MaxIterations, double WorstQ, int Converged, int States);
 
 /// <summary>Settings of the fixed-point search; every property defaults to the core's <c>FixedPointConfig.defaults</c>.</summary>

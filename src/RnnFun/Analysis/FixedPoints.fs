@@ -55,12 +55,15 @@ type ConstantInput =
 
 /// Progress of a fixed-point search.
 type FixedPointProgress =
-    { Phase: string
+    { /// "adam", "newton" (representatives, then any state whose chord steps failed) or "chord".
+      Phase: string
       Iteration: int
       MaxIterations: int
-      /// Largest q among the states still being optimised.
+      /// Largest q among the states the phase is working on.
       WorstQ: float
+      /// States below TolQ among them.
       Converged: int
+      /// The states the phase is working on.
       States: int }
 
 /// Settings of the fixed-point search. `FixedPointConfig.defaults` is tuned for speed and exactness.
