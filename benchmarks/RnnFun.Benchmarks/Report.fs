@@ -303,8 +303,13 @@ let write (path: string) (mode: Mode) (r: Results) =
               "|---|---|"
               sprintf "| %s s | %.0f MiB |" (f1 d.Seconds) (float d.PeakBytes / 1024.0 / 1024.0)
               ""
-              "Peak memory is the child's high-water mark (`VmHWM` polled from `/proc` while it runs, and"
-              "`ru_maxrss` of the waited-for child)."
+              "Peak memory is the child's high-water mark (`VmHWM`, kept by the kernel, polled from `/proc`"
+              "every 20 ms while it runs). `getrusage`'s `ru_maxrss` of the children is not used: a child"
+              "created by fork counts the parent's resident pages until it execs, so it grows with the"
+              "benchmark process itself. Resident memory also counts the pages of libtorch's shared"
+              "libraries (about 0.5 GB on disk) that the process maps: when they are already in the page"
+              "cache, the kernel maps neighbouring pages too, so the same demo read 370-390 MiB when run"
+              "alone and 550-670 MiB right after the benchmark's own training section, here."
               "" ]
     | None -> lines [ "Not measured in this run (the CLI was not built, or `--no-demo` was given)."; "" ]
     // Memory.
