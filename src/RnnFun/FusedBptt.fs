@@ -79,7 +79,7 @@ module FusedBptt =
     /// Gradients of the loss with respect to the drive [time; batch; units], W_rec [units; units] and
     /// h0 [batch; units], given its gradient with respect to the states [time; batch; units] (only read).
     let gradients (u: FusedUnroll) (gradStates: Tensor) : Tensor * Tensor * Tensor =
-        gradientsInPlace u (torch.empty(gradStates.shape, gradStates.dtype).copy_(gradStates))
+        gradientsInPlace u (torch.empty(gradStates.shape, gradStates.dtype, device = gradStates.device).copy_(gradStates))
 
     /// The backward pass of a loss built on `u.States`: autograd from the loss to the states (and to
     /// whatever else the loss reads: readout weights, regularised weights), then the hand-written pass
@@ -94,6 +94,9 @@ module FusedBptt =
             // The states' gradient belongs to this pass (the states are its own leaf): it is
             // overwritten with the drive's gradient instead of copied.
             let dDrive, dW, dH0 = gradientsInPlace u (if gradStates.is_contiguous () then gradStates else gradStates.contiguous ())
+            // The buffer now holds dL/ddrive: cleared, so that a second backward on this unroll
+            // (another loss, accumulation) starts from a fresh gradient instead of adding onto it.
+            u.States.grad <- null
             let pairs =
                 [ u.Drive, dDrive
                   u.WRec, dW

@@ -185,14 +185,17 @@ module Recurrence =
             use _ = torch.no_grad ()
             let units = wRec.shape[0]
             use generator = new torch.Generator(12345UL)
-            let h = torch.randn([| 3L; units |], wRec.dtype, generator = generator) // [3; units]
-            let drive = torch.randn([| 3L; units |], wRec.dtype, generator = generator) // [3; units]
-            let expected = kind.Step w h drive
-            let actual = directStep recurrence (wRec.detach().t ()) h drive
-            let scale = 1.0 + expected.abs().max().ToDouble()
-            let tolerance = if wRec.dtype = torch.ScalarType.Float64 then 1e-10 else 1e-4
-            if expected.shape = actual.shape && (expected - actual).abs().max().ToDouble() <= tolerance * scale then Some recurrence
-            else None
+            let h = torch.randn([| 3L; units |], wRec.dtype, generator = generator).``to``(wRec.device) // [3; units]
+            let drive = torch.randn([| 3L; units |], wRec.dtype, generator = generator).``to``(wRec.device) // [3; units]
+            // A kind that only shares the name may fail on this probe: it takes the general path.
+            try
+                let expected = kind.Step w h drive
+                let actual = directStep recurrence (wRec.detach().t ()) h drive
+                let scale = 1.0 + expected.abs().max().ToDouble()
+                let tolerance = if wRec.dtype = torch.ScalarType.Float64 then 1e-10 else 1e-4
+                if expected.shape = actual.shape && (expected - actual).abs().max().ToDouble() <= tolerance * scale then Some recurrence
+                else None
+            with _ -> None
         | _ -> None
 
     /// 2 s - 1 in place (two vectorised passes: faster here than one lerp_ pass).
@@ -201,12 +204,12 @@ module Recurrence =
     /// 1 - x^2 in one pass, as a new tensor.
     let internal oneMinusSquare (x: Tensor) : Tensor =
         use _ = torch.NewDisposeScope()
-        torch.addcmul(torch.ones([| 1L |], x.dtype), x, x, (-1.0).ToScalar()).MoveToOuterDisposeScope()
+        torch.addcmul(torch.ones([| 1L |], x.dtype, device = x.device), x, x, (-1.0).ToScalar()).MoveToOuterDisposeScope()
 
     /// The states [time; batch; units] from h0 [batch; units] and the drive [time; batch; units],
     /// without autograd, in a new buffer (the inputs are only read). tanh(x) = 2 sigmoid(2x) - 1:
     /// libtorch's CPU sigmoid is vectorised, its tanh is about 4 times slower here, and the affine
-    /// part folds into the matrix products. Each step is two (rnn) or four (ctrnn) in-place ops on
+    /// part folds into the matrix products. Each step is two (rnn) or four (ctrnn, one allocating) ops on
     /// the step's slice. Opens no scope.
     let forward (recurrence: FusedRecurrence) (wRec: Tensor) (h0: Tensor) (drive: Tensor) : Tensor =
         use _ = torch.no_grad ()
@@ -219,6 +222,7 @@ module Recurrence =
         let buffer = torch.sub(drive.detach (), rowSums).contiguous() // [time; batch; units]
         let steps = buffer.unbind 0 // time x [batch; units], views of the buffer
         match recurrence with
+        | _ when steps.Length = 0 -> buffer // no steps: no states [0; batch; units]
         | FusedRecurrence.Rnn ->
             // With s_t = sigmoid(2 a_t), h_t = 2 s_t - 1: 2 a_t = 2 (drive_t - c) + 4 s_{t-1} W',
             // the factor 2 taken by addmm_'s beta, so that the buffer is touched once before the loop.

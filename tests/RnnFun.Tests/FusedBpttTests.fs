@@ -103,6 +103,30 @@ let tests =
                 let lossA, gradsA = lossAndGradients false c seed
                 abs (lossF - lossA) <= 1e-5 * (1.0 + abs lossA) && relativeError gradsF gradsA <= 1e-5))
 
+        test "two losses on one unroll: gradients accumulate as with autograd" {
+            for kind in [ Kinds.rnn; Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 20.0 } ] do
+                use net = Network.create kind { NetworkConfig.defaults with InputSize = 2; Units = 5; OutputSize = 2; Precision = Precision.Float64 }
+                let gradientsOf (fused: bool) =
+                    use copy = Network.withValues net Map.empty
+                    use _ = torch.NewDisposeScope()
+                    let leaves = copy.Parameters |> List.filter (fun p -> p.Trainable) |> List.map (fun p -> p.Value.requires_grad_(true))
+                    let generator = new torch.Generator(3UL)
+                    let x = torch.randn([| 3L; 6L; 2L |], torch.ScalarType.Float64, generator = generator) // [batch; time; inputs]
+                    let w = Network.weights copy
+                    let h0 = torch.zeros([| 3L; 5L |], torch.ScalarType.Float64) // [batch; units]
+                    if fused then
+                        let u = FusedBptt.unroll (FusedBptt.recurrenceOf kind w).Value w["w_rec"] h0 (kind.InputDrive w (x.transpose(0L, 1L)))
+                        FusedBptt.backward ((kind.Readout w u.States).square().mean()) u
+                        FusedBptt.backward (u.States.pow(4.0.ToScalar()).mean()) u
+                    else
+                        let states = Network.unrollDrive kind w h0 (kind.InputDrive w x)
+                        (kind.Readout w states).square().mean().backward(null, true, false, null)
+                        states.pow(4.0.ToScalar()).mean().backward()
+                    leaves |> List.map (fun t -> Arrays.ofTensor t.grad) |> Array.concat
+                let a, b = gradientsOf true, gradientsOf false
+                Expect.isLessThan (Array.fold2 (fun acc x y -> max acc (abs (x - y))) 0.0 a b) 1e-12 (sprintf "%s: accumulated gradients" kind.Name)
+        }
+
         test "a user kind that reuses a built-in name takes the general path" {
             let relu =
                 { Kinds.rnn with
@@ -138,7 +162,7 @@ let tests =
                     Expect.isLessThan (worst fast.Outputs general.Outputs) (10.0 * tolerance) (sprintf "%s %A: same outputs" kind.Name precision)
         }
 
-        test "fit: the fused and the autograd pass train to the same weights (float64, constraints, learnt h0)" {
+        test "fit: the fused and the autograd pass train to the same weights (float64, constraints, learnt h0, noise)" {
             let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 20; PulseProbability = 0.2 }
             let data = TrainingData.Fresh(task, 64)
             let constraints = { Constraints.none with Autapses = false; DaleRatio = Some 0.8 }
@@ -151,6 +175,7 @@ let tests =
                 let config =
                     { FitConfig.defaults with
                         Epochs = 3; BatchSize = 16; LearningRate = 0.01; TrainInitialState = true
+                        RecurrentNoise = 0.05; InputNoise = 0.05
                         Regularization = { Regularization.none with L2Rec = 0.01; L2Rate = 0.01 } }
                 use fused = Training.fit config net data
                 use plain = Training.fit { config with FusedBackward = false } net data

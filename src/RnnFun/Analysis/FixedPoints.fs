@@ -355,6 +355,7 @@ module FixedPoints =
         let mutable it = 0
         let mutable finished = false
         let recurrence = Recurrence.of' kind w // once: the closed-form gradient, when the kind has one
+        let mutable departed = 0.0
         while not finished do
             use _ = torch.NewDisposeScope()
             let q, gradient = speedGradientWith recurrence kind w x drive // [active], [active; units]
@@ -378,7 +379,10 @@ module FixedPoints =
                 let vNew = select v * b2 + grad.square() * (1.0 - b2)
                 let step = (mNew / (1.0 - b1 ** float it)) / ((vNew / (1.0 - b2 ** float it)).sqrt() + config.AdamEpsilon)
                 let xNew = select x - step * rate.Rate
-                rate.Update(staying |> Array.sumBy (fun j -> qv[j]))
+                // The rate rule watches the sum of q over all states, those that left counting with
+                // the q they left with: leaving is not progress.
+                departed <- departed + (done' |> Array.sumBy (fun j -> if Double.IsFinite qv[j] then qv[j] else 0.0))
+                rate.Update(departed + (staying |> Array.sumBy (fun j -> qv[j])))
                 // The previous tensors are replaced for good: free them now, not at the end of the search.
                 let old = [ m; v; x; drive ]
                 m <- mNew.MoveToOuterDisposeScope()
@@ -467,15 +471,21 @@ module FixedPoints =
     /// point the state's neighbourhood converged to (one inverse per point, shared by its members).
     /// groups: (row of `points`, member rows of x0) pairs. Returns the new member rows, in the order of
     /// the groups, and the steps each took.
-    let private chord (config: FixedPointConfig) (kind: Kind) (w: Weights) report (points: Tensor) (pointDrive: Tensor) (groups: (int * int[])[]) (x0: Tensor) (drive: Tensor) =
+    let private chord (config: FixedPointConfig) (kind: Kind) (w: Weights) report (points: Tensor) (pointDrive: Tensor) (allGroups: (int * int[])[]) (x0: Tensor) (drive: Tensor) =
         let n = x0.shape[1]
+        let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
+        let allPoints = indexTensor (allGroups |> Array.map fst)
+        let a = Jacobian.ofStates kind w (points.index_select(0L, allPoints)) (pointDrive.index_select(0L, allPoints)) - eye // [g; n; n]
+        let struct (allInverses, info) = torch.linalg.solve_ex(a, eye.expand(a.shape), true, false) // [g; n; n]
+        // A singular J* - I (a marginal point) has no usable inverse: its members take Newton steps.
+        let usable = Arrays.ofTensor (info.eq(0L.ToScalar()).logical_and(torch.isfinite(allInverses).flatten(1L).all(1L)).to_type(torch.ScalarType.Float64))
+        let kept = [| for g in 0 .. allGroups.Length - 1 do if usable[g] > 0.0 then yield g |]
+        let unusable = [| for g in 0 .. allGroups.Length - 1 do if usable[g] = 0.0 then yield! snd allGroups[g] |]
+        let groups = kept |> Array.map (fun g -> allGroups[g])
+        let inverse = allInverses.index_select(0L, indexTensor kept) // [kept; n; n]
         let members = groups |> Array.collect snd
         let memberIndex = indexTensor members
         let count = members.Length
-        let pointIndex = indexTensor (groups |> Array.map fst)
-        let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
-        let a = Jacobian.ofStates kind w (points.index_select(0L, pointIndex)) (pointDrive.index_select(0L, pointIndex)) - eye // [g; n; n]
-        let struct (inverse, _) = torch.linalg.solve_ex(a, eye.expand(a.shape), true, false) // [g; n; n]
         // Rows act on row vectors: d = r (A^-1)'.
         let inverseT = inverse.transpose(1L, 2L).contiguous() // [g; n; n]
         let starts = groups |> Array.scan (fun s (_, rows) -> s + int64 rows.Length) 0L
@@ -483,7 +493,7 @@ module FixedPoints =
         let mutable x = x0.index_select(0L, memberIndex) // [m; units]
         let steps = Array.zeroCreate<int> count
         let mutable iteration = 0
-        let mutable finished = config.ChordIterations <= 0
+        let mutable finished = config.ChordIterations <= 0 || count = 0
         while not finished do
             use _ = torch.NewDisposeScope()
             let r = kind.Step w x dm - x // [m; units]
@@ -502,7 +512,7 @@ module FixedPoints =
                 x <- (x - d).MoveToOuterDisposeScope()
                 old.Dispose()
                 iteration <- iteration + 1
-        members, x, steps
+        members, x, steps, unusable
 
     /// Finds the fixed points of F(x) = step(x, u) from the initial states, to machine precision:
     /// phase 1, Adam on q with FixedPointFinder's adaptive rate and clipping brings every state near a
@@ -605,11 +615,15 @@ module FixedPoints =
             if shared.Length = 0 || config.ChordIterations <= 0 then Array.append shared alone
             else
                 let groups = shared |> Array.groupBy (fun i -> repRow[owner[i]])
-                let rows, xm, steps = chord config kind w report repX repDrive groups approached drive
-                rows |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
-                let qm = Arrays.ofTensor (qOf kind w xm (drive.index_select(0L, indexTensor rows)))
-                x <- x.index_copy(0L, indexTensor rows, xm)
-                Array.append alone [| for j in 0 .. rows.Length - 1 do if not (qm[j] < config.TolQ) then yield rows[j] |]
+                let rows, xm, steps, unusable = chord config kind w report repX repDrive groups approached drive
+                let chordFailed =
+                    if rows.Length = 0 then [||]
+                    else
+                        rows |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
+                        let qm = Arrays.ofTensor (qOf kind w xm (drive.index_select(0L, indexTensor rows)))
+                        x <- x.index_copy(0L, indexTensor rows, xm)
+                        [| for j in 0 .. rows.Length - 1 do if not (qm[j] < config.TolQ) then yield rows[j] |]
+                Array.concat [ alone; unusable; chordFailed ]
         if failed.Length > 0 then
             // Their own Newton steps, from where phase 1 left them.
             let index = indexTensor failed
