@@ -102,18 +102,28 @@ type FitSteps(n: int, threads: int option, steps: int) =
     interface IDisposable with
         member _.Dispose() = (net :> IDisposable).Dispose()
 
+/// A fresh n-unit rnn's parameters (networkConfig) as new leaves that require grad: names, leaves.
+let private trainableLeaves (n: int) =
+    use net = Network.create Kinds.rnn (networkConfig n)
+    use _ = torch.NewDisposeScope()
+    net.Parameters
+    |> List.map (fun p -> p.Spec.Name, torch.nn.Parameter(p.Value.detach().clone(), true).DetachFromDisposeScope() :?> Modules.Parameter)
+    |> List.unzip
+
+/// The leaves as weights, an alias each, as Network.weights gives them without constraints.
+let private leafWeights (names: string list) (leaves: Modules.Parameter list) : Weights =
+    let w = Dictionary<string, Tensor>()
+    for name, leaf in List.zip names leaves do
+        w[name] <- (leaf :> Tensor).alias ()
+    w :> Weights
+
 /// RnnFun's inner training step reproduced outside `Training.fit`: effective weights of trainable
 /// leaves (an alias each, as Network.weights gives without constraints), the kind's InputDrive once,
 /// the hand-written recurrence (FusedBptt.unroll, as Training.fit uses by default), the kind's
 /// Readout, Training.mse, FusedBptt.backward, Adam.
 type InnerSteps(n: int, threads: int, steps: int) =
     let kind = Kinds.rnn
-    let names, leaves =
-        use net = Network.create kind (networkConfig n)
-        use _ = torch.NewDisposeScope()
-        net.Parameters
-        |> List.map (fun p -> p.Spec.Name, torch.nn.Parameter(p.Value.detach().clone(), true).DetachFromDisposeScope() :?> Modules.Parameter)
-        |> List.unzip
+    let names, leaves = trainableLeaves n
     let optimizer = torch.optim.Adam(leaves, 1e-3, 0.9, 0.999, 1e-8, 0.0, false, false)
     let data = batches steps
     member _.Steps = steps
@@ -124,10 +134,7 @@ type InnerSteps(n: int, threads: int, steps: int) =
             let x, y, mask = Training.toTensors Precision.Float32 b
             checkBatch x y
             optimizer.zero_grad ()
-            let w = Dictionary<string, Tensor>()
-            for name, leaf in List.zip names leaves do
-                w[name] <- (leaf :> Tensor).alias ()
-            let w = w :> Weights
+            let w = leafWeights names leaves
             let h0 = torch.zeros([| int64 BatchSize; int64 n |], torch.ScalarType.Float32)
             let drive = kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; units]
             let unrolled = FusedBptt.unroll FusedRecurrence.Rnn w["w_rec"] h0 drive
@@ -557,12 +564,7 @@ let memoryProbe (what: string) (time: int) (batch: int) (n: int) : int64 =
 let profileInnerStep (n: int) (steps: int) : (string * float) list =
     torch.set_num_threads 1
     let kind = Kinds.rnn
-    let names, leaves =
-        use net = Network.create kind (networkConfig n)
-        use _ = torch.NewDisposeScope()
-        net.Parameters
-        |> List.map (fun p -> p.Spec.Name, torch.nn.Parameter(p.Value.detach().clone(), true).DetachFromDisposeScope() :?> Modules.Parameter)
-        |> List.unzip
+    let names, leaves = trainableLeaves n
     use optimizer = torch.optim.Adam(leaves, 1e-3, 0.9, 0.999, 1e-8, 0.0, false, false)
     let data = batches 4
     let totals = Dictionary<string, float>()
@@ -582,10 +584,7 @@ let profileInnerStep (n: int) (steps: int) : (string * float) list =
         let scope = torch.NewDisposeScope()
         let x, y, mask = Training.toTensors Precision.Float32 data[i % data.Length]
         optimizer.zero_grad ()
-        let w = Dictionary<string, Tensor>()
-        for name, leaf in List.zip names leaves do
-            w[name] <- (leaf :> Tensor).alias ()
-        let w = w :> Weights
+        let w = leafWeights names leaves
         let h0 = torch.zeros([| int64 BatchSize; int64 n |], torch.ScalarType.Float32)
         lap "data, zero_grad, weights"
         let drive = kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; units]
