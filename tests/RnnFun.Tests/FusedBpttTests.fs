@@ -127,6 +127,15 @@ let tests =
                 Expect.isLessThan (Array.fold2 (fun acc x y -> max acc (abs (x - y))) 0.0 a b) 1e-12 (sprintf "%s: accumulated gradients" kind.Name)
         }
 
+        test "Training.defaultThreads: one below 128 units, then one per 64 units, at most all cores" {
+            let cores = Environment.ProcessorCount
+            for units in [ 1; 64; 127 ] do
+                Expect.equal (Training.defaultThreads units) 1 (sprintf "%d units" units)
+            Expect.equal (Training.defaultThreads 128) (min cores 2) "128 units"
+            Expect.equal (Training.defaultThreads 256) (min cores 4) "256 units"
+            Expect.equal (Training.defaultThreads 100000) cores "never more than the cores"
+        }
+
         test "a user kind that reuses a built-in name takes the general path" {
             let relu =
                 { Kinds.rnn with
