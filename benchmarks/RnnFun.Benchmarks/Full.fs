@@ -100,7 +100,7 @@ type FixedPointSearch() =
         problem <- Some(if this.Problem = "w2i" then w2i.Value else fst flipFlop.Value)
 
     [<Benchmark(Baseline = true)>]
-    member _.FixedPointFinderAdam() = fixedPointFinderSearch problem.Value
+    member _.FixedPointFinderAdam() = fixedPointFinderSearch true problem.Value
 
     [<Benchmark>]
     member _.RnnFunFind() = rnnfunSearch problem.Value

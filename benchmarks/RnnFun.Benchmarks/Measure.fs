@@ -31,6 +31,10 @@ type FixedPointRow =
       BaselineSeconds: float
       /// Baseline / RnnFun, median over rounds of the per-round ratio.
       Speedup: float
+      /// The baseline's search alone (no outlier exclusion, Jacobians or eigen-decompositions).
+      BaselineSearchSeconds: float
+      /// Baseline search alone / RnnFun (RnnFun still linearises every point).
+      SearchOnlySpeedup: float
       RnnFun: SearchOutcome
       Baseline: SearchOutcome
       /// The baseline's unique points whose q, re-evaluated in float64, is below 1e-12.
@@ -212,7 +216,8 @@ let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
     let samples =
         interleave plan.SearchWarmup plan.SearchRounds
             [ { Name = "rnnfun"; OperationsPerCall = 1; Call = fun () -> ours <- rnnfunSearch problem }
-              { Name = "baseline"; OperationsPerCall = 1; Call = fun () -> theirs <- fixedPointFinderSearch problem } ]
+              { Name = "baseline"; OperationsPerCall = 1; Call = fun () -> theirs <- fixedPointFinderSearch true problem }
+              { Name = "search"; OperationsPerCall = 1; Call = fun () -> fixedPointFinderSearch false problem |> ignore } ]
     let check = q64 problem theirs.Points
     let near (a: float[]) (b: float[]) = sqrt (Array.fold2 (fun acc x y -> acc + (x - y) ** 2.0) 0.0 a b) <= 1e-2
     let extra = theirs.Points |> Array.filter (fun p -> not (ours.Points |> Array.exists (near p)))
@@ -220,6 +225,8 @@ let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
       RnnFunSeconds = median samples["rnnfun"]
       BaselineSeconds = median samples["baseline"]
       Speedup = pairedRatio samples["baseline"] samples["rnnfun"]
+      BaselineSearchSeconds = median samples["search"]
+      SearchOnlySpeedup = pairedRatio samples["search"] samples["rnnfun"]
       RnnFun = ours
       Baseline = theirs
       BaselineVerified = check |> Array.filter (fun q -> q < CountTolQ) |> Array.length
@@ -290,16 +297,18 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
             let flipFlopRow = fixedPoints plan flipFlop
             (flipFlop.Network :> IDisposable).Dispose()
             for r in [ w2iRow; flipFlopRow ] do
-                say "  %s: FixedPoints.find %.3f s (%d unique, %d converged, %d outliers), FixedPointFinder-style Adam %.3f s (%d unique, %d converged, %d iterations); baseline points with no RnnFun point within 1e-2: %d, RnnFun points with no baseline point within 1e-2: %d"
-                    r.Problem r.RnnFunSeconds r.RnnFun.Unique r.RnnFun.Converged r.RnnFun.Outliers r.BaselineSeconds r.Baseline.Unique r.Baseline.Converged r.Baseline.Iterations
+                say "  %s: FixedPoints.find %.3f s (%d unique, %d converged, %d outliers, %d linearised), FixedPointFinder-style Adam %.3f s (%d unique, %d converged, %d outliers, %d linearised, %d iterations; %.3f s without the linearisation); baseline points with no RnnFun point within 1e-2: %d, RnnFun points with no baseline point within 1e-2: %d"
+                    r.Problem r.RnnFunSeconds r.RnnFun.Unique r.RnnFun.Converged r.RnnFun.Outliers r.RnnFun.Decomposed r.BaselineSeconds r.Baseline.Unique r.Baseline.Converged r.Baseline.Outliers r.Baseline.Decomposed r.Baseline.Iterations r.BaselineSearchSeconds
                     (unmatched 1e-2 r.Baseline.Points r.RnnFun.Points) (unmatched 1e-2 r.RnnFun.Points r.Baseline.Points)
                 say "    baseline's unique points re-evaluated in float64: %d of %d have q < 1e-12 (largest q %.2e); baseline points missing from RnnFun's set that FixedPoints.find confirms when started there: %d"
                     r.BaselineVerified r.Baseline.Unique r.BaselineWorstQ64 r.ConfirmedExtra
                 say "    FixedPoints.find phases: Adam %.3f s (last progress report at iteration %d; at most 100), Newton %.3f s (%d iterations), chord %.3f s (%d iterations), uniqueness + Jacobians + eigen %.3f s"
                     r.Phases.AdamSeconds r.Phases.AdamIterations r.Phases.NewtonSeconds r.Phases.NewtonIterations r.Phases.ChordSeconds r.Phases.ChordIterations r.Phases.RestSeconds
             report "fixed-points speedup: %.2f" flipFlopRow.Speedup
+            report "fixed-points speedup against the search alone: %.2f" flipFlopRow.SearchOnlySpeedup
             report "fixed-points found (flip-flop, unique, q < 1e-12): rnnfun %d, baseline %d" flipFlopRow.RnnFun.Unique flipFlopRow.Baseline.Unique
             report "fixed-points speedup W=2I: %.2f" w2iRow.Speedup
+            report "fixed-points speedup W=2I against the search alone: %.2f" w2iRow.SearchOnlySpeedup
             report "fixed-points found (W=2I, unique, q < 1e-12): rnnfun %d, baseline %d" w2iRow.RnnFun.Unique w2iRow.Baseline.Unique
             [ w2iRow; flipFlopRow ], Some flipFlopTraining
 

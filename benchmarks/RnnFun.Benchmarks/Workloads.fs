@@ -296,8 +296,10 @@ type SearchOutcome =
       /// States that ended with q < 1e-12.
       Converged: int
       Iterations: int
-      /// Converged points dropped as distance outliers (RnnFun only; the baseline keeps all).
+      /// Converged points dropped as distance outliers.
       Outliers: int
+      /// Unique points whose Jacobian was eigen-decomposed.
+      Decomposed: int
       /// The unique points' states.
       Points: float[][] }
 
@@ -333,6 +335,7 @@ let rnnfunSearch (p: FixedPointProblem) : SearchOutcome =
       Converged = r.Converged
       Iterations = (if r.FixedPoints.Length = 0 then 0 else r.FixedPoints |> Array.map (fun f -> f.Iterations) |> Array.max)
       Outliers = r.Outliers
+      Decomposed = r.FixedPoints |> Array.filter (fun f -> f.Eigenvalues.Length > 0) |> Array.length
       Points = counted |> Array.map (fun f -> f.State) }
 
 /// Where FixedPoints.find spends its time (one extra run with a progress callback, which costs a
@@ -397,8 +400,10 @@ let newPointsFrom (p: FixedPointProblem) (distance: float) (known: float[][]) (s
 /// FixedPointFinder's Torch defaults: Adam(lr = 1) on all states jointly, ReduceLROnPlateau(factor
 /// 0.95, patience 2) on the mean q, no clipping, at most 5000 iterations, stop when every state has
 /// q < 1e-12 or dq < 1e-20 lr; float32 (its default dtype); the step is torch.nn.RNN's, loaded with
-/// the network's effective weights. Then uniqueness at 1e-3 keeping the lowest q.
-let fixedPointFinderSearch (p: FixedPointProblem) : SearchOutcome =
+/// the network's effective weights. Then uniqueness at 1e-3 keeping the lowest q. With `linearise`
+/// (FixedPointFinder's defaults do this), also its outlier exclusion, a second uniqueness pass, and the
+/// Jacobians and eigen-decompositions of the unique points; without, the search alone.
+let fixedPointFinderSearch (linearise: bool) (p: FixedPointProblem) : SearchOutcome =
     let maxIters, tolQ, tolDq, tolUnique = 5000, 1e-12, 1e-20, 1e-3
     let net = p.Network
     let n, m, k = net.Sizes.Units, net.Sizes.Inputs, p.Initial.Length
@@ -472,11 +477,53 @@ let fixedPointFinderSearch (p: FixedPointProblem) : SearchOutcome =
                  if Double.IsFinite q[i] && q[i] < CountTolQ then
                      yield Array.sub states (i * n) n, p.Input, q[i] |]
         let unique = uniquePoints tolUnique points
-        { Unique = unique.Length
-          Converged = points.Length
-          Iterations = iteration
-          Outliers = 0
-          Points = unique }
+        if not linearise then
+            { Unique = unique.Length
+              Converged = points.Length
+              Iterations = iteration
+              Outliers = 0
+              Decomposed = 0
+              Points = unique }
+        else
+            // FixedPointFinder's default post-processing: exclude distance outliers (distance to the
+            // initial states' centroid over their mean distance to it > 10), uniqueness again, then
+            // (do_compute_jacobians, do_decompose_jacobians) the Jacobians of the unique points by
+            // autograd, one backward pass per unit on the batch sum, and their eigen-decomposition
+            // sorted by modulus, all in float32. Its discarded second ("sequential") Jacobian is left out.
+            let centroid = Array.init n (fun j -> p.Initial |> Array.averageBy (fun s -> s[j]))
+            let toCentroid (s: float[]) = sqrt (Array.fold2 (fun acc a b -> acc + (a - b) ** 2.0) 0.0 s centroid)
+            let meanDistance = p.Initial |> Array.averageBy toCentroid
+            let inliers = unique |> Array.filter (fun s -> toCentroid s / meanDistance <= 10.0)
+            let kept =
+                uniquePoints tolUnique (inliers |> Array.map (fun s -> s, p.Input, 0.0))
+            let decomposed =
+                if kept.Length = 0 then 0
+                else
+                    use _ = torch.enable_grad ()
+                    let c = int64 kept.Length
+                    let xs = Arrays.toTensor Precision.Float32 [| 1L; c; int64 n |] (Array.concat kept) // [1; points; units]
+                    let xs = xs.requires_grad_(true)
+                    let us = Arrays.toTensor Precision.Float32 [| c; 1L; int64 m |] (Array.init kept.Length (fun _ -> p.Input) |> Array.concat) // [points; 1; inputs]
+                    let struct (_, fx) = rnn.forward (us, xs) // [1; points; units]
+                    let rows =
+                        Array.init n (fun i ->
+                            let g = torch.autograd.grad([| fx.select(2L, int64 i).sum() |], [| xs |], retain_graph = (i < n - 1))
+                            g[0].squeeze(0L)) // [points; units]: dF_i/dx
+                    let jacobians = torch.stack(rows, 1L) // [points; units(i); units(j)]
+                    let struct (values, vectors) = torch.linalg.eig (jacobians.detach ()) // [points; units], [points; units; units]
+                    let order = values.abs().argsort(1L, true) // [points; units]
+                    let sortedValues = values.gather(1L, order) // [points; units]
+                    let sortedVectors = vectors.gather(2L, order.unsqueeze(1L).expand(vectors.shape)) // [points; units; units]
+                    let moduli = Arrays.ofTensor (sortedValues.abs ())
+                    Arrays.ofTensor (torch.real sortedVectors) |> ignore
+                    Arrays.ofTensor (torch.imag sortedVectors) |> ignore
+                    moduli.Length / n
+            { Unique = kept.Length
+              Converged = points.Length
+              Iterations = iteration
+              Outliers = unique.Length - inliers.Length
+              Decomposed = decomposed
+              Points = kept }
     finally
         qPrev.Dispose()
         optimizer.Dispose()

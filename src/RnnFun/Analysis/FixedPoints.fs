@@ -192,21 +192,30 @@ module FixedPoints =
         unstable, (kind = FixedPointKind.Attractor), kind
 
     /// Eigen-decomposition of Jacobians [k; n; n] (float64): per matrix, eigenvalues sorted by
-    /// modulus descending and the matching right eigenvectors.
+    /// modulus descending and the matching right eigenvectors. LAPACK solves one matrix at a time, so
+    /// the matrices are shared out over the cores (each worker has its own dispose scope).
     let private eigen (jacobians: Tensor) : (Complex[] * Complex[][])[] =
-        use _ = torch.NewDisposeScope()
-        let struct (values, vectors) = torch.linalg.eig (jacobians.to_type(torch.ScalarType.Float64)) // [k; n], [k; n; n] complex
         let k, n = int jacobians.shape[0], int jacobians.shape[1]
-        let re (t: Tensor) = Arrays.ofTensor (torch.real t)
-        let im (t: Tensor) = Arrays.ofTensor (torch.imag t)
-        let vr, vi = re values, im values
-        let er, ei = re vectors, im vectors
-        Array.init k (fun b ->
-            let lambdas = Array.init n (fun i -> Complex(vr[b * n + i], vi[b * n + i]))
-            // Column i of V is the eigenvector of lambda_i.
-            let vector i = Array.init n (fun r -> Complex(er[(b * n + r) * n + i], ei[(b * n + r) * n + i]))
-            let order = Array.init n id |> Array.sortBy (fun i -> -lambdas[i].Magnitude, -lambdas[i].Imaginary)
-            order |> Array.map (fun i -> lambdas[i]), order |> Array.map vector)
+        let decompose (first: int, count: int) =
+            use _ = torch.NewDisposeScope()
+            let block = jacobians.narrow(0L, int64 first, int64 count).to_type(torch.ScalarType.Float64) // [count; n; n]
+            let struct (values, vectors) = torch.linalg.eig block // [count; n], [count; n; n] complex
+            let re (t: Tensor) = Arrays.ofTensor (torch.real t)
+            let im (t: Tensor) = Arrays.ofTensor (torch.imag t)
+            let vr, vi = re values, im values
+            let er, ei = re vectors, im vectors
+            Array.init count (fun b ->
+                let lambdas = Array.init n (fun i -> Complex(vr[b * n + i], vi[b * n + i]))
+                // Column i of V is the eigenvector of lambda_i.
+                let vector i = Array.init n (fun r -> Complex(er[(b * n + r) * n + i], ei[(b * n + r) * n + i]))
+                let order = Array.init n id |> Array.sortBy (fun i -> -lambdas[i].Magnitude, -lambdas[i].Imaginary)
+                order |> Array.map (fun i -> lambdas[i]), order |> Array.map vector)
+        let workers = max 1 (min k Environment.ProcessorCount)
+        if k = 0 then [||]
+        elif workers = 1 then decompose (0, k)
+        else
+            let chunks = Array.init workers (fun c -> let a = c * k / workers in a, (c + 1) * k / workers - a)
+            chunks |> Array.Parallel.map decompose |> Array.concat
 
     let private rows (t: Tensor) : float[][] =
         let cols = int t.shape[1]
@@ -295,6 +304,11 @@ module FixedPoints =
             if norms.Count > 128 then norms.Dequeue() |> ignore
             value
 
+    /// Where the low-precision Newton steps hand over to full precision (float32 resolves q to about
+    /// 1e-12 on states of order 1).
+    [<Literal>]
+    let private CoarseNewtonTolQ = 1e-9
+
     let private indexTensor (rows: int[]) = torch.tensor(rows |> Array.map int64, dtype = torch.ScalarType.Int64)
 
     let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).square().sum(1L) * 0.5 // [states]
@@ -307,20 +321,21 @@ module FixedPoints =
             let wRec = w["w_rec"].detach () // [units; units]
             let wT = wRec.t().contiguous() // [units; units]
             let tanhOf (pre: Tensor) = Recurrence.twiceMinusOne (pre.sigmoid_()) // pre holds 2a; in place
+            use half = 0.5.ToScalar()
             match recurrence with
             | FusedRecurrence.Rnn ->
                 // F = tanh(x W' + d), J = diag(1 - F^2) W: (J - I)' r = (r (1 - F^2)) W - r.
                 let f = tanhOf (torch.addmm(drive, x, wT, 2.0f, 2.0f)) // [states; units]
-                let r = f - x // [states; units]
                 let slope = Recurrence.oneMinusSquare f // [states; units]
-                (r.square().sum(1L) * 0.5), torch.addmm(r, r * slope, wRec, -1.0f, 1.0f)
+                let r = f.sub_ x // [states; units], in place: f is not needed any more
+                (r.square().sum(1L).mul_(half)), torch.addmm(r, slope.mul_ r, wRec, -1.0f, 1.0f)
             | FusedRecurrence.Ctrnn alpha ->
                 // F = x + alpha (tanh(x) W' + d - x), J - I = alpha (W diag(1 - tanh(x)^2) - I):
                 // (J - I)' r = alpha ((1 - tanh(x)^2) (r W) - r).
                 let t = tanhOf (x * 2.0) // [states; units]
                 let r = (torch.addmm(drive, t, wT, 1.0f, 1.0f) - x) * alpha // [states; units]
                 let slope = Recurrence.oneMinusSquare t // [states; units]
-                (r.square().sum(1L) * 0.5), ((r.mm wRec).mul_(slope).sub_(r) * alpha)
+                (r.square().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alpha.ToScalar()))
         | None ->
             let xg = x.detach().requires_grad_(true)
             let q =
@@ -348,14 +363,20 @@ module FixedPoints =
         let clip = AdaptiveClip()
         let b1, b2 = 0.9, 0.999
         let mutable ids = Array.init k id // row of the working tensors -> state
+        // The working tensors belong to this function: updated in place, compacted when states leave.
         let mutable x = x0.clone () // [active; units]
         let mutable drive = drive0.clone () // [active; drive]
-        let mutable m = torch.zeros_like x
-        let mutable v = torch.zeros_like x
+        let mutable m = torch.zeros_like x // [active; units]
+        let mutable v = torch.zeros_like x // [active; units]
         let mutable it = 0
         let mutable finished = false
         let recurrence = Recurrence.of' kind w // once: the closed-form gradient, when the kind has one
         let mutable departed = 0.0
+        use oneMinusB1 = (1.0 - b1).ToScalar()
+        use oneMinusB2 = (1.0 - b2).ToScalar()
+        use b1Scalar = b1.ToScalar()
+        use b2Scalar = b2.ToScalar()
+        use epsilon = config.AdamEpsilon.ToScalar()
         while not finished do
             use _ = torch.NewDisposeScope()
             let q, gradient = speedGradientWith recurrence kind w x drive // [active], [active; units]
@@ -369,27 +390,32 @@ module FixedPoints =
                 for j in done' do iterations[ids[j]] <- it
             if done'.Length = ids.Length then finished <- true
             else
-                let select (t: Tensor) = if done'.Length > 0 then t.index_select(0L, indexTensor staying) else t
-                let grad = select gradient // [staying; units]
+                let grad =
+                    if done'.Length = 0 then gradient
+                    else
+                        let keep = indexTensor staying
+                        let compact (t: Tensor) =
+                            let rows = t.index_select(0L, keep).MoveToOuterDisposeScope()
+                            t.Dispose()
+                            rows
+                        x <- compact x
+                        m <- compact m
+                        v <- compact v
+                        drive <- compact drive
+                        gradient.index_select(0L, keep) // [staying; units]
                 let norm = grad.norm().ToDouble()
                 let limit = clip.Clip norm
-                let grad = if norm > limit then grad * (limit / norm) else grad
+                if norm > limit then grad.mul_((limit / norm).ToScalar()) |> ignore
                 it <- it + 1
-                let mNew = select m * b1 + grad * (1.0 - b1)
-                let vNew = select v * b2 + grad.square() * (1.0 - b2)
-                let step = (mNew / (1.0 - b1 ** float it)) / ((vNew / (1.0 - b2 ** float it)).sqrt() + config.AdamEpsilon)
-                let xNew = select x - step * rate.Rate
+                m.mul_(b1Scalar).add_(grad, oneMinusB1) |> ignore
+                v.mul_(b2Scalar).addcmul_(grad, grad, oneMinusB2) |> ignore
+                // x -= rate m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps), in place.
+                let denominator = v.sqrt().div_((sqrt (1.0 - b2 ** float it)).ToScalar()).add_(epsilon) // [staying; units]
+                x.addcdiv_(m, denominator, (-rate.Rate / (1.0 - b1 ** float it)).ToScalar()) |> ignore
                 // The rate rule watches the sum of q over all states, those that left counting with
                 // the q they left with: leaving is not progress.
                 departed <- departed + (done' |> Array.sumBy (fun j -> if Double.IsFinite qv[j] then qv[j] else 0.0))
                 rate.Update(departed + (staying |> Array.sumBy (fun j -> qv[j])))
-                // The previous tensors are replaced for good: free them now, not at the end of the search.
-                let old = [ m; v; x; drive ]
-                m <- mNew.MoveToOuterDisposeScope()
-                v <- vNew.MoveToOuterDisposeScope()
-                x <- xNew.detach().MoveToOuterDisposeScope()
-                drive <- (select drive).clone().MoveToOuterDisposeScope()
-                for t in old do t.Dispose()
                 ids <- staying |> Array.map (fun j -> ids[j])
         for t in [ m; v; x; drive ] do t.Dispose()
         result
@@ -602,7 +628,19 @@ module FixedPoints =
         let repIndex = indexTensor representatives
         let repDrive = drive.index_select(0L, repIndex) // [reps; drive]
         let repSteps = Array.zeroCreate<int> representatives.Length
-        let repX = newton config kind w report (approached.index_select(0L, repIndex)) repDrive repSteps // [reps; units]
+        let repStart = approached.index_select(0L, repIndex) // [reps; units]
+        // The first Newton steps, far from the point, run in AdamPrecision when that is lower (an LU
+        // in float32 costs about half as much); the last ones, in Precision, reach TolQ.
+        let repStart =
+            if config.AdamPrecision = config.Precision || config.MaxAdamIterations <= 0 then repStart
+            else
+                use low = Network.toPrecision config.AdamPrecision work
+                let wl = Network.weights low
+                let lowType = config.AdamPrecision.ScalarType
+                let coarse = { config with TolQ = max config.TolQ CoarseNewtonTolQ }
+                let reached = newton coarse kind wl report (repStart.to_type lowType) (repDrive.to_type lowType) repSteps
+                reached.to_type(config.Precision.ScalarType)
+        let repX = newton config kind w report repStart repDrive repSteps // [reps; units]
         representatives |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + repSteps[j])
         let mutable x = approached.index_copy(0L, repIndex, repX) // [k; units]
         // Phase 3: the other states, with their representative's converged Jacobian.
@@ -614,7 +652,26 @@ module FixedPoints =
         let failed =
             if shared.Length = 0 || config.ChordIterations <= 0 then Array.append shared alone
             else
-                let groups = shared |> Array.groupBy (fun i -> repRow[owner[i]])
+                // Representatives that converged to the same point share one inverse: any Jacobian near
+                // the point gives chord steps that reach a genuine fixed point, so this changes the work,
+                // not the answer.
+                let repStates = rows repX
+                let canonical = Array.init representatives.Length id
+                let distinct = ResizeArray<int>()
+                let sameTolerance = 1e-6
+                for j in Array.init representatives.Length id |> Array.sortBy (fun j -> repQ[j]) do
+                    if repQ[j] < config.TolQ then
+                        let near (c: int) =
+                            let mutable s = 0.0
+                            for col in 0 .. n - 1 do
+                                let e = repStates[j][col] - repStates[c][col]
+                                s <- s + e * e
+                            s <= sameTolerance * sameTolerance
+                            && Array.forall2 (fun (a: float) b -> abs (a - b) <= sameTolerance) inputs[representatives[j]] inputs[representatives[c]]
+                        match distinct |> Seq.tryFind near with
+                        | Some c -> canonical[j] <- c
+                        | None -> distinct.Add j
+                let groups = shared |> Array.groupBy (fun i -> canonical[repRow[owner[i]]])
                 let rows, xm, steps, unusable = chord config kind w report repX repDrive groups approached drive
                 let chordFailed =
                     if rows.Length = 0 then [||]
