@@ -9,6 +9,7 @@ open RnnFun
 
 type private Analysed =
     { Network: Network
+      Initial: float[][]
       Points: FixedPoint[] }
 
 /// Trained once per seed and shared by the tests below.
@@ -27,7 +28,7 @@ let private analysed =
                      InitialStates.ofTrajectories run.States
                  let initial = InitialStates.fromStates 1024 0.5 seed states
                  let found = FixedPoints.find FixedPointConfig.defaults r.Network (ConstantInput.Same [| 0.0; 0.0; 0.0 |]) initial
-                 { Network = r.Network; Points = found.FixedPoints })).Value
+                 { Network = r.Network; Initial = initial; Points = found.FixedPoints })).Value
 
 let private readout (net: Network) (state: float[]) =
     use _ = torch.NewDisposeScope()
@@ -73,4 +74,15 @@ let tests =
                     let differing = Array.map2 (<>) p1 p2 |> Array.filter id |> Array.length
                     Expect.equal differing 1 (sprintf "saddle %d: %A and %A differ in exactly one bit" saddle.Id p1 p2)
             }
+        // The shared Jacobians (phase 3) must not change the answer on a real network: every state
+        // taking its own Newton steps finds the same points.
+        test "seed 0: the default search finds the same points as one without shared Jacobians (radius 0)" {
+            let a = analysed 0
+            let alone =
+                FixedPoints.find { FixedPointConfig.defaults with SharedJacobianRadius = 0.0 } a.Network (ConstantInput.Same [| 0.0; 0.0; 0.0 |]) a.Initial
+            let near (p: FixedPoint) (o: FixedPoint) = maxAbsDiff p.State o.State < 1e-6
+            Expect.equal alone.FixedPoints.Length a.Points.Length "as many points"
+            for p in alone.FixedPoints do
+                Expect.isTrue (a.Points |> Array.exists (near p)) (sprintf "point %d of the radius-0 search is in the default set" p.Id)
+        }
     ]

@@ -637,7 +637,9 @@ module FixedPoints =
                 use low = Network.toPrecision config.AdamPrecision work
                 let wl = Network.weights low
                 let lowType = config.AdamPrecision.ScalarType
-                let coarse = { config with TolQ = max config.TolQ CoarseNewtonTolQ }
+                // At most half the Newton budget: a state that float32 cannot settle (a slow or
+                // marginal point) gets the rest in full precision.
+                let coarse = { config with TolQ = max config.TolQ CoarseNewtonTolQ; NewtonIterations = (config.NewtonIterations + 1) / 2 }
                 let reached = newton coarse kind wl report (repStart.to_type lowType) (repDrive.to_type lowType) repSteps
                 reached.to_type(config.Precision.ScalarType)
         let repX = newton config kind w report repStart repDrive repSteps // [reps; units]
