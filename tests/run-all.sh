@@ -59,6 +59,16 @@ for script in scripts/[0-9]*.fsx; do
 done
 rm -rf "$scripts_out"
 
+# The F# examples of the docs (training, networks, analysis, formats), run as one script.
+echo "== docs examples"
+if bash tests/docs-check.sh; then
+    passed=$((passed + 1))
+else
+    echo "docs examples failed"
+    failed=$((failed + 1))
+    status=1
+fi
+
 # The packages, as a consumer sees them.
 echo "== package check"
 if bash tests/package-check.sh; then
