@@ -174,23 +174,36 @@ module Training =
         | None -> err.mean()
         | Some m -> (err * m.unsqueeze(-1L)).sum() / (m.sum() * float outputs.shape[2]).clamp_min(1e-12)
 
-    /// Clips the gradients of the given leaves in place (they belong to the training loop, never to a
-    /// caller): element-wise to [-c, c], or jointly to a global 2-norm of at most c.
-    let clipGradients (clipping: GradientClipping) (leaves: Tensor seq) =
+    /// `clipGradients`, returning true unless the global norm was needed and is not finite.
+    let private clipGradientsChecked (clipping: GradientClipping) (leaves: Tensor seq) : bool =
         match clipping with
-        | GradientClipping.Off -> ()
+        | GradientClipping.Off -> true
         | GradientClipping.Value c ->
             use _ = torch.no_grad ()
             for p in leaves do
                 if not (isNull p.grad) then p.grad.clamp_((-c).ToScalar(), c.ToScalar()) |> ignore
+            true
         | GradientClipping.GlobalNorm c ->
             use _ = torch.no_grad ()
             let grads = leaves |> Seq.filter (fun p -> not (isNull p.grad)) |> Seq.map (fun p -> p.grad) |> Array.ofSeq
-            if grads.Length > 0 then
+            if grads.Length = 0 then true
+            else
                 use norm = torch.stack(grads |> Array.map (fun g -> g.square().sum())).sum().sqrt()
                 let n = norm.ToDouble()
-                if n > c then
-                    for g in grads do g.mul_((c / (n + 1e-12)).ToScalar()) |> ignore
+                // An infinite or NaN norm has no direction to keep: scaling by c / n would turn every
+                // element into NaN or 0. The gradients are left as they are and the caller is told.
+                if not (Double.IsFinite n) then false
+                else
+                    if n > c then
+                        for g in grads do g.mul_((c / (n + 1e-12)).ToScalar()) |> ignore
+                    true
+
+    /// Clips the gradients of the given leaves in place (they belong to the training loop, never to a
+    /// caller): element-wise to [-c, c], or jointly to a global 2-norm of at most c. When the global
+    /// norm is not finite (an infinite or NaN gradient), the gradients are left unchanged; `fit` then
+    /// stops as `Diverged` without taking the step.
+    let clipGradients (clipping: GradientClipping) (leaves: Tensor seq) : unit =
+        clipGradientsChecked clipping leaves |> ignore
 
     let private validate (config: FitConfig) (net: Network) (data: TrainingData) =
         Check.positive "batch_size" config.BatchSize
@@ -398,26 +411,30 @@ module Training =
                         match fused with
                         | Some u -> FusedBptt.backward loss u
                         | None -> loss.backward ()
-                        clipGradients config.Clipping (optimised |> Seq.cast<Tensor>)
-                        optimizer.step () |> ignore
-                        steps <- steps + 1
-                        sum <- sum + value
-                        count <- count + 1
-                        config.Progress
-                        |> Option.iter (fun report ->
-                            let elapsed = stopwatch.Elapsed
-                            report
-                                { Epoch = epoch + 1
-                                  Epochs = config.Epochs
-                                  Batch = k + 1
-                                  Batches = batches.Length
-                                  Loss = value
-                                  LearningRate = lr
-                                  StepsPerSecond = float steps / max elapsed.TotalSeconds 1e-9
-                                  Elapsed = elapsed })
-                        if config.Cancellation.IsCancellationRequested then
-                            reason <- StopReason.Cancelled
+                        // A gradient whose global norm is not finite is not applied: the run ends as diverged.
+                        if not (clipGradientsChecked config.Clipping (optimised |> Seq.cast<Tensor>)) then
+                            reason <- StopReason.Diverged
                             stoppedAt <- epoch + 1
+                        else
+                            optimizer.step () |> ignore
+                            steps <- steps + 1
+                            sum <- sum + value
+                            count <- count + 1
+                            config.Progress
+                            |> Option.iter (fun report ->
+                                let elapsed = stopwatch.Elapsed
+                                report
+                                    { Epoch = epoch + 1
+                                      Epochs = config.Epochs
+                                      Batch = k + 1
+                                      Batches = batches.Length
+                                      Loss = value
+                                      LearningRate = lr
+                                      StepsPerSecond = float steps / max elapsed.TotalSeconds 1e-9
+                                      Elapsed = elapsed })
+                            if config.Cancellation.IsCancellationRequested then
+                                reason <- StopReason.Cancelled
+                                stoppedAt <- epoch + 1
                     k <- k + 1
                 if count > 0 then
                     let epochLoss = sum / float count

@@ -99,6 +99,17 @@ let tests =
             Expect.floatClose Accuracy.medium norm 2.0 "global norm clipped to c"
         }
 
+        test "norm clipping leaves an infinite gradient as it is instead of turning it into NaN" {
+            use _ = torch.NewDisposeScope()
+            let leaf = torch.tensor([| 1.0f; 2.0f; 3.0f |]).requires_grad_(true)
+            leaf.grad <- torch.tensor([| infinity |> float32; 1.0f; -2.0f |])
+            Training.clipGradients (GradientClipping.GlobalNorm 1.0) [ leaf ]
+            Expect.equal (values leaf.grad) [| infinity; 1.0; -2.0 |] "unchanged: no NaN, no silent zeroing"
+            leaf.grad <- torch.tensor([| 3.0f; 4.0f; 0.0f |])
+            Training.clipGradients (GradientClipping.GlobalNorm 1.0) [ leaf ]
+            Expect.floatClose Accuracy.medium (leaf.grad.norm().ToDouble()) 1.0 "a finite norm is still clipped"
+        }
+
         test "early stop: stops at the first epoch at or below stop_loss" {
             let run stop =
                 use net = smallNet 4L
