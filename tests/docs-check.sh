@@ -2,7 +2,8 @@
 # Runs the F# examples of the docs as one F# Interactive script, in a temporary folder, so that the
 # docs cannot drift from the library. Every ```fsharp block of the docs below is run, in this order
 # (later docs use what earlier ones defined and wrote, as a reader going through them would); a block
-# fenced ```fsharp signature (a type signature, not code) is skipped. Between docs, the glue below
+# fenced ```fsharp signature (a type signature, not code) is skipped. README.md's F# example is checked
+# by tests/RnnFun.Tests/DocsTests.fs instead. Between docs, the glue below
 # supplies what a doc assumes from outside it. Needs the Release build (scripts/_references.fsx).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,8 +12,10 @@ trap 'rm -rf "$work"' EXIT
 
 blocks() {
     # Each block becomes its own interaction (;;), so a block may shadow a name of an earlier one.
+    # A doc with no block (a changed fence, CRLF line ends) fails instead of passing silently.
     echo "// ---- $1"
-    awk '/^```fsharp$/ { inside = 1; next } /^```/ { if (inside) print ";;"; inside = 0; next } inside { print }' "$root/$1"
+    awk '/^```fsharp$/ { inside = 1; found = 1; next } /^```/ { if (inside) print ";;"; inside = 0; next } inside { print }
+         END { if (!found) { print "no ```fsharp block in " FILENAME > "/dev/stderr"; exit 1 } }' "$root/$1"
 }
 
 {

@@ -493,7 +493,7 @@ let fixedPointFinderSearch (linearise: bool) (p: FixedPointProblem) : SearchOutc
             let centroid = Array.init n (fun j -> p.Initial |> Array.averageBy (fun s -> s[j]))
             let toCentroid (s: float[]) = sqrt (Array.fold2 (fun acc a b -> acc + (a - b) ** 2.0) 0.0 s centroid)
             let meanDistance = p.Initial |> Array.averageBy toCentroid
-            let inliers = unique |> Array.filter (fun s -> toCentroid s / meanDistance <= 10.0)
+            let inliers = if meanDistance > 0.0 then unique |> Array.filter (fun s -> toCentroid s / meanDistance <= 10.0) else unique
             let kept =
                 uniquePoints tolUnique (inliers |> Array.map (fun s -> s, p.Input, 0.0))
             let decomposed =

@@ -95,10 +95,10 @@ public sealed class FixedPointOptions
     /// <summary>Adam's epsilon (default 1e-3).</summary>
     public double AdamEpsilon { get; init; } = D.AdamEpsilon;
 
-    /// <summary>Phase 1 in float64 (default false: float32, about twice as fast; the later phases use <see cref="Float64"/>).</summary>
+    /// <summary>Phase 1 in float64 (default false: float32, about twice as fast; with float32 here and <see cref="Float64"/> true, the first Newton steps are float32 too; the rest uses <see cref="Float64"/>).</summary>
     public bool AdamFloat64 { get; init; } = D.AdamPrecision.IsFloat64;
 
-    /// <summary>Phase 2: at most this many damped Newton iterations per state (default 40).</summary>
+    /// <summary>Phase 2: at most this many damped Newton iterations per state, float32 and float64 steps together (default 40).</summary>
     public int NewtonIterations { get; init; } = D.NewtonIterations;
 
     /// <summary>Phase 2 linearises one state per neighbourhood of this radius; the others reuse the Jacobian of the point it converged to (default 0.1; 0: every state takes its own Newton steps).</summary>
@@ -122,7 +122,7 @@ public sealed class FixedPointOptions
     /// <summary>Search in float64 (default true) or float32.</summary>
     public bool Float64 { get; init; } = D.Precision.IsFloat64;
 
-    /// <summary>libtorch threads during the search; null (default): 1 up to 128 units, else all cores.</summary>
+    /// <summary>libtorch threads during the search, and at most this many eigen-decompositions at once; null (default): 1 up to 128 units, else all cores, and the eigen-decompositions on the cores libtorch leaves free.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
     internal Core.FixedPointConfig ToCore(IProgress<FixedPointProgressInfo>? progress) =>

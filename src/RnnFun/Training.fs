@@ -174,8 +174,9 @@ module Training =
         | None -> err.mean()
         | Some m -> (err * m.unsqueeze(-1L)).sum() / (m.sum() * float outputs.shape[2]).clamp_min(1e-12)
 
-    /// `clipGradients`, returning true unless the global norm was needed and is not finite.
-    let private clipGradientsChecked (clipping: GradientClipping) (leaves: Tensor seq) : bool =
+    /// `clipGradients` for a training loop of your own: false when the global norm was needed and is
+    /// not finite (the gradients are then unchanged, and the step should not be taken).
+    let tryClipGradients (clipping: GradientClipping) (leaves: Tensor seq) : bool =
         match clipping with
         | GradientClipping.Off -> true
         | GradientClipping.Value c ->
@@ -201,9 +202,9 @@ module Training =
     /// Clips the gradients of the given leaves in place (they belong to the training loop, never to a
     /// caller): element-wise to [-c, c], or jointly to a global 2-norm of at most c. When the global
     /// norm is not finite (an infinite or NaN gradient), the gradients are left unchanged; `fit` then
-    /// stops as `Diverged` without taking the step.
+    /// stops as `Diverged` without taking the step (`tryClipGradients` tells a loop of your own).
     let clipGradients (clipping: GradientClipping) (leaves: Tensor seq) : unit =
-        clipGradientsChecked clipping leaves |> ignore
+        tryClipGradients clipping leaves |> ignore
 
     let private validate (config: FitConfig) (net: Network) (data: TrainingData) =
         Check.positive "batch_size" config.BatchSize
@@ -412,7 +413,7 @@ module Training =
                         | Some u -> FusedBptt.backward loss u
                         | None -> loss.backward ()
                         // A gradient whose global norm is not finite is not applied: the run ends as diverged.
-                        if not (clipGradientsChecked config.Clipping (optimised |> Seq.cast<Tensor>)) then
+                        if not (tryClipGradients config.Clipping (optimised |> Seq.cast<Tensor>)) then
                             reason <- StopReason.Diverged
                             stoppedAt <- epoch + 1
                         else

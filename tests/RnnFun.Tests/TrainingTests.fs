@@ -103,10 +103,12 @@ let tests =
             use _ = torch.NewDisposeScope()
             let leaf = torch.tensor([| 1.0f; 2.0f; 3.0f |]).requires_grad_(true)
             leaf.grad <- torch.tensor([| infinity |> float32; 1.0f; -2.0f |])
-            Training.clipGradients (GradientClipping.GlobalNorm 1.0) [ leaf ]
+            Expect.isFalse (Training.tryClipGradients (GradientClipping.GlobalNorm 1.0) [ leaf ]) "the caller is told"
             Expect.equal (values leaf.grad) [| infinity; 1.0; -2.0 |] "unchanged: no NaN, no silent zeroing"
-            leaf.grad <- torch.tensor([| 3.0f; 4.0f; 0.0f |])
             Training.clipGradients (GradientClipping.GlobalNorm 1.0) [ leaf ]
+            Expect.equal (values leaf.grad) [| infinity; 1.0; -2.0 |] "clipGradients leaves it unchanged too"
+            leaf.grad <- torch.tensor([| 3.0f; 4.0f; 0.0f |])
+            Expect.isTrue (Training.tryClipGradients (GradientClipping.GlobalNorm 1.0) [ leaf ]) "a finite norm"
             Expect.floatClose Accuracy.medium (leaf.grad.norm().ToDouble()) 1.0 "a finite norm is still clipped"
         }
 

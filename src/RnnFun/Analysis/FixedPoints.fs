@@ -81,9 +81,11 @@ type FixedPointConfig =
       /// Adam's epsilon.
       AdamEpsilon: float
       /// Precision of phase 1, which only has to bring states near a fixed point (float32 is about
-      /// twice as fast); phases 2 and 3 and the linearisation use `Precision`.
+      /// twice as fast). With float32 here and float64 in `Precision`, the first Newton steps of
+      /// phase 2 also run in float32; its last steps, phase 3 and the linearisation use `Precision`.
       AdamPrecision: Precision
-      /// Phase 2: at most this many damped Newton iterations per state.
+      /// Phase 2: at most this many damped Newton iterations per state (float32 and float64 steps
+      /// together).
       NewtonIterations: int
       /// Phase 2 linearises one state per neighbourhood of this radius (on [x, u], lowest q first);
       /// the others reuse the Jacobian of the fixed point that state converged to (phase 3). 0: every
@@ -101,7 +103,9 @@ type FixedPointConfig =
       /// |lambda| within this of 1 is marginal.
       EigenTolerance: float
       Precision: Precision
-      /// libtorch threads during the search; None: 1 up to 128 units (faster there), else all cores.
+      /// libtorch threads during the search, and at most this many eigen-decompositions at once; None:
+      /// 1 libtorch thread up to 128 units (faster there), else all cores, and the eigen-decompositions
+      /// on the cores libtorch leaves free.
       Threads: int option
       Progress: (FixedPointProgress -> unit) option }
 
@@ -193,8 +197,8 @@ module FixedPoints =
 
     /// Eigen-decomposition of Jacobians [k; n; n] (float64): per matrix, eigenvalues sorted by
     /// modulus descending and the matching right eigenvectors. LAPACK solves one matrix at a time, so
-    /// the matrices are shared out over the cores (each worker has its own dispose scope).
-    let private eigen (jacobians: Tensor) : (Complex[] * Complex[][])[] =
+    /// the matrices are shared out over `workers` threads (each with its own dispose scope).
+    let private eigen (workers: int) (jacobians: Tensor) : (Complex[] * Complex[][])[] =
         let k, n = int jacobians.shape[0], int jacobians.shape[1]
         let decompose (first: int, count: int) =
             use _ = torch.NewDisposeScope()
@@ -210,21 +214,28 @@ module FixedPoints =
                 let vector i = Array.init n (fun r -> Complex(er[(b * n + r) * n + i], ei[(b * n + r) * n + i]))
                 let order = Array.init n id |> Array.sortBy (fun i -> -lambdas[i].Magnitude, -lambdas[i].Imaginary)
                 order |> Array.map (fun i -> lambdas[i]), order |> Array.map vector)
-        let workers = max 1 (min k Environment.ProcessorCount)
+        let workers = max 1 (min k workers)
         if k = 0 then [||]
         elif workers = 1 then decompose (0, k)
         else
             let chunks = Array.init workers (fun c -> let a = c * k / workers in a, (c + 1) * k / workers - a)
-            chunks |> Array.Parallel.map decompose |> Array.concat
+            try
+                chunks |> Array.Parallel.map decompose |> Array.concat
+            with :? AggregateException as e when e.InnerExceptions.Count > 0 ->
+                // The caller sees the worker's own exception, as it would without the workers.
+                Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw()
+                [||]
+
+    /// Threads for the eigen-decompositions: the cores libtorch's own threads leave free.
+    let private eigenWorkers () = max 1 (Environment.ProcessorCount / max 1 (torch.get_num_threads ()))
 
     let private rows (t: Tensor) : float[][] =
         let cols = int t.shape[1]
         let flat = Arrays.ofTensor t
         Array.init (int t.shape[0]) (fun i -> Array.sub flat (i * cols) cols)
 
-    /// Linearises the network at the given points (state, input): Jacobian, eigen-decomposition,
-    /// stability and kind. Ids are kept.
-    let analyse (tolerance: float) (net: Network) (points: FixedPoint[]) : FixedPoint[] =
+    /// `analyse` with the eigen-decompositions spread over `workers` threads.
+    let private analyseWith (workers: int) (tolerance: float) (net: Network) (points: FixedPoint[]) : FixedPoint[] =
         if points.Length = 0 then [||]
         else
             use _ = torch.NewDisposeScope()
@@ -232,7 +243,7 @@ module FixedPoints =
             let jac = Jacobian.atStates net64 (points |> Array.map (fun p -> p.State)) (points |> Array.map (fun p -> p.Input))
             let n = net.Sizes.Units
             let jt = Arrays.toTensor Precision.Float64 [| int64 points.Length; int64 n; int64 n |] (jac |> Array.collect Array.concat)
-            let decomposed = eigen jt
+            let decomposed = eigen workers jt
             let alpha = Kinds.ctrnnConfig net.Kind |> Option.map (fun c -> c.Dt / c.Tau)
             Array.mapi2
                 (fun i (p: FixedPoint) (values: Complex[], vectors: Complex[][]) ->
@@ -246,6 +257,12 @@ module FixedPoints =
                         Kind = kind
                         ContinuousEigenvalues = alpha |> Option.map (fun a -> values |> Array.map (fun l -> (l - Complex.One) / a)) })
                 points decomposed
+
+    /// Linearises the network at the given points (state, input): Jacobian, eigen-decomposition,
+    /// stability and kind. Ids are kept. The eigen-decompositions use the cores that libtorch's
+    /// thread setting leaves free.
+    let analyse (tolerance: float) (net: Network) (points: FixedPoint[]) : FixedPoint[] =
+        analyseWith (eigenWorkers ()) tolerance net points
 
     /// Keeps one point per cluster: sorted by q, a point is kept when it is farther than `tolerance`
     /// (2-norm of [state, input]) from every point kept before it. Idempotent.
@@ -335,7 +352,8 @@ module FixedPoints =
                 let t = tanhOf (x * 2.0) // [states; units]
                 let r = (torch.addmm(drive, t, wT, 1.0f, 1.0f) - x) * alpha // [states; units]
                 let slope = Recurrence.oneMinusSquare t // [states; units]
-                (r.square().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alpha.ToScalar()))
+                use alphaScalar = alpha.ToScalar()
+                (r.square().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alphaScalar))
         | None ->
             let xg = x.detach().requires_grad_(true)
             let q =
@@ -405,13 +423,17 @@ module FixedPoints =
                         gradient.index_select(0L, keep) // [staying; units]
                 let norm = grad.norm().ToDouble()
                 let limit = clip.Clip norm
-                if norm > limit then grad.mul_((limit / norm).ToScalar()) |> ignore
+                if norm > limit then
+                    use scale = (limit / norm).ToScalar()
+                    grad.mul_(scale) |> ignore
                 it <- it + 1
                 m.mul_(b1Scalar).add_(grad, oneMinusB1) |> ignore
                 v.mul_(b2Scalar).addcmul_(grad, grad, oneMinusB2) |> ignore
                 // x -= rate m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps), in place.
-                let denominator = v.sqrt().div_((sqrt (1.0 - b2 ** float it)).ToScalar()).add_(epsilon) // [staying; units]
-                x.addcdiv_(m, denominator, (-rate.Rate / (1.0 - b1 ** float it)).ToScalar()) |> ignore
+                use correction2 = (sqrt (1.0 - b2 ** float it)).ToScalar()
+                use stepScale = (-rate.Rate / (1.0 - b1 ** float it)).ToScalar()
+                let denominator = v.sqrt().div_(correction2).add_(epsilon) // [staying; units]
+                x.addcdiv_(m, denominator, stepScale) |> ignore
                 // The rate rule watches the sum of q over all states, those that left counting with
                 // the q they left with: leaving is not progress.
                 departed <- departed + (done' |> Array.sumBy (fun j -> if Double.IsFinite qv[j] then qv[j] else 0.0))
@@ -423,8 +445,9 @@ module FixedPoints =
     /// Phase 2 (and the fallback of phase 3): Newton steps on the rows of x0 [k; units] under drive
     /// [k; drive]: solve (J - I) d = -r directly, or take a Levenberg-Marquardt step where that fails or
     /// did not lower q, with a backtracking line search on q; until q < TolQ, stalled, or
-    /// `NewtonIterations`. Adds the steps that moved row j to `steps[j]`. Returns the new rows.
-    let private newton (config: FixedPointConfig) (kind: Kind) (w: Weights) report (x0: Tensor) (drive: Tensor) (steps: int[]) : Tensor =
+    /// `NewtonIterations`. Adds the steps that moved row j to `steps[j]`. Returns the new rows and the
+    /// iterations taken.
+    let private newton (config: FixedPointConfig) (kind: Kind) (w: Weights) report (x0: Tensor) (drive: Tensor) (steps: int[]) : Tensor * int =
         let k = int x0.shape[0]
         let n = x0.shape[1]
         let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
@@ -491,7 +514,7 @@ module FixedPoints =
                 old.Dispose()
                 iteration <- iteration + 1
                 if iteration >= config.NewtonIterations then finished <- true
-        x
+        x, iteration
 
     /// Phase 3: chord steps x <- x - (J* - I)^-1 (F(x) - x), where J* is the Jacobian at the fixed
     /// point the state's neighbourhood converged to (one inverse per point, shared by its members).
@@ -629,20 +652,24 @@ module FixedPoints =
         let repDrive = drive.index_select(0L, repIndex) // [reps; drive]
         let repSteps = Array.zeroCreate<int> representatives.Length
         let repStart = approached.index_select(0L, repIndex) // [reps; units]
-        // The first Newton steps, far from the point, run in AdamPrecision when that is lower (an LU
-        // in float32 costs about half as much); the last ones, in Precision, reach TolQ.
-        let repStart =
-            if config.AdamPrecision = config.Precision || config.MaxAdamIterations <= 0 then repStart
+        // The first Newton steps, far from the point, run in float32 when the search is in float64
+        // and phase 1 in float32 (an LU in float32 costs about half as much); the last ones, in
+        // float64, reach TolQ. Both share the `NewtonIterations` budget and one progress count.
+        let repStart, coarseIterations =
+            if not (config.AdamPrecision = Precision.Float32 && config.Precision = Precision.Float64) then repStart, 0
             else
-                use low = Network.toPrecision config.AdamPrecision work
+                use low = Network.toPrecision Precision.Float32 work
                 let wl = Network.weights low
-                let lowType = config.AdamPrecision.ScalarType
-                // At most half the Newton budget: a state that float32 cannot settle (a slow or
-                // marginal point) gets the rest in full precision.
-                let coarse = { config with TolQ = max config.TolQ CoarseNewtonTolQ; NewtonIterations = (config.NewtonIterations + 1) / 2 }
-                let reached = newton coarse kind wl report (repStart.to_type lowType) (repDrive.to_type lowType) repSteps
-                reached.to_type(config.Precision.ScalarType)
-        let repX = newton config kind w report repStart repDrive repSteps // [reps; units]
+                // At most half the budget: a state that float32 cannot settle (a slow or marginal
+                // point) gets the rest in full precision.
+                let coarse = { config with TolQ = max config.TolQ CoarseNewtonTolQ; NewtonIterations = config.NewtonIterations / 2 }
+                let coarseReport phase iteration _ q = report phase iteration config.NewtonIterations q
+                let reached, used =
+                    newton coarse kind wl coarseReport (repStart.to_type torch.ScalarType.Float32) (repDrive.to_type torch.ScalarType.Float32) repSteps
+                reached.to_type(config.Precision.ScalarType), used
+        let fineReport phase iteration _ q = report phase (coarseIterations + iteration) config.NewtonIterations q
+        let repX, _ =
+            newton { config with NewtonIterations = config.NewtonIterations - coarseIterations } kind w fineReport repStart repDrive repSteps // [reps; units]
         representatives |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + repSteps[j])
         let mutable x = approached.index_copy(0L, repIndex, repX) // [k; units]
         // Phase 3: the other states, with their representative's converged Jacobian.
@@ -665,9 +692,11 @@ module FixedPoints =
                     if repQ[j] < config.TolQ then
                         let near (c: int) =
                             let mutable s = 0.0
-                            for col in 0 .. n - 1 do
+                            let mutable col = 0
+                            while s <= sameTolerance * sameTolerance && col < n do
                                 let e = repStates[j][col] - repStates[c][col]
                                 s <- s + e * e
+                                col <- col + 1
                             s <= sameTolerance * sameTolerance
                             && Array.forall2 (fun (a: float) b -> abs (a - b) <= sameTolerance) inputs[representatives[j]] inputs[representatives[c]]
                         match distinct |> Seq.tryFind near with
@@ -687,7 +716,7 @@ module FixedPoints =
             // Their own Newton steps, from where phase 1 left them.
             let index = indexTensor failed
             let steps = Array.zeroCreate<int> failed.Length
-            let refined = newton config kind w report (approached.index_select(0L, index)) (drive.index_select(0L, index)) steps
+            let refined, _ = newton config kind w report (approached.index_select(0L, index)) (drive.index_select(0L, index)) steps
             failed |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
             x <- x.index_copy(0L, index, refined)
         let finalQ = Arrays.ofTensor (qOf kind w x drive)
@@ -722,8 +751,10 @@ module FixedPoints =
         let inliers = converged |> Array.filter (isOutlier >> not)
         let uniquePoints = unique config.TolUnique inliers
         let withIds (ps: FixedPoint[]) = ps |> Array.mapi (fun i p -> { p with Id = i })
+        // `Threads`, when given, bounds the eigen-decompositions' threads too.
+        let eigenThreads = config.Threads |> Option.defaultWith eigenWorkers
         let analysed =
-            analyse config.EigenTolerance work uniquePoints
+            analyseWith eigenThreads config.EigenTolerance work uniquePoints
             |> Array.sortBy (fun p -> p.UnstableModes, p.Q)
             |> withIds
         let slow =
@@ -731,7 +762,7 @@ module FixedPoints =
                 refined
                 |> Array.filter (fun p -> not p.Converged && finite p && p.Q < config.SlowTolQ && not (isOutlier p))
                 |> unique config.TolUnique
-                |> analyse config.EigenTolerance work
+                |> analyseWith eigenThreads config.EigenTolerance work
                 |> Array.sortBy (fun p -> p.Q)
                 // Numbered after the fixed points, so that ids stay unique when both are shown together.
                 |> Array.mapi (fun i p -> { p with Id = analysed.Length + i })
