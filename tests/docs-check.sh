@@ -22,16 +22,13 @@ blocks() {
     echo "#load \"$root/scripts/_references.fsx\""
     echo ";;"
     blocks docs/training.md       # trains and saves flipflop.json
-    blocks docs/networks.md       # defines the relu-gain kind
+    blocks docs/networks.md       # defines the leaky-softplus kind, writes leaky.json
     blocks docs/analysis.md       # loads flipflop.json; fixed points, topology, PCA
     # formats.md shows calls on a network, a search result and a topology already at hand; it also
-    # reads relu.json, a network of networks.md's relu-gain kind.
+    # reads leaky.json, the network of networks.md's leaky-softplus kind.
     cat <<'GLUE'
 // ---- glue for docs/formats.md
 let result = found
-do
-    use relu = Network.create reluGain { NetworkConfig.defaults with InputSize = 2; Units = 8 }
-    ModelFile.save "relu.json" relu
 ;;
 GLUE
     blocks docs/formats.md

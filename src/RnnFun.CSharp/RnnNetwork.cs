@@ -1,7 +1,6 @@
 using Microsoft.FSharp.Collections;
 using TorchSharp;
 using Core = RnnFun;
-using KindReader = Microsoft.FSharp.Core.FSharpFunc<string, Microsoft.FSharp.Core.FSharpFunc<Microsoft.FSharp.Core.FSharpFunc<string, Microsoft.FSharp.Core.FSharpOption<System.Text.Json.JsonElement>>, Microsoft.FSharp.Core.FSharpOption<RnnFun.Kind>>>;
 
 namespace RnnFun.CSharp;
 
@@ -198,7 +197,7 @@ public sealed class RnnNetwork : IDisposable
     public static RnnNetwork Load(string path, bool float64 = false)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return new RnnNetwork(Interop.Call(() => Core.ModelFile.loadWith(FSharpList<KindReader>.Empty, Interop.Precision(float64), path)));
+        return new RnnNetwork(Interop.Call(() => Core.ModelFile.loadWith(FSharpList<Core.Kind>.Empty, Interop.Precision(float64), path)));
     }
 
     /// <summary>Writes the network to a model file, atomically (the old file stays whole on failure).</summary>

@@ -244,9 +244,12 @@ let private train (args: ParseResults<TrainArgs>) =
     let kind =
         match args.TryGetResult Kind with
         | None -> preset.Kind
-        | Some "rnn" -> Kinds.rnn
-        | Some "ctrnn" -> Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 }
-        | Some other -> raise (UserError(sprintf "--kind: unknown kind '%s' (expected rnn or ctrnn)" other))
+        | Some name ->
+            // The built-in kinds, the ctrnn with tau = 50 (dt/tau = 0.1) for tasks of this length.
+            let choices = Kinds.builtIn |> List.map (fun k -> if k.Name = Kinds.ctrnn.Name then Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 } else k)
+            match choices |> List.tryFind (fun k -> k.Name = name) with
+            | Some k -> k
+            | None -> raise (UserError(sprintf "--kind: unknown kind '%s' (expected %s)" name (String.Join(" or ", choices |> List.map (fun k -> k.Name)))))
     let network =
         { preset.Network with
             Units = args.GetResult(Units, defaultValue = preset.Network.Units)

@@ -525,22 +525,14 @@ module Charts =
             (fp.Q.ToString("0.00e+00", Globalization.CultureInfo.InvariantCulture))
             (if finite lead then sprintf "<br>|λ1| = %s" (format lead) else "")
 
-    /// The real unit directions of a point's unstable modes: the normalised real part of each of the
-    /// first UnstableModes right eigenvectors (the imaginary part when the real part vanishes).
+    /// The real unit directions of a point's unstable modes, as the topology's runs take them
+    /// (`FixedPoints.directions`); a point without eigenvectors has none to draw.
     let private unstableDirections (fp: FixedPoint) : float[][] =
-        let vectors = orEmpty fp.Eigenvectors
-        [| for i in 0 .. min fp.UnstableModes vectors.Length - 1 do
-               let v = orEmpty vectors[i]
-               let norm (a: float[]) = sqrt (a |> Array.sumBy (fun x -> x * x))
-               let re = v |> Array.map (fun c -> c.Real)
-               let im = v |> Array.map (fun c -> c.Imaginary)
-               let chosen = if norm re > 1e-12 then re else im
-               let n = norm chosen
-               if n > 0.0 && finite n then chosen |> Array.map (fun x -> x / n) |]
+        FixedPoints.directions fp.UnstableModes (orEmpty fp.Eigenvalues) (orEmpty fp.Eigenvectors) |> Array.filter (fun d -> d.Length > 0)
 
     /// 3-D trajectories in the space of the first three principal components (one colour per trial,
     /// thin lines), fixed points coloured by their number of unstable modes (the unstable-mode
-    /// palette), and each unstable eigen-direction (real part, normalised, projected through the PCA)
+    /// palette), and each unstable eigen-direction (`FixedPoints.directions`, projected through the PCA)
     /// as a short segment through its fixed point. Trajectories are [trial][time][units].
     let stateSpace (pca: PcaFit) (trajectories: float[][][]) (fixedPoints: FixedPoint[]) : GenericChart =
         let chartTitle = "State space: trajectories and fixed points (first 3 principal components)"

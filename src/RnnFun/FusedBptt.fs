@@ -25,10 +25,9 @@ type FusedUnroll =
 /// constraint and trainable flag holds as on the general path.
 [<RequireQualifiedAccess>]
 module FusedBptt =
-    /// The hand-written recurrence of a kind, when it has one: the built-in rnn and ctrnn, recognised
-    /// by name and settings and confirmed by one step on a random probe against the kind's own Step
-    /// (so that a user kind reusing a built-in name takes the general path). w: effective weights.
-    let recurrenceOf (kind: Kind) (w: Weights) : FusedRecurrence option = Recurrence.of' kind w
+    /// The hand-written recurrence of a kind, when it has one (`Kind.HandWritten`, while the kind's
+    /// step is the one it stands for).
+    let recurrenceOf (kind: Kind) : FusedRecurrence option = Recurrence.ofKind kind
 
     /// Unrolls without autograd (`Recurrence.forward`): h0 [batch; units], drive [time; batch; units]
     /// (both may require grad) -> the states [time; batch; units] as a new leaf that requires grad.

@@ -29,10 +29,15 @@ module Kinds =
             { Name = name; Shape = shape; FanIn = fanIn; Role = role; Optional = optional; Trainable = trainable }
         [ spec "w_in" [| sizes.Units; sizes.Inputs |] sizes.Inputs Role.Input false false
           spec "w_rec" [| sizes.Units; sizes.Units |] sizes.Units Role.Recurrent false true
-          spec "b_rec" [| sizes.Units |] sizes.Units Role.Free false true
+          spec "b_rec" [| sizes.Units |] sizes.Units Role.RecurrentBias false true
           spec "w_out" [| sizes.Outputs; sizes.Units |] sizes.Units Role.Output false false
-          spec "b_in" [| sizes.Units |] sizes.Inputs Role.Free true false
-          spec "b_out" [| sizes.Outputs |] sizes.Units Role.Free true false ]
+          spec "b_in" [| sizes.Units |] sizes.Inputs Role.InputBias true false
+          spec "b_out" [| sizes.Outputs |] sizes.Units Role.OutputBias true false ]
+
+    /// One block `h` of `Units` values, read by the readout and the rates.
+    let vanillaState (sizes: Sizes) : StateLayout =
+        { Blocks = [ { Name = "h"; Size = sizes.Units } ]; Readout = "h"; Rates = "h" }
+
 
     let private tryGet (w: Weights) name =
         match w.TryGetValue name with
@@ -56,11 +61,16 @@ module Kinds =
 
     /// The discrete vanilla network: h' = tanh(W_rec h + b_rec + W_in x (+ b_in)), o = W_out h (+ b_out).
     let rnn: Kind =
+        // One function value: the hand-written recurrence stands for exactly this step.
+        let step: Weights -> Tensor -> Tensor -> Tensor =
+            fun w h drive -> torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
         { Name = "rnn"
           Settings = []
+          WithSettings = None
           Parameters = vanillaParameters
+          State = vanillaState
           InputDrive = vanillaDrive
-          Step = fun w h drive -> torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
+          Step = step
           Readout = linearReadout
           Rates = fun h -> h.alias ()
           NoiseGain = 1.0
@@ -68,25 +78,52 @@ module Kinds =
           Jacobian =
             Some(fun w h drive ->
                 let f = torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
-                (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L)) } // [batch; units; units]
+                (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L)) // [batch; units; units]
+          HandWritten = Some { Recurrence = FusedRecurrence.Rnn; Step = step }
+          TimeScale = None }
+
+    let private readoutText (r: Readout) = match r with Readout.State -> "state" | Readout.Rate -> "rate"
+
+    /// The ctrnn's settings as read from a model file: dt and tau required, readout "state" when absent.
+    let private ctrnnConfigOf (settings: (string * KindSetting) list) : CtrnnConfig =
+        let find name = settings |> List.tryPick (fun (n, v) -> if n = name then Some v else None)
+        for (name, _) in settings do
+            if not (List.contains name [ "dt"; "tau"; "readout" ]) then Check.fail name "kind 'ctrnn' has no such setting (it has: dt, tau, readout)"
+        let number name =
+            match find name with
+            | Some (KindSetting.Number v) -> v
+            | Some _ -> Check.fail name "expected a number"
+            | None -> Check.fail name "missing (a ctrnn needs dt and tau)"
+        let readout =
+            match find "readout" with
+            | None
+            | Some (KindSetting.Text "state") -> Readout.State
+            | Some (KindSetting.Text "rate") -> Readout.Rate
+            | Some (KindSetting.Text t) -> Check.fail "readout" (sprintf "expected \"state\" or \"rate\", got \"%s\"" t)
+            | Some (KindSetting.Number v) -> Check.fail "readout" (sprintf "expected \"state\" or \"rate\", got %g" v)
+        { Dt = number "dt"; Tau = number "tau"; Readout = readout }
 
     /// The continuous-time network (Euler step, pyrnn semantics: h is the pre-activation):
     /// h' = h + (dt/tau) (-h + W_rec tanh(h) + b_rec + W_in x (+ b_in)); o = W_out h or W_out tanh(h).
-    let ctrnnWith (config: CtrnnConfig) : Kind =
+    let rec ctrnnWith (config: CtrnnConfig) : Kind =
         Check.finitePositive "dt" config.Dt
         Check.finitePositive "tau" config.Tau
         let alpha = config.Dt / config.Tau
+        // One function value: the hand-written recurrence stands for exactly this step.
+        let step: Weights -> Tensor -> Tensor -> Tensor =
+            fun w h drive ->
+                let target = torch.addmm(drive, torch.tanh h, w["w_rec"].t (), 1.0f, 1.0f) // [batch; units]
+                h.add(target - h, alpha.ToScalar()) // h + alpha (target - h)
         { Name = "ctrnn"
           Settings =
             [ "dt", KindSetting.Number config.Dt
               "tau", KindSetting.Number config.Tau
-              "readout", KindSetting.Text(match config.Readout with Readout.State -> "state" | Readout.Rate -> "rate") ]
+              "readout", KindSetting.Text(readoutText config.Readout) ]
+          WithSettings = Some(fun settings -> ctrnnWith (ctrnnConfigOf settings))
           Parameters = vanillaParameters
+          State = vanillaState
           InputDrive = vanillaDrive
-          Step =
-            fun w h drive ->
-                let target = torch.addmm(drive, torch.tanh h, w["w_rec"].t (), 1.0f, 1.0f) // [batch; units]
-                h.add(target - h, alpha.ToScalar()) // h + alpha (target - h)
+          Step = step
           Readout =
             match config.Readout with
             | Readout.State -> linearReadout
@@ -99,18 +136,19 @@ module Kinds =
                 let n = h.shape[1]
                 let slope = 1.0 - torch.tanh(h).square() // [batch; units]
                 let eye = torch.eye(n, dtype = h.dtype).unsqueeze(0L) * (1.0 - alpha) // [1; units; units]
-                eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha) }
+                eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha)
+          HandWritten = Some { Recurrence = FusedRecurrence.Ctrnn alpha; Step = step }
+          TimeScale = Some alpha }
 
     /// The continuous-time network with pyrnn's defaults (dt = 5, tau = 100, state readout).
     let ctrnn: Kind = ctrnnWith CtrnnConfig.defaults
 
-    /// The settings of a ctrnn kind (None for another kind).
+    /// The settings of a ctrnn kind, read back by its own codec (None for another kind).
     let ctrnnConfig (kind: Kind) : CtrnnConfig option =
-        if kind.Name <> "ctrnn" then None
+        if kind.Name <> ctrnn.Name then None
         else
-            let number name = kind.Settings |> List.tryPick (function (n, KindSetting.Number v) when n = name -> Some v | _ -> None)
-            let text name = kind.Settings |> List.tryPick (function (n, KindSetting.Text v) when n = name -> Some v | _ -> None)
-            match number "dt", number "tau", text "readout" with
-            | Some dt, Some tau, Some readout ->
-                Some { Dt = dt; Tau = tau; Readout = (if readout = "rate" then Readout.Rate else Readout.State) }
-            | _ -> None
+            try Some(ctrnnConfigOf kind.Settings) with :? InvalidArgument -> None
+
+    /// The kinds this library knows: a model file names one of these (or a kind given to
+    /// `ModelFile.loadWith`). A new built-in kind is one more line here.
+    let builtIn: Kind list = [ rnn; ctrnn ]

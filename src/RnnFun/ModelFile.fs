@@ -4,10 +4,6 @@ open System
 open System.IO
 open System.Text.Json
 
-/// Reads a kind's name and settings from a model file: returns the kind, or None for a name it does not know.
-/// `setting name` gives the top-level value of that key (None when absent).
-type KindReader = string -> (string -> JsonElement option) -> Kind option
-
 /// The model file format `rnnfun.model`, version 1 (docs/formats.md).
 [<RequireQualifiedAccess>]
 module ModelFile =
@@ -115,26 +111,6 @@ module ModelFile =
             | ParameterValue.Vector v -> Check.allFinite name v
         writeAtomically path (fun s -> write s net)
 
-    /// The built-in kinds' reader: `rnn`, and `ctrnn` with its dt, tau (required) and readout ("state" when absent).
-    let builtInKinds: KindReader =
-        fun name setting ->
-            match name with
-            | "rnn" -> Some Kinds.rnn
-            | "ctrnn" ->
-                let number key =
-                    match setting key with
-                    | Some (e: JsonElement) when e.ValueKind = JsonValueKind.Number -> e.GetDouble()
-                    | Some _ -> Check.fail key "expected a number"
-                    | None -> Check.fail key "missing (a ctrnn needs dt and tau)"
-                let readout =
-                    match setting "readout" with
-                    | None -> Readout.State
-                    | Some e when e.ValueKind = JsonValueKind.String && e.GetString() = "state" -> Readout.State
-                    | Some e when e.ValueKind = JsonValueKind.String && e.GetString() = "rate" -> Readout.Rate
-                    | Some e -> Check.fail "readout" (sprintf "expected \"state\" or \"rate\", got %s" (e.GetRawText()))
-                Some(Kinds.ctrnnWith { Dt = number "dt"; Tau = number "tau"; Readout = readout })
-            | _ -> None
-
     let private prop (e: JsonElement) (name: string) = JsonRead.optional e name
     let private required (e: JsonElement) (name: string) = JsonRead.required e name name
     let private number = JsonRead.number
@@ -154,16 +130,35 @@ module ModelFile =
         else v
 
     /// Reads a network from a parsed model document. Raises `InvalidArgument` for a bad field.
-    let private ofJson (kinds: KindReader list) (precision: Precision) (root: JsonElement) : Network =
-        JsonRead.header Format Version root
+    /// The kind a model file names, among the given kinds, with the settings the file holds for it
+    /// (`Kind.WithSettings`): its setting names are those of the listed kind's `Settings`.
+    let private kindOf (kinds: Kind list) (root: JsonElement) : Kind =
         let kindName =
             match required root "kind" with
             | k when k.ValueKind = JsonValueKind.String -> k.GetString()
             | k -> Check.fail "kind" (sprintf "expected a string, got %s" (k.GetRawText()))
-        let kind =
-            match kinds |> List.tryPick (fun read -> read kindName (prop root)) with
-            | Some k -> k
-            | None -> Check.fail "kind" (sprintf "unknown kind '%s' (this reader knows: rnn, ctrnn and the kinds it is given)" kindName)
+        match kinds |> List.tryFind (fun k -> k.Name = kindName) with
+        | None ->
+            let known = kinds |> List.map (fun k -> k.Name) |> List.distinct
+            Check.fail "kind" (sprintf "unknown kind '%s' (this program knows: %s; pass a kind of your own to ModelFile.loadWith)" kindName (String.Join(", ", known)))
+        | Some listed ->
+            match listed.WithSettings with
+            | None -> listed
+            | Some withSettings ->
+                let settings =
+                    listed.Settings
+                    |> List.choose (fun (name, _) ->
+                        match prop root name with
+                        | None -> None
+                        | Some e when e.ValueKind = JsonValueKind.Number -> Some(name, KindSetting.Number(e.GetDouble()))
+                        | Some e when e.ValueKind = JsonValueKind.String -> Some(name, KindSetting.Text(e.GetString()))
+                        | Some e -> Check.fail name (sprintf "expected a number or a string, got %s" (e.GetRawText())))
+                withSettings settings
+
+    /// Reads a network from a parsed model document. Raises `InvalidArgument` for a bad field.
+    let private ofJson (kinds: Kind list) (precision: Precision) (root: JsonElement) : Network =
+        JsonRead.header Format Version root
+        let kind = kindOf kinds root
         let inputs = integer "input_size" (required root "input_size")
         let units = integer "n_units" (required root "n_units")
         let outputs = integer "output_size" (required root "output_size")
@@ -219,17 +214,18 @@ module ModelFile =
                 InputSize = inputs
                 Units = units
                 OutputSize = outputs
-                InputBias = values.ContainsKey "b_in"
-                OutputBias = values.ContainsKey "b_out"
+                InputBias = specs |> List.exists (fun s -> s.Optional && s.Role = Role.InputBias && values.ContainsKey s.Name)
+                OutputBias = specs |> List.exists (fun s -> s.Optional && s.Role = Role.OutputBias && values.ContainsKey s.Name)
                 Constraints = constraints
                 Trainable = trainable
                 Precision = precision }
         Network.ofValues kind config values
 
-    /// Reads a network from a model file, knowing the built-in kinds and the given readers, in the
-    /// given precision. Every problem raises `FileFormatError` naming the file and the problem.
-    let loadWith (kinds: KindReader list) (precision: Precision) (path: string) : Network =
-        JsonRead.file path (ofJson (kinds @ [ builtInKinds ]) precision)
+    /// Reads a network from a model file, knowing the given kinds and the built-in ones (`Kinds.builtIn`;
+    /// a given kind of the same name is chosen first), in the given precision. Every problem raises
+    /// `FileFormatError` naming the file and the problem.
+    let loadWith (kinds: Kind list) (precision: Precision) (path: string) : Network =
+        JsonRead.file path (ofJson (kinds @ Kinds.builtIn) precision)
 
     /// Reads a network of a built-in kind from a model file, in float32.
     let load (path: string) : Network = loadWith [] Precision.Float32 path

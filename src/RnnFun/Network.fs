@@ -10,16 +10,27 @@ type Weights = IReadOnlyDictionary<string, Tensor>
 /// A network's sizes.
 type Sizes = { Inputs: int; Units: int; Outputs: int }
 
-/// Which constraint pattern a parameter follows.
+/// What a parameter is. Constraints, regularisation, plots and name maps (PyTorch) work by role,
+/// never by name.
 [<RequireQualifiedAccess>]
 type Role =
-    /// [units; inputs]: the input mask.
+    /// Input weights [units; inputs]: the input mask, L1In/L2In.
     | Input
-    /// [units; units]: autapses, Dale's law, the recurrent mask, unit signs.
+    /// Recurrent weights [units; units]: autapses, Dale's law, the recurrent mask, unit signs, L1Rec/L2Rec.
+    /// The hand-written recurrences compute with the kind's one parameter of this role.
     | Recurrent
-    /// [outputs; units]: the output mask.
+    /// Readout weights [outputs; units]: the output mask, L1Out/L2Out.
     | Output
-    /// No constraint (biases, a user kind's extra parameters).
+    /// A bias on the input side ([units]); an optional one is created when `NetworkConfig.InputBias` asks.
+    | InputBias
+    /// The recurrent bias ([units]).
+    | RecurrentBias
+    /// The readout's bias ([outputs]); an optional one is created when `NetworkConfig.OutputBias` asks.
+    | OutputBias
+    /// The weights or bias of a gate (a gated cell's update, reset, input or forget gate), by gate name.
+    /// Not constrained and not regularised by the In/Rec/Out terms.
+    | Gate of gate: string
+    /// Anything else (a user kind's extra parameters): no constraint, no regularisation.
     | Free
 
 /// One parameter of a kind.
@@ -29,7 +40,7 @@ type ParameterSpec =
       /// PyTorch Linear initialisation: U(-1/sqrt(FanIn), 1/sqrt(FanIn)).
       FanIn: int
       Role: Role
-      /// Present only when asked for (b_in, b_out).
+      /// Present only when asked for (by role: `InputBias`, `OutputBias`).
       Optional: bool
       /// Trained by default.
       Trainable: bool }
@@ -40,29 +51,123 @@ type KindSetting =
     | Number of float
     | Text of string
 
-/// A kind of network: its parameters, a pure step function and a readout. `rnn` and `ctrnn` are two
-/// values of this type; a user defines another (a different nonlinearity, a gated cell) the same way.
+/// One named block of a kind's state.
+type StateBlock = { Name: string; Size: int }
+
+/// How a kind's state is packed in one [batch; state] tensor: named blocks in order (`h` for the
+/// vanilla kinds; `h` and `c` for an LSTM), and the block the readout and the rates read. Fixed
+/// points, Jacobians, topology and PCA work on the packed state.
+type StateLayout =
+    { Blocks: StateBlock list
+      /// The block `Kind.Readout` is given.
+      Readout: string
+      /// The block `Kind.Rates` is given.
+      Rates: string }
+
+/// A recurrence with a forward pass and BPTT written by hand (see `Recurrence` and `FusedBptt`),
+/// computing with the kind's `Role.Recurrent` weights.
+[<RequireQualifiedAccess>]
+type FusedRecurrence =
+    /// h' = tanh(h W' + drive)
+    | Rnn
+    /// h' = (1 - alpha) h + alpha (tanh(h) W' + drive)
+    | Ctrnn of alpha: float
+
+/// A hand-written recurrence and the step function it stands for. It is used only while the kind's
+/// `Step` is that very function (reference equality), so a kind derived from a built-in one with
+/// another step (`{ Kinds.rnn with Step = ... }`) takes the general path: no name test, no probe.
+type HandWritten =
+    { Recurrence: FusedRecurrence
+      Step: Weights -> Tensor -> Tensor -> Tensor }
+
+/// A kind of network (a cell): its parameters with their roles, its state layout, a pure step
+/// function and a readout, and its capabilities. `rnn` and `ctrnn` are two values of this type; a
+/// user defines another (a different nonlinearity, a gated cell) the same way.
 type Kind =
-    { Name: string
+    { /// Written to model files; the name a model file is read back by.
+      Name: string
+      /// Written beside the name in model files (ctrnn: dt, tau, readout).
       Settings: (string * KindSetting) list
+      /// The kind with settings read from a model file (the names in `Settings` that the file holds).
+      /// Raises `InvalidArgument` naming the setting for a bad or missing value. None: the kind has no
+      /// settings, and a model file of it gives this very kind.
+      WithSettings: ((string * KindSetting) list -> Kind) option
       /// The parameters for given sizes, in a fixed order.
       Parameters: Sizes -> ParameterSpec list
+      /// The state's blocks for given sizes.
+      State: Sizes -> StateLayout
       /// The input's contribution for every step at once, so that it is one matrix product:
       /// x [batch; time; inputs] -> [batch; time; drive]. It must also accept x [batch; inputs].
       InputDrive: Weights -> Tensor -> Tensor
-      /// One step: h [batch; units], drive [batch; drive] -> h' [batch; units].
+      /// One step: h [batch; state], drive [batch; drive] -> h' [batch; state].
       Step: Weights -> Tensor -> Tensor -> Tensor
-      /// The outputs of states: [..; units] -> [..; outputs].
+      /// The outputs of the readout block of states: [..; block] -> [..; outputs].
       Readout: Weights -> Tensor -> Tensor
-      /// Firing rates of states (for rate regularisation): [..; units] -> [..; units].
+      /// Firing rates of the rates block of states (for rate regularisation): [..; block] -> [..; block].
       Rates: Tensor -> Tensor
       /// Recurrent noise sigma enters the drive as NoiseGain * sigma * N(0, 1): 1 for a discrete
       /// network, sqrt(2 / alpha) for a continuous-time one (PsychRNN's sqrt(2 alpha) sigma on the state).
       NoiseGain: float
-      /// The closed-form state Jacobian dF/dh, when the kind has one: h [batch; units],
-      /// drive [batch; drive] -> J [batch; units; units], J[b, i, j] = dF_i / dh_j.
+      /// The closed-form state Jacobian dF/dh, when the kind has one: h [batch; state],
+      /// drive [batch; drive] -> J [batch; state; state], J[b, i, j] = dF_i / dh_j.
       /// None: analysis uses autograd.
-      Jacobian: (Weights -> Tensor -> Tensor -> Tensor) option }
+      Jacobian: (Weights -> Tensor -> Tensor -> Tensor) option
+      /// The hand-written recurrence, when the kind has one (see `HandWritten`).
+      HandWritten: HandWritten option
+      /// alpha = dt / tau of a continuous-time kind (its vector field's eigenvalues are
+      /// (lambda - 1) / alpha); None for a discrete-time map.
+      TimeScale: float option }
+
+/// What every part of the library reads from a kind's declarations.
+[<RequireQualifiedAccess>]
+module Kind =
+    /// The packed state's width for given sizes: the sum of its blocks.
+    let stateSize (kind: Kind) (sizes: Sizes) : int = (kind.State sizes).Blocks |> List.sumBy (fun b -> b.Size)
+
+    /// Where a block starts in the packed state, and its width.
+    let blockRange (layout: StateLayout) (name: string) : int * int =
+        let rec find start (blocks: StateBlock list) =
+            match blocks with
+            | [] ->
+                let names = layout.Blocks |> List.map (fun b -> b.Name)
+                Check.fail "state" (sprintf "the state has no block '%s' (it has: %s)" name (String.Join(", ", names)))
+            | b :: _ when b.Name = name -> start, b.Size
+            | b :: rest -> find (start + b.Size) rest
+        find 0 layout.Blocks
+
+    /// The named block of packed states: [..; state] -> [..; block], a view (the states themselves
+    /// when the block is the whole state).
+    let block (layout: StateLayout) (name: string) (states: Tensor) : Tensor =
+        let start, size = blockRange layout name
+        let last = states.shape[states.shape.Length - 1]
+        if start = 0 && int64 size = last then states
+        else states.narrow(-1L, int64 start, int64 size)
+
+    /// The names of a kind's parameters of one role, in the kind's order.
+    let namesOf (role: Role) (specs: ParameterSpec list) : string list =
+        specs |> List.filter (fun s -> s.Role = role) |> List.map (fun s -> s.Name)
+
+    /// Checks a kind's declarations for given sizes: a non-empty state of positive blocks with distinct
+    /// names that holds the readout and rates blocks, distinct parameter names, at most one
+    /// `Role.Recurrent` parameter when the kind has a hand-written recurrence.
+    let validate (kind: Kind) (sizes: Sizes) : unit =
+        let layout = kind.State sizes
+        let where = sprintf "kind '%s'" kind.Name
+        if layout.Blocks.IsEmpty then Check.fail "state" (sprintf "%s declares no state block" where)
+        for b in layout.Blocks do
+            if b.Size <= 0 then Check.fail "state" (sprintf "%s: block '%s' has size %d (expected > 0)" where b.Name b.Size)
+        let names = layout.Blocks |> List.map (fun b -> b.Name)
+        if (List.distinct names).Length <> names.Length then Check.fail "state" (sprintf "%s: block names repeat (%s)" where (String.Join(", ", names)))
+        blockRange layout layout.Readout |> ignore
+        blockRange layout layout.Rates |> ignore
+        let specs = kind.Parameters sizes
+        let parameterNames = specs |> List.map (fun s -> s.Name)
+        if (List.distinct parameterNames).Length <> parameterNames.Length then
+            Check.fail "parameters" (sprintf "%s: parameter names repeat (%s)" where (String.Join(", ", parameterNames)))
+        match kind.HandWritten with
+        | Some _ when (namesOf Role.Recurrent specs).Length <> 1 ->
+            Check.fail "parameters" (sprintf "%s has a hand-written recurrence and needs exactly one Role.Recurrent parameter" where)
+        | _ -> ()
 
 /// A parameter's value as plain data.
 [<RequireQualifiedAccess>]
@@ -139,7 +244,7 @@ type Network =
 type Rollout =
     { /// [batch; time; outputs]
       Outputs: Tensor
-      /// [batch; time; units]
+      /// [batch; time; state] (the packed state; units for the vanilla kinds)
       States: Tensor }
 
     interface IDisposable with
@@ -147,55 +252,17 @@ type Rollout =
             r.Outputs.Dispose()
             r.States.Dispose()
 
-/// A recurrence with a forward pass written by hand (see `Recurrence` and `FusedBptt`).
-[<RequireQualifiedAccess>]
-type FusedRecurrence =
-    /// h' = tanh(h W' + drive)
-    | Rnn
-    /// h' = (1 - alpha) h + alpha (tanh(h) W' + drive)
-    | Ctrnn of alpha: float
-
 /// The forward pass of the built-in recurrences written as in-place ops on one time-major buffer:
 /// used by `Network.unroll` when no gradient is wanted and by `FusedBptt` for training.
 [<RequireQualifiedAccess>]
 module Recurrence =
     let private two = 2.0.ToScalar()
 
-    /// One step written directly (tanh), for the probe below.
-    let private directStep (recurrence: FusedRecurrence) (wT: Tensor) (h: Tensor) (drive: Tensor) : Tensor =
-        match recurrence with
-        | FusedRecurrence.Rnn -> torch.addmm(drive, h, wT, 1.0f, 1.0f).tanh_() // [batch; units]
-        | FusedRecurrence.Ctrnn alpha ->
-            let target = torch.addmm(drive, torch.tanh h, wT, 1.0f, 1.0f) // [batch; units]
-            target.mul_(alpha.ToScalar()).add_(h, (1.0 - alpha).ToScalar()) // alpha target + (1 - alpha) h
-
-    /// The hand-written recurrence of a kind, when it has one: the built-in rnn and ctrnn, recognised
-    /// by name and settings and confirmed by one step on a random probe against the kind's own Step
-    /// (so that a user kind reusing a built-in name takes the general path). w: effective weights.
-    let of' (kind: Kind) (w: Weights) : FusedRecurrence option =
-        let number name = kind.Settings |> List.tryPick (function (n, KindSetting.Number v) when n = name -> Some v | _ -> None)
-        let candidate =
-            match kind.Name, number "dt", number "tau" with
-            | "rnn", _, _ -> Some FusedRecurrence.Rnn
-            | "ctrnn", Some dt, Some tau when dt > 0.0 && tau > 0.0 -> Some(FusedRecurrence.Ctrnn(dt / tau))
-            | _ -> None
-        match candidate, w.TryGetValue "w_rec" with
-        | Some recurrence, (true, wRec) when wRec.dim () = 2L ->
-            use _ = torch.NewDisposeScope()
-            use _ = torch.no_grad ()
-            let units = wRec.shape[0]
-            use generator = new torch.Generator(12345UL)
-            let h = torch.randn([| 3L; units |], wRec.dtype, generator = generator).``to``(wRec.device) // [3; units]
-            let drive = torch.randn([| 3L; units |], wRec.dtype, generator = generator).``to``(wRec.device) // [3; units]
-            // A kind that only shares the name may fail on this probe: it takes the general path.
-            try
-                let expected = kind.Step w h drive
-                let actual = directStep recurrence (wRec.detach().t ()) h drive
-                let scale = 1.0 + expected.abs().max().ToDouble()
-                let tolerance = if wRec.dtype = torch.ScalarType.Float64 then 1e-10 else 1e-4
-                if expected.shape = actual.shape && (expected - actual).abs().max().ToDouble() <= tolerance * scale then Some recurrence
-                else None
-            with _ -> None
+    /// The hand-written recurrence of a kind: its `HandWritten` capability, while the kind's `Step`
+    /// is the very function that capability stands for.
+    let ofKind (kind: Kind) : FusedRecurrence option =
+        match kind.HandWritten with
+        | Some h when obj.ReferenceEquals(h.Step, kind.Step) -> Some h.Recurrence
         | _ -> None
 
     /// 2 s - 1 in place (two vectorised passes: faster here than one lerp_ pass).
@@ -249,7 +316,7 @@ module Network =
             if spec.Shape <> [| rows; cols |] then
                 Check.fail spec.Name (sprintf "a %s parameter must have shape [%d; %d] for constraints to apply, got [%s]" what rows cols (String.Join("; ", spec.Shape)))
         match spec.Role with
-        | Role.Free -> None
+        | Role.Free | Role.InputBias | Role.RecurrentBias | Role.OutputBias | Role.Gate _ -> None
         | Role.Input when constraints.InputMask.IsNone -> None
         | Role.Output when constraints.OutputMask.IsNone -> None
         | Role.Recurrent when constraints.RecurrentMask.IsNone && constraints.DaleRatio.IsNone && constraints.Autapses && constraints.UnitSigns.IsNone -> None
@@ -277,14 +344,15 @@ module Network =
         all
         |> List.filter (fun s ->
             not s.Optional
-            || (s.Name = "b_in" && config.InputBias)
-            || (s.Name = "b_out" && config.OutputBias))
+            || (s.Role = Role.InputBias && config.InputBias)
+            || (s.Role = Role.OutputBias && config.OutputBias))
 
     let private validateConfig (kind: Kind) (config: NetworkConfig) =
         Check.positive "input_size" config.InputSize
         Check.positive "n_units" config.Units
         Check.positive "output_size" config.OutputSize
         Constraints.validate config.InputSize config.Units config.OutputSize config.Constraints
+        Kind.validate kind { Inputs = config.InputSize; Units = config.Units; Outputs = config.OutputSize }
         let names = kind.Parameters { Inputs = config.InputSize; Units = config.Units; Outputs = config.OutputSize } |> List.map (fun s -> s.Name)
         for KeyValue (name, _) in config.Trainable do
             if not (List.contains name names) then
@@ -384,12 +452,30 @@ module Network =
         { InputSize = net.sizes.Inputs
           Units = net.sizes.Units
           OutputSize = net.sizes.Outputs
-          InputBias = net.parameters |> List.exists (fun p -> p.Spec.Name = "b_in")
-          OutputBias = net.parameters |> List.exists (fun p -> p.Spec.Name = "b_out")
+          InputBias = net.parameters |> List.exists (fun p -> p.Spec.Role = Role.InputBias && p.Spec.Optional)
+          OutputBias = net.parameters |> List.exists (fun p -> p.Spec.Role = Role.OutputBias && p.Spec.Optional)
           Constraints = net.constraints
           Trainable = net.parameters |> List.map (fun p -> p.Spec.Name, p.Trainable) |> Map.ofList
           Precision = net.precision
           Seed = 0L }
+
+    /// How the network's state is packed (`Kind.State` at its sizes).
+    let stateLayout (net: Network) : StateLayout = net.kind.State net.sizes
+
+    /// The packed state's width ([batch; state]): the units for the vanilla kinds.
+    let stateSize (net: Network) : int = Kind.stateSize net.kind net.sizes
+
+    /// The name of the network's one `Role.Recurrent` parameter, when it has exactly one.
+    let recurrentName (net: Network) : string option =
+        match net.parameters |> List.filter (fun p -> p.Spec.Role = Role.Recurrent) with
+        | [ p ] -> Some p.Spec.Name
+        | _ -> None
+
+    /// The hand-written recurrence and the recurrent weights it computes with, from effective weights.
+    let internal handWritten (net: Network) (w: Weights) : (FusedRecurrence * Tensor) option =
+        match Recurrence.ofKind net.kind, recurrentName net with
+        | Some r, Some name -> Some(r, w[name])
+        | _ -> None
 
     /// The effective weights (free values projected onto the constraints), as new tensors in the
     /// caller's dispose scope. Gradients flow from them to the free values.
@@ -458,15 +544,16 @@ module Network =
             Check.fail argument (sprintf "the network has %d inputs but the last dimension is %d (shape [%s])" net.sizes.Inputs x.shape[expectedDims - 1] (String.Join("; ", x.shape)))
 
     let private initialState (argument: string) (net: Network) (batch: int64) (h0: Tensor option) =
+        let n = stateSize net
         match h0 with
-        | None -> torch.zeros([| batch; int64 net.sizes.Units |], net.precision.ScalarType)
+        | None -> torch.zeros([| batch; int64 n |], net.precision.ScalarType)
         | Some h ->
             let ok =
-                (h.dim () = 1L && h.shape[0] = int64 net.sizes.Units)
-                || (h.dim () = 2L && h.shape[0] = batch && h.shape[1] = int64 net.sizes.Units)
+                (h.dim () = 1L && h.shape[0] = int64 n)
+                || (h.dim () = 2L && h.shape[0] = batch && h.shape[1] = int64 n)
             if not ok then
-                Check.fail argument (sprintf "expected shape [%d; %d] or [%d], got [%s]" batch net.sizes.Units net.sizes.Units (String.Join("; ", h.shape)))
-            h.to_type(net.precision.ScalarType).expand([| batch; int64 net.sizes.Units |])
+                Check.fail argument (sprintf "expected shape [%d; %d] or [%d], got [%s]" batch n n (String.Join("; ", h.shape)))
+            h.to_type(net.precision.ScalarType).expand([| batch; int64 n |])
 
     /// One step of the network: h [batch; units], x [batch; inputs] -> h' [batch; units]. Pure.
     let step (net: Network) (h: Tensor) (x: Tensor) : Tensor =
@@ -479,10 +566,23 @@ module Network =
 
     /// Outputs of states: [..; units] -> [..; outputs]. Pure.
     let readout (net: Network) (states: Tensor) : Tensor =
-        if states.shape[states.shape.Length - 1] <> int64 net.sizes.Units then
-            Check.fail "states" (sprintf "the network has %d units but the last dimension is %d" net.sizes.Units states.shape[states.shape.Length - 1])
+        let n = stateSize net
+        if states.dim () = 0L || states.shape[states.shape.Length - 1] <> int64 n then
+            Check.fail "states" (sprintf "the network's state has %d values but the last dimension is %s" n (if states.dim () = 0L then "missing" else string states.shape[states.shape.Length - 1]))
         use scope = torch.NewDisposeScope()
-        (net.kind.Readout (weights net) (states.to_type(net.precision.ScalarType))).MoveToOuterDisposeScope()
+        let layout = stateLayout net
+        (net.kind.Readout (weights net) (Kind.block layout layout.Readout (states.to_type(net.precision.ScalarType)))).MoveToOuterDisposeScope()
+
+    /// The kind's readout of packed states with given weights (its readout block): [..; state] ->
+    /// [..; outputs]. Opens no scope.
+    let readoutWith (net: Network) (w: Weights) (states: Tensor) : Tensor =
+        let layout = stateLayout net
+        net.kind.Readout w (Kind.block layout layout.Readout states)
+
+    /// The kind's firing rates of packed states (its rates block): [..; state] -> [..; block]. Opens no scope.
+    let ratesOf (net: Network) (states: Tensor) : Tensor =
+        let layout = stateLayout net
+        net.kind.Rates (Kind.block layout layout.Rates states)
 
     /// Steps from h0 through a precomputed drive [batch; time; drive] -> states [batch; time; units].
     /// Opens no scope (for loops that compute weights and drive once per batch).
@@ -512,12 +612,12 @@ module Network =
         // The hand-written forward pass when nothing asks for a gradient (same states up to rounding).
         let wantsGrad = torch.is_grad_enabled () && (x.requires_grad || h.requires_grad || w.Values |> Seq.exists (fun t -> t.requires_grad))
         let states =
-            match (if wantsGrad then None else Recurrence.of' net.kind w) with
-            | Some recurrence ->
+            match (if wantsGrad then None else handWritten net w) with
+            | Some (recurrence, wRec) ->
                 let drive = net.kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; units]
-                (Recurrence.forward recurrence w["w_rec"] h drive).transpose(0L, 1L).contiguous() // [batch; time; units]
-            | None -> unrollStates net.kind w h x // [batch; time; units]
-        let outputs = net.kind.Readout w states // [batch; time; outputs]
+                (Recurrence.forward recurrence wRec h drive).transpose(0L, 1L).contiguous() // [batch; time; units]
+            | None -> unrollStates net.kind w h x // [batch; time; state]
+        let outputs = readoutWith net w states // [batch; time; outputs]
         { Outputs = outputs.MoveToOuterDisposeScope(); States = states.MoveToOuterDisposeScope() }
 
     /// `unrollFrom` with the zero initial state.

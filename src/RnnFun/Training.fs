@@ -25,7 +25,9 @@ type GradientClipping =
     /// All gradients scaled together so their global 2-norm is at most c (PsychRNN, FixedPointFinder).
     | GlobalNorm of float
 
-/// Regularisation terms added to the loss (PsychRNN's): means over the effective weights and rates.
+/// Regularisation terms added to the loss (PsychRNN's): means over the effective weights of each
+/// role (In: `Role.Input`, Rec: `Role.Recurrent`, Out: `Role.Output`; all of a kind's parameters of
+/// that role together) and over the rates.
 type Regularization =
     { L1In: float
       L1Rec: float
@@ -33,7 +35,7 @@ type Regularization =
       L2In: float
       L2Rec: float
       L2Out: float
-      /// Mean squared firing rate (the kind's Rates of the states).
+      /// Mean squared firing rate (the kind's Rates of its rates block).
       L2Rate: float }
 
     static member none = { L1In = 0.0; L1Rec = 0.0; L1Out = 0.0; L2In = 0.0; L2Rec = 0.0; L2Out = 0.0; L2Rate = 0.0 }
@@ -279,7 +281,7 @@ module Training =
                 leaf.DetachFromDisposeScope())
         let initialState =
             if config.TrainInitialState then
-                Some(torch.nn.Parameter(torch.zeros([| int64 net.Sizes.Units |], net.Precision.ScalarType), true) :> Tensor)
+                Some(torch.nn.Parameter(torch.zeros([| int64 (Network.stateSize net) |], net.Precision.ScalarType), true) :> Tensor)
             else None
         let working = { net with parameters = List.map2 (fun (p: Parameter) v -> { p with Value = v }) net.parameters leaves }
         let optimised =
@@ -300,18 +302,19 @@ module Training =
             Network.withValues net (List.zip (net.parameters |> List.map (fun p -> p.Spec.Name)) values |> Map.ofList)
         let kind = net.kind
         let reg = config.Regularization
-        // Decided once, on the starting weights: the probe compares the kind's step with the fused one.
+        // The kind's hand-written recurrence and the name of the weights it computes with.
         let fusedRecurrence =
             if not config.FusedBackward then None
             else
-                use _ = torch.NewDisposeScope()
-                FusedBptt.recurrenceOf kind (Network.weights working)
+                match FusedBptt.recurrenceOf kind, Network.recurrentName net with
+                | Some r, Some name -> Some(r, name)
+                | _ -> None
         let lossOf (w: Weights) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) =
             let batch = x.shape[0]
             let h0 =
                 match initialState with
-                | Some h -> h.expand([| batch; int64 net.Sizes.Units |])
-                | None -> torch.zeros([| batch; int64 net.Sizes.Units |], net.Precision.ScalarType)
+                | Some h -> h.expand([| batch; int64 (Network.stateSize net) |])
+                | None -> torch.zeros([| batch; int64 (Network.stateSize net) |], net.Precision.ScalarType)
             let x = if training && config.InputNoise > 0.0 then x + torch.randn(x.shape, x.dtype, generator = generator) * config.InputNoise else x
             // The fused pass works time-major: x, y and the mask are turned (small copies), the
             // drive, states and outputs are computed that way, and the noise is drawn batch-first
@@ -326,29 +329,35 @@ module Training =
                 else drive
             let fused =
                 match fusedRecurrence with
-                | Some recurrence when training -> Some(FusedBptt.unroll recurrence w["w_rec"] h0 drive)
+                | Some (recurrence, wRec) when training -> Some(FusedBptt.unroll recurrence w[wRec] h0 drive)
                 | _ -> None
             let states =
                 match fused with
                 | Some u -> u.States // [time; batch; units]
                 | None -> Network.unrollDrive kind w h0 drive // [batch; time; units]
-            let outputs = kind.Readout w states // same layout as the states, [..; outputs]
+            let outputs = Network.readoutWith net w states // same layout as the states, [..; outputs]
             let loss = mse outputs (turn y) (mask |> Option.map turn)
             if not training then loss, fused
             else
                 let mutable total = loss
-                let term (coefficient: float) (name: string) (f: Tensor -> Tensor) =
+                // Each term is the mean over every element of the kind's parameters of that role.
+                let term (coefficient: float) (role: Role) (f: Tensor -> Tensor) =
                     if coefficient > 0.0 then
-                        match w.TryGetValue name with
-                        | true, t -> total <- total + f t * coefficient
-                        | _ -> ()
-                term reg.L1In "w_in" (fun t -> t.abs().mean())
-                term reg.L1Rec "w_rec" (fun t -> t.abs().mean())
-                term reg.L1Out "w_out" (fun t -> t.abs().mean())
-                term reg.L2In "w_in" (fun t -> t.square().mean())
-                term reg.L2Rec "w_rec" (fun t -> t.square().mean())
-                term reg.L2Out "w_out" (fun t -> t.square().mean())
-                if reg.L2Rate > 0.0 then total <- total + (kind.Rates states).square().mean() * reg.L2Rate
+                        let tensors = net.parameters |> List.filter (fun p -> p.Spec.Role = role) |> List.map (fun p -> w[p.Spec.Name])
+                        match tensors with
+                        | [] -> ()
+                        | [ t ] -> total <- total + f(t).mean() * coefficient
+                        | _ ->
+                            let count = tensors |> List.sumBy (fun t -> t.numel ())
+                            let sum = tensors |> List.map (fun t -> f(t).sum()) |> List.reduce (+)
+                            total <- total + sum * (coefficient / float count)
+                term reg.L1In Role.Input (fun t -> t.abs())
+                term reg.L1Rec Role.Recurrent (fun t -> t.abs())
+                term reg.L1Out Role.Output (fun t -> t.abs())
+                term reg.L2In Role.Input (fun t -> t.square())
+                term reg.L2Rec Role.Recurrent (fun t -> t.square())
+                term reg.L2Out Role.Output (fun t -> t.square())
+                if reg.L2Rate > 0.0 then total <- total + (Network.ratesOf net states).square().mean() * reg.L2Rate
                 total, fused
         let validationTensors = config.Validation |> Option.map (toTensors net.Precision)
         let validationLoss () =

@@ -177,7 +177,7 @@ let tests =
                 let w = Network.weights net
                 let x = torch.randn([| 7L; int64 units |], torch.ScalarType.Float64, generator = generator) * 1.5 // [states; units]
                 let drive = kind.InputDrive w (torch.randn([| 7L; 2L |], torch.ScalarType.Float64, generator = generator)) // [states; units]
-                let q, g = FixedPoints.speedGradient kind w x drive
+                let q, g = FixedPoints.speedGradient net w x drive
                 let xg = x.clone().requires_grad_(true)
                 let expectedQ = (kind.Step w xg drive - xg).square().sum(1L) * 0.5 // [states]
                 let expectedG = torch.autograd.grad([| expectedQ.sum () |], [| xg |])[0] // [states; units]

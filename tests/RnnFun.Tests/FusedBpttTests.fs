@@ -59,7 +59,7 @@ let private lossAndGradients (fused: bool) (c: Case) (seed: int) : float * float
     let h0 = h0Leaf.expand([| int64 c.Batch; units |]) // [batch; units]
     let unrolled =
         if fused then
-            match FusedBptt.recurrenceOf c.Kind w with
+            match FusedBptt.recurrenceOf c.Kind with
             | Some r -> Some(FusedBptt.unroll r w["w_rec"] h0 (c.Kind.InputDrive w (x.transpose(0L, 1L)))) // time-major
             | None -> failtest "a built-in kind must have a fused recurrence"
         else None
@@ -115,7 +115,7 @@ let tests =
                     let w = Network.weights copy
                     let h0 = torch.zeros([| 3L; 5L |], torch.ScalarType.Float64) // [batch; units]
                     if fused then
-                        let u = FusedBptt.unroll (FusedBptt.recurrenceOf kind w).Value w["w_rec"] h0 (kind.InputDrive w (x.transpose(0L, 1L)))
+                        let u = FusedBptt.unroll (FusedBptt.recurrenceOf kind).Value w["w_rec"] h0 (kind.InputDrive w (x.transpose(0L, 1L)))
                         FusedBptt.backward ((kind.Readout w u.States).square().mean()) u
                         FusedBptt.backward (u.States.pow(4.0.ToScalar()).mean()) u
                     else
@@ -143,11 +143,11 @@ let tests =
                     Jacobian = None }
             use net = Network.create relu { NetworkConfig.defaults with InputSize = 2; Units = 6; OutputSize = 1 }
             use _ = torch.NewDisposeScope()
-            Expect.isNone (FusedBptt.recurrenceOf relu (Network.weights net)) "a ReLU step named rnn is not fused"
+            Expect.isNone (FusedBptt.recurrenceOf relu) "a ReLU step named rnn is not fused"
             use builtIn = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 2; Units = 6; OutputSize = 1 }
-            Expect.equal (FusedBptt.recurrenceOf Kinds.rnn (Network.weights builtIn)) (Some FusedRecurrence.Rnn) "the built-in rnn is"
+            Expect.equal (FusedBptt.recurrenceOf Kinds.rnn) (Some FusedRecurrence.Rnn) "the built-in rnn is"
             use ct = Network.create (Kinds.ctrnnWith { CtrnnConfig.defaults with Dt = 2.0; Tau = 40.0 }) { NetworkConfig.defaults with InputSize = 2; Units = 6; OutputSize = 1 }
-            Expect.equal (FusedBptt.recurrenceOf ct.Kind (Network.weights ct)) (Some(FusedRecurrence.Ctrnn 0.05)) "the ctrnn is, with alpha = dt / tau"
+            Expect.equal (FusedBptt.recurrenceOf ct.Kind) (Some(FusedRecurrence.Ctrnn 0.05)) "the ctrnn is, with alpha = dt / tau"
         }
 
         test "Network.unroll: the hand-written forward without gradients, the general path when the inputs want one" {

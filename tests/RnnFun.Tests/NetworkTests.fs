@@ -56,16 +56,20 @@ let private genKind =
 let reluKind: Kind =
     { Name = "relu-gain"
       Settings = []
+      WithSettings = None
       Parameters =
         fun sizes ->
             Kinds.vanillaParameters sizes
             @ [ { Name = "gain"; Shape = [| sizes.Units |]; FanIn = 1; Role = Role.Free; Optional = false; Trainable = true } ]
+      State = Kinds.vanillaState
       InputDrive = Kinds.vanillaDrive
       Step = fun w h drive -> torch.nn.functional.relu (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) * w["gain"]
       Readout = Kinds.linearReadout
       Rates = fun h -> h.alias ()
       NoiseGain = 1.0
-      Jacobian = None }
+      Jacobian = None
+      HandWritten = None
+      TimeScale = None }
 
 let private toNested (t: torch.Tensor) =
     let b, time, n = int t.shape[0], int t.shape[1], int t.shape[2]

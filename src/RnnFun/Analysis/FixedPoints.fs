@@ -183,6 +183,26 @@ module FixedPoints =
         | FixedPointKind.Repeller -> "repeller"
         | FixedPointKind.Marginal -> "marginal"
 
+    /// The real unit directions of the first `count` modes (eigenvalues sorted as `FixedPoint`
+    /// sorts them, eigenvectors in the same order), for the topology's unstable-mode runs and the
+    /// state-space figure alike: the normalised real part of each right eigenvector, except for the
+    /// second eigenvalue of a complex-conjugate pair (negative imaginary part), which takes the
+    /// imaginary part, so that a pair spans its invariant plane instead of giving one direction twice.
+    /// A vector whose chosen part vanishes uses the other part; a zero or non-finite vector gives an
+    /// empty direction. Modes beyond the eigenvectors given are left out.
+    let directions (count: int) (eigenvalues: Complex[]) (eigenvectors: Complex[][]) : float[][] =
+        let norm (v: float[]) = sqrt (Array.sumBy (fun x -> x * x) v)
+        let available = min count (min (Array.length eigenvalues) (Array.length eigenvectors))
+        Array.init (max 0 available) (fun i ->
+            let v = if isNull eigenvectors[i] then [||] else eigenvectors[i]
+            let re = v |> Array.map (fun c -> c.Real)
+            let im = v |> Array.map (fun c -> c.Imaginary)
+            let first, second = if eigenvalues[i].Imaginary < 0.0 then im, re else re, im
+            let chosen = if norm first > 0.0 then first else second
+            let length = norm chosen
+            if length > 0.0 && not (Double.IsInfinity length) && not (Double.IsNaN length) then chosen |> Array.map (fun x -> x / length)
+            else [||])
+
     /// Classifies eigenvalues (discrete-time map): unstable modes, stable, kind.
     let classify (tolerance: float) (eigenvalues: Complex[]) =
         let moduli = eigenvalues |> Array.map (fun l -> l.Magnitude)
@@ -241,10 +261,10 @@ module FixedPoints =
             use _ = torch.NewDisposeScope()
             use net64 = Network.toPrecision Precision.Float64 net
             let jac = Jacobian.atStates net64 (points |> Array.map (fun p -> p.State)) (points |> Array.map (fun p -> p.Input))
-            let n = net.Sizes.Units
+            let n = Network.stateSize net
             let jt = Arrays.toTensor Precision.Float64 [| int64 points.Length; int64 n; int64 n |] (jac |> Array.collect Array.concat)
             let decomposed = eigen workers jt
-            let alpha = Kinds.ctrnnConfig net.Kind |> Option.map (fun c -> c.Dt / c.Tau)
+            let alpha = net.Kind.TimeScale
             Array.mapi2
                 (fun i (p: FixedPoint) (values: Complex[], vectors: Complex[][]) ->
                     let unstable, stable, kind = classify tolerance values
@@ -331,11 +351,11 @@ module FixedPoints =
     let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).square().sum(1L) * 0.5 // [states]
 
     /// `speedGradient` with the kind's closed form already looked up.
-    let private speedGradientWith (recurrence: FusedRecurrence option) (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
+    let private speedGradientWith (recurrence: (FusedRecurrence * Tensor) option) (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
         match recurrence with
-        | Some recurrence ->
+        | Some (recurrence, wRec) ->
             use _ = torch.no_grad ()
-            let wRec = w["w_rec"].detach () // [units; units]
+            let wRec = wRec.detach () // [units; units]
             let wT = wRec.t().contiguous() // [units; units]
             let tanhOf (pre: Tensor) = Recurrence.twiceMinusOne (pre.sigmoid_()) // pre holds 2a; in place
             use half = 0.5.ToScalar()
@@ -364,17 +384,17 @@ module FixedPoints =
 
     /// q = 0.5 ||F(x) - x||^2 per state [states] and its gradient with respect to x, (J - I)' r
     /// [states; units], for states x [states; units] under drive [states; drive] with weights w:
-    /// closed form for the built-in kinds (`Recurrence.of'`, looked up by one probe step per call; a
-    /// few ops, tanh as 2 sigmoid(2x) - 1), autograd through the kind's Step otherwise. Opens no
-    /// scope; the result holds no graph.
-    let speedGradient (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
-        speedGradientWith (Recurrence.of' kind w) kind w x drive
+    /// closed form for a kind with a hand-written recurrence (`Kind.HandWritten`: a few ops, tanh as
+    /// 2 sigmoid(2x) - 1), autograd through the kind's Step otherwise. w: the network's effective
+    /// weights. Opens no scope; the result holds no graph.
+    let speedGradient (net: Network) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
+        speedGradientWith (Network.handWritten net w) net.Kind w x drive
 
     /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
     /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
     /// arrive. x0 [k; units], drive [k; drive] -> where each state left [k; units] (x0's precision).
     /// Sets `iterations[i]` to the Adam steps state i took.
-    let private adam (config: FixedPointConfig) (kind: Kind) (w: Weights) report (x0: Tensor) (drive0: Tensor) (iterations: int[]) : Tensor =
+    let private adam (config: FixedPointConfig) (net: Network) (w: Weights) report (x0: Tensor) (drive0: Tensor) (iterations: int[]) : Tensor =
         let k = int x0.shape[0]
         let result = x0.clone () // rows are overwritten as their states leave
         let rate = AdaptiveRate(config.InitialLearningRate)
@@ -388,7 +408,8 @@ module FixedPoints =
         let mutable v = torch.zeros_like x // [active; units]
         let mutable it = 0
         let mutable finished = false
-        let recurrence = Recurrence.of' kind w // once: the closed-form gradient, when the kind has one
+        let kind = net.Kind
+        let recurrence = Network.handWritten net w // once: the closed-form gradient, when the kind has one
         let mutable departed = 0.0
         use oneMinusB1 = (1.0 - b1).ToScalar()
         use oneMinusB2 = (1.0 - b2).ToScalar()
@@ -571,7 +592,7 @@ module FixedPoints =
     /// The network is unchanged.
     let find (config: FixedPointConfig) (net: Network) (input: ConstantInput) (initial: float[][]) : FixedPointResult =
         let stopwatch = Stopwatch.StartNew()
-        let n = net.Sizes.Units
+        let n = Network.stateSize net
         if isNull initial || initial.Length = 0 then Check.fail "initial_states" "expected at least one initial state"
         Check.matrixShape "initial_states" initial.Length n initial
         Check.allFinite "initial_states" (Seq.concat initial)
@@ -618,7 +639,7 @@ module FixedPoints =
                 use adamNet = Network.toPrecision config.AdamPrecision work
                 let wa = Network.weights adamNet
                 let driveA = kind.InputDrive wa (u.to_type(config.AdamPrecision.ScalarType)) // [k; drive]
-                let reached = adam config kind wa report (start.to_type(config.AdamPrecision.ScalarType)) driveA iterations
+                let reached = adam config adamNet wa report (start.to_type(config.AdamPrecision.ScalarType)) driveA iterations
                 reached.to_type(config.Precision.ScalarType) // [k; units]
         // Neighbourhoods: sorted by q, a state within the radius (on [x, u]) of a representative
         // belongs to it; otherwise it becomes one.

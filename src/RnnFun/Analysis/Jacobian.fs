@@ -33,7 +33,7 @@ module Jacobian =
         if states.Length <> inputs.Length then Check.fail "inputs" (sprintf "expected one input per state (%d), got %d" states.Length inputs.Length)
         if states.Length = 0 then [||]
         else
-            Check.matrixShape "states" states.Length net.Sizes.Units states
+            Check.matrixShape "states" states.Length (Network.stateSize net) states
             Check.matrixShape "inputs" inputs.Length net.Sizes.Inputs inputs
             use _ = torch.NewDisposeScope()
             let w = Network.weights net
@@ -41,6 +41,6 @@ module Jacobian =
             let u = Arrays.matrixToTensor net.Precision inputs // [k; inputs]
             let drive = net.Kind.InputDrive w u // [k; drive]
             let j = ofStates net.Kind w h drive // [k; units; units]
-            let n = net.Sizes.Units
+            let n = Network.stateSize net
             let flat = Arrays.ofTensor j
             Array.init states.Length (fun b -> Array.init n (fun i -> Array.sub flat ((b * n + i) * n) n))

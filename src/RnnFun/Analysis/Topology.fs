@@ -114,11 +114,8 @@ module Topology =
 
     let private norm (v: float[]) = sqrt (Array.sumBy (fun x -> x * x) v)
 
-    /// The real unit directions of a point's unstable modes (the first UnstableModes eigenvectors):
-    /// the normalised real part of each right eigenvector, except for the second eigenvalue of a
-    /// complex-conjugate pair (negative imaginary part), which takes the imaginary part, so that a
-    /// pair spans its invariant plane instead of giving the same direction twice. A vector whose
-    /// chosen part vanishes uses the other part.
+    /// The real unit directions of a point's unstable modes (`FixedPoints.directions`), checked: a
+    /// point must carry an eigenvector of the right size for each unstable mode.
     let private unstableDirections (units: int) (p: FixedPoint) : float[][] =
         let bad problem = Check.fail "fixed_points" (sprintf "fixed point %d: %s" p.Id problem)
         if p.UnstableModes < 0 then bad (sprintf "expected UnstableModes >= 0, got %d" p.UnstableModes)
@@ -126,17 +123,13 @@ module Topology =
         let eigenvectors = if isNull p.Eigenvectors then [||] else p.Eigenvectors
         if eigenvalues.Length < p.UnstableModes || eigenvectors.Length < p.UnstableModes then
             bad (sprintf "has %d unstable modes but %d eigenvalues and %d eigenvectors (a point read from a file has none: run FixedPoints.analyse on it first)" p.UnstableModes eigenvalues.Length eigenvectors.Length)
-        Array.init p.UnstableModes (fun i ->
-            let v: Complex[] = eigenvectors[i]
+        for i in 0 .. p.UnstableModes - 1 do
+            let v = eigenvectors[i]
             if isNull v || v.Length <> units then
                 bad (sprintf "eigenvector %d: expected %d entries, got %d" i units (if isNull v then 0 else v.Length))
-            let re = v |> Array.map (fun c -> c.Real)
-            let im = v |> Array.map (fun c -> c.Imaginary)
-            let first, second = if eigenvalues[i].Imaginary < 0.0 then im, re else re, im
-            let chosen = if norm first > 0.0 then first else second
-            let length = norm chosen
-            if not (length > 0.0) || Double.IsInfinity length then bad (sprintf "eigenvector %d is zero or not finite" i)
-            chosen |> Array.map (fun x -> x / length))
+        let directions = FixedPoints.directions p.UnstableModes eigenvalues eigenvectors
+        directions |> Array.iteri (fun i d -> if d.Length = 0 then bad (sprintf "eigenvector %d is zero or not finite" i))
+        directions
 
     /// Builds the topology graph of fixed points of `net` under the constant input `input` [inputs].
     ///
@@ -172,7 +165,7 @@ module Topology =
     /// stepped under `input`. The network is unchanged.
     let build (config: TopologyConfig) (net: Network) (input: float[]) (fixedPoints: FixedPoint[]) : Topology =
         checkConfig "" config
-        let units = net.Sizes.Units
+        let units = Network.stateSize net
         if isNull input || input.Length <> net.Sizes.Inputs then
             Check.fail "input" (sprintf "expected %d values (one per network input), got %d" net.Sizes.Inputs (if isNull input then 0 else input.Length))
         Check.allFinite "input" input
