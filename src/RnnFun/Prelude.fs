@@ -75,3 +75,56 @@ module Arrays =
         let rows = m.Length
         let cols = if rows = 0 then 0 else m[0].Length
         toTensor precision [| int64 rows; int64 cols |] (Array.concat m)
+
+/// libtorch's thread count is one setting for the whole process. Calls that want their own count
+/// (`Training.fit`, `FixedPoints.find`) hold it through a lease: calls that want the same count run
+/// together; a call that wants another count waits until they are done (first come, first served);
+/// when the last lease ends the count the process had before the first one comes back. A call made
+/// inside a lease on the same thread (a search from a progress callback) keeps the outer count.
+/// Code that sets `torch.set_num_threads` itself while a lease is held is not coordinated.
+[<RequireQualifiedAccess>]
+module LibtorchThreads =
+    let private gate = obj ()
+    let private depth = new System.Threading.ThreadLocal<int>(fun () -> 0)
+    let private queue = System.Collections.Generic.LinkedList<int64 * int>()
+    let mutable private nextTicket = 0L
+    let mutable private active = 0
+    let mutable private current = 0
+    let mutable private before = 0
+
+    let private release () =
+        depth.Value <- depth.Value - 1
+        if depth.Value = 0 then
+            lock gate (fun () ->
+                active <- active - 1
+                if active = 0 then torch.set_num_threads before
+                System.Threading.Monitor.PulseAll gate)
+
+    /// Holds libtorch at `threads` threads until the result is disposed (see the module).
+    let lease (threads: int) : System.IDisposable =
+        if threads <= 0 then Check.fail "threads" (sprintf "expected > 0, got %d" threads)
+        if depth.Value = 0 then
+            lock gate (fun () ->
+                let ticket = nextTicket
+                nextTicket <- nextTicket + 1L
+                let node = queue.AddLast((ticket, threads))
+                while not (obj.ReferenceEquals(queue.First, node) && (active = 0 || current = threads)) do
+                    System.Threading.Monitor.Wait gate |> ignore
+                queue.RemoveFirst()
+                if active = 0 then
+                    before <- torch.get_num_threads ()
+                    torch.set_num_threads threads
+                    current <- threads
+                active <- active + 1
+                // The next in line may share this count.
+                System.Threading.Monitor.PulseAll gate)
+        depth.Value <- depth.Value + 1
+        let mutable released = false
+        { new System.IDisposable with
+            member _.Dispose() =
+                if not released then
+                    released <- true
+                    release () }
+
+    /// The count a lease on this thread holds, or None outside a lease.
+    let held () : int option = if depth.Value > 0 then Some(lock gate (fun () -> current)) else None

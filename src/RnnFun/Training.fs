@@ -267,9 +267,7 @@ module Training =
     let fit (config: FitConfig) (net: Network) (data: TrainingData) : FitResult =
         validate config net data
         let stopwatch = Stopwatch.StartNew()
-        let previousThreads = torch.get_num_threads ()
-        let threads = config.Threads |> Option.defaultValue (defaultThreads net.Sizes.Units)
-        torch.set_num_threads threads
+        use _ = LibtorchThreads.lease (config.Threads |> Option.defaultValue (defaultThreads net.Sizes.Units))
         let generator = new torch.Generator(uint64 (uint32 config.Seed))
         // Free values as fresh leaves: trainable ones are optimised, the others are constants.
         let leaves =
@@ -506,7 +504,6 @@ module Training =
               Steps = steps
               WallTime = stopwatch.Elapsed }
         finally
-            torch.set_num_threads previousThreads
             best |> Option.iter disposeSnapshot
             disposeSnapshot lastFinite
             for l in leaves do l.Dispose()

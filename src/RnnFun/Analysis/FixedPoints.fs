@@ -621,9 +621,7 @@ module FixedPoints =
                     WorstQ = q.max().ToDouble()
                     Converged = (q.lt(config.TolQ.ToScalar()).sum().ToInt64() |> int)
                     States = int q.shape[0] })
-        let previousThreads = torch.get_num_threads ()
-        torch.set_num_threads (config.Threads |> Option.defaultValue (if n <= 128 then 1 else Environment.ProcessorCount))
-        use _ = { new IDisposable with member _.Dispose() = torch.set_num_threads previousThreads }
+        use _ = LibtorchThreads.lease (config.Threads |> Option.defaultValue (if n <= 128 then 1 else Environment.ProcessorCount))
         use work = Network.toPrecision config.Precision net
         use scope = torch.NewDisposeScope()
         let kind = work.Kind
