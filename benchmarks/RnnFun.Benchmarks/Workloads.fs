@@ -93,11 +93,11 @@ type FitSteps(n: int, threads: int option, steps: int) =
             BatchSize = BatchSize
             Epochs = 1
             LearningRate = 1e-3
-            Threads = threads
             Seed = 0 }
+    let hooks = { FitHooks.none with Threads = threads }
     member _.Steps = steps
     member _.Run() =
-        use result = Training.fit config net (TrainingData.Dataset data)
+        use result = Training.fitWith hooks config net (TrainingData.Dataset data)
         if result.Steps <> steps then failwithf "Training.fit ran %d steps, expected %d" result.Steps steps
     interface IDisposable with
         member _.Dispose() = (net :> IDisposable).Dispose()
@@ -589,7 +589,7 @@ let memoryProbe (what: string) (time: int) (batch: int) (n: int) : int64 =
         match what with
         | "train" ->
             let data = (taskOf t).Generate (b * 3) 7
-            use r = Training.fit { FitConfig.defaults with BatchSize = b; Epochs = 1; Threads = Some 1 } net (TrainingData.Dataset data)
+            use r = Training.fitWith { FitHooks.none with Threads = Some 1 } { FitConfig.defaults with BatchSize = b; Epochs = 1 } net (TrainingData.Dataset data)
             ()
         | "analyse" ->
             let data = (taskOf t).Generate b 7

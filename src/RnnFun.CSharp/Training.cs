@@ -67,7 +67,7 @@ public sealed class TrainingOptions
     public double? StopLoss { get; init; } = Interop.ToNullable(D.StopLoss);
 
     /// <summary>Write the best weights to this model file whenever they improve (atomically); null: don't (default).</summary>
-    public string? SaveAtMinLoss { get; init; } = Interop.ToObj(D.SaveAtMinLoss);
+    public string? SaveAtMinLoss { get; init; }
 
     /// <summary>Return the best epoch's weights (true, default) or the last ones (false).</summary>
     public bool KeepBest { get; init; } = D.KeepBest;
@@ -109,12 +109,17 @@ public sealed class TrainingOptions
     public int Seed { get; init; } = D.Seed;
 
     /// <summary>libtorch threads during training; null (default): 1 below 128 units, then one per 64 units, at most all cores.</summary>
-    public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
+    public int? Threads { get; init; } = Interop.ToNullable(Core.FitHooks.none.Threads);
 
     /// <summary>Back-propagate through time with the hand-written pass of the built-in kinds where it applies (default true); false: autograd through every step. Same gradients.</summary>
     public bool FusedBackward { get; init; } = D.FusedBackward;
 
-    internal Core.FitConfig ToCore(IProgress<TrainingProgressInfo>? progress, CancellationToken cancellationToken)
+    internal Core.FitHooks HooksOf(IProgress<TrainingProgressInfo>? progress, CancellationToken cancellationToken) =>
+        new(Trainer.ProgressOf(progress), cancellationToken,
+            SaveAtMinLoss is null ? FSharpOption<FSharpFunc<Core.Network, Unit>>.None : Interop.Some(Core.FitHooks.saveBest(SaveAtMinLoss)),
+            Interop.OfNullable(Threads));
+
+    internal Core.FitConfig ToCore()
     {
         var schedule = Schedule switch
         {
@@ -130,11 +135,11 @@ public sealed class TrainingOptions
         };
         return new Core.FitConfig(
             BatchSize, Epochs, LearningRate, Amsgrad, WeightDecay, schedule, clipping,
-            Interop.OfNullable(StopLoss), Interop.OfObj(SaveAtMinLoss), KeepBest,
+            Interop.OfNullable(StopLoss), KeepBest,
             new Core.Regularization(L1In, L1Rec, L1Out, L2In, L2Rec, L2Out, L2Rate),
             RecurrentNoise, InputNoise, TrainInitialState,
             Validation is null ? FSharpOption<Core.Batch>.None : Interop.Some(Validation.ToCore()),
-            Seed, Interop.OfNullable(Threads), FusedBackward, Trainer.ProgressOf(progress), cancellationToken);
+            Seed, FusedBackward);
     }
 }
 
@@ -222,10 +227,12 @@ public static class Trainer
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(data);
-        var config = (options ?? new TrainingOptions()).ToCore(progress, cancellationToken);
+        var o = options ?? new TrainingOptions();
+        var config = o.ToCore();
+        var hooks = o.HooksOf(progress, cancellationToken);
         var net = network.Inner;
         var training = Core.TrainingData.NewDataset(data.ToCore());
-        return new TrainingResult(Interop.Call(() => Core.Training.fit(config, net, training)));
+        return new TrainingResult(Interop.Call(() => Core.Training.fitWith(hooks, config, net, training)));
     }
 
     /// <summary>Trains on fresh trials from a task every epoch. Otherwise as <see cref="Fit(RnnNetwork, TaskBatch, TrainingOptions?, IProgress{TrainingProgressInfo}?, CancellationToken)"/>.</summary>
@@ -246,10 +253,12 @@ public static class Trainer
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(task);
-        var config = (options ?? new TrainingOptions()).ToCore(progress, cancellationToken);
+        var o = options ?? new TrainingOptions();
+        var config = o.ToCore();
+        var hooks = o.HooksOf(progress, cancellationToken);
         var net = network.Inner;
         var training = Core.TrainingData.NewFresh(task.Inner, trialsPerEpoch);
-        return new TrainingResult(Interop.Call(() => Core.Training.fit(config, net, training), ("data", nameof(task))));
+        return new TrainingResult(Interop.Call(() => Core.Training.fitWith(hooks, config, net, training), ("data", nameof(task))));
     }
 
     private static Core.Preset Preset(string task, int seed, int? sequenceLength)
@@ -283,10 +292,11 @@ public static class Trainer
         var f = p.Fit;
         var fit = new Core.FitConfig(
             f.BatchSize, epochs ?? f.Epochs, f.LearningRate, f.Amsgrad, f.WeightDecay, f.Schedule, f.Clipping,
-            f.StopLoss, f.SaveAtMinLoss, f.KeepBest, f.Regularization, f.RecurrentNoise, f.InputNoise,
-            f.TrainInitialState, f.Validation, f.Seed, f.Threads, f.FusedBackward, ProgressOf(progress), cancellationToken);
+            f.StopLoss, f.KeepBest, f.Regularization, f.RecurrentNoise, f.InputNoise,
+            f.TrainInitialState, f.Validation, f.Seed, f.FusedBackward);
+        var hooks = new Core.FitHooks(ProgressOf(progress), cancellationToken, FSharpOption<FSharpFunc<Core.Network, Unit>>.None, FSharpOption<int>.None);
         var preset = new Core.Preset(p.Task, p.Kind, p.Network, fit, p.TrialsPerEpoch, p.ValidationTrials);
-        return new TrainingResult(Interop.Call(() => Core.Presets.train(preset)));
+        return new TrainingResult(Interop.Call(() => Core.Presets.trainWith(hooks, preset)));
     }
 
     /// <summary>The task a preset trains on (to draw test trials for a preset-trained network).</summary>

@@ -266,15 +266,16 @@ let private train (args: ParseResults<TrainArgs>) =
         { preset.Fit with
             Epochs = args.GetResult(Epochs, defaultValue = preset.Fit.Epochs)
             LearningRate = args.GetResult(Lr, defaultValue = preset.Fit.LearningRate)
-            BatchSize = args.GetResult(Batch_Size, defaultValue = preset.Fit.BatchSize)
-            Threads = args.TryGetResult Threads
-            SaveAtMinLoss = Some out
-            Cancellation = cancel.Token
-            Progress = if quiet then None else Some(progressBar ()) }
+            BatchSize = args.GetResult(Batch_Size, defaultValue = preset.Fit.BatchSize) }
+    let hooks =
+        { Threads = args.TryGetResult Threads
+          OnBest = Some(FitHooks.saveBest out)
+          Cancellation = cancel.Token
+          Progress = if quiet then None else Some(progressBar ()) }
     let preset = { preset with Kind = kind; Network = network; Fit = fit }
-    use result = Presets.train preset
+    use result = Presets.trainWith hooks preset
     if not quiet then eprintfn ""
-    // The best weights are already on disk (SaveAtMinLoss); write the returned ones in every case,
+    // The best weights are already on disk (OnBest); write the returned ones in every case,
     // so that a run with no improving epoch still leaves a model file.
     ModelFile.save out result.Network
     TrainingLog.save (trainingLogPath out) task fit result
@@ -612,13 +613,11 @@ let private demo (args: ParseResults<DemoArgs>) =
     let trainWatch = Diagnostics.Stopwatch.StartNew()
     let validation = preset.Task.Generate preset.ValidationTrials (Presets.validationSeed seed)
     let fitConfig =
-        { preset.Fit with
-            Validation = Some validation
-            Cancellation = cancel.Token
-            Progress = if quiet then None else Some(progressBar ()) }
+        { preset.Fit with Validation = Some validation }
+    let hooks = { FitHooks.none with Cancellation = cancel.Token; Progress = (if quiet then None else Some(progressBar ())) }
     use fit =
         use initial = Network.create preset.Kind preset.Network
-        Training.fit fitConfig initial (TrainingData.Fresh(preset.Task, preset.TrialsPerEpoch))
+        Training.fitWith hooks fitConfig initial (TrainingData.Fresh(preset.Task, preset.TrialsPerEpoch))
     if not quiet then eprintfn ""
     let net = fit.Network
     ModelFile.save (file "model.json") net

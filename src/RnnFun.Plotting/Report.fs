@@ -219,8 +219,7 @@ module Report =
           "noise (recurrent / input)", sprintf "%s / %s" (invariant c.RecurrentNoise) (invariant c.InputNoise)
           "trained initial state", (if c.TrainInitialState then "yes" else "no")
           "validation", (match c.Validation with Some b -> sprintf "%d trials of %d steps" b.Trials b.Time | None -> "none")
-          "seed", string c.Seed
-          "threads", (match c.Threads with Some t -> string t | None -> "automatic") ]
+          "seed", string c.Seed ]
 
     let private fitResultRows (r: FitResult) =
         let last (a: float[]) = if isNull a || a.Length = 0 then "-" else invariant (Array.last a)

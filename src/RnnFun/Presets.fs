@@ -113,10 +113,13 @@ module Presets =
         { preset with Task = task }
 
     /// Trains a preset: fresh trials every epoch, validation on held-out trials.
-    let train (preset: Preset) : FitResult =
+    let trainWith (hooks: FitHooks) (preset: Preset) : FitResult =
         use net = Network.create preset.Kind preset.Network
         let validation = preset.Task.Generate preset.ValidationTrials (validationSeed preset.Fit.Seed)
-        Training.fit { preset.Fit with Validation = Some validation } net (TrainingData.Fresh(preset.Task, preset.TrialsPerEpoch))
+        Training.fitWith hooks { preset.Fit with Validation = Some validation } net (TrainingData.Fresh(preset.Task, preset.TrialsPerEpoch))
+
+    /// `trainWith FitHooks.none`.
+    let train (preset: Preset) : FitResult = trainWith FitHooks.none preset
 
 /// The record of a training run, written beside a trained model (format `rnnfun.training-log`).
 [<RequireQualifiedAccess>]

@@ -69,7 +69,8 @@ type TrainingData =
     /// Fresh trials every epoch from a task: trials per epoch (split into batches).
     | Fresh of Task * trialsPerEpoch: int
 
-/// Training settings. `FitConfig.defaults` follows pyrnn where pyrnn is sound.
+/// Training settings, pure data (what `fit` does besides training is in `FitHooks`).
+/// `FitConfig.defaults` follows pyrnn where pyrnn is sound.
 type FitConfig =
     { BatchSize: int
       /// Exactly this many epochs (pyrnn runs one more).
@@ -82,8 +83,6 @@ type FitConfig =
       Clipping: GradientClipping
       /// Stop at the first epoch whose mean loss is <= this.
       StopLoss: float option
-      /// Write the best weights to this model file whenever they improve (atomically).
-      SaveAtMinLoss: string option
       /// Return the best epoch's weights (true) or the last ones (false).
       KeepBest: bool
       Regularization: Regularization
@@ -97,14 +96,10 @@ type FitConfig =
       Validation: Batch option
       /// Seed of data order, fresh data and noise.
       Seed: int
-      /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 128 units,
-      /// then one per 64 units, at most all cores).
-      Threads: int option
-      /// Back-propagate through time with the hand-written pass of the built-in kinds (rnn, ctrnn)
-      /// where it applies (`FusedBptt`); false: autograd through every step. Same gradients.
-      FusedBackward: bool
-      Progress: (TrainingProgress -> unit) option
-      Cancellation: CancellationToken }
+      /// Back-propagate through time with the kind's hand-written pass (`Kind.HandWritten`, the
+      /// built-in rnn and ctrnn) where it applies (`FusedBptt`); false: autograd through every step.
+      /// Same gradients.
+      FusedBackward: bool }
 
     static member defaults =
         { BatchSize = 64
@@ -115,7 +110,6 @@ type FitConfig =
           Schedule = LearningRateSchedule.Constant
           Clipping = GradientClipping.Off
           StopLoss = None
-          SaveAtMinLoss = None
           KeepBest = true
           Regularization = Regularization.none
           RecurrentNoise = 0.0
@@ -123,10 +117,64 @@ type FitConfig =
           TrainInitialState = false
           Validation = None
           Seed = 0
-          Threads = None
-          FusedBackward = true
-          Progress = None
-          Cancellation = CancellationToken.None }
+          FusedBackward = true }
+
+/// What `fit` does besides training: progress reports, cancellation, checkpoints, and the libtorch
+/// threads it runs on. None of it changes the result.
+type FitHooks =
+    { /// Called after every optimiser step.
+      Progress: (TrainingProgress -> unit) option
+      /// Checked after every step: training stops as `Cancelled` after the current batch.
+      Cancellation: CancellationToken
+      /// Called with the best weights so far whenever they improve (a network disposed after the
+      /// call); `FitHooks.saveBest path` writes them to a model file.
+      OnBest: (Network -> unit) option
+      /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 128 units,
+      /// then one per 64 units, at most all cores).
+      Threads: int option }
+
+    /// No reports, no cancellation, no checkpoints, the default threads.
+    static member none = { Progress = None; Cancellation = CancellationToken.None; OnBest = None; Threads = None }
+
+    /// Writes the best weights to this model file whenever they improve (atomically: a crash
+    /// leaves the previous best whole).
+    static member saveBest (path: string) : Network -> unit = fun net -> ModelFile.save path net
+
+/// What one training step did.
+[<RequireQualifiedAccess>]
+type StepOutcome =
+    /// The optimiser step was taken; the batch's loss before it (with regularisation).
+    | Taken of loss: float
+    /// The loss or the gradient's global norm was not finite: no step was taken.
+    | NotFinite of loss: float
+
+/// One network in training: its trainable leaves, Adam's state and the noise generator. Made by
+/// `Training.start`, advanced one batch at a time by `Training.step` (for a loop of your own, and the
+/// loop of `fit`). It owns its tensors: dispose it.
+type Trainer =
+    internal
+        { Config: FitConfig
+          Source: Network
+          /// The source's kind and constraints with the leaves as its values (not disposed: the leaves are).
+          Working: Network
+          Leaves: Tensor list
+          LearntState: Tensor option
+          Optimised: Modules.Parameter list
+          Optimizer: torch.optim.Optimizer
+          Generator: torch.Generator
+          /// The hand-written recurrence and the name of the weights it computes with.
+          Fused: (FusedRecurrence * string) option
+          mutable StepsTaken: int }
+
+    /// Optimiser steps taken so far.
+    member t.Steps = t.StepsTaken
+
+    interface IDisposable with
+        member t.Dispose() =
+            for l in t.Leaves do l.Dispose()
+            t.LearntState |> Option.iter (fun h -> h.Dispose())
+            t.Optimizer.Dispose()
+            t.Generator.Dispose()
 
 /// The outcome of training. Owns the returned network: dispose it.
 type FitResult =
@@ -208,7 +256,7 @@ module Training =
     let clipGradients (clipping: GradientClipping) (leaves: Tensor seq) : unit =
         tryClipGradients clipping leaves |> ignore
 
-    let private validate (config: FitConfig) (net: Network) (data: TrainingData) =
+    let private validateConfig (config: FitConfig) (net: Network) =
         Check.positive "batch_size" config.BatchSize
         if config.Epochs < 0 then Check.fail "epochs" (sprintf "expected >= 0, got %d" config.Epochs)
         Check.finitePositive "learning_rate" config.LearningRate
@@ -225,33 +273,40 @@ module Training =
             if factor <= 0.0 || factor >= 1.0 then Check.fail "factor" (sprintf "expected a number in (0, 1), got %g" factor)
             if patience < 0 then Check.fail "patience" "expected >= 0"
         | LearningRateSchedule.Constant -> ()
-        match config.Threads with
-        | Some t -> Check.positive "threads" t
-        | None -> ()
         let r = config.Regularization
         for (name, v) in [ "l1_in", r.L1In; "l1_rec", r.L1Rec; "l1_out", r.L1Out; "l2_in", r.L2In; "l2_rec", r.L2Rec; "l2_out", r.L2Out; "l2_rate", r.L2Rate ] do
             if v < 0.0 || Double.IsNaN v then Check.fail name "expected a number >= 0"
-        let checkSizes name (inputs: int) (outputs: int) =
-            if inputs <> net.Sizes.Inputs then
-                Check.fail name (sprintf "the data has %d inputs per step but the network has %d" inputs net.Sizes.Inputs)
-            if outputs <> net.Sizes.Outputs then
-                Check.fail name (sprintf "the data has %d outputs per step but the network has %d" outputs net.Sizes.Outputs)
-        match data with
-        | TrainingData.Dataset b ->
-            Batch.validate "data" b
-            checkSizes "data" b.InputSize b.OutputSize
-        | TrainingData.Fresh (task, trials) ->
-            Check.positive "trials_per_epoch" trials
-            checkSizes "data" task.InputSize task.OutputSize
         match config.Validation with
         | Some v ->
             Batch.validate "validation" v
-            checkSizes "validation" v.InputSize v.OutputSize
+            if v.InputSize <> net.Sizes.Inputs then
+                Check.fail "validation" (sprintf "the data has %d inputs per step but the network has %d" v.InputSize net.Sizes.Inputs)
+            if v.OutputSize <> net.Sizes.Outputs then
+                Check.fail "validation" (sprintf "the data has %d outputs per step but the network has %d" v.OutputSize net.Sizes.Outputs)
         | None -> ()
         if not (net.Parameters |> List.exists (fun p -> p.Trainable)) && not config.TrainInitialState then
             Check.fail "trainable" "no parameter of the network is trainable"
 
-    /// libtorch threads `fit` uses when `FitConfig.Threads` is None: one below 128 units (a step is
+    let private checkSizes (net: Network) name (inputs: int) (outputs: int) =
+        if inputs <> net.Sizes.Inputs then
+            Check.fail name (sprintf "the data has %d inputs per step but the network has %d" inputs net.Sizes.Inputs)
+        if outputs <> net.Sizes.Outputs then
+            Check.fail name (sprintf "the data has %d outputs per step but the network has %d" outputs net.Sizes.Outputs)
+
+    let private validate (config: FitConfig) (hooks: FitHooks) (net: Network) (data: TrainingData) =
+        match data with
+        | TrainingData.Dataset b ->
+            Batch.validate "data" b
+            checkSizes net "data" b.InputSize b.OutputSize
+        | TrainingData.Fresh (task, trials) ->
+            Check.positive "trials_per_epoch" trials
+            checkSizes net "data" task.InputSize task.OutputSize
+        match hooks.Threads with
+        | Some t -> Check.positive "threads" t
+        | None -> ()
+        validateConfig config net
+
+    /// libtorch threads `fit` uses when `FitHooks.Threads` is None: one below 128 units (a step is
     /// many small ops there, and a second thread mostly adds contention), then one per 64 units, at
     /// most all cores (128 units: 2 threads, 256: 4).
     let defaultThreads (units: int) =
@@ -261,110 +316,170 @@ module Training =
         use _ = torch.NewDisposeScope()
         torch.isfinite(t).all().item<bool>()
 
-    /// Trains a network: Adam on MSE (+ regularisation), honouring trainable flags and constraints
-    /// at every step. Returns a new network; the given one is unchanged. Raises `InvalidArgument`
-    /// before the first step when config and data do not fit the network.
-    let fit (config: FitConfig) (net: Network) (data: TrainingData) : FitResult =
-        validate config net data
-        let stopwatch = Stopwatch.StartNew()
-        use _ = LibtorchThreads.lease (config.Threads |> Option.defaultValue (defaultThreads net.Sizes.Units))
-        let generator = new torch.Generator(uint64 (uint32 config.Seed))
-        // Free values as fresh leaves: trainable ones are optimised, the others are constants.
+    /// Starts training a network: fresh leaves for its free values (trainable ones optimised, the
+    /// others constants), Adam at the config's rate, the noise generator from the config's seed, and
+    /// a learnt initial state when asked for. The network is unchanged. Raises `InvalidArgument` when
+    /// the config does not fit the network. Holds no thread lease (`fit` does; see `LibtorchThreads`).
+    let start (config: FitConfig) (net: Network) : Trainer =
+        validateConfig config net
+        use _ = torch.NewDisposeScope()
         let leaves =
-            use _ = torch.NewDisposeScope()
             net.parameters
             |> List.map (fun p ->
                 let v = p.Value.detach().clone()
                 let leaf = if p.Trainable then torch.nn.Parameter(v, true) :> Tensor else v
                 leaf.DetachFromDisposeScope())
-        let initialState =
+        let learnt =
             if config.TrainInitialState then
-                Some(torch.nn.Parameter(torch.zeros([| int64 (Network.stateSize net) |], net.Precision.ScalarType), true) :> Tensor)
+                Some((torch.nn.Parameter(torch.zeros([| int64 (Network.stateSize net) |], net.Precision.ScalarType), true) :> Tensor).DetachFromDisposeScope())
             else None
-        let working = { net with parameters = List.map2 (fun (p: Parameter) v -> { p with Value = v }) net.parameters leaves }
         let optimised =
             [ for (p, leaf) in List.zip net.parameters leaves do if p.Trainable then yield leaf :?> Modules.Parameter
-              match initialState with
+              match learnt with
               | Some h -> yield h :?> Modules.Parameter
               | None -> () ]
-        let optimizer = torch.optim.Adam(optimised, config.LearningRate, 0.9, 0.999, 1e-8, config.WeightDecay, config.Amsgrad, false)
+        let fused =
+            if not config.FusedBackward then None
+            else
+                match FusedBptt.recurrenceOf net.kind, Network.recurrentName net with
+                | Some r, Some name -> Some(r, name)
+                | _ -> None
+        { Config = config
+          Source = net
+          Working = { net with parameters = List.map2 (fun (p: Parameter) v -> { p with Value = v }) net.parameters leaves }
+          Leaves = leaves
+          LearntState = learnt
+          Optimised = optimised
+          Optimizer = torch.optim.Adam(optimised, config.LearningRate, 0.9, 0.999, 1e-8, config.WeightDecay, config.Amsgrad, false)
+          Generator = new torch.Generator(uint64 (uint32 config.Seed))
+          Fused = fused
+          StepsTaken = 0 }
+
+    /// The loss of a batch (with noise and regularisation when training), and the fused unroll when
+    /// it was used. Opens no scope.
+    let private lossOf (t: Trainer) (w: Weights) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) =
+        let config = t.Config
+        let net = t.Source
+        let kind = net.kind
+        let reg = config.Regularization
+        let batch = x.shape[0]
+        let h0 =
+            match t.LearntState with
+            | Some h -> h.expand([| batch; int64 (Network.stateSize net) |])
+            | None -> torch.zeros([| batch; int64 (Network.stateSize net) |], net.Precision.ScalarType)
+        let x = if training && config.InputNoise > 0.0 then x + torch.randn(x.shape, x.dtype, generator = t.Generator) * config.InputNoise else x
+        // The fused pass works time-major: x, y and the mask are turned (small copies), the
+        // drive, states and outputs are computed that way, and the noise is drawn batch-first
+        // as on the general path, so that both paths see the same numbers.
+        let timeMajor = training && t.Fused.IsSome
+        let turn (t: Tensor) = if timeMajor then t.transpose(0L, 1L) else t
+        let drive = kind.InputDrive w (turn x) // [batch; time; drive] or [time; batch; drive]
+        let drive =
+            if training && config.RecurrentNoise > 0.0 then
+                let noise = torch.randn([| x.shape[0]; x.shape[1]; drive.shape[2] |], drive.dtype, generator = t.Generator) // [batch; time; drive]
+                drive + turn noise * (kind.NoiseGain * config.RecurrentNoise)
+            else drive
+        let fused =
+            match t.Fused with
+            | Some (recurrence, wRec) when training -> Some(FusedBptt.unroll recurrence w[wRec] h0 drive)
+            | _ -> None
+        let states =
+            match fused with
+            | Some u -> u.States // [time; batch; units]
+            | None -> Network.unrollDrive kind w h0 drive // [batch; time; state]
+        let outputs = Network.readoutWith net w states // same layout as the states, [..; outputs]
+        let loss = mse outputs (turn y) (mask |> Option.map turn)
+        if not training then loss, fused
+        else
+            let mutable total = loss
+            // Each term is the mean over every element of the kind's parameters of that role.
+            let term (coefficient: float) (role: Role) (f: Tensor -> Tensor) =
+                if coefficient > 0.0 then
+                    let tensors = net.parameters |> List.filter (fun p -> p.Spec.Role = role) |> List.map (fun p -> w[p.Spec.Name])
+                    match tensors with
+                    | [] -> ()
+                    | [ t ] -> total <- total + f(t).mean() * coefficient
+                    | _ ->
+                        let count = tensors |> List.sumBy (fun t -> t.numel ())
+                        let sum = tensors |> List.map (fun t -> f(t).sum()) |> List.reduce (+)
+                        total <- total + sum * (coefficient / float count)
+            term reg.L1In Role.Input (fun t -> t.abs())
+            term reg.L1Rec Role.Recurrent (fun t -> t.abs())
+            term reg.L1Out Role.Output (fun t -> t.abs())
+            term reg.L2In Role.Input (fun t -> t.square())
+            term reg.L2Rec Role.Recurrent (fun t -> t.square())
+            term reg.L2Out Role.Output (fun t -> t.square())
+            if reg.L2Rate > 0.0 then total <- total + (Network.ratesOf net states).square().mean() * reg.L2Rate
+            total, fused
+
+    /// Sets Adam's learning rate for the next steps.
+    let setLearningRate (rate: float) (trainer: Trainer) : unit =
+        Check.finitePositive "learning_rate" rate
+        for g in trainer.Optimizer.ParamGroups do g.LearningRate <- rate
+
+    /// One training step on a batch: loss (with the config's noise and regularisation), backward
+    /// (the hand-written pass where it applies), clipping, Adam. No step is taken when the loss or
+    /// the gradient's global norm is not finite. Opens its own dispose scope.
+    let step (trainer: Trainer) (batch: Batch) : StepOutcome =
+        checkSizes trainer.Source "batch" batch.InputSize batch.OutputSize
+        use _ = torch.NewDisposeScope()
+        let x, y, mask = toTensors trainer.Source.Precision batch
+        trainer.Optimizer.zero_grad ()
+        let loss, fused = lossOf trainer (Network.weights trainer.Working) x y mask true
+        let value = loss.ToDouble()
+        if Double.IsNaN value || Double.IsInfinity value then StepOutcome.NotFinite value
+        else
+            match fused with
+            | Some u -> FusedBptt.backward loss u
+            | None -> loss.backward ()
+            // A gradient whose global norm is not finite is not applied.
+            if not (tryClipGradients trainer.Config.Clipping (trainer.Optimised |> Seq.cast<Tensor>)) then StepOutcome.NotFinite value
+            else
+                trainer.Optimizer.step () |> ignore
+                trainer.StepsTaken <- trainer.StepsTaken + 1
+                StepOutcome.Taken value
+
+    let private evaluateTensors (trainer: Trainer) (x: Tensor) (y: Tensor) (mask: Tensor option) : float =
+        use _ = torch.NewDisposeScope()
+        use _ = torch.no_grad ()
+        (fst (lossOf trainer (Network.weights trainer.Working) x y mask false)).ToDouble()
+
+    /// The loss of a batch with the current weights: no noise, no regularisation, no gradient (the
+    /// validation loss of `fit`).
+    let evaluate (trainer: Trainer) (batch: Batch) : float =
+        checkSizes trainer.Source "batch" batch.InputSize batch.OutputSize
+        use _ = torch.NewDisposeScope()
+        let x, y, mask = toTensors trainer.Source.Precision batch
+        evaluateTensors trainer x y mask
+
+    let private networkOfValues (trainer: Trainer) (values: Tensor list) =
+        Network.withValues trainer.Source (List.zip (trainer.Source.parameters |> List.map (fun p -> p.Spec.Name)) values |> Map.ofList)
+
+    /// The current weights as a new network (the started one's kind, constraints and flags): dispose it.
+    let network (trainer: Trainer) : Network = networkOfValues trainer trainer.Leaves
+
+    /// The learnt initial state [state], when the config trains one.
+    let learntInitialState (trainer: Trainer) : float[] option = trainer.LearntState |> Option.map Arrays.ofTensor
+
+    /// Trains a network: Adam on MSE (+ regularisation), honouring trainable flags and constraints
+    /// at every step, with reports, cancellation, checkpoints and threads from `hooks`. Returns a
+    /// new network; the given one is unchanged. Raises `InvalidArgument` before the first step when
+    /// config, hooks and data do not fit the network.
+    let fitWith (hooks: FitHooks) (config: FitConfig) (net: Network) (data: TrainingData) : FitResult =
+        validate config hooks net data
+        let stopwatch = Stopwatch.StartNew()
+        use _ = LibtorchThreads.lease (hooks.Threads |> Option.defaultValue (defaultThreads net.Sizes.Units))
+        use trainer = start config net
         // Copies owned by the loop (kept out of every dispose scope, disposed explicitly).
         let snapshot () =
             use _ = torch.NewDisposeScope()
             let copy (t: Tensor) = t.detach().clone().DetachFromDisposeScope()
-            (leaves |> List.map copy), (initialState |> Option.map copy)
+            (trainer.Leaves |> List.map copy), (trainer.LearntState |> Option.map copy)
         let disposeSnapshot (values: Tensor list, h: Tensor option) =
             for v in values do v.Dispose()
             h |> Option.iter (fun t -> t.Dispose())
-        let networkOf (values: Tensor list, _) =
-            Network.withValues net (List.zip (net.parameters |> List.map (fun p -> p.Spec.Name)) values |> Map.ofList)
-        let kind = net.kind
-        let reg = config.Regularization
-        // The kind's hand-written recurrence and the name of the weights it computes with.
-        let fusedRecurrence =
-            if not config.FusedBackward then None
-            else
-                match FusedBptt.recurrenceOf kind, Network.recurrentName net with
-                | Some r, Some name -> Some(r, name)
-                | _ -> None
-        let lossOf (w: Weights) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) =
-            let batch = x.shape[0]
-            let h0 =
-                match initialState with
-                | Some h -> h.expand([| batch; int64 (Network.stateSize net) |])
-                | None -> torch.zeros([| batch; int64 (Network.stateSize net) |], net.Precision.ScalarType)
-            let x = if training && config.InputNoise > 0.0 then x + torch.randn(x.shape, x.dtype, generator = generator) * config.InputNoise else x
-            // The fused pass works time-major: x, y and the mask are turned (small copies), the
-            // drive, states and outputs are computed that way, and the noise is drawn batch-first
-            // as on the general path, so that both paths see the same numbers.
-            let timeMajor = training && fusedRecurrence.IsSome
-            let turn (t: Tensor) = if timeMajor then t.transpose(0L, 1L) else t
-            let drive = kind.InputDrive w (turn x) // [batch; time; drive] or [time; batch; drive]
-            let drive =
-                if training && config.RecurrentNoise > 0.0 then
-                    let noise = torch.randn([| x.shape[0]; x.shape[1]; drive.shape[2] |], drive.dtype, generator = generator) // [batch; time; drive]
-                    drive + turn noise * (kind.NoiseGain * config.RecurrentNoise)
-                else drive
-            let fused =
-                match fusedRecurrence with
-                | Some (recurrence, wRec) when training -> Some(FusedBptt.unroll recurrence w[wRec] h0 drive)
-                | _ -> None
-            let states =
-                match fused with
-                | Some u -> u.States // [time; batch; units]
-                | None -> Network.unrollDrive kind w h0 drive // [batch; time; units]
-            let outputs = Network.readoutWith net w states // same layout as the states, [..; outputs]
-            let loss = mse outputs (turn y) (mask |> Option.map turn)
-            if not training then loss, fused
-            else
-                let mutable total = loss
-                // Each term is the mean over every element of the kind's parameters of that role.
-                let term (coefficient: float) (role: Role) (f: Tensor -> Tensor) =
-                    if coefficient > 0.0 then
-                        let tensors = net.parameters |> List.filter (fun p -> p.Spec.Role = role) |> List.map (fun p -> w[p.Spec.Name])
-                        match tensors with
-                        | [] -> ()
-                        | [ t ] -> total <- total + f(t).mean() * coefficient
-                        | _ ->
-                            let count = tensors |> List.sumBy (fun t -> t.numel ())
-                            let sum = tensors |> List.map (fun t -> f(t).sum()) |> List.reduce (+)
-                            total <- total + sum * (coefficient / float count)
-                term reg.L1In Role.Input (fun t -> t.abs())
-                term reg.L1Rec Role.Recurrent (fun t -> t.abs())
-                term reg.L1Out Role.Output (fun t -> t.abs())
-                term reg.L2In Role.Input (fun t -> t.square())
-                term reg.L2Rec Role.Recurrent (fun t -> t.square())
-                term reg.L2Out Role.Output (fun t -> t.square())
-                if reg.L2Rate > 0.0 then total <- total + (Network.ratesOf net states).square().mean() * reg.L2Rate
-                total, fused
         let validationTensors = config.Validation |> Option.map (toTensors net.Precision)
-        let validationLoss () =
-            match validationTensors with
-            | None -> None
-            | Some (x, y, m) ->
-                use _ = torch.NewDisposeScope()
-                use _ = torch.no_grad ()
-                Some(float ((fst (lossOf (Network.weights working) x y m false)).ToDouble()))
+        let validationLoss () = validationTensors |> Option.map (fun (x, y, m) -> evaluateTensors trainer x y m)
         let batchesOf epoch : (unit -> Batch)[] =
             match data with
             | TrainingData.Dataset b ->
@@ -380,6 +495,7 @@ module Training =
             | TrainingData.Fresh (task, trials) ->
                 let count = (trials + config.BatchSize - 1) / config.BatchSize
                 [| for k in 0 .. count - 1 -> fun () -> task.Generate config.BatchSize (config.Seed * 1000003 + epoch * 10007 + k) |]
+        let allFinite () = trainer.Leaves |> List.forall finite && (trainer.LearntState |> Option.forall finite)
         let losses = ResizeArray<float>()
         let rates = ResizeArray<float>()
         let validationLosses = ResizeArray<float>()
@@ -389,7 +505,6 @@ module Training =
         let mutable lastFinite = snapshot ()
         let mutable reason = StopReason.Completed
         let mutable stoppedAt = config.Epochs
-        let mutable steps = 0
         let mutable lr = config.LearningRate
         let mutable plateauBest = Double.PositiveInfinity
         let mutable plateauBad = 0
@@ -400,55 +515,40 @@ module Training =
                     match config.Schedule with
                     | LearningRateSchedule.ReduceOnPlateau _ -> lr
                     | s -> scheduledRate config.LearningRate s epoch
-                for g in optimizer.ParamGroups do g.LearningRate <- lr
+                setLearningRate lr trainer
                 let batches = batchesOf epoch
                 let mutable sum = 0.0
                 let mutable count = 0
                 let mutable k = 0
                 while k < batches.Length && reason = StopReason.Completed do
-                    let batch = batches[k] ()
-                    use scope = torch.NewDisposeScope()
-                    let x, y, mask = toTensors net.Precision batch
-                    optimizer.zero_grad ()
-                    let loss, fused = lossOf (Network.weights working) x y mask true
-                    let value = loss.ToDouble()
-                    if Double.IsNaN value || Double.IsInfinity value then
+                    match step trainer (batches[k] ()) with
+                    | StepOutcome.NotFinite _ ->
                         reason <- StopReason.Diverged
                         stoppedAt <- epoch + 1
-                    else
-                        match fused with
-                        | Some u -> FusedBptt.backward loss u
-                        | None -> loss.backward ()
-                        // A gradient whose global norm is not finite is not applied: the run ends as diverged.
-                        if not (tryClipGradients config.Clipping (optimised |> Seq.cast<Tensor>)) then
-                            reason <- StopReason.Diverged
+                    | StepOutcome.Taken value ->
+                        sum <- sum + value
+                        count <- count + 1
+                        hooks.Progress
+                        |> Option.iter (fun report ->
+                            let elapsed = stopwatch.Elapsed
+                            report
+                                { Epoch = epoch + 1
+                                  Epochs = config.Epochs
+                                  Batch = k + 1
+                                  Batches = batches.Length
+                                  Loss = value
+                                  LearningRate = lr
+                                  StepsPerSecond = float trainer.Steps / max elapsed.TotalSeconds 1e-9
+                                  Elapsed = elapsed })
+                        if hooks.Cancellation.IsCancellationRequested then
+                            reason <- StopReason.Cancelled
                             stoppedAt <- epoch + 1
-                        else
-                            optimizer.step () |> ignore
-                            steps <- steps + 1
-                            sum <- sum + value
-                            count <- count + 1
-                            config.Progress
-                            |> Option.iter (fun report ->
-                                let elapsed = stopwatch.Elapsed
-                                report
-                                    { Epoch = epoch + 1
-                                      Epochs = config.Epochs
-                                      Batch = k + 1
-                                      Batches = batches.Length
-                                      Loss = value
-                                      LearningRate = lr
-                                      StepsPerSecond = float steps / max elapsed.TotalSeconds 1e-9
-                                      Elapsed = elapsed })
-                            if config.Cancellation.IsCancellationRequested then
-                                reason <- StopReason.Cancelled
-                                stoppedAt <- epoch + 1
                     k <- k + 1
                 if count > 0 then
                     let epochLoss = sum / float count
                     losses.Add epochLoss
                     rates.Add lr
-                    let weightsFinite = leaves |> List.forall finite && (initialState |> Option.forall finite)
+                    let weightsFinite = allFinite ()
                     if weightsFinite then
                         disposeSnapshot lastFinite
                         lastFinite <- snapshot ()
@@ -461,10 +561,10 @@ module Training =
                         bestEpoch <- epoch + 1
                         best |> Option.iter disposeSnapshot
                         best <- Some(snapshot ())
-                        match config.SaveAtMinLoss with
-                        | Some path ->
-                            use n = networkOf best.Value
-                            ModelFile.save path n
+                        match hooks.OnBest with
+                        | Some onBest ->
+                            use n = networkOfValues trainer (fst best.Value)
+                            onBest n
                         | None -> ()
                     match config.Schedule with
                     | LearningRateSchedule.ReduceOnPlateau (factor, patience, minimum) ->
@@ -484,13 +584,13 @@ module Training =
                     | _ -> ()
                 epoch <- epoch + 1
             if reason = StopReason.Completed then stoppedAt <- epoch
-            let currentFinite = leaves |> List.forall finite && (initialState |> Option.forall finite)
+            let currentFinite = allFinite ()
             let chosen, owned =
                 match best with
                 | Some b when config.KeepBest -> b, false
                 | _ when currentFinite && reason <> StopReason.Diverged -> snapshot (), true
                 | _ -> lastFinite, false
-            let result = networkOf chosen
+            let result = networkOfValues trainer (fst chosen)
             let learntState = snd chosen |> Option.map Arrays.ofTensor
             if owned then disposeSnapshot chosen
             { Network = result
@@ -501,13 +601,12 @@ module Training =
               BestEpoch = (if config.KeepBest then bestEpoch else 0)
               StopReason = reason
               StoppedAtEpoch = stoppedAt
-              Steps = steps
+              Steps = trainer.Steps
               WallTime = stopwatch.Elapsed }
         finally
             best |> Option.iter disposeSnapshot
             disposeSnapshot lastFinite
-            for l in leaves do l.Dispose()
-            initialState |> Option.iter (fun h -> h.Dispose())
             validationTensors |> Option.iter (fun (x, y, m) -> x.Dispose(); y.Dispose(); m |> Option.iter (fun t -> t.Dispose()))
-            optimizer.Dispose()
-            generator.Dispose()
+
+    /// `fitWith FitHooks.none`: no reports, no cancellation, no checkpoints, the default threads.
+    let fit (config: FitConfig) (net: Network) (data: TrainingData) : FitResult = fitWith FitHooks.none config net data

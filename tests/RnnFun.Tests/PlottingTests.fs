@@ -78,10 +78,9 @@ let private fit =
                  BatchSize = 16
                  Epochs = 4
                  LearningRate = 1e-2
-                 Threads = Some 1
                  Validation = Some(flipFlop.Generate 16 99)
                  Schedule = LearningRateSchedule.MultiStep([ 2 ], 0.5) }
-         Training.fit config net (TrainingData.Fresh(flipFlop, 32)))
+         Training.fitWith { FitHooks.none with Threads = Some 1 } config net (TrainingData.Fresh(flipFlop, 32)))
 
 let private batch = lazy (flipFlop.Generate 4 7)
 

@@ -10,11 +10,9 @@ let private task = Tasks.flipFlop { FlipFlopConfig.defaults with Bits = 2; Time 
 
 let private fitWith (threads: int) (seen: Collections.Concurrent.ConcurrentBag<int>) =
     use net = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 2; Units = 12; OutputSize = 2; Seed = 2L }
-    let config =
-        { FitConfig.defaults with
-            Epochs = 6; BatchSize = 8; LearningRate = 1e-2; Threads = Some threads
-            Progress = Some(fun _ -> seen.Add(torch.get_num_threads ()); Thread.Sleep 2) }
-    use result = Training.fit config net (TrainingData.Fresh(task, 32))
+    let config = { FitConfig.defaults with Epochs = 6; BatchSize = 8; LearningRate = 1e-2 }
+    let hooks = { FitHooks.none with Threads = Some threads; Progress = Some(fun _ -> seen.Add(torch.get_num_threads ()); Thread.Sleep 2) }
+    use result = Training.fitWith hooks config net (TrainingData.Fresh(task, 32))
     Network.values result.Network
 
 let private searchWith (threads: int) (seen: Collections.Concurrent.ConcurrentBag<int>) =
@@ -65,11 +63,8 @@ let tests =
             // Nested: the lease is the outer one's, and nothing waits for itself.
             let nested = Collections.Concurrent.ConcurrentBag<int>()
             use net = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 2; Units = 12; OutputSize = 2 }
-            let config =
-                { FitConfig.defaults with
-                    Epochs = 1; BatchSize = 8; Threads = Some 1
-                    Progress = Some(fun p -> if p.Batch = 1 then searchWith 2 nested |> ignore) }
-            use _ = Training.fit config net (TrainingData.Fresh(task, 16))
+            let hooks = { FitHooks.none with Threads = Some 1; Progress = Some(fun p -> if p.Batch = 1 then searchWith 2 nested |> ignore) }
+            use _ = Training.fitWith hooks { FitConfig.defaults with Epochs = 1; BatchSize = 8 } net (TrainingData.Fresh(task, 16))
             Expect.allEqual nested 1 "the inner search ran under the fit's count"
             Expect.equal (torch.get_num_threads ()) before "restored"
         }

@@ -19,7 +19,9 @@ let private smallNet seed =
             Trainable = Map.ofList [ "w_in", true; "w_out", true ] }
 
 let private quick =
-    { FitConfig.defaults with BatchSize = 32; Epochs = 8; LearningRate = 1e-2; Threads = Some 1; KeepBest = false }
+    { FitConfig.defaults with BatchSize = 32; Epochs = 8; LearningRate = 1e-2; KeepBest = false }
+
+let private oneThread = { FitHooks.none with Threads = Some 1 }
 
 let private fresh = TrainingData.Fresh(smallTask, 160)
 
@@ -37,7 +39,7 @@ let tests =
     testList "Training" [
         test "the loss falls below half its start within a few hundred steps (small flip-flop, fixed seed)" {
             use net = smallNet 1L
-            use r = Training.fit { quick with Epochs = 40 } net fresh
+            use r = Training.fitWith oneThread { quick with Epochs = 40 } net fresh
             Expect.equal r.Steps 200 "40 epochs of 5 batches"
             Expect.isLessThan (Array.last r.Losses) (r.Losses[0] / 2.0) (sprintf "loss %g -> %g" r.Losses[0] (Array.last r.Losses))
             Expect.equal r.StopReason StopReason.Completed "completed"
@@ -47,7 +49,7 @@ let tests =
         test "the same seed gives the same loss history; another seed another" {
             let run seed =
                 use net = smallNet 3L
-                use r = Training.fit { quick with Epochs = 3; Seed = seed; InputNoise = 0.05; RecurrentNoise = 0.05 } net fresh
+                use r = Training.fitWith oneThread { quick with Epochs = 3; Seed = seed; InputNoise = 0.05; RecurrentNoise = 0.05 } net fresh
                 r.Losses
             let a, b, c = run 5, run 5, run 6
             Expect.equal a b "identical"
@@ -57,7 +59,7 @@ let tests =
         test "the given network is unchanged and frozen parameters stay frozen" {
             use net = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 3; Units = 16; OutputSize = 3; Seed = 2L }
             let before = Network.values net |> Map.ofList
-            use r = Training.fit quick net fresh
+            use r = Training.fitWith oneThread quick net fresh
             Expect.equal (Network.values net |> Map.ofList) before "input network unchanged"
             let after = Network.values r.Network |> Map.ofList
             Expect.equal after["w_in"] before["w_in"] "w_in frozen (not trainable by default)"
@@ -67,7 +69,7 @@ let tests =
 
         test "MultiStep schedule: lr = lr0 * gamma^(milestones <= epoch index)" {
             use net = smallNet 1L
-            use r = Training.fit { quick with Epochs = 6; Schedule = LearningRateSchedule.MultiStep([ 2; 4 ], 0.1) } net fresh
+            use r = Training.fitWith oneThread { quick with Epochs = 6; Schedule = LearningRateSchedule.MultiStep([ 2; 4 ], 0.1) } net fresh
             let expected = [| 0 .. 5 |] |> Array.map (fun e -> 1e-2 * (0.1 ** float ([ 2; 4 ] |> List.filter (fun m -> m <= e) |> List.length)))
             Expect.equal r.LearningRates.Length 6 "one rate per epoch"
             for e in 0 .. 5 do Expect.floatClose Accuracy.veryHigh r.LearningRates[e] expected[e] (sprintf "epoch %d" e)
@@ -78,7 +80,7 @@ let tests =
             let data = smallTask.Generate 32 9
             // A negligible rate: the loss cannot improve, so every patience + 1 epochs the rate halves.
             let lr = 1e-12
-            use r = Training.fit { quick with Epochs = 6; LearningRate = lr; Schedule = LearningRateSchedule.ReduceOnPlateau(0.5, 1, 0.0) } net (TrainingData.Dataset data)
+            use r = Training.fitWith oneThread { quick with Epochs = 6; LearningRate = lr; Schedule = LearningRateSchedule.ReduceOnPlateau(0.5, 1, 0.0) } net (TrainingData.Dataset data)
             Expect.equal r.LearningRates [| lr; lr; lr; lr / 2.0; lr / 2.0; lr / 4.0 |] "rates"
         }
 
@@ -115,7 +117,7 @@ let tests =
         test "early stop: stops at the first epoch at or below stop_loss" {
             let run stop =
                 use net = smallNet 4L
-                use r = Training.fit { quick with Epochs = 12; StopLoss = stop } net fresh
+                use r = Training.fitWith oneThread { quick with Epochs = 12; StopLoss = stop } net fresh
                 r.Losses, r.StopReason, r.StoppedAtEpoch
             let reference, _, _ = run None
             let threshold = reference[6]
@@ -131,7 +133,7 @@ let tests =
             try
                 use net = smallNet 6L
                 let validation = smallTask.Generate 64 -1
-                use r = Training.fit { quick with Epochs = 10; KeepBest = true; SaveAtMinLoss = Some path; Validation = Some validation } net fresh
+                use r = Training.fitWith { oneThread with OnBest = Some(FitHooks.saveBest path) } { quick with Epochs = 10; KeepBest = true; Validation = Some validation } net fresh
                 let best = r.ValidationLosses |> Array.mapi (fun i l -> i, l) |> Array.minBy snd |> fst
                 Expect.equal r.BestEpoch (best + 1) "best epoch = lowest validation loss"
                 use saved = ModelFile.load path
@@ -149,7 +151,7 @@ let tests =
             use cancel = new CancellationTokenSource()
             use net = smallNet 1L
             let progress (p: TrainingProgress) = if p.Epoch = 2 && p.Batch = 3 then cancel.Cancel()
-            use r = Training.fit { quick with Progress = Some progress; Cancellation = cancel.Token } net fresh
+            use r = Training.fitWith { oneThread with Progress = Some progress; Cancellation = cancel.Token } quick net fresh
             Expect.equal r.StopReason StopReason.Cancelled "reason"
             Expect.equal r.Steps 8 "5 + 3 steps"
             Expect.equal r.StoppedAtEpoch 2 "epoch"
@@ -158,7 +160,7 @@ let tests =
 
         test "divergence: a huge learning rate stops with 'diverged' and never returns NaN weights" {
             use net = smallNet 1L
-            use r = Training.fit { quick with LearningRate = 1e30; Epochs = 50 } net fresh
+            use r = Training.fitWith oneThread { quick with LearningRate = 1e30; Epochs = 50 } net fresh
             Expect.equal r.StopReason StopReason.Diverged "reason"
             Expect.isLessThan r.StoppedAtEpoch 50 "stopped early"
             Expect.isTrue (allFinite r.Network) "finite weights"
@@ -180,7 +182,7 @@ let tests =
                         { NetworkConfig.defaults with
                             InputSize = 3; Units = 16; OutputSize = 3; Constraints = constraints
                             Trainable = Map.ofList [ "w_in", true; "w_out", true ] }
-                use r = Training.fit { quick with Epochs = 5; LearningRate = 0.05 } net fresh
+                use r = Training.fitWith oneThread { quick with Epochs = 5; LearningRate = 0.05 } net fresh
                 let wIn, wRec, wOut = effectiveMatrices r.Network
                 Expect.equal (constraintViolation constraints wIn wRec wOut) None (sprintf "%s: constraints hold" kind.Name)
                 let _, before, _ = effectiveMatrices net
@@ -190,12 +192,12 @@ let tests =
         test "data that does not fit the network fails before the first step" {
             use net = smallNet 1L
             let wrong = (Tasks.flipFlop { FlipFlopConfig.defaults with Bits = 2 }).Generate 4 0
-            let arg, problem = expectInvalid (fun () -> Training.fit quick net (TrainingData.Dataset wrong)) "inputs"
+            let arg, problem = expectInvalid (fun () -> Training.fitWith oneThread quick net (TrainingData.Dataset wrong)) "inputs"
             Expect.equal arg "data" "names the data"
             Expect.stringContains problem "2 inputs" "says what is wrong"
             let broken = { (smallTask.Generate 4 0) with Targets = [| 1.0f |] }
-            expectInvalid (fun () -> Training.fit quick net (TrainingData.Dataset broken)) "ragged" |> ignore
-            let arg, _ = expectInvalid (fun () -> Training.fit { quick with LearningRate = -1.0 } net fresh) "lr"
+            expectInvalid (fun () -> Training.fitWith oneThread quick net (TrainingData.Dataset broken)) "ragged" |> ignore
+            let arg, _ = expectInvalid (fun () -> Training.fitWith oneThread { quick with LearningRate = -1.0 } net fresh) "lr"
             Expect.equal arg "learning_rate" "names the rate"
         }
 
@@ -205,7 +207,7 @@ let tests =
             let garbage = { masked with Targets = masked.Targets |> Array.mapi (fun i y -> if (i / 3) % 24 < 12 then y else 100.0f) }
             let run d =
                 use net = smallNet 1L
-                use r = Training.fit { quick with Epochs = 3 } net (TrainingData.Dataset d)
+                use r = Training.fitWith oneThread { quick with Epochs = 3 } net (TrainingData.Dataset d)
                 r.Losses
             Expect.equal (run garbage) (run masked) "targets under a zero mask do not matter"
             Expect.notEqual (run masked) (run data) "the mask changes the loss"
@@ -216,17 +218,44 @@ let tests =
                 let _, wRec, _ = effectiveMatrices r.Network
                 wRec |> Array.sumBy (Array.sumBy (fun v -> v * v))
             use net = smallNet 1L
-            use plain = Training.fit quick net fresh
-            use shrunk = Training.fit { quick with Regularization = { Regularization.none with L2Rec = 10.0 } } net fresh
+            use plain = Training.fitWith oneThread quick net fresh
+            use shrunk = Training.fitWith oneThread { quick with Regularization = { Regularization.none with L2Rec = 10.0 } } net fresh
             Expect.isLessThan (norm shrunk) (norm plain * 0.9) "smaller W_rec"
-            use learnt = Training.fit { quick with TrainInitialState = true } net fresh
+            use learnt = Training.fitWith oneThread { quick with TrainInitialState = true } net fresh
             Expect.isTrue (learnt.InitialState |> Option.exists (Array.exists (fun v -> v <> 0.0))) "initial state moved"
         }
 
         test "a user-defined kind trains with fit" {
             use net = Network.create NetworkTests.reluKind { NetworkConfig.defaults with InputSize = 3; Units = 16; OutputSize = 3; Seed = 2L }
-            use r = Training.fit { quick with Epochs = 20; LearningRate = 5e-3 } net fresh
+            use r = Training.fitWith oneThread { quick with Epochs = 20; LearningRate = 5e-3 } net fresh
             Expect.isLessThan (Array.last r.Losses) r.Losses[0] "loss falls"
+        }
+
+        test "Training.step: a loop of your own over fit's batches ends with fit's weights and losses" {
+            use net = smallNet 4L
+            let config = { quick with Epochs = 3; Schedule = LearningRateSchedule.MultiStep([ 1 ], 0.5); InputNoise = 0.02; Regularization = { Regularization.none with L2Rec = 0.1 } }
+            use byFit = Training.fitWith oneThread config net fresh
+            use trainer = Training.start config net
+            let losses =
+                [| for epoch in 0 .. config.Epochs - 1 do
+                       trainer |> Training.setLearningRate (Training.scheduledRate config.LearningRate config.Schedule epoch)
+                       // fit's fresh batches: 160 trials in batches of 32, seeded by epoch and batch.
+                       let epochLosses =
+                           [| for k in 0 .. 4 ->
+                                  match Training.step trainer (smallTask.Generate config.BatchSize (config.Seed * 1000003 + epoch * 10007 + k)) with
+                                  | StepOutcome.Taken loss -> loss
+                                  | StepOutcome.NotFinite loss -> failtestf "not finite: %g" loss |]
+                       yield Array.average epochLosses |]
+            Expect.equal trainer.Steps byFit.Steps "steps"
+            Expect.sequenceEqual losses byFit.Losses "epoch losses"
+            use mine = Training.network trainer
+            Expect.equal (Network.values mine) (Network.values byFit.Network) "weights"
+            Expect.isLessThan (Training.evaluate trainer (smallTask.Generate 32 -5)) 1.0 "evaluate gives a finite loss"
+            let argument, _ = expectInvalid (fun () -> Training.step trainer ((Tasks.flipFlop { FlipFlopConfig.defaults with Bits = 2 }).Generate 4 0)) "a batch of other sizes"
+            Expect.equal argument "batch" "names the batch"
+            use wild = Training.start { quick with LearningRate = 1e30 } net
+            let outcomes = [ for k in 0 .. 30 -> Training.step wild (smallTask.Generate 32 k) ]
+            Expect.exists outcomes (function StepOutcome.NotFinite _ -> true | _ -> false) "a huge rate ends in a step that is not taken"
         }
 
         test "flip-flop preset, small version: validation MSE <= 0.01 on fresh sequences" {
@@ -258,7 +287,7 @@ let tests =
             use net = smallNet 1L
             let tiny = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 4 }
             let run epochs =
-                use r = Training.fit { quick with Epochs = epochs; BatchSize = 4; Validation = Some(tiny.Generate 4 1) } net (TrainingData.Fresh(tiny, 4))
+                use r = Training.fitWith oneThread { quick with Epochs = epochs; BatchSize = 4; Validation = Some(tiny.Generate 4 1) } net (TrainingData.Fresh(tiny, 4))
                 r.Steps
             run 1 |> ignore
             let baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount
