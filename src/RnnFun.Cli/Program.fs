@@ -408,7 +408,7 @@ let private writeReport (path: string) (task: string) (net: Network) (fitConfig:
             Batch = Some(Batch.slice 0 shown validation)
             Outputs = Array.sub analysis.Trajectories.Outputs 0 (shown * validation.Time * validation.OutputSize)
             States = Some(Array.truncate shown analysis.Trajectories.States)
-            Pca = Some analysis.Pca
+            Pca = analysis.Pca
             FixedPoints = Some(Array.append found.FixedPoints found.SlowPoints)
             Topology = Some t
             Notes =

@@ -105,8 +105,9 @@ type PipelineConfig =
 type PipelineAnalysis =
     { /// The held-out trials' outputs and states.
       Trajectories: Trajectories
-      /// A PCA with every component, fitted on all of the held-out trials' states.
-      Pca: PcaFit
+      /// A PCA with every component, fitted on all of the held-out trials' states; None when they do
+      /// not vary (a single state, or a network that stays where it starts).
+      Pca: PcaFit option
       /// The constant input [inputs] of the search and the topology.
       SearchInput: float[]
       Search: FixedPointResult
@@ -173,7 +174,7 @@ module Pipeline =
             if search.FixedPoints.Length = 0 then None
             else Some(Topology.build config.Topology net input search.FixedPoints)
         { Trajectories = run
-          Pca = Pca.fitAll states
+          Pca = (try Some(Pca.fitAll states) with InvalidArgument _ -> None)
           SearchInput = input
           Search = search
           Topology = topology
