@@ -63,7 +63,7 @@ let main () =
         reportPath
         { ReportInputs.empty with
             Title = "RnnFun quickstart: an untrained ctrnn with Dale's law"
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             States = Some states
             Notes = [ ("inputs", sprintf "N(0, 1) noise, %d trials of %d steps, seed %d" trials steps seed) ] }
 

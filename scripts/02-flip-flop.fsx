@@ -48,17 +48,23 @@ let main () =
     use fit = Presets.train preset
     let net = fit.Network // owned by fit
     let validationLoss = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
-    printfn "  %A after %d epochs in %.1f s; validation MSE %s (epoch %d)" fit.StopReason fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss) fit.BestEpoch
+    printfn "  %s after %d epochs in %.1f s; validation MSE %s (epoch %d)" (StopReason.text fit.StopReason) fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss) fit.BestEpoch
     ModelFile.save (file "model.json") net
     TrainingLog.save (file "training-log.json") "flipflop" preset.Fit fit
 
-    // 2. Fixed points under zero input, from states the network visits on held-out trials
-    //    (the same trials Presets.train validated on), jittered with Gaussian noise.
-    let validation = preset.Task.Generate preset.ValidationTrials (Presets.validationSeed seed)
-    let outputs, states = Report.rollout net validation // [trials; time; outputs] flat, [trial][time][units]
-    let initial = InitialStates.fromStates initialStateCount initialStateNoise seed (Array.concat states)
-    let input = Array.zeroCreate<float> net.Sizes.Inputs
-    let found = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same input) initial
+    // 2-3. Fixed points under zero input, from states the network visits on held-out trials
+    //    (the same trials Presets.train validated on), jittered with Gaussian noise; then the
+    //    topology: where runs started near each fixed point (noise, unstable directions) end.
+    let validation = Pipeline.heldOut preset
+    let analysis =
+        Pipeline.analyse
+            { PipelineConfig.defaults with
+                InitialStateCount = initialStateCount
+                InitialStateNoise = initialStateNoise
+                Seed = seed
+                Topology = { TopologyConfig.defaults with RunsPerPoint = runsPerPoint; Seed = seed } }
+            net fit.InitialState validation
+    let found = analysis.Search
     printfn "fixed points: %d from %d initial states (%d converged, %d duplicates, %d outliers) in %.1f s"
         found.FixedPoints.Length found.InitialStates found.Converged found.Duplicates found.Outliers found.Elapsed.TotalSeconds
     FixedPointFile.save (file "fixed-points.json") found.FixedPoints
@@ -75,8 +81,7 @@ let main () =
     for p, m in Array.zip attractors memories do
         printfn "  attractor %2d remembers %s  (|lambda_1| = %.3f)" p.Id m p.Eigenvalues[0].Magnitude
 
-    // 3. Topology: where runs started near each fixed point (noise, unstable directions) end.
-    let topology = Topology.build { TopologyConfig.defaults with RunsPerPoint = runsPerPoint; Seed = seed } net input found.FixedPoints
+    let topology = analysis.Topology |> Option.defaultWith (fun () -> failwith "no fixed point found, so no topology")
     TopologyFile.save (file "topology.json") topology
     File.WriteAllText(file "topology.dot", Topology.toDot topology)
     printfn "topology: %d vertices, %d edges, %d runs unreached" topology.Vertices.Length topology.Edges.Length topology.Unreached
@@ -86,12 +91,13 @@ let main () =
         (file "report.html")
         { ReportInputs.empty with
             Title = sprintf "RnnFun: %d-bit flip-flop (%s mode)" preset.Task.InputSize Script.mode
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             FitConfig = Some preset.Fit
-            Fit = Some fit
+            Training = Some(TrainingSummary.ofFit fit)
             Batch = Some validation
-            Outputs = outputs
-            States = Some states
+            Outputs = analysis.Trajectories.Outputs
+            States = Some analysis.Trajectories.States
+            Pca = analysis.Pca
             FixedPoints = Some found.FixedPoints
             Topology = Some topology
             Notes = [ ("seed", string seed); ("initial states", sprintf "%d trajectory states + N(0, %g)" initialStateCount initialStateNoise) ] }

@@ -54,7 +54,7 @@ let main () =
         (Script.output "03-fixed-points-report.html")
         { ReportInputs.empty with
             Title = "RnnFun: the 27 fixed points of W = 2I"
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             FixedPoints = Some points
             Notes = [ ("initial states", sprintf "%d uniform in [%g, %g]^%d, seed %d" initialStateCount boxLow boxHigh units seed) ] }
     // One chart on its own page: every point's eigenvalue moduli, coloured by unstable modes.

@@ -71,7 +71,7 @@ let main () =
         (Script.output "04-topology-report.html")
         { ReportInputs.empty with
             Title = "RnnFun: topology of W = 2I"
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             FixedPoints = Some points
             Topology = Some topology }
 

@@ -46,18 +46,14 @@ let main () =
     use fit = Presets.train preset
     let net = fit.Network
     let validationLoss = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
-    printfn "  %A after %d epochs in %.1f s; validation MSE %s" fit.StopReason fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss)
+    printfn "  %s after %d epochs in %.1f s; validation MSE %s" (StopReason.text fit.StopReason) fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss)
     ModelFile.save (file "model.json") net
 
     // 2. Trajectories of held-out trials from the learnt initial state.
-    let validation = preset.Task.Generate preset.ValidationTrials (Presets.validationSeed seed)
-    let states, outputs =
-        use _ = torch.NewDisposeScope()
-        let x, _, _ = Training.toTensors net.Precision validation
-        let h0 = fit.InitialState |> Option.map (fun h -> Arrays.toTensor net.Precision [| int64 h.Length |] h)
-        use run = Network.unrollFrom net h0 x
-        InitialStates.ofTrajectories run.States, Arrays.ofTensor run.Outputs
-    let trajectories = Array.chunkBySize validation.Time states // [trial][time][units]
+    let validation = Pipeline.heldOut preset
+    let run = Pipeline.trajectories fit.InitialState net validation
+    let trajectories = run.States // [trial][time][units]
+    let states = run.AllStates // [trials * time][units]
 
     // 3. Fixed and slow points at zero speed.
     let config = { FixedPointConfig.defaults with IncludeSlowPoints = true; SlowTolQ = slowPointQ }
@@ -95,11 +91,11 @@ let main () =
         (file "report.html")
         { ReportInputs.empty with
             Title = sprintf "RnnFun: angular integrator (%s mode)" Script.mode
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             FitConfig = Some preset.Fit
-            Fit = Some fit
+            Training = Some(TrainingSummary.ofFit fit)
             Batch = Some validation
-            Outputs = outputs
+            Outputs = run.Outputs
             States = Some trajectories
             Pca = Some pca
             FixedPoints = Some points

@@ -105,15 +105,15 @@ let main () =
     let nonZero = count (fun i j -> wRec[i][j] <> 0.0)
     let between = count (fun i j -> wRec[i][j] <> 0.0 && (regionOf i).Name <> (regionOf j).Name)
 
-    Script.saveChart (file "weights.html") "Multi-region weights" (Charts.weights net (Some connectivity.Regions))
+    Script.saveChart (file "weights.html") "Multi-region weights" (Charts.weights (ModelSummary.ofNetwork net) (Some connectivity.Regions))
     Report.save
         (file "report.html")
         { ReportInputs.empty with
             Title = sprintf "RnnFun: multi-region network with Dale's law (%s mode)" Script.mode
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             Regions = Some connectivity.Regions
             FitConfig = Some fitConfig
-            Fit = Some fit }
+            Training = Some(TrainingSummary.ofFit fit) }
 
     printfn ""
     printfn "summary (%s mode, %.1f s)" Script.mode (Script.elapsed ())

@@ -67,10 +67,17 @@ let main () =
     let pulses =
         Array.init (probeTrials * probeSteps * net.Sizes.Inputs) (fun _ ->
             if random.NextDouble() < pulseProbability then (if random.NextDouble() < 0.5 then -1.0 else 1.0) else 0.0)
-    use x = Arrays.toTensor net.Precision [| int64 probeTrials; int64 probeSteps; int64 net.Sizes.Inputs |] pulses
-    use run = Network.unroll net x
-    let states = InitialStates.ofTrajectories run.States // [trials * time][units]
-    let trajectories = Array.chunkBySize probeSteps states // [trial][time][units]
+    let probe =
+        { Inputs = pulses |> Array.map float32 // [trials; time; inputs]
+          Targets = Array.zeroCreate (probeTrials * probeSteps * net.Sizes.Outputs) // no targets: zeros
+          Mask = None
+          Trials = probeTrials
+          Time = probeSteps
+          InputSize = net.Sizes.Inputs
+          OutputSize = net.Sizes.Outputs }
+    let run = Pipeline.trajectories None net probe
+    let states = run.AllStates // [trials * time][units]
+    let trajectories = run.States // [trial][time][units]
 
     // 2. Dimensionality.
     let pca = Pca.fitAll states
@@ -107,7 +114,7 @@ let main () =
         (file "report.html")
         { ReportInputs.empty with
             Title = sprintf "RnnFun analysis of %s" (Path.GetFileName modelPath)
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             States = Some trajectories
             Pca = Some pca
             VarianceThreshold = varianceThreshold

@@ -34,13 +34,13 @@ public static class Figures
     /// <param name="training">A training run.</param>
     /// <returns>The figure.</returns>
     public static Figure Training(TrainingResult training) =>
-        new(Plot.Charts.training(training.Inner));
+        new(Plot.Charts.training(Core.TrainingSummary.ofFit(training.Inner)));
 
     /// <summary>W_in, W_rec and W_out heatmaps on a symmetric colour scale.</summary>
     /// <param name="network">The network.</param>
     /// <returns>The figure.</returns>
     public static Figure Weights(RnnNetwork network) =>
-        new(Plot.Charts.weights(network.Inner, FSharpOption<Microsoft.FSharp.Collections.FSharpList<Core.RegionSpan>>.None));
+        new(Plot.Charts.weights(Core.ModelSummary.ofNetwork(network.Inner), FSharpOption<Microsoft.FSharp.Collections.FSharpList<Core.RegionSpan>>.None));
 
     /// <summary>Explained variance per principal component and cumulative, with a threshold.</summary>
     /// <param name="pca">A PCA fitted with all components.</param>

@@ -56,20 +56,20 @@ public static class Reports
         var states = FSharpOption<double[][][]>.None;
         if (batch is not null && net is not null)
         {
-            var (o, s) = Plot.Report.rollout(net, batch);
-            outputs = o;
-            states = FSharpOption<double[][][]>.Some(s);
+            var run = Core.Pipeline.trajectories(FSharpOption<double[]>.None, net, batch);
+            outputs = run.Outputs;
+            states = FSharpOption<double[][][]>.Some(run.States);
         }
         var points = fixedPoints is null
             ? FSharpOption<Core.FixedPoint[]>.None
             : FSharpOption<Core.FixedPoint[]>.Some(fixedPoints.Inner.FixedPoints.Concat(fixedPoints.Inner.SlowPoints).ToArray());
         return new Plot.ReportInputs(
             title,
-            Interop.OfObj(net),
-            d.ModelSummary,
+            net is null ? FSharpOption<Core.ModelSummary>.None : FSharpOption<Core.ModelSummary>.Some(Core.ModelSummary.ofNetwork(net)),
+            d.ModelRows,
             d.Regions,
             d.FitConfig,
-            Interop.OfObj(training?.Inner),
+            training is null ? FSharpOption<Core.TrainingSummary>.None : FSharpOption<Core.TrainingSummary>.Some(Core.TrainingSummary.ofFit(training.Inner)),
             d.TrainingLog,
             Interop.OfObj(batch),
             outputs,

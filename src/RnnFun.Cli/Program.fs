@@ -282,7 +282,7 @@ let private train (args: ParseResults<TrainArgs>) =
     let last a = if Array.isEmpty a then nan else Array.last a
     let best = if result.BestEpoch > 0 then (if Array.isEmpty result.ValidationLosses then result.Losses else result.ValidationLosses)[result.BestEpoch - 1] else nan
     printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, best validation loss %.3g (epoch %d); wrote %s"
-        ((sprintf "%A" result.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss"))
+        (StopReason.text result.StopReason)
         result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) best result.BestEpoch (IO.Path.GetFullPath out)
     0
 
@@ -304,11 +304,7 @@ let private trajectoryStates (net: Network) (task: string) (trials: int) (seed: 
         with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
     if preset.Task.InputSize <> net.Sizes.Inputs then
         raise (UserError(sprintf "--task: %s has %d inputs but the model has %d" task preset.Task.InputSize net.Sizes.Inputs))
-    let batch = preset.Task.Generate trials seed
-    use _ = TorchSharp.torch.NewDisposeScope()
-    let x, _, _ = Training.toTensors net.Precision batch
-    use run = Network.unroll net x
-    InitialStates.ofTrajectories run.States
+    (Pipeline.trajectories None net (preset.Task.Generate trials seed)).AllStates
 
 let private kindCounts (points: FixedPoint[]) =
     let byKind = points |> Array.countBy (fun p -> FixedPointFile.kindName p.Kind) |> Array.map (fun (k, c) -> sprintf "%d %s" c k)
@@ -402,20 +398,21 @@ let private topology (args: ParseResults<TopologyArgs>) =
     0
 
 /// The report of a demo run.
-let private writeReport (path: string) (task: string) (net: Network) (fitConfig: FitConfig) (fit: FitResult) (validation: Batch) (outputs: float32[]) (states: float[][][]) (found: FixedPointResult) (t: Topology) =
+let private writeReport (path: string) (task: string) (net: Network) (fitConfig: FitConfig) (fit: FitResult) (validation: Batch) (analysis: PipelineAnalysis) (t: Topology) =
     // The PCA sees every held-out trial; the figures draw 32 of them (drawing all 256 only slows the
     // report down: Plotly.NET's JSON is the slow part).
     let shown = min 32 validation.Trials
+    let found = analysis.Search
     let inputs =
         { ReportInputs.empty with
             Title = sprintf "RnnFun demo: %s" task
-            Network = Some net
+            Model = Some(ModelSummary.ofNetwork net)
             FitConfig = Some fitConfig
-            Fit = Some fit
+            Training = Some(TrainingSummary.ofFit fit)
             Batch = Some(Batch.slice 0 shown validation)
-            Outputs = Array.sub outputs 0 (shown * validation.Time * validation.OutputSize) |> Array.map float
-            States = Some(Array.truncate shown states)
-            Pca = Some(Pca.fitAll (Array.concat states))
+            Outputs = Array.sub analysis.Trajectories.Outputs 0 (shown * validation.Time * validation.OutputSize)
+            States = Some(Array.truncate shown analysis.Trajectories.States)
+            Pca = analysis.Pca
             FixedPoints = Some(Array.append found.FixedPoints found.SlowPoints)
             Topology = Some t
             Notes =
@@ -479,6 +476,7 @@ let private renderPngs (dir: string) (charts: (string * Plotly.NET.GenericChart)
 let private report (args: ParseResults<ReportArgs>) =
     let modelPath = args.GetResult ReportArgs.Model
     use net = ModelFile.load modelPath
+    let model = ModelSummary.ofNetwork net
     let points =
         args.TryGetResult ReportArgs.Fixed_Points
         |> Option.map (fun path ->
@@ -506,14 +504,14 @@ let private report (args: ParseResults<ReportArgs>) =
     let outputs, states =
         match batch with
         | Some b ->
-            let o, s = RnnFun.Plotting.Report.rollout net b
-            o, Some s
+            let run = Pipeline.trajectories None net b
+            run.Outputs, Some run.States
         | None -> [||], None
     let log = args.TryGetResult Training_Log |> Option.map readTrainingLog
     let inputs =
         { ReportInputs.empty with
             Title = sprintf "RnnFun report: %s" (IO.Path.GetFileName modelPath)
-            Network = Some net
+            Model = Some model
             TrainingLog = log
             Batch = batch
             Outputs = outputs
@@ -532,7 +530,7 @@ let private report (args: ParseResults<ReportArgs>) =
             | Some s -> Some(Pca.fitAll (Array.concat s))
             | None -> points |> Option.filter (fun ps -> ps.Length > 1) |> Option.map (fun ps -> Pca.fitAll (ps |> Array.map (fun p -> p.State)))
         let charts =
-            [ yield "weights", Charts.weights net None
+            [ yield "weights", Charts.weights model None
               match log with Some l -> yield "training", Charts.trainingLog l | None -> ()
               match batch with Some b -> yield "trials", Charts.trialsOf b outputs 3 | None -> ()
               match pca with Some p -> yield "dimensionality", Charts.dimensionality p Pca.defaultVarianceThreshold | None -> ()
@@ -561,7 +559,7 @@ let private writeSummary (path: string) (task: string) (net: Network) (fit: FitR
         w.WriteString("kind", net.Kind.Name)
         w.WriteNumber("n_units", net.Sizes.Units)
         w.WriteNumber("epochs", fit.Losses.Length)
-        w.WriteString("stop_reason", (sprintf "%A" fit.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss"))
+        w.WriteString("stop_reason", StopReason.text fit.StopReason)
         finiteOrNull "final_loss" (last fit.Losses)
         finiteOrNull "validation_mse" (if fit.BestEpoch > 0 && fit.ValidationLosses.Length >= fit.BestEpoch then fit.ValidationLosses[fit.BestEpoch - 1] else last fit.ValidationLosses)
         w.WriteNumber("train_seconds", trainSeconds)
@@ -611,7 +609,7 @@ let private demo (args: ParseResults<DemoArgs>) =
                 ValidationTrials = 128 }
     say "[1/4] training %s: %d-unit %s, up to %d epochs" task preset.Network.Units preset.Kind.Name preset.Fit.Epochs
     let trainWatch = Diagnostics.Stopwatch.StartNew()
-    let validation = preset.Task.Generate preset.ValidationTrials (Presets.validationSeed seed)
+    let validation = Pipeline.heldOut preset
     let fitConfig =
         { preset.Fit with Validation = Some validation }
     let hooks = { FitHooks.none with Cancellation = cancel.Token; Progress = (if quiet then None else Some(progressBar ())) }
@@ -623,46 +621,42 @@ let private demo (args: ParseResults<DemoArgs>) =
     ModelFile.save (file "model.json") net
     TrainingLog.save (file "training-log.json") task fitConfig fit
     let trainSeconds = trainWatch.Elapsed.TotalSeconds
-    // 2. Fixed points from trajectory states of held-out trials.
-    let analysisWatch = Diagnostics.Stopwatch.StartNew()
-    // [trials * time][units] states and [trials; time; outputs] outputs of the held-out trials.
-    let trajectory, outputs =
-        use _ = TorchSharp.torch.NewDisposeScope()
-        let x, _, _ = Training.toTensors net.Precision validation
-        let h0 = fit.InitialState |> Option.map (fun h -> Arrays.toTensor net.Precision [| int64 h.Length |] h)
-        use run = Network.unrollFrom net h0 x
-        InitialStates.ofTrajectories run.States, run.Outputs.to_type(TorchSharp.torch.ScalarType.Float32).data<float32>().ToArray()
-    let states = Array.chunkBySize validation.Time trajectory // [trial][time][units]
-    let input = Array.zeroCreate<float> net.Sizes.Inputs
+    // 2-3. Fixed points from trajectory states of the held-out trials (from the learnt initial state,
+    // if any), then the topology between them.
     let count = if quick then 256 else 1024
     say "[2/4] fixed points from %d trajectory states" count
     let fpProgress (p: FixedPointProgress) =
         if not quiet then eprintf "\r      %-6s iteration %4d/%d  worst q %s  converged %d/%d   " p.Phase p.Iteration p.MaxIterations (sci p.WorstQ) p.Converged p.States
-    let found =
-        FixedPoints.find
-            { FixedPointConfig.defaults with IncludeSlowPoints = (task = "integrator"); Progress = Some fpProgress }
-            net (ConstantInput.Same input) (InitialStates.fromStates count 0.5 seed trajectory)
+    let pipeline =
+        { PipelineConfig.defaults with
+            InitialStateCount = count
+            Seed = seed
+            Search = { FixedPointConfig.defaults with IncludeSlowPoints = (task = "integrator"); Progress = Some fpProgress }
+            Topology = { TopologyConfig.defaults with RunsPerPoint = (if quick then 16 else 64); Seed = seed } }
+    let analysis = Pipeline.analyse pipeline net fit.InitialState validation
     if not quiet then eprintfn ""
+    let found = analysis.Search
     FixedPointFile.save (file "fixed-points.json") found.FixedPoints
     if found.SlowPoints.Length > 0 then FixedPointFile.save (file "slow-points.json") found.SlowPoints
-    // 3. Topology.
-    say "[3/4] topology over %d fixed points" found.FixedPoints.Length
     let t =
-        Topology.build { TopologyConfig.defaults with RunsPerPoint = (if quick then 16 else 64); Seed = seed } net input found.FixedPoints
+        match analysis.Topology with
+        | Some t -> t
+        | None -> raise (UserError(sprintf "the search found no fixed point from %d trajectory states, so there is no topology; try another --seed, or train longer (without --quick)" found.InitialStates))
+    say "[3/4] topology over %d fixed points: %d edges" found.FixedPoints.Length t.Edges.Length
     TopologyFile.save (file "topology.json") t
     IO.File.WriteAllText(file "topology.dot", Topology.toDot t)
-    let analysisSeconds = analysisWatch.Elapsed.TotalSeconds
+    let analysisSeconds = analysis.Elapsed.TotalSeconds
     // 4. Report.
     say "[4/4] report"
     let reportPath = file "report.html"
-    writeReport reportPath task net fitConfig fit validation outputs states found t
+    writeReport reportPath task net fitConfig fit validation analysis t
     writeSummary (file "summary.json") task net fit trainSeconds analysisSeconds found.FixedPoints found.SlowPoints.Length t
     // The summary table.
     let attractors = found.FixedPoints |> Array.filter (fun p -> p.Kind = FixedPointKind.Attractor) |> Array.length
     let best = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
     printfn ""
     printfn "  task              %s (%d-unit %s, seed %d)" task net.Sizes.Units net.Kind.Name seed
-    printfn "  training          %d epochs, %s, validation MSE %s, %.1fs" fit.Losses.Length ((sprintf "%A" fit.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss")) (sci best) trainSeconds
+    printfn "  training          %d epochs, %s, validation MSE %s, %.1fs" fit.Losses.Length (StopReason.text fit.StopReason) (sci best) trainSeconds
     printfn "  fixed points      %d: %d attractors; by unstable modes %s%s" found.FixedPoints.Length attractors (snd (kindCounts found.FixedPoints))
         (if found.SlowPoints.Length > 0 then sprintf "; %d slow points" found.SlowPoints.Length else "")
     printfn "  topology          %d edges, %d runs unresolved" t.Edges.Length t.Unreached

@@ -7,8 +7,8 @@ open Plotly.NET.LayoutObjects
 open Plotly.NET.TraceObjects
 open RnnFun
 
-/// Training curves as plain arrays: from a `FitResult` (`TrainingLog.ofFit`) or from a training log
-/// written elsewhere.
+/// Training curves as plain arrays: from a training run (`TrainingLog.ofSummary`) or from a training
+/// log written elsewhere.
 type TrainingLog =
     { /// Mean training loss per epoch.
       Losses: float[]
@@ -22,8 +22,8 @@ type TrainingLog =
     /// No epochs.
     static member empty = { Losses = [||]; ValidationLosses = [||]; LearningRates = [||]; BestEpoch = 0 }
 
-    /// The curves of a training run.
-    static member ofFit(r: FitResult) =
+    /// The curves of a training run (`TrainingSummary.ofFit`).
+    static member ofSummary(r: TrainingSummary) =
         { Losses = r.Losses
           ValidationLosses = r.ValidationLosses
           LearningRates = r.LearningRates
@@ -205,7 +205,7 @@ module Charts =
             chart |> withTitleText chartTitle
 
     /// `trainingLog` of a training run: loss per epoch (log y) with validation loss, and the learning rate.
-    let training (result: FitResult) : GenericChart = trainingLog (TrainingLog.ofFit result)
+    let training (result: TrainingSummary) : GenericChart = trainingLog (TrainingLog.ofSummary result)
 
     // ------------------------------------------------------------------------------------------
     // Trials
@@ -466,10 +466,10 @@ module Charts =
             |> Chart.withSize (1000, 900)
             |> withTitleText chartTitle
 
-    /// `weightMatrices` of a network's effective weights (`Network.values`) and constraints; region
-    /// borders as lines when regions are given.
-    let weights (net: Network) (regions: RegionSpan list option) : GenericChart =
-        weightMatrices (Network.values net |> Map.ofList) net.Constraints regions
+    /// `weightMatrices` of a model's effective weights and constraints (`ModelSummary.ofNetwork`);
+    /// region borders as lines when regions are given.
+    let weights (model: ModelSummary) (regions: RegionSpan list option) : GenericChart =
+        weightMatrices (Map.ofList model.Values) model.Constraints regions
 
     // ------------------------------------------------------------------------------------------
     // Dimensionality

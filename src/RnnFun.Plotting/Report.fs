@@ -6,34 +6,35 @@ open System.IO
 open System.Net
 open System.Text
 open Plotly.NET
-open TorchSharp
 open RnnFun
 
-/// What a report shows. Every field is optional: a section whose input is missing says so.
+/// What a report shows, as plain data (no tensors: run the network first, e.g. with
+/// `Pipeline.trajectories`). Every field is optional: a section whose input is missing says so.
 /// Start from `ReportInputs.empty` and set what you have.
 type ReportInputs =
     { /// The page title.
       Title: string
-      /// The model: its configuration table and its weights.
-      Network: Network option
-      /// Rows for the model table when no network is given (or extra rows beside it): (name, value).
-      ModelSummary: (string * string) list
+      /// The model: its configuration table and its weights (`ModelSummary.ofNetwork`).
+      Model: ModelSummary option
+      /// Rows for the model table when no model is given (or extra rows beside it): (name, value).
+      ModelRows: (string * string) list
       /// Regions of a multi-region network (borders in the weight figure, rows in the model table).
       Regions: RegionSpan list option
-      /// The training settings (a table).
+      /// The training settings (a table; only the settings that describe the run are read).
       FitConfig: FitConfig option
-      /// A training run: its curves, its summary and (when `Network` is None) its network.
-      Fit: FitResult option
-      /// Training curves from elsewhere (a training log); used when `Fit` is None.
+      /// A training run: its curves and its outcome (`TrainingSummary.ofFit`).
+      Training: TrainingSummary option
+      /// Training curves from elsewhere (a training log); used when `Training` is None.
       TrainingLog: TrainingLog option
       /// Example trials (inputs and targets).
       Batch: Batch option
-      /// The network's outputs for `Batch`, [trials; time; outputs] row-major (empty: targets only).
+      /// The network's outputs for `Batch`, [trials; time; outputs] row-major (empty: targets only);
+      /// `Trajectories.Outputs`.
       Outputs: float[]
       /// How many example trials to draw.
       TrialCount: int
-      /// Hidden states [trial][time][units]: activity of the first trial, trajectories in PC space,
-      /// and the PCA when `Pca` is None.
+      /// Hidden states [trial][time][units] (`Trajectories.States`): activity of the first trial,
+      /// trajectories in PC space, and the PCA when `Pca` is None.
       States: float[][][] option
       /// The PCA for the dimensionality and state-space figures (fitted on `States` when None).
       Pca: PcaFit option
@@ -47,11 +48,11 @@ type ReportInputs =
     /// Nothing given: every section says its input is missing.
     static member empty =
         { Title = "RnnFun report"
-          Network = None
-          ModelSummary = []
+          Model = None
+          ModelRows = []
           Regions = None
           FitConfig = None
-          Fit = None
+          Training = None
           TrainingLog = None
           Batch = None
           Outputs = [||]
@@ -111,22 +112,6 @@ module Report =
             json
             id
 
-    /// Runs a network over a batch's inputs (from the zero state): outputs [trials; time; outputs]
-    /// row-major and states [trial][time][units], as plain arrays for `ReportInputs`.
-    let rollout (net: Network) (batch: Batch) : float[] * float[][][] =
-        Batch.validate "batch" batch
-        use _ = torch.NewDisposeScope()
-        let x, _, _ = Training.toTensors net.Precision batch
-        use _ = torch.no_grad ()
-        use r = Network.unroll net x
-        let outputs = Arrays.ofTensor r.Outputs
-        let units = net.Sizes.Units
-        let flat = Arrays.ofTensor r.States
-        let states =
-            Array.init batch.Trials (fun b ->
-                Array.init batch.Time (fun t -> Array.sub flat ((b * batch.Time + t) * units) units))
-        outputs, states
-
     let private table (headers: string list) (rows: string list list) =
         let sb = StringBuilder()
         sb.Append("<table>") |> ignore
@@ -166,15 +151,15 @@ module Report =
             let kept = m |> Array.sumBy (fun r -> r |> Array.filter (fun v -> v <> 0.0) |> Array.length)
             what, sprintf "%d of %d connections (%.1f%%)" kept total (if total = 0 then 0.0 else 100.0 * float kept / float total)
 
-    let private networkRows (net: Network) (regions: RegionSpan list option) =
-        let c = net.Constraints
-        let n = net.Sizes.Units
-        let all, trainable = Network.parameterCount net
-        [ "kind", net.Kind.Name + (if net.Kind.Settings.IsEmpty then "" else " (" + String.Join(", ", net.Kind.Settings |> List.map (fun (k, v) -> k + " = " + settingText v)) + ")")
-          "inputs / units / outputs", sprintf "%d / %d / %d" net.Sizes.Inputs n net.Sizes.Outputs
-          "precision", (match net.Precision with Precision.Float32 -> "float32" | Precision.Float64 -> "float64")
-          "parameters", String.Join(", ", net.Parameters |> List.map (fun p -> sprintf "%s [%s]%s" p.Spec.Name (String.Join(" x ", p.Spec.Shape)) (if p.Trainable then "" else " (frozen)")))
-          "parameter count", sprintf "%d (%d trainable)" all trainable
+    let private modelRows (model: ModelSummary) (regions: RegionSpan list option) =
+        let c = model.Constraints
+        let sizes = model.Sizes
+        let n = sizes.Units
+        [ "kind", model.KindName + (if model.KindSettings.IsEmpty then "" else " (" + String.Join(", ", model.KindSettings |> List.map (fun (k, v) -> k + " = " + settingText v)) + ")")
+          "inputs / units / outputs", sprintf "%d / %d / %d" sizes.Inputs n sizes.Outputs
+          "precision", (match model.NetworkConfig.Precision with Precision.Float32 -> "float32" | Precision.Float64 -> "float64")
+          "parameters", String.Join(", ", model.Specs |> List.map (fun s -> sprintf "%s [%s]%s" s.Name (String.Join(" x ", s.Shape)) (if model.IsTrainable s.Name then "" else " (frozen)")))
+          "parameter count", sprintf "%d (%d trainable)" model.ParameterCount model.TrainableCount
           "autapses", (if c.Autapses then "allowed" else "none (zero diagonal)")
           "Dale's law",
           (match c.DaleRatio with
@@ -221,10 +206,10 @@ module Report =
           "validation", (match c.Validation with Some b -> sprintf "%d trials of %d steps" b.Trials b.Time | None -> "none")
           "seed", string c.Seed ]
 
-    let private fitResultRows (r: FitResult) =
+    let private trainingRows (r: TrainingSummary) =
         let last (a: float[]) = if isNull a || a.Length = 0 then "-" else invariant (Array.last a)
         let best (a: float[]) = if isNull a || a.Length = 0 then "-" else invariant (Array.min a)
-        [ "stopped", sprintf "%A at epoch %d" r.StopReason r.StoppedAtEpoch
+        [ "stopped", sprintf "%s at epoch %d" (StopReason.text r.StopReason) r.StoppedAtEpoch
           "epochs run / optimiser steps", sprintf "%d / %d" r.Losses.Length r.Steps
           "wall time", sprintf "%.1f s" r.WallTime.TotalSeconds
           "final training loss", last r.Losses
@@ -259,26 +244,21 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
         let figure (chart: GenericChart) =
             figureCount.Value <- figureCount.Value + 1
             chartFragment (sprintf "rnnfun-figure-%d" figureCount.Value) chart
-        let network =
-            match inputs.Network, inputs.Fit with
-            | Some n, _ -> Some n
-            | None, Some f -> Some f.Network
-            | None, None -> None
         let sections = ResizeArray<string * string>()
         let section (title: string) (body: string) = sections.Add(title, body)
 
         // 1. Configuration
         let config =
             let sb = StringBuilder()
-            match network with
-            | Some net -> sb.Append(pairs "Model" (networkRows net inputs.Regions @ inputs.ModelSummary)) |> ignore
-            | None when not inputs.ModelSummary.IsEmpty -> sb.Append(pairs "Model" inputs.ModelSummary) |> ignore
+            match inputs.Model with
+            | Some model -> sb.Append(pairs "Model" (modelRows model inputs.Regions @ inputs.ModelRows)) |> ignore
+            | None when not inputs.ModelRows.IsEmpty -> sb.Append(pairs "Model" inputs.ModelRows) |> ignore
             | None -> sb.Append(missing "No model was given.") |> ignore
             match inputs.FitConfig with
             | Some c -> sb.Append(pairs "Training settings" (fitConfigRows c)) |> ignore
             | None -> sb.Append(missing "No training settings were given.") |> ignore
-            match inputs.Fit with
-            | Some r -> sb.Append(pairs "Training outcome" (fitResultRows r)) |> ignore
+            match inputs.Training with
+            | Some r -> sb.Append(pairs "Training outcome" (trainingRows r)) |> ignore
             | None -> ()
             if not inputs.Notes.IsEmpty then sb.Append(pairs "Notes" inputs.Notes) |> ignore
             sb.ToString()
@@ -286,8 +266,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 
         // 2. Training curves
         let log =
-            match inputs.Fit, inputs.TrainingLog with
-            | Some r, _ -> Some(TrainingLog.ofFit r)
+            match inputs.Training, inputs.TrainingLog with
+            | Some r, _ -> Some(TrainingLog.ofSummary r)
             | None, Some l -> Some l
             | None, None -> None
         section
@@ -311,8 +291,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
         // 4. Weights
         section
             sectionTitles[3]
-            (match network with
-             | Some net -> figure (Charts.weights net inputs.Regions)
+            (match inputs.Model with
+             | Some model -> figure (Charts.weights model inputs.Regions)
              | None -> missing "No network was given.")
 
         // 5. Dimensionality (fits a PCA on the states when none is given)

@@ -1,5 +1,16 @@
 namespace RnnFun
 
+/// The text of a stop reason, the one form that training logs, summaries, reports and console lines write.
+[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
+module StopReason =
+    /// completed, stop-loss, cancelled or diverged.
+    let text (reason: StopReason) =
+        match reason with
+        | StopReason.Completed -> "completed"
+        | StopReason.StopLoss -> "stop-loss"
+        | StopReason.Cancelled -> "cancelled"
+        | StopReason.Diverged -> "diverged"
+
 /// A task with a network and training config that learn it well.
 type Preset =
     { Task: Task
@@ -185,7 +196,7 @@ module TrainingLog =
             numbers "learning_rate" result.LearningRates
             numbers "validation_loss" result.ValidationLosses
             w.WriteNumber("best_epoch", result.BestEpoch)
-            w.WriteString("stop_reason", (sprintf "%A" result.StopReason).ToLowerInvariant().Replace("stoploss", "stop-loss"))
+            w.WriteString("stop_reason", StopReason.text result.StopReason)
             w.WriteNumber("stopped_at_epoch", result.StoppedAtEpoch)
             w.WriteNumber("steps", result.Steps)
             w.WriteNumber("wall_time_s", result.WallTime.TotalSeconds)

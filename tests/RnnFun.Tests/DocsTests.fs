@@ -26,14 +26,10 @@ let private readmeExample () =
     let preset = Presets.flipFlop 0
     use fit = Presets.train preset                                   // FitResult: network, losses, ...
     let trials = preset.Task.Generate 64 1                           // plain arrays, batch-first
-    let states =
-        use _ = TorchSharp.torch.NewDisposeScope()
-        let x, _, _ = Training.toTensors Precision.Float32 trials    // [batch; time; inputs]
-        use run = Network.unroll fit.Network x                       // outputs and states
-        InitialStates.ofTrajectories run.States
+    let run = Pipeline.trajectories None fit.Network trials          // outputs, states [trial][time][units]
     let found =
         FixedPoints.find FixedPointConfig.defaults fit.Network (ConstantInput.Same [| 0.0; 0.0; 0.0 |])
-            (InitialStates.fromStates 1024 0.5 0 states)
+            (InitialStates.fromStates 1024 0.5 0 run.AllStates)
     for p in found.FixedPoints do
         printfn "%d %A unstable modes %d |lambda1| %.3f" p.Id p.Kind p.UnstableModes p.Eigenvalues[0].Magnitude
     // README:end

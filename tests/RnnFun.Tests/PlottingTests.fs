@@ -85,7 +85,10 @@ let private fit =
 let private batch = lazy (flipFlop.Generate 4 7)
 
 /// Outputs and states of the trained network on `batch`.
-let private rolled = lazy (Report.rollout fit.Value.Network batch.Value)
+let private rolled =
+    lazy
+        (let run = Pipeline.trajectories None fit.Value.Network batch.Value
+         run.Outputs, run.States)
 
 let private statesPca = lazy (Pca.fitAll (Array.concat (snd rolled.Value)))
 
@@ -153,7 +156,8 @@ let private fullInputs () =
     let outputs, states = rolled.Value
     { ReportInputs.empty with
         Title = "Plotting test report"
-        Fit = Some fit.Value
+        Model = Some(ModelSummary.ofNetwork fit.Value.Network)
+        Training = Some(TrainingSummary.ofFit fit.Value)
         FitConfig = Some { FitConfig.defaults with Epochs = 4 }
         Batch = Some batch.Value
         Outputs = outputs
@@ -175,7 +179,7 @@ let tests =
         test "every chart function given empty input returns a chart with the 'no data' note" {
             use empty = emptyFit ()
             let charts =
-                [ "training", Charts.training empty
+                [ "training", Charts.training (TrainingSummary.ofFit empty)
                   "trainingLog", Charts.trainingLog TrainingLog.empty
                   "trials", Charts.trials emptyBatch ([||]: float32[]) 3
                   "trials count 0", Charts.trials batch.Value ([||]: float[]) 0
@@ -198,7 +202,7 @@ let tests =
 
         test "training: loss (log y) and validation loss above the learning rate, with the kept epoch" {
             let r = fit.Value
-            let chart = Charts.training r
+            let chart = Charts.training (TrainingSummary.ofFit r)
             let loss = named "training loss" chart
             Expect.equal loss.Length 1 "one training-loss trace"
             Expect.equal (numbers (loss.[0].GetProperty "y")) r.Losses "training losses"
@@ -252,7 +256,7 @@ let tests =
 
         test "weights: E then I, symmetric colour scale, E/I and region border lines" {
             use net = daleNet ()
-            let chart = Charts.weights net None
+            let chart = Charts.weights (ModelSummary.ofNetwork net) None
             let heatmaps = ofType "heatmap" chart
             Expect.equal (heatmaps |> Array.map (fun t -> str t "name")) [| "W_in"; "W_rec"; "W_out" |] "three matrices"
             let all = heatmaps |> Array.collect (fun h -> zRows h |> Array.concat)
@@ -281,7 +285,7 @@ let tests =
                         Projections = [ MultiRegion.projection "A" "B" 0.5 ] }
             use multi =
                 Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = connectivity.InputSize; Units = connectivity.Units; OutputSize = connectivity.OutputSize; Constraints = connectivity.Constraints }
-            let regional = Charts.weights multi (Some connectivity.Regions)
+            let regional = Charts.weights (ModelSummary.ofNetwork multi) (Some connectivity.Regions)
             let solidAt (p: float) = shapes regional |> Array.filter (fun s -> str (s.GetProperty "line") "dash" = "solid" && (at s "x0" = p && at s "x1" = p || at s "y0" = p && at s "y1" = p))
             Expect.equal (solidAt 3.5).Length 4 "region border between units 3 and 4 in every panel"
             Expect.equal (shapes regional |> Array.filter (fun s -> str (s.GetProperty "line") "dash" = "dash")).Length 4 "E/I border of region A (units 0-1 E, 2-3 I)"
