@@ -38,14 +38,16 @@ let main () =
                 { preset.Fit with
                     Epochs = epochs
                     // Quick mode runs every epoch (a fixed amount of work); full mode may stop early.
-                    StopLoss = (if Script.quick then None else preset.Fit.StopLoss)
-                    Progress =
-                        Some(fun p ->
-                            if p.Batch = p.Batches && (p.Epoch % 5 = 0 || p.Epoch = p.Epochs) then
-                                printfn "  epoch %3d/%d  loss %.5f  (%.1f steps/s)" p.Epoch p.Epochs p.Loss p.StepsPerSecond) }
+                    StopLoss = (if Script.quick then None else preset.Fit.StopLoss) }
             ValidationTrials = validationTrials }
+    let hooks =
+        { FitHooks.none with
+            Progress =
+                Some(fun p ->
+                    if p.Batch = p.Batches && (p.Epoch % 5 = 0 || p.Epoch = p.Epochs) then
+                        printfn "  epoch %3d/%d  loss %.5f  (%.1f steps/s)" p.Epoch p.Epochs p.Loss p.StepsPerSecond) }
     printfn "training a %d-unit %s on the %d-bit flip-flop (T = %d), up to %d epochs" units preset.Kind.Name preset.Task.InputSize sequenceLength epochs
-    use fit = Presets.train preset
+    use fit = Presets.trainWith hooks preset
     let net = fit.Network // owned by fit
     let validationLoss = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
     printfn "  %s after %d epochs in %.1f s; validation MSE %s (epoch %d)" (StopReason.text fit.StopReason) fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss) fit.BestEpoch

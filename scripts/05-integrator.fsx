@@ -35,15 +35,17 @@ let main () =
             Network = { preset.Network with Units = units }
             Fit =
                 { preset.Fit with
-                    Epochs = epochs
-                    Progress =
-                        Some(fun p ->
-                            if p.Batch = p.Batches && (p.Epoch % 10 = 0 || p.Epoch = p.Epochs) then
-                                printfn "  epoch %3d/%d  loss %.5f" p.Epoch p.Epochs p.Loss) }
+                    Epochs = epochs }
             TrialsPerEpoch = trialsPerEpoch
             ValidationTrials = validationTrials }
+    let hooks =
+        { FitHooks.none with
+            Progress =
+                Some(fun p ->
+                    if p.Batch = p.Batches && (p.Epoch % 10 = 0 || p.Epoch = p.Epochs) then
+                        printfn "  epoch %3d/%d  loss %.5f" p.Epoch p.Epochs p.Loss) }
     printfn "training a %d-unit %s on the angular integrator (T = %d), up to %d epochs" units preset.Kind.Name sequenceLength epochs
-    use fit = Presets.train preset
+    use fit = Presets.trainWith hooks preset
     let net = fit.Network
     let validationLoss = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
     printfn "  %s after %d epochs in %.1f s; validation MSE %s" (StopReason.text fit.StopReason) fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss)
