@@ -84,7 +84,7 @@ let main () =
     for i in Array.init points.Length id |> Array.sortBy (fun i -> headings[i]) do
         let p, pc = points[i], pcs[i]
         printfn "  %-4d %-6s %-10s %10s %8.1f° %9.3f %9.3f %5s %10.4f"
-            p.Id (if p.Converged then "fixed" else "slow") (FixedPointFile.kindName p.Kind) (Script.sci p.Q)
+            p.Id (match p.Search with Some s when not s.Converged -> "slow" | _ -> "fixed") (FixedPointFile.kindName p.Kind) (Script.sci p.Q)
             headings.[i] pc.[0] pc.[1] (if onRing.[i] then "yes" else "-") p.Eigenvalues.[0].Magnitude
 
     // 4. The report: its fixed-point section holds the state-space figure (trajectories in PC space,

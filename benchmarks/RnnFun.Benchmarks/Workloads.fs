@@ -333,7 +333,7 @@ let rnnfunSearch (p: FixedPointProblem) : SearchOutcome =
     let counted = r.FixedPoints |> Array.filter (fun f -> f.Q < CountTolQ)
     { Unique = counted.Length
       Converged = r.Converged
-      Iterations = (if r.FixedPoints.Length = 0 then 0 else r.FixedPoints |> Array.map (fun f -> f.Iterations) |> Array.max)
+      Iterations = (if r.FixedPoints.Length = 0 then 0 else r.FixedPoints |> Array.map (fun f -> f.Search |> Option.map (fun s -> s.Iterations) |> Option.defaultValue 0) |> Array.max)
       Outliers = r.Outliers
       Decomposed = r.FixedPoints |> Array.filter (fun f -> f.Eigenvalues.Length > 0) |> Array.length
       Points = counted |> Array.map (fun f -> f.State) }

@@ -11,7 +11,9 @@ public sealed class FixedPointInfo
     {
         Inner = p;
         Eigenvalues = Interop.ReadOnly((Complex[])p.Eigenvalues.Clone());
-        Eigenvectors = Interop.ReadOnly(p.Eigenvectors.Select(v => Interop.ReadOnly((Complex[])v.Clone())));
+        Eigenvectors = Interop.ToObj(p.Linearisation) is { } l
+            ? Interop.ReadOnly(l.Eigenvectors.Select(v => Interop.ReadOnly((Complex[])v.Clone())))
+            : null;
         ContinuousEigenvalues = Interop.ToObj(p.ContinuousEigenvalues) is { } c ? Interop.ReadOnly((Complex[])c.Clone()) : null;
     }
 
@@ -32,20 +34,23 @@ public sealed class FixedPointInfo
     /// <summary>||F(x, u) - x||.</summary>
     public double Speed => Inner.Speed;
 
-    /// <summary>Optimiser iterations it took; 0 when read from a file.</summary>
-    public int Iterations => Inner.Iterations;
+    /// <summary>Optimiser iterations it took; null when read from a file.</summary>
+    public int? Iterations => Interop.ToObj(Inner.Search)?.Iterations;
 
-    /// <summary>q below the tolerance (false for slow points).</summary>
-    public bool Converged => Inner.Converged;
+    /// <summary>q below the tolerance (false for slow points); null when read from a file.</summary>
+    public bool? Converged => Interop.ToObj(Inner.Search)?.Converged;
 
-    /// <summary>[units, units], J[i, j] = dF_i/dh_j; [0, 0] when read from a file (see <see cref="FixedPointFinder.Analyse"/>).</summary>
-    public double[,] Jacobian => Interop.Matrix(Inner.Jacobian);
+    /// <summary>True when the point carries its Jacobian and eigenvectors (false when read from a file; see <see cref="FixedPointFinder.Analyse"/>).</summary>
+    public bool HasLinearisation => Inner.Linearisation is not null;
+
+    /// <summary>[state, state], J[i, j] = dF_i/dh_j; null when read from a file (see <see cref="FixedPointFinder.Analyse"/>).</summary>
+    public double[,]? Jacobian => Interop.ToObj(Inner.Linearisation) is { } l ? Interop.Matrix(l.Jacobian) : null;
 
     /// <summary>The Jacobian's eigenvalues, sorted by modulus, descending.</summary>
     public IReadOnlyList<Complex> Eigenvalues { get; }
 
-    /// <summary>Right eigenvectors, one per eigenvalue (same order), each [units]; empty when read from a file.</summary>
-    public IReadOnlyList<IReadOnlyList<Complex>> Eigenvectors { get; }
+    /// <summary>Right eigenvectors, one per eigenvalue (same order), each [state]; null when read from a file.</summary>
+    public IReadOnlyList<IReadOnlyList<Complex>>? Eigenvectors { get; }
 
     /// <summary>Number of eigenvalues with |lambda| &gt; 1 + tolerance.</summary>
     public int UnstableModes => Inner.UnstableModes;

@@ -528,7 +528,9 @@ module Charts =
     /// The real unit directions of a point's unstable modes, as the topology's runs take them
     /// (`FixedPoints.directions`); a point without eigenvectors has none to draw.
     let private unstableDirections (fp: FixedPoint) : float[][] =
-        FixedPoints.directions fp.UnstableModes (orEmpty fp.Eigenvalues) (orEmpty fp.Eigenvectors) |> Array.filter (fun d -> d.Length > 0)
+        match fp.Linearisation with
+        | Some l -> FixedPoints.directions fp.UnstableModes (orEmpty fp.Eigenvalues) (orEmpty l.Eigenvectors) |> Array.filter (fun d -> d.Length > 0)
+        | None -> [||]
 
     /// 3-D trajectories in the space of the first three principal components (one colour per trial,
     /// thin lines), fixed points coloured by their number of unstable modes (the unstable-mode

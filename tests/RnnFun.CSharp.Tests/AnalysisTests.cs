@@ -40,8 +40,11 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
             Assert.True(p.Q < 1e-20, $"q = {p.Q}");
             Assert.Equal(p.Kind == FixedPointType.Attractor, p.IsStable);
             Assert.Equal(3, p.Eigenvalues.Count);
-            Assert.Equal(3, p.Eigenvectors.Count);
-            Assert.Equal(3, p.Jacobian.GetLength(0));
+            Assert.True(p.HasLinearisation);
+            Assert.Equal(3, p.Eigenvectors!.Count);
+            Assert.Equal(3, p.Jacobian!.GetLength(0));
+            Assert.True(p.Iterations > 0);
+            Assert.True(p.Converged);
             Assert.Null(p.ContinuousEigenvalues);
             // The number of zero coordinates is the number of unstable modes (eigenvalue 2 there).
             Assert.Equal(p.State.Count(c => Math.Abs(c) < 1e-6), p.UnstableModes);
@@ -61,11 +64,13 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
             _w2i.Search.Save(path);
             var loaded = FixedPointFinder.Load(path);
             Assert.Equal(27, loaded.Count);
-            Assert.Empty(loaded[0].Jacobian);
-            Assert.Empty(loaded[0].Eigenvectors);
+            Assert.False(loaded[0].HasLinearisation);
+            Assert.Null(loaded[0].Jacobian);
+            Assert.Null(loaded[0].Eigenvectors);
+            Assert.Null(loaded[0].Iterations);
             var analysed = FixedPointFinder.Analyse(_w2i.Network, loaded);
             Assert.Equal(_w2i.Search.FixedPoints.Select(p => p.Kind), analysed.Select(p => p.Kind));
-            Assert.All(analysed, p => Assert.Equal(3, p.Eigenvectors.Count));
+            Assert.All(analysed, p => Assert.Equal(3, p.Eigenvectors!.Count));
         }
         finally
         {

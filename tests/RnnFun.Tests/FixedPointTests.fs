@@ -120,8 +120,8 @@ let tests =
                     Expect.equal moduli (Array.sortDescending moduli) "sorted by modulus"
                     Expect.equal p.UnstableModes (moduli |> Array.filter (fun m -> m > 1.0 + 1e-3) |> Array.length) "unstable modes"
                     // J v = lambda v for each right eigenvector.
-                    for (l, v) in Array.zip p.Eigenvalues p.Eigenvectors do
-                        let jv = p.Jacobian |> Array.map (fun row -> Array.fold2 (fun acc a (b: Complex) -> acc + Complex(a, 0.0) * b) Complex.Zero row v)
+                    for (l, v) in Array.zip p.Eigenvalues (eigenvectorsOf p) do
+                        let jv = jacobianOf p |> Array.map (fun row -> Array.fold2 (fun acc a (b: Complex) -> acc + Complex(a, 0.0) * b) Complex.Zero row v)
                         let err = Array.map2 (fun (a: Complex) (b: Complex) -> (a - l * b).Magnitude) jv v |> Array.max
                         Expect.isLessThan err 1e-8 "right eigenvector"
                 // Uniqueness is idempotent and separates points.
@@ -221,7 +221,8 @@ let tests =
                 Expect.equal (back |> Array.map stored) (r.FixedPoints |> Array.map stored) "round trip"
                 // Re-analysing the loaded points with the model restores Jacobians and eigenvectors.
                 let again = FixedPoints.analyse 1e-3 net back
-                Expect.equal (again |> Array.map (fun p -> p.Jacobian)) (r.FixedPoints |> Array.map (fun p -> p.Jacobian)) "Jacobians"
+                Expect.equal (again |> Array.map jacobianOf) (r.FixedPoints |> Array.map jacobianOf) "Jacobians"
+                Expect.isTrue (back |> Array.forall (fun p -> p.Linearisation.IsNone && p.Search.IsNone)) "a loaded point has no linearisation and no search record"
                 let text = IO.File.ReadAllText path
                 for key in [ "\"format\": \"rnnfun.fixed-points\""; "\"n_unstable_modes\""; "\"re\""; "\"kind\": \"saddle\"" ] do
                     Expect.stringContains text key (sprintf "file has %s" key)

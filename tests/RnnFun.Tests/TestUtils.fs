@@ -168,3 +168,15 @@ let effectiveMatrices (net: Network) =
         | ParameterValue.Matrix m -> m
         | ParameterValue.Vector _ -> failwithf "%s is not a matrix" name
     m "w_in", m "w_rec", m "w_out"
+
+/// A point's right eigenvectors; fails the test when the point has no linearisation.
+let eigenvectorsOf (p: FixedPoint) =
+    match p.Linearisation with
+    | Some l -> l.Eigenvectors
+    | None -> failtestf "fixed point %d has no linearisation" p.Id
+
+/// A point's Jacobian; fails the test when the point has no linearisation.
+let jacobianOf (p: FixedPoint) =
+    match p.Linearisation with
+    | Some l -> l.Jacobian
+    | None -> failtestf "fixed point %d has no linearisation" p.Id

@@ -54,7 +54,7 @@ let private expectAnalyticUnstableEdges (t: Topology) (p: FixedPoint) =
     Expect.equal p.UnstableModes zeros.Length "unstable modes = zero coordinates"
     // Precondition of the oracle: the unstable eigenvectors are coordinate axes.
     for i in 0 .. p.UnstableModes - 1 do
-        let v = p.Eigenvectors[i] |> Array.map (fun c -> c.Real)
+        let v = (eigenvectorsOf p)[i] |> Array.map (fun c -> c.Real)
         let axis = v |> Array.findIndex (fun c -> abs c > 0.5)
         Expect.contains zeros axis (sprintf "eigenvector %d of point %d lies along a zero coordinate" i p.Id)
         Expect.isLessThan (v |> Array.mapi (fun j c -> if j = axis then 0.0 else abs c) |> Array.max) 1e-12 "eigenvector along an axis"
@@ -106,11 +106,9 @@ let private madeUpPoint id (state: float[]) (directions: float[][]) =
       Input = zeroInput
       Q = 0.0
       Speed = 0.0
-      Iterations = 0
-      Converged = true
-      Jacobian = [||]
+      Search = None
       Eigenvalues = directions |> Array.map (fun _ -> Complex(2.0, 0.0))
-      Eigenvectors = directions |> Array.map (Array.map (fun c -> Complex(c, 0.0)))
+      Linearisation = Some { Jacobian = [||]; Eigenvectors = directions |> Array.map (Array.map (fun c -> Complex(c, 0.0))) }
       UnstableModes = directions.Length
       Stable = directions.Length = 0
       Kind = (if directions.Length = 0 then FixedPointKind.Attractor else FixedPointKind.Saddle)
@@ -238,7 +236,7 @@ let tests =
                 for i in 0 .. fps.Length - 1 do
                     let p = fps[i]
                     let outcomes =
-                        [ for v in p.Eigenvectors do
+                        [ for v in eigenvectorsOf p do
                               let v = v |> Array.map (fun c -> c.Real)
                               let length = sqrt (Array.sumBy (fun c -> c * c) v)
                               for sign in [ 1.0; -1.0 ] do
@@ -401,7 +399,7 @@ let tests =
             check "no points" (fun () -> build d zeroInput [||]) "fixed_points"
             check "state size" (fun () -> build d zeroInput [| { fps[0] with State = [| 0.0 |] } |]) "fixed_points"
             check "repeated ids" (fun () -> build d zeroInput [| fps[0]; fps[1]; { fps[2] with Id = fps[0].Id } |]) "fixed_points"
-            check "no eigenvectors" (fun () -> build d zeroInput [| { fps[26] with Eigenvectors = [||] } |]) "fixed_points"
+            check "no eigenvectors" (fun () -> build d zeroInput [| { fps[26] with Linearisation = None } |]) "fixed_points"
             check "input size" (fun () -> build d [| 0.0; 1.0 |] fps) "input"
             check "input NaN" (fun () -> build d [| nan |] fps) "input"
             check "runs" (fun () -> build { d with RunsPerPoint = 0 } zeroInput fps) "runs_per_point"

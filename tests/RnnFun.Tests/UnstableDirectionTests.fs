@@ -18,11 +18,9 @@ let private spiralSaddle =
       Input = [| 0.0 |]
       Q = 0.0
       Speed = 0.0
-      Iterations = 0
-      Converged = true
-      Jacobian = [||]
+      Search = None
       Eigenvalues = [| Complex(1.2, 0.5); Complex(1.2, -0.5); Complex(0.3, 0.0) |]
-      Eigenvectors = [| v 1.0; v -1.0; [| Complex.Zero; Complex.Zero; Complex.One |] |]
+      Linearisation = Some { Jacobian = [||]; Eigenvectors = [| v 1.0; v -1.0; [| Complex.Zero; Complex.Zero; Complex.One |] |] }
       UnstableModes = 2
       Stable = false
       Kind = FixedPointKind.Saddle
@@ -32,7 +30,7 @@ let private spiralSaddle =
 let tests =
     testList "Unstable directions" [
         test "a complex pair spans its plane: the real part, then the imaginary part" {
-            let d = FixedPoints.directions spiralSaddle.UnstableModes spiralSaddle.Eigenvalues spiralSaddle.Eigenvectors
+            let d = FixedPoints.directions spiralSaddle.UnstableModes spiralSaddle.Eigenvalues (eigenvectorsOf spiralSaddle)
             // Signs do not matter (the runs go both ways): the conjugate's imaginary part is -b.
             Expect.equal (d |> Array.map (Array.map abs)) [| [| 1.0; 0.0; 0.0 |]; [| 0.0; 1.0; 0.0 |] |] "x, then y"
         }

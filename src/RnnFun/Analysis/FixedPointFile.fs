@@ -71,8 +71,8 @@ module FixedPointFile =
     let private integer = JsonRead.integer
     let private vector = JsonRead.vector
 
-    /// Reads fixed points; Jacobians and eigenvectors are not stored (empty: `FixedPoints.analyse`
-    /// recomputes them from the model). Every problem raises `FileFormatError` naming the file and key.
+    /// Reads fixed points; Jacobians and eigenvectors are not stored (`Linearisation = None`,
+    /// `Search = None`: `FixedPoints.analyse` recomputes the linearisation from the model). Every problem raises `FileFormatError` naming the file and key.
     let load (path: string) : FixedPoint[] =
         JsonRead.file path (fun root ->
             JsonRead.header Format Version root
@@ -119,11 +119,9 @@ module FixedPointFile =
                       Input = vector (where + ".input") (get "input")
                       Q = q
                       Speed = number (where + ".speed") (get "speed")
-                      Iterations = 0
-                      Converged = true
-                      Jacobian = [||]
+                      Search = None
                       Eigenvalues = eigenvalues
-                      Eigenvectors = [||]
+                      Linearisation = None
                       UnstableModes = unstable
                       Stable = stable
                       Kind = kind

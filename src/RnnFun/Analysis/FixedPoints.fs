@@ -17,10 +17,26 @@ type FixedPointKind =
     /// Some |lambda| within tol of 1 (line and ring attractors, centres).
     | Marginal
 
-/// A fixed (or slow) point with its linearisation, as plain data.
+/// How the search reached a point (a point read from a file has no such record).
+type SearchRecord =
+    { /// Optimiser iterations (Adam + Newton) it took.
+      Iterations: int
+      /// q below the tolerance (false for slow points).
+      Converged: bool }
+
+/// A point's linearisation: its Jacobian and right eigenvectors. Present on points the search or
+/// `FixedPoints.analyse` computed; absent on points read from a file (which stores eigenvalues only).
+type Linearisation =
+    { /// [state][state], J[i][j] = dF_i/dh_j.
+      Jacobian: float[][]
+      /// Right eigenvectors, one per eigenvalue (same order), each [state].
+      Eigenvectors: Complex[][] }
+
+/// A fixed (or slow) point, as plain data. What a point lacks is absent by type: `Search` for a
+/// point read from a file, `Linearisation` until it is computed.
 type FixedPoint =
     { Id: int
-      /// [units]
+      /// [state]
       State: float[]
       /// [inputs]: the constant input it is a fixed point under.
       Input: float[]
@@ -28,21 +44,18 @@ type FixedPoint =
       Q: float
       /// ||F(x, u) - x||
       Speed: float
-      /// Optimiser iterations (Adam + Newton) it took; 0 when read from a file.
-      Iterations: int
-      /// q below the tolerance (false for slow points).
-      Converged: bool
-      /// [units][units], J[i][j] = dF_i/dh_j; empty when read from a file.
-      Jacobian: float[][]
+      /// How the search reached it; None when read from a file.
+      Search: SearchRecord option
       /// Sorted by modulus, descending.
       Eigenvalues: Complex[]
-      /// Right eigenvectors, one per eigenvalue (same order), each [units]; empty when read from a file.
-      Eigenvectors: Complex[][]
+      /// Jacobian and eigenvectors; None when read from a file (`FixedPoints.analyse` restores them).
+      Linearisation: Linearisation option
       /// Number of |lambda| > 1 + tol.
       UnstableModes: int
       Stable: bool
       Kind: FixedPointKind
-      /// For a continuous-time kind: (lambda - 1) / alpha, the eigenvalues of the vector field.
+      /// For a continuous-time kind (`Kind.TimeScale`): (lambda - 1) / alpha, the eigenvalues of the
+      /// vector field.
       ContinuousEigenvalues: Complex[] option }
 
 /// The constant input the search holds while it looks for fixed points.
@@ -269,9 +282,8 @@ module FixedPoints =
                 (fun i (p: FixedPoint) (values: Complex[], vectors: Complex[][]) ->
                     let unstable, stable, kind = classify tolerance values
                     { p with
-                        Jacobian = jac[i]
+                        Linearisation = Some { Jacobian = jac[i]; Eigenvectors = vectors }
                         Eigenvalues = values
-                        Eigenvectors = vectors
                         UnstableModes = unstable
                         Stable = stable
                         Kind = kind
@@ -747,18 +759,16 @@ module FixedPoints =
                   Input = inputs[i]
                   Q = finalQ[i]
                   Speed = sqrt (2.0 * finalQ[i])
-                  Iterations = iterations[i]
-                  Converged = finalQ[i] < config.TolQ
-                  Jacobian = [||]
+                  Search = Some { Iterations = iterations[i]; Converged = finalQ[i] < config.TolQ }
                   Eigenvalues = [||]
-                  Eigenvectors = [||]
+                  Linearisation = None
                   UnstableModes = 0
                   Stable = false
                   Kind = FixedPointKind.Attractor
                   ContinuousEigenvalues = None })
         let finite (p: FixedPoint) = Double.IsFinite p.Q && p.State |> Array.forall Double.IsFinite
         let refined = points
-        let converged = refined |> Array.filter (fun p -> p.Converged && finite p)
+        let converged = refined |> Array.filter (fun p -> p.Search.Value.Converged && finite p)
         // FixedPointFinder's distance-outlier rule, relative to the initial states' spread.
         let centroid = Array.init n (fun j -> initial |> Array.averageBy (fun s -> s[j]))
         let distanceToCentroid (s: float[]) = sqrt (Array.fold2 (fun acc a b -> acc + (a - b) ** 2.0) 0.0 s centroid)
@@ -779,7 +789,7 @@ module FixedPoints =
         let slow =
             if config.IncludeSlowPoints then
                 refined
-                |> Array.filter (fun p -> not p.Converged && finite p && p.Q < config.SlowTolQ && not (isOutlier p))
+                |> Array.filter (fun p -> not p.Search.Value.Converged && finite p && p.Q < config.SlowTolQ && not (isOutlier p))
                 |> unique config.TolUnique
                 |> analyseWith eigenThreads config.EigenTolerance work
                 |> Array.sortBy (fun p -> p.Q)

@@ -120,9 +120,14 @@ module Topology =
         let bad problem = Check.fail "fixed_points" (sprintf "fixed point %d: %s" p.Id problem)
         if p.UnstableModes < 0 then bad (sprintf "expected UnstableModes >= 0, got %d" p.UnstableModes)
         let eigenvalues = if isNull p.Eigenvalues then [||] else p.Eigenvalues
-        let eigenvectors = if isNull p.Eigenvectors then [||] else p.Eigenvectors
+        let eigenvectors =
+            match p.Linearisation with
+            | Some l when not (isNull l.Eigenvectors) -> l.Eigenvectors
+            | Some _ -> [||]
+            | None when p.UnstableModes = 0 -> [||]
+            | None -> bad (sprintf "has %d unstable modes but no linearisation (a point read from a file has none: run FixedPoints.analyse on it first)" p.UnstableModes)
         if eigenvalues.Length < p.UnstableModes || eigenvectors.Length < p.UnstableModes then
-            bad (sprintf "has %d unstable modes but %d eigenvalues and %d eigenvectors (a point read from a file has none: run FixedPoints.analyse on it first)" p.UnstableModes eigenvalues.Length eigenvectors.Length)
+            bad (sprintf "has %d unstable modes but %d eigenvalues and %d eigenvectors (run FixedPoints.analyse on it first)" p.UnstableModes eigenvalues.Length eigenvectors.Length)
         for i in 0 .. p.UnstableModes - 1 do
             let v = eigenvectors[i]
             if isNull v || v.Length <> units then
