@@ -144,7 +144,13 @@ let tests =
             use net = Network.create relu { NetworkConfig.defaults with InputSize = 2; Units = 6; OutputSize = 1 }
             use _ = torch.NewDisposeScope()
             Expect.isNone (FusedBptt.recurrenceOf relu) "a ReLU step named rnn is not fused"
-            use builtIn = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 2; Units = 6; OutputSize = 1 }
+            // And its unroll without gradients runs its own step, not the hand-written tanh recurrence.
+            let x = randomInputs 3 2 5 2 Precision.Float32 // [batch; time; inputs]
+            use run = Network.unroll net x
+            let mutable h = torch.zeros([| 2L; 6L |])
+            for t in 0 .. 4 do
+                h <- Network.step net h (x.select(1L, int64 t))
+                Expect.isTrue (sameTensor (run.States.select(1L, int64 t)) h) (sprintf "step %d: the ReLU step" t)
             Expect.equal (FusedBptt.recurrenceOf Kinds.rnn) (Some FusedRecurrence.Rnn) "the built-in rnn is"
             use ct = Network.create (Kinds.ctrnnWith { CtrnnConfig.defaults with Dt = 2.0; Tau = 40.0 }) { NetworkConfig.defaults with InputSize = 2; Units = 6; OutputSize = 1 }
             Expect.equal (FusedBptt.recurrenceOf ct.Kind) (Some(FusedRecurrence.Ctrnn 0.05)) "the ctrnn is, with alpha = dt / tau"

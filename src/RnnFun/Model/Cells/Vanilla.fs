@@ -19,12 +19,13 @@ type CtrnnConfig =
     /// dt = 5, tau = 100 (alpha = 0.05), readout of the state (pyrnn's defaults).
     static member defaults = { Dt = 5.0; Tau = 100.0; Readout = Readout.State }
 
-/// The built-in kinds. Each is a plain `Kind` value: parameters, a step and a readout.
+/// The vanilla cells: the discrete tanh network and the continuous-time one, with the pieces a
+/// kind of one's own can reuse (parameters, state, drive, readout). `Kinds` lists them.
 [<RequireQualifiedAccess>]
-module Kinds =
+module Vanilla =
     /// The parameters of a vanilla network: W_in, W_rec, b_rec, W_out and optional b_in, b_out.
     /// By default only W_rec and b_rec are trained (pyrnn's default).
-    let vanillaParameters (sizes: Sizes) : ParameterSpec list =
+    let parameters (sizes: Sizes) : ParameterSpec list =
         let spec name shape fanIn role optional trainable =
             { Name = name; Shape = shape; FanIn = fanIn; Role = role; Optional = optional; Trainable = trainable }
         [ spec "w_in" [| sizes.Units; sizes.Inputs |] sizes.Inputs Role.Input false false
@@ -35,7 +36,7 @@ module Kinds =
           spec "b_out" [| sizes.Outputs |] sizes.Units Role.OutputBias true false ]
 
     /// One block `h` of `Units` values, read by the readout and the rates.
-    let vanillaState (sizes: Sizes) : StateLayout =
+    let state (sizes: Sizes) : StateLayout =
         { Blocks = [ { Name = "h"; Size = sizes.Units } ]; Readout = "h"; Rates = "h" }
 
 
@@ -46,7 +47,7 @@ module Kinds =
 
     /// W_in x + b_in + b_rec for every step at once: x [..; inputs] -> [..; units].
     /// b_rec is folded in here so that a step is a single addmm.
-    let vanillaDrive (w: Weights) (x: Tensor) : Tensor =
+    let drive (w: Weights) (x: Tensor) : Tensor =
         let bias =
             match tryGet w "b_in" with
             | Some bIn -> w["b_rec"] + bIn // [units]
@@ -67,9 +68,9 @@ module Kinds =
         { Name = "rnn"
           Settings = []
           WithSettings = None
-          Parameters = vanillaParameters
-          State = vanillaState
-          InputDrive = vanillaDrive
+          Parameters = parameters
+          State = state
+          InputDrive = drive
           Step = step
           Readout = linearReadout
           Rates = fun h -> h.alias ()
@@ -120,9 +121,9 @@ module Kinds =
               "tau", KindSetting.Number config.Tau
               "readout", KindSetting.Text(readoutText config.Readout) ]
           WithSettings = Some(fun settings -> ctrnnWith (ctrnnConfigOf settings))
-          Parameters = vanillaParameters
-          State = vanillaState
-          InputDrive = vanillaDrive
+          Parameters = parameters
+          State = state
+          InputDrive = drive
           Step = step
           Readout =
             match config.Readout with
@@ -148,7 +149,3 @@ module Kinds =
         if kind.Name <> ctrnn.Name then None
         else
             try Some(ctrnnConfigOf kind.Settings) with :? InvalidArgument -> None
-
-    /// The kinds this library knows: a model file names one of these (or a kind given to
-    /// `ModelFile.loadWith`). A new built-in kind is one more line here.
-    let builtIn: Kind list = [ rnn; ctrnn ]

@@ -1,0 +1,170 @@
+namespace RnnFun
+
+open System
+open System.Collections.Generic
+open TorchSharp
+
+/// The effective (constrained) weights a network computes with, by parameter name.
+type Weights = IReadOnlyDictionary<string, Tensor>
+
+/// A network's sizes.
+type Sizes = { Inputs: int; Units: int; Outputs: int }
+
+/// What a parameter is. Constraints, regularisation, plots and name maps (PyTorch) work by role,
+/// never by name.
+[<RequireQualifiedAccess>]
+type Role =
+    /// Input weights [units; inputs]: the input mask, L1In/L2In.
+    | Input
+    /// Recurrent weights [units; units]: autapses, Dale's law, the recurrent mask, unit signs, L1Rec/L2Rec.
+    /// The hand-written recurrences compute with the kind's one parameter of this role.
+    | Recurrent
+    /// Readout weights [outputs; units]: the output mask, L1Out/L2Out.
+    | Output
+    /// A bias on the input side ([units]); an optional one is created when `NetworkConfig.InputBias` asks.
+    | InputBias
+    /// The recurrent bias ([units]).
+    | RecurrentBias
+    /// The readout's bias ([outputs]); an optional one is created when `NetworkConfig.OutputBias` asks.
+    | OutputBias
+    /// The weights or bias of a gate (a gated cell's update, reset, input or forget gate), by gate name.
+    /// Not constrained and not regularised by the In/Rec/Out terms.
+    | Gate of gate: string
+    /// Anything else (a user kind's extra parameters): no constraint, no regularisation.
+    | Free
+
+/// One parameter of a kind.
+type ParameterSpec =
+    { Name: string
+      Shape: int[]
+      /// PyTorch Linear initialisation: U(-1/sqrt(FanIn), 1/sqrt(FanIn)).
+      FanIn: int
+      Role: Role
+      /// Present only when asked for (by role: `InputBias`, `OutputBias`).
+      Optional: bool
+      /// Trained by default.
+      Trainable: bool }
+
+/// A setting of a kind, written beside the kind's name in model files (dt, tau, readout).
+[<RequireQualifiedAccess>]
+type KindSetting =
+    | Number of float
+    | Text of string
+
+/// One named block of a kind's state.
+type StateBlock = { Name: string; Size: int }
+
+/// How a kind's state is packed in one [batch; state] tensor: named blocks in order (`h` for the
+/// vanilla kinds; `h` and `c` for an LSTM), and the block the readout and the rates read. Fixed
+/// points, Jacobians, topology and PCA work on the packed state.
+type StateLayout =
+    { Blocks: StateBlock list
+      /// The block `Kind.Readout` is given.
+      Readout: string
+      /// The block `Kind.Rates` is given.
+      Rates: string }
+
+/// A recurrence with a forward pass and BPTT written by hand (see `Recurrence` and `FusedBptt`),
+/// computing with the kind's `Role.Recurrent` weights.
+[<RequireQualifiedAccess>]
+type FusedRecurrence =
+    /// h' = tanh(h W' + drive)
+    | Rnn
+    /// h' = (1 - alpha) h + alpha (tanh(h) W' + drive)
+    | Ctrnn of alpha: float
+
+/// A hand-written recurrence and the step function it stands for. It is used only while the kind's
+/// `Step` is that very function (reference equality), so a kind derived from a built-in one with
+/// another step (`{ Kinds.rnn with Step = ... }`) takes the general path: no name test, no probe.
+type HandWritten =
+    { Recurrence: FusedRecurrence
+      Step: Weights -> Tensor -> Tensor -> Tensor }
+
+/// A kind of network (a cell): its parameters with their roles, its state layout, a pure step
+/// function and a readout, and its capabilities. `rnn` and `ctrnn` are two values of this type; a
+/// user defines another (a different nonlinearity, a gated cell) the same way.
+type Kind =
+    { /// Written to model files; the name a model file is read back by.
+      Name: string
+      /// Written beside the name in model files (ctrnn: dt, tau, readout).
+      Settings: (string * KindSetting) list
+      /// The kind with settings read from a model file (the names in `Settings` that the file holds).
+      /// Raises `InvalidArgument` naming the setting for a bad or missing value. None: the kind has no
+      /// settings, and a model file of it gives this very kind.
+      WithSettings: ((string * KindSetting) list -> Kind) option
+      /// The parameters for given sizes, in a fixed order.
+      Parameters: Sizes -> ParameterSpec list
+      /// The state's blocks for given sizes.
+      State: Sizes -> StateLayout
+      /// The input's contribution for every step at once, so that it is one matrix product:
+      /// x [batch; time; inputs] -> [batch; time; drive]. It must also accept x [batch; inputs].
+      InputDrive: Weights -> Tensor -> Tensor
+      /// One step: h [batch; state], drive [batch; drive] -> h' [batch; state].
+      Step: Weights -> Tensor -> Tensor -> Tensor
+      /// The outputs of the readout block of states: [..; block] -> [..; outputs].
+      Readout: Weights -> Tensor -> Tensor
+      /// Firing rates of the rates block of states (for rate regularisation): [..; block] -> [..; block].
+      Rates: Tensor -> Tensor
+      /// Recurrent noise sigma enters the drive as NoiseGain * sigma * N(0, 1): 1 for a discrete
+      /// network, sqrt(2 / alpha) for a continuous-time one (PsychRNN's sqrt(2 alpha) sigma on the state).
+      NoiseGain: float
+      /// The closed-form state Jacobian dF/dh, when the kind has one: h [batch; state],
+      /// drive [batch; drive] -> J [batch; state; state], J[b, i, j] = dF_i / dh_j.
+      /// None: analysis uses autograd.
+      Jacobian: (Weights -> Tensor -> Tensor -> Tensor) option
+      /// The hand-written recurrence, when the kind has one (see `HandWritten`).
+      HandWritten: HandWritten option
+      /// alpha = dt / tau of a continuous-time kind (its vector field's eigenvalues are
+      /// (lambda - 1) / alpha); None for a discrete-time map.
+      TimeScale: float option }
+
+/// What every part of the library reads from a kind's declarations.
+[<RequireQualifiedAccess>]
+module Kind =
+    /// The packed state's width for given sizes: the sum of its blocks.
+    let stateSize (kind: Kind) (sizes: Sizes) : int = (kind.State sizes).Blocks |> List.sumBy (fun b -> b.Size)
+
+    /// Where a block starts in the packed state, and its width.
+    let blockRange (layout: StateLayout) (name: string) : int * int =
+        let rec find start (blocks: StateBlock list) =
+            match blocks with
+            | [] ->
+                let names = layout.Blocks |> List.map (fun b -> b.Name)
+                Check.fail "state" (sprintf "the state has no block '%s' (it has: %s)" name (String.Join(", ", names)))
+            | b :: _ when b.Name = name -> start, b.Size
+            | b :: rest -> find (start + b.Size) rest
+        find 0 layout.Blocks
+
+    /// The named block of packed states: [..; state] -> [..; block], a view (the states themselves
+    /// when the block is the whole state).
+    let block (layout: StateLayout) (name: string) (states: Tensor) : Tensor =
+        let start, size = blockRange layout name
+        let last = states.shape[states.shape.Length - 1]
+        if start = 0 && int64 size = last then states
+        else states.narrow(-1L, int64 start, int64 size)
+
+    /// The names of a kind's parameters of one role, in the kind's order.
+    let namesOf (role: Role) (specs: ParameterSpec list) : string list =
+        specs |> List.filter (fun s -> s.Role = role) |> List.map (fun s -> s.Name)
+
+    /// Checks a kind's declarations for given sizes: a non-empty state of positive blocks with distinct
+    /// names that holds the readout and rates blocks, distinct parameter names, at most one
+    /// `Role.Recurrent` parameter when the kind has a hand-written recurrence.
+    let validate (kind: Kind) (sizes: Sizes) : unit =
+        let layout = kind.State sizes
+        let where = sprintf "kind '%s'" kind.Name
+        if layout.Blocks.IsEmpty then Check.fail "state" (sprintf "%s declares no state block" where)
+        for b in layout.Blocks do
+            if b.Size <= 0 then Check.fail "state" (sprintf "%s: block '%s' has size %d (expected > 0)" where b.Name b.Size)
+        let names = layout.Blocks |> List.map (fun b -> b.Name)
+        if (List.distinct names).Length <> names.Length then Check.fail "state" (sprintf "%s: block names repeat (%s)" where (String.Join(", ", names)))
+        blockRange layout layout.Readout |> ignore
+        blockRange layout layout.Rates |> ignore
+        let specs = kind.Parameters sizes
+        let parameterNames = specs |> List.map (fun s -> s.Name)
+        if (List.distinct parameterNames).Length <> parameterNames.Length then
+            Check.fail "parameters" (sprintf "%s: parameter names repeat (%s)" where (String.Join(", ", parameterNames)))
+        match kind.HandWritten with
+        | Some _ when (namesOf Role.Recurrent specs).Length <> 1 ->
+            Check.fail "parameters" (sprintf "%s has a hand-written recurrence and needs exactly one Role.Recurrent parameter" where)
+        | _ -> ()
