@@ -2,13 +2,15 @@ using Core = RnnFun;
 
 namespace RnnFun.CSharp;
 
-/// <summary>The kind of a built-in network.</summary>
+/// <summary>The kind of a network: a built-in one, or one of your own (see <see cref="RnnKind"/>).</summary>
 public enum NetworkKind
 {
     /// <summary>Discrete vanilla network: h' = tanh(W_rec h + b_rec + W_in x (+ b_in)), o = W_out h (+ b_out).</summary>
     Rnn,
     /// <summary>Continuous-time network (Euler step dt, time constant tau, pyrnn semantics: h is the pre-activation).</summary>
     Ctrnn,
+    /// <summary>A kind that is not built in (<see cref="RnnKind.Custom"/>); <see cref="RnnNetwork.KindInfo"/> describes it.</summary>
+    Custom,
 }
 
 /// <summary>What a continuous-time network reads out.</summary>

@@ -6,14 +6,18 @@ namespace RnnFun.CSharp;
 
 /// <summary>Outputs and hidden states of a network run over a batch of sequences.</summary>
 /// <param name="Outputs">[batch, time, outputs]</param>
-/// <param name="States">[batch, time, units] (for a continuous-time network, the pre-activation states)</param>
+/// <param name="States">[batch, time, state]: the packed state (the units for the vanilla kinds; for a continuous-time network, the pre-activation states)</param>
 public sealed record Rollout(float[,,] Outputs, float[,,] States);
 
 /// <summary>One parameter of a network.</summary>
 /// <param name="Name">Its name: w_in, w_rec, b_rec, w_out, and b_in, b_out when present.</param>
 /// <param name="Shape">Its shape: [rows, columns] for a matrix, [length] for a vector.</param>
 /// <param name="Trainable">Whether training may change it.</param>
-public sealed record NetworkParameter(string Name, IReadOnlyList<int> Shape, bool Trainable);
+public sealed record NetworkParameter(string Name, IReadOnlyList<int> Shape, bool Trainable)
+{
+    /// <summary>What the parameter is (constraints and regularisation follow the role).</summary>
+    public ParameterRole Role { get; init; } = ParameterRole.Free;
+}
 
 /// <summary>
 /// A recurrent network (an immutable RnnFun <c>Network</c>). It owns native tensors: dispose it
@@ -33,7 +37,7 @@ public sealed class RnnNetwork : IDisposable
         {
             NetworkKind.Rnn => Core.Kinds.rnn,
             NetworkKind.Ctrnn => Interop.Call(() => Core.Kinds.ctrnnWith(new Core.CtrnnConfig(dt, tau, readout.ToCore()))),
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "expected Rnn or Ctrnn"),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "expected Rnn or Ctrnn (a kind of your own: pass an RnnKind)"),
         };
 
     internal static Core.Constraints ConstraintsOf(
@@ -93,6 +97,49 @@ public sealed class RnnNetwork : IDisposable
         bool float64 = false)
     {
         var k = KindOf(kind, dt, tau, readout);
+        var constraints = ConstraintsOf(autapses, daleRatio, inputMask, recurrentMask, outputMask);
+        var config = ConfigOf(inputSize, units, outputSize, inputBias, outputBias, constraints, trainable, float64, seed);
+        return new RnnNetwork(Interop.Call(() => Core.NetworkModule.create(k, config)));
+    }
+
+    /// <summary>
+    /// Creates a network of any kind (a built-in one or <see cref="RnnKind.Custom"/>), initialised as
+    /// PyTorch Linear layers from a seed and projected onto the constraints.
+    /// </summary>
+    /// <param name="kind">The kind.</param>
+    /// <param name="inputSize">Number of inputs (&gt; 0).</param>
+    /// <param name="units">Number of recurrent units (&gt; 0).</param>
+    /// <param name="outputSize">Number of outputs (&gt; 0).</param>
+    /// <param name="seed">Seed of the initial weights.</param>
+    /// <param name="inputBias">Add the kind's optional input bias.</param>
+    /// <param name="outputBias">Add the kind's optional output bias.</param>
+    /// <param name="autapses">False: the diagonal of the recurrent weights is zero.</param>
+    /// <param name="daleRatio">Fraction in [0, 1] of excitatory units (Dale's law), or null.</param>
+    /// <param name="inputMask">[units, inputs] mask of the input weights, or null.</param>
+    /// <param name="recurrentMask">[units, units] mask of the recurrent weights, or null.</param>
+    /// <param name="outputMask">[outputs, units] mask of the readout weights, or null.</param>
+    /// <param name="trainable">Trainable flags that differ from the kind's defaults, by parameter name.</param>
+    /// <param name="float64">Compute in float64 instead of float32.</param>
+    /// <returns>The new network; dispose it.</returns>
+    /// <exception cref="ArgumentException">An argument or the kind's declarations are invalid; the message names the problem.</exception>
+    public static RnnNetwork Create(
+        RnnKind kind,
+        int inputSize = 1,
+        int units = 50,
+        int outputSize = 1,
+        long seed = 0,
+        bool inputBias = false,
+        bool outputBias = false,
+        bool autapses = true,
+        double? daleRatio = null,
+        double[,]? inputMask = null,
+        double[,]? recurrentMask = null,
+        double[,]? outputMask = null,
+        IReadOnlyDictionary<string, bool>? trainable = null,
+        bool float64 = false)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        var k = kind.Inner;
         var constraints = ConstraintsOf(autapses, daleRatio, inputMask, recurrentMask, outputMask);
         var config = ConfigOf(inputSize, units, outputSize, inputBias, outputBias, constraints, trainable, float64, seed);
         return new RnnNetwork(Interop.Call(() => Core.NetworkModule.create(k, config)));
@@ -194,10 +241,19 @@ public sealed class RnnNetwork : IDisposable
     /// <param name="float64">Load the weights in float64 instead of float32.</param>
     /// <returns>The network in the file; dispose it.</returns>
     /// <exception cref="RnnFileFormatException">The file is missing or malformed; the message names the problem.</exception>
-    public static RnnNetwork Load(string path, bool float64 = false)
+    public static RnnNetwork Load(string path, bool float64 = false) => Load(path, float64, null);
+
+    /// <summary>Reads a model file of a built-in kind or of one of the given kinds (looked up by name; its settings come from the file).</summary>
+    /// <param name="path">The model file.</param>
+    /// <param name="float64">Load the weights in float64 instead of float32.</param>
+    /// <param name="kinds">Kinds of your own the file may name; null: only the built-in ones.</param>
+    /// <returns>The network in the file; dispose it.</returns>
+    /// <exception cref="RnnFileFormatException">The file is missing or malformed, or names a kind this program does not know; the message names the problem.</exception>
+    public static RnnNetwork Load(string path, bool float64, IEnumerable<RnnKind>? kinds)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return new RnnNetwork(Interop.Call(() => Core.ModelFile.loadWith(FSharpList<Core.Kind>.Empty, Interop.Precision(float64), path)));
+        var known = Interop.List((kinds ?? Array.Empty<RnnKind>()).Select(k => k.Inner));
+        return new RnnNetwork(Interop.Call(() => Core.ModelFile.loadWith(known, Interop.Precision(float64), path)));
     }
 
     /// <summary>Writes the network to a model file, atomically (the old file stays whole on failure).</summary>
@@ -211,7 +267,19 @@ public sealed class RnnNetwork : IDisposable
     }
 
     /// <summary>The network's kind.</summary>
-    public NetworkKind Kind => Inner.Kind.Name == "ctrnn" ? NetworkKind.Ctrnn : NetworkKind.Rnn;
+    public NetworkKind Kind =>
+        Inner.Kind.Name == Core.Kinds.rnn.Name ? NetworkKind.Rnn
+        : Inner.Kind.Name == Core.Kinds.ctrnn.Name ? NetworkKind.Ctrnn
+        : NetworkKind.Custom;
+
+    /// <summary>The network's kind as data: name, settings, parameters, state layout, capabilities.</summary>
+    public RnnKind KindInfo => new(Inner.Kind);
+
+    /// <summary>How the network's state is packed (blocks, and the blocks the readout and the rates read).</summary>
+    public StateLayout StateLayout => RnnKind.LayoutOf(Core.NetworkModule.stateLayout(Inner));
+
+    /// <summary>The packed state's width: the units for the vanilla kinds.</summary>
+    public int StateSize => Core.NetworkModule.stateSize(Inner);
 
     /// <summary>Number of inputs.</summary>
     public int InputSize => Inner.Sizes.Inputs;
@@ -243,7 +311,8 @@ public sealed class RnnNetwork : IDisposable
 
     /// <summary>The parameters, in the kind's order.</summary>
     public IReadOnlyList<NetworkParameter> Parameters =>
-        Interop.ReadOnly(Inner.Parameters.Select(p => new NetworkParameter(p.Spec.Name, Interop.ReadOnly((int[])p.Spec.Shape.Clone()), p.Trainable)));
+        Interop.ReadOnly(Inner.Parameters.Select(p =>
+            new NetworkParameter(p.Spec.Name, Interop.ReadOnly((int[])p.Spec.Shape.Clone()), p.Trainable) { Role = RnnKind.Declaration(p.Spec).Role }));
 
     /// <summary>Number of scalar parameters.</summary>
     public int ParameterCount => Core.NetworkModule.parameterCount(Inner).Item1;
