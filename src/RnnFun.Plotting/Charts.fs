@@ -330,20 +330,20 @@ module Charts =
         [ for k in 1 .. signs.Length - 1 do
               if signs[k - 1] > 0 && signs[k] < 0 then k ]
 
-    let private matrixOf (values: Map<string, ParameterValue>) name =
-        match values |> Map.tryFind name with
-        | Some (ParameterValue.Matrix m) when not (isEmpty m) && not (isEmpty m[0]) -> Some m
-        | _ -> None
+    let private nonEmpty (m: float[][] option) =
+        m |> Option.filter (fun m -> not (isEmpty m) && not (isEmpty m[0]))
 
     /// W_in, W_rec and W_out as heatmaps on one symmetric colour scale (0 white, +-max |w|), laid out as
     /// the network computes: W_in left of W_rec (rows are the units), W_out below W_rec (columns are
     /// the units). Units keep their order, which is excitatory then inhibitory under Dale's law (per
     /// region for a multi-region network); dashed lines mark E/I borders, solid lines region borders.
-    let weightMatrices (values: Map<string, ParameterValue>) (constraints: Constraints) (regions: RegionSpan list option) : GenericChart =
+    /// The matrices are the input [units][inputs], recurrent [units][units] and readout
+    /// [outputs][units] weights, each when the network has one.
+    let weightMatrices (wIn: float[][] option) (wRec: float[][] option) (wOut: float[][] option) (constraints: Constraints) (regions: RegionSpan list option) : GenericChart =
         let chartTitle = "Weights: W_in, W_rec and W_out (effective, after constraints)"
-        let wIn = matrixOf values "w_in"
-        let wRec = matrixOf values "w_rec"
-        let wOut = matrixOf values "w_out"
+        let wIn = nonEmpty wIn
+        let wRec = nonEmpty wRec
+        let wOut = nonEmpty wOut
         match wRec with
         | None when wIn.IsNone && wOut.IsNone -> noData chartTitle "no weight matrices (w_in, w_rec, w_out)"
         | _ ->
@@ -466,10 +466,11 @@ module Charts =
             |> Chart.withSize (1000, 900)
             |> withTitleText chartTitle
 
-    /// `weightMatrices` of a model's effective weights and constraints (`ModelSummary.ofNetwork`);
-    /// region borders as lines when regions are given.
+    /// `weightMatrices` of a model's effective weights and constraints (`ModelSummary.ofNetwork`), the
+    /// matrices found by role (`Role.Input`, `Role.Recurrent`, `Role.Output`); region borders as lines
+    /// when regions are given.
     let weights (model: ModelSummary) (regions: RegionSpan list option) : GenericChart =
-        weightMatrices (Map.ofList model.Values) model.Constraints regions
+        weightMatrices (model.MatrixOfRole Role.Input) (model.MatrixOfRole Role.Recurrent) (model.MatrixOfRole Role.Output) model.Constraints regions
 
     // ------------------------------------------------------------------------------------------
     // Dimensionality

@@ -96,6 +96,23 @@ let tests =
             Expect.isLessThan c.Losses[0] b.Losses[0] "regularisation adds to the loss"
         }
 
+        test "the weight figure finds the matrices by role" {
+            let config = { NetworkConfig.defaults with InputSize = 2; Units = 4; OutputSize = 3; Seed = 1L }
+            use builtIn = Network.create Kinds.rnn config
+            use renamed = Network.ofValues renamedRnn config (renamedValues (Network.values builtIn))
+            let summary = ModelSummary.ofNetwork renamed
+            Expect.equal (summary.MatrixOfRole Role.Recurrent) (summary.Values |> List.pick (fun (n, v) -> match v with ParameterValue.Matrix m when n = "recurrent" -> Some m | _ -> None) |> Some) "W_rec by role"
+            let heatmaps (net: Network) =
+                let json = Plotly.NET.GenericChart.toJson (RnnFun.Plotting.Charts.weights (ModelSummary.ofNetwork net) None)
+                let data = Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("data")
+                [ for t in data.EnumerateArray() do
+                      match t.TryGetProperty "type" with
+                      | true, kind when kind.GetString() = "heatmap" -> yield t.GetProperty("z").GetRawText()
+                      | _ -> () ]
+            Expect.equal (heatmaps renamed).Length 3 "W_in, W_rec and W_out of the renamed kind"
+            Expect.equal (heatmaps renamed) (heatmaps builtIn) "the same panels as the built-in kind's"
+        }
+
         test "continuous-time eigenvalues follow TimeScale, whatever the name" {
             use ct = FixedPointTests.decoupled { Kinds.ctrnn with Name = "my-ctrnn" } 2 2.0
             use discrete = FixedPointTests.decoupled { Kinds.ctrnn with Name = "ctrnn"; TimeScale = None } 2 2.0

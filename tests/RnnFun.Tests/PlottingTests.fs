@@ -182,7 +182,7 @@ let tests =
                   "trials", Charts.trials emptyBatch ([||]: float32[]) 3
                   "trials count 0", Charts.trials batch.Value ([||]: float[]) 0
                   "activity", Charts.activity [||]
-                  "weightMatrices", Charts.weightMatrices Map.empty Constraints.none None
+                  "weightMatrices", Charts.weightMatrices None None None Constraints.none None
                   "dimensionality", Charts.dimensionality emptyPca 0.85
                   "stateSpace", Charts.stateSpace emptyPca [||] [||]
                   "stateSpace (empty trials)", Charts.stateSpace pointsPca.Value [| [||] |] [||]
