@@ -107,11 +107,6 @@ module Topology =
         Check.finitePositive (prefix + "arrival_distance") config.ArrivalDistance
         Check.positive (prefix + "max_steps") config.MaxSteps
 
-    let private gaussian (random: Random) =
-        let u1 = 1.0 - random.NextDouble()
-        let u2 = random.NextDouble()
-        sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
-
     let private norm (v: float[]) = sqrt (Array.sumBy (fun x -> x * x) v)
 
     /// The real unit directions of a point's unstable modes (`FixedPoints.directions`), checked: a
@@ -190,7 +185,7 @@ module Topology =
             [| for i in 0 .. pointCount - 1 do
                    for _ in 1 .. config.RunsPerPoint do
                        let x = fixedPoints[i].State
-                       yield i, RunMethod.Noise, Array.init units (fun j -> x[j] + config.Noise * gaussian random) |]
+                       yield i, RunMethod.Noise, Array.init units (fun j -> x[j] + config.Noise * Sampling.standardNormal random) |]
         let unstableRuns =
             [| for i in 0 .. pointCount - 1 do
                    let x = fixedPoints[i].State
