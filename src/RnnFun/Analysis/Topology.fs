@@ -300,14 +300,19 @@ module Topology =
           Edges = edges
           Unreached = outcome |> Array.filter (fun o -> o < 0) |> Array.length }
 
+    /// `toGraph` with each edge tagged by `tag` of its record (the C# facade tags with its own edge
+    /// type), vertices and edges in the record's order.
+    let toGraphWith (tag: TopologyEdge -> 'Tag) (t: Topology) : QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, 'Tag>> =
+        let graph = QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, 'Tag>>(true)
+        for v in t.Vertices do graph.AddVertex v.Id |> ignore
+        for e in t.Edges do graph.AddEdge(QuikGraph.TaggedEdge<int, 'Tag>(e.From, e.To, tag e)) |> ignore
+        graph
+
     /// The topology as a QuikGraph graph: vertices are the fixed points' ids, and each edge of the
     /// record is one tagged edge (parallel edges allowed: noise and unstable-mode runs between the
     /// same two points are two edges; self-loops are edges too).
     let toGraph (t: Topology) : QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, TopologyEdge>> =
-        let graph = QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, TopologyEdge>>(true)
-        for v in t.Vertices do graph.AddVertex v.Id |> ignore
-        for e in t.Edges do graph.AddEdge(QuikGraph.TaggedEdge<int, TopologyEdge>(e.From, e.To, e)) |> ignore
-        graph
+        toGraphWith id t
 
     /// pyrnn's palette by number of unstable modes: 0 seagreen, 1 salmon, 2 skyblue, 3 or more magenta.
     let colour (unstableModes: int) =
