@@ -172,6 +172,7 @@ let tests =
     testList "Plotting" [
         test "the unstable-mode palette maps 0, 1, 2, 3, 7 to seagreen, salmon, skyblue, magenta, magenta" {
             Expect.equal ([ 0; 1; 2; 3; 7 ] |> List.map Charts.unstableModeColorName) [ "seagreen"; "salmon"; "skyblue"; "magenta"; "magenta" ] "palette"
+            Expect.equal ([ 0; 1; 2; 3; 7 ] |> List.map Charts.unstableModeColorName) ([ 0; 1; 2; 3; 7 ] |> List.map Topology.colour) "the core's palette"
         }
 
         test "every chart function given empty input returns a chart with the 'no data' note" {

@@ -315,9 +315,10 @@ module Topology =
         toGraphWith id t
 
     /// pyrnn's palette by number of unstable modes: 0 seagreen, 1 salmon, 2 skyblue, 3 or more magenta.
+    /// The one definition: the DOT output, the C# facade and the Plotting charts all use it.
     let colour (unstableModes: int) =
         match unstableModes with
-        | 0 -> "seagreen"
+        | m when m <= 0 -> "seagreen"
         | 1 -> "salmon"
         | 2 -> "skyblue"
         | _ -> "magenta"
