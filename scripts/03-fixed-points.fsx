@@ -23,19 +23,8 @@ let gain = 2.0
 let initialStateCount = if Script.quick then 512 else 1024
 let boxLow, boxHigh = -1.5, 1.5
 
-/// The decoupled network W_rec = gain I, zero biases, W_in = 0, W_out = I, in float64.
-let decoupled (n: int) (gain: float) =
-    let config = { NetworkConfig.defaults with InputSize = 1; Units = n; OutputSize = n; Precision = Precision.Float64 }
-    let eye = Array.init n (fun i -> Array.init n (fun j -> if i = j then 1.0 else 0.0))
-    Network.ofValues Kinds.rnn config
-        (Map.ofList
-            [ "w_in", ParameterValue.Matrix(Array.init n (fun _ -> [| 0.0 |]))
-              "w_rec", ParameterValue.Matrix(eye |> Array.map (Array.map ((*) gain)))
-              "b_rec", ParameterValue.Vector(Array.zeroCreate n)
-              "w_out", ParameterValue.Matrix eye ])
-
 let main () =
-    use net = decoupled units gain
+    use net = Network.scaledIdentity Kinds.rnn units gain // W_rec = gain I, W_out = I, W_in = 0, no biases (float64)
     let initial = InitialStates.uniformBox initialStateCount boxLow boxHigh units seed
     let found = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
     let points = found.FixedPoints

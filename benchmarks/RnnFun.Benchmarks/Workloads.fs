@@ -240,21 +240,10 @@ type FixedPointProblem =
       Input: float[]
       Initial: float[][] }
 
-/// The decoupled network W_rec = gain I, zero biases, W_in = 0, W_out = I (n units, float64).
-let decoupled (kind: Kind) (n: int) (gain: float) =
-    let config = { NetworkConfig.defaults with InputSize = 1; Units = n; OutputSize = n; Precision = Precision.Float64 }
-    let eye = Array.init n (fun i -> Array.init n (fun j -> if i = j then 1.0 else 0.0))
-    Network.ofValues kind config
-        (Map.ofList
-            [ "w_in", ParameterValue.Matrix(Array.init n (fun _ -> [| 0.0 |]))
-              "w_rec", ParameterValue.Matrix(eye |> Array.map (Array.map ((*) gain)))
-              "b_rec", ParameterValue.Vector(Array.zeroCreate n)
-              "w_out", ParameterValue.Matrix eye ])
-
 /// The 3-unit W = 2I network (27 fixed points) from 1024 states uniform in [-1.5, 1.5]^3.
 let w2iProblem () =
     { Name = "W = 2I, 3 units"
-      Network = decoupled Kinds.rnn 3 2.0
+      Network = Network.scaledIdentity Kinds.rnn 3 2.0
       Input = [| 0.0 |]
       Initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0 }
 

@@ -1,3 +1,4 @@
+using Microsoft.FSharp.Core;
 using QuikGraph;
 using Core = RnnFun;
 
@@ -79,9 +80,11 @@ public sealed class TopologyGraph
         Options = TopologyOptions.FromCore(inner.Config);
         Vertices = Interop.ReadOnly(inner.Vertices.Select(v => new TopologyVertex(
             v.Id, v.UnstableModes, EnumConversions.FromCore(v.Kind), v.Runs.Noise, v.Runs.Unstable, v.Unreached.Noise, v.Unreached.Unstable)));
-        Edges = Interop.ReadOnly(inner.Edges.Select(e => new TopologyEdge(
-            e.From, e.To, EnumConversions.FromCore(e.Method), e.Count, e.Probability)));
+        Edges = Interop.ReadOnly(inner.Edges.Select(EdgeOf));
     }
+
+    private static TopologyEdge EdgeOf(Core.TopologyEdge e) =>
+        new(e.From, e.To, EnumConversions.FromCore(e.Method), e.Count, e.Probability);
 
     /// <summary>
     /// Builds the topology graph of fixed points of a network under a constant input. From each point:
@@ -152,13 +155,8 @@ public sealed class TopologyGraph
     /// <see cref="TopologyEdge"/> (parallel edges and self-loops allowed).
     /// </summary>
     /// <returns>A new graph.</returns>
-    public BidirectionalGraph<int, TaggedEdge<int, TopologyEdge>> ToQuikGraph()
-    {
-        var graph = new BidirectionalGraph<int, TaggedEdge<int, TopologyEdge>>(allowParallelEdges: true);
-        foreach (var v in Vertices) graph.AddVertex(v.Id);
-        foreach (var e in Edges) graph.AddEdge(new TaggedEdge<int, TopologyEdge>(e.From, e.To, e));
-        return graph;
-    }
+    public BidirectionalGraph<int, TaggedEdge<int, TopologyEdge>> ToQuikGraph() =>
+        Core.TopologyModule.toGraphWith(FuncConvert.FromFunc<Core.TopologyEdge, TopologyEdge>(EdgeOf), _inner);
 
     /// <summary>pyrnn's colour of a vertex by its unstable modes: 0 seagreen, 1 salmon, 2 skyblue, 3 or more magenta.</summary>
     /// <param name="unstableModes">The number of unstable modes.</param>

@@ -39,14 +39,10 @@ module Charts =
     [<Literal>]
     let NoDataText = "no data"
 
-    /// The one palette for the number of unstable modes of a fixed point (pyrnn's): 0 seagreen,
-    /// 1 salmon, 2 skyblue, 3 or more magenta.
-    let unstableModeColorName (modes: int) =
-        match modes with
-        | m when m <= 0 -> "seagreen"
-        | 1 -> "salmon"
-        | 2 -> "skyblue"
-        | _ -> "magenta"
+    /// The palette for the number of unstable modes of a fixed point (pyrnn's): 0 seagreen,
+    /// 1 salmon, 2 skyblue, 3 or more magenta. The core's `Topology.colour`, so that charts and
+    /// topology graphs colour a point alike.
+    let unstableModeColorName (modes: int) = Topology.colour modes
 
     /// `unstableModeColorName` as a Plotly colour.
     let unstableModeColor (modes: int) = Color.fromString (unstableModeColorName modes)

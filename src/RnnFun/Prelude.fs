@@ -49,6 +49,17 @@ module Check =
         if values |> Seq.exists (fun v -> Double.IsNaN v || Double.IsInfinity v) then
             fail argument "expected finite numbers, found NaN or Inf"
 
+/// Random draws from a `System.Random`, for the plain-data parts (task noise, initial states, topology runs).
+[<RequireQualifiedAccess>]
+module Sampling =
+    /// One N(0, 1) draw by Box-Muller (the cosine branch): two uniforms, u1 first. Seeded results
+    /// (tasks, initial states, topology) depend on this exact formula and draw order.
+    let standardNormal (random: Random) : float =
+        // 1 - u keeps u1 in (0, 1], so that log u1 is finite.
+        let u1 = 1.0 - random.NextDouble()
+        let u2 = random.NextDouble()
+        sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
+
 /// Conversions between tensors and plain .NET arrays (always copies).
 module Arrays =
     /// Row-major float64 matrix of a 2-D tensor.

@@ -100,6 +100,7 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
         var graph = topology.ToQuikGraph();
         Assert.Equal(27, graph.VertexCount);
         Assert.Equal(topology.Edges.Count, graph.EdgeCount);
+        Assert.Equal(topology.Edges, graph.Edges.Select(e => e.Tag).ToList());
         Assert.StartsWith("digraph", topology.ToDot());
 
         var path = Path.Combine(Path.GetTempPath(), $"rnnfun-csharp-topology-{Guid.NewGuid():N}.json");

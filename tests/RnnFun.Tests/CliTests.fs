@@ -83,7 +83,7 @@ let tests =
             Directory.CreateDirectory dir |> ignore
             try
                 let model = Path.Combine(dir, "w2i.json")
-                use net = RnnFun.Tests.FixedPointTests.decoupled Kinds.rnn 3 2.0
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
                 ModelFile.save model net
                 let fps = Path.Combine(dir, "fps.json")
                 let code, out, err = rnnfun [ "fixed-points"; "--model"; model; "--box"; "-1.5,1.5"; "--n-init"; "512"; "--quiet"; "--out"; fps ]

@@ -8,17 +8,6 @@ open FsCheck.FSharp
 open TorchSharp
 open RnnFun
 
-/// The decoupled network W_rec = g I, zero biases, W_in = 0, W_out = I (n units).
-let decoupled (kind: Kind) (n: int) (gain: float) =
-    let config = { NetworkConfig.defaults with InputSize = 1; Units = n; OutputSize = n; Precision = Precision.Float64 }
-    let eye = Array.init n (fun i -> Array.init n (fun j -> if i = j then 1.0 else 0.0))
-    Network.ofValues kind config
-        (Map.ofList
-            [ "w_in", ParameterValue.Matrix(Array.init n (fun _ -> [| 0.0 |]))
-              "w_rec", ParameterValue.Matrix(eye |> Array.map (Array.map ((*) gain)))
-              "b_rec", ParameterValue.Vector(Array.zeroCreate n)
-              "w_out", ParameterValue.Matrix eye ])
-
 let private countBy (fps: FixedPoint[]) =
     [ 0 .. 3 ] |> List.map (fun u -> fps |> Array.filter (fun p -> p.UnstableModes = u) |> Array.length)
 
@@ -36,9 +25,62 @@ let private randomNet seed kind units =
 [<Tests>]
 let tests =
     testList "Analysis.FixedPoints" [
+        test "Network.scaledIdentity: float64, 1 input, units outputs; gain I by Role.Recurrent, I by Role.Output, zeros elsewhere" {
+            use net = Network.scaledIdentity Kinds.ctrnn 3 -0.5
+            Expect.equal net.Sizes { Inputs = 1; Units = 3; Outputs = 3 } "sizes"
+            Expect.equal net.Precision Precision.Float64 "float64"
+            Expect.equal (net.Parameters |> List.map (fun p -> p.Spec.Role)) [ Role.Input; Role.Recurrent; Role.RecurrentBias; Role.Output ] "no optional biases"
+            use _ = torch.NewDisposeScope()
+            let w = Network.weights net
+            let eye g = Array.init 9 (fun k -> if k / 3 = k % 3 then g else 0.0) // [3; 3] row-major
+            for p in net.Parameters do
+                let expected =
+                    match p.Spec.Role with
+                    | Role.Recurrent -> eye -0.5
+                    | Role.Output -> eye 1.0
+                    | _ -> Array.zeroCreate (Array.fold (*) 1 p.Spec.Shape)
+                Expect.equal (Arrays.ofTensor w[p.Spec.Name]) expected (sprintf "effective %s (%A)" p.Spec.Name p.Spec.Role)
+        }
+
+        test "Network.scaledIdentity refuses units <= 0, a non-finite gain and a kind without a square Role.Recurrent parameter" {
+            for units in [ 0; -2 ] do
+                let argument, _ = expectInvalid (fun () -> Network.scaledIdentity Kinds.rnn units 2.0) "units"
+                Expect.equal argument "units" (sprintf "units %d" units)
+            for gain in [ nan; infinity; -infinity ] do
+                let argument, _ = expectInvalid (fun () -> Network.scaledIdentity Kinds.rnn 3 gain) "gain"
+                Expect.equal argument "gain" (sprintf "gain %g" gain)
+            let noRecurrent =
+                { Kinds.rnn with
+                    Name = "no-recurrent"
+                    Parameters = fun sizes -> Kinds.vanillaParameters sizes |> List.map (fun p -> if p.Role = Role.Recurrent then { p with Role = Role.Free } else p) }
+            let argument, _ = expectInvalid (fun () -> Network.scaledIdentity noRecurrent 3 2.0) "no Role.Recurrent"
+            Expect.equal argument "kind" "names the kind"
+            let wide =
+                { Kinds.rnn with
+                    Name = "wide-recurrent"
+                    Parameters = fun sizes -> Kinds.vanillaParameters sizes |> List.map (fun p -> if p.Role = Role.Recurrent then { p with Shape = [| sizes.Units; 2 * sizes.Units |] } else p) }
+            let argument, problem = expectInvalid (fun () -> Network.scaledIdentity wide 3 2.0) "a [units; 2 units] Role.Recurrent"
+            Expect.equal argument "w_rec" "names the parameter"
+            Expect.stringContains problem "[3; 3]" "says the shape it needs"
+        }
+
+        test "Network.scaledIdentity (rnn) is the oracle: fixed points exactly {-a*, 0, a*}^2 for gain 2, the origin alone for gain 0.5" {
+            use net = Network.scaledIdentity Kinds.rnn 2 2.0
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 2 0)
+            let expected = [ for a in [ -aStar; 0.0; aStar ] do for b in [ -aStar; 0.0; aStar ] -> [| a; b |] ] |> List.sort
+            let found = r.FixedPoints |> Array.map (fun p -> p.State) |> List.ofArray |> List.sort
+            Expect.equal found.Length 9 "9 fixed points"
+            for f, e in List.zip found expected do
+                Expect.isLessThan (maxAbsDiff f e) 1e-8 (sprintf "%A at %A" f e)
+            use weak = Network.scaledIdentity Kinds.rnn 2 0.5
+            let r = FixedPoints.find FixedPointConfig.defaults weak (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 64 -1.5 1.5 2 0)
+            Expect.equal r.FixedPoints.Length 1 "one fixed point"
+            Expect.isLessThan (maxAbsDiff r.FixedPoints[0].State [| 0.0; 0.0 |]) 1e-8 "the origin"
+        }
+
         test "W = 2I (3 units, discrete): exactly 27 points at {-a*, 0, a*}^3, eigenvalues and 8/12/6/1" {
             Expect.floatClose Accuracy.veryHigh aStar 0.9575040241 "a* of the issue"
-            use net = decoupled Kinds.rnn 3 2.0
+            use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0
             let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
             Expect.equal r.FixedPoints.Length 27 "27 fixed points"
@@ -60,7 +102,7 @@ let tests =
         }
 
         test "W = 2I as ctrnn (dt 5, tau 100): coordinates {-2a*, 0, 2a*}, eigenvalues 0.9583186044 and 1.05" {
-            use net = decoupled Kinds.ctrnn 3 2.0
+            use net = Network.scaledIdentity Kinds.ctrnn 3 2.0
             let initial = InitialStates.uniformBox 1024 -3.0 3.0 3 1
             let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
             Expect.equal r.FixedPoints.Length 27 "27 fixed points"
@@ -185,7 +227,7 @@ let tests =
                 close q expectedQ && close g expectedG))
 
         test "the shared-Jacobian radius and the chord budget change the work, not the points found" {
-            use net = decoupled Kinds.rnn 3 2.0
+            use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0
             let states (r: FixedPointResult) = r.FixedPoints |> Array.map (fun p -> p.State |> Array.map (fun v -> Math.Round(v, 8))) |> Array.sort
             let alone = FixedPoints.find { FixedPointConfig.defaults with SharedJacobianRadius = 0.0 } net (ConstantInput.Same [| 0.0 |]) initial
@@ -200,7 +242,7 @@ let tests =
         }
 
         test "input-conditioned search: uniqueness is judged on [x, u]" {
-            use net = decoupled Kinds.rnn 2 2.0
+            use net = Network.scaledIdentity Kinds.rnn 2 2.0
             let initial = InitialStates.uniformBox 200 -1.5 1.5 2 3
             // The same states under two inputs: every fixed point appears once per input.
             let inputs = Array.init 200 (fun i -> if i % 2 = 0 then [| 0.0 |] else [| 1.0 |])
@@ -209,7 +251,7 @@ let tests =
         }
 
         test "fixed-point files: save -> load keeps every stored field; bad files fail naming the problem" {
-            use net = decoupled Kinds.rnn 3 2.0
+            use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 3 0)
             let dir = IO.Path.Combine(IO.Path.GetTempPath(), "rnnfun-fp-" + Guid.NewGuid().ToString("N"))
             IO.Directory.CreateDirectory dir |> ignore
@@ -244,7 +286,7 @@ let tests =
         }
 
         test "bad arguments fail with a message naming them" {
-            use net = decoupled Kinds.rnn 3 2.0
+            use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let arg, _ = expectInvalid (fun () -> FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) [| [| 1.0 |] |]) "state size"
             Expect.equal arg "initial_states" "names the states"
             let arg, _ = expectInvalid (fun () -> FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0; 1.0 |]) [| [| 1.0; 0.0; 0.0 |] |]) "input size"

@@ -113,9 +113,19 @@ let tests =
             Expect.equal (heatmaps renamed) (heatmaps builtIn) "the same panels as the built-in kind's"
         }
 
+        test "Network.scaledIdentity fills a renamed kind by role: the built-in rnn's values under the new names" {
+            use builtIn = Network.scaledIdentity Kinds.rnn 3 2.0
+            use renamed = Network.scaledIdentity renamedRnn 3 2.0
+            Expect.equal (Network.values renamed |> Map.ofList) (renamedValues (Network.values builtIn)) "same values by role"
+            let eye g = ParameterValue.Matrix(Array.init 3 (fun i -> Array.init 3 (fun j -> if i = j then g else 0.0)))
+            let values = Network.values renamed |> Map.ofList
+            Expect.equal values["recurrent"] (eye 2.0) "recurrent = 2 I"
+            Expect.equal values["readout"] (eye 1.0) "readout = I"
+        }
+
         test "continuous-time eigenvalues follow TimeScale, whatever the name" {
-            use ct = FixedPointTests.decoupled { Kinds.ctrnn with Name = "my-ctrnn" } 2 2.0
-            use discrete = FixedPointTests.decoupled { Kinds.ctrnn with Name = "ctrnn"; TimeScale = None } 2 2.0
+            use ct = Network.scaledIdentity { Kinds.ctrnn with Name = "my-ctrnn" } 2 2.0
+            use discrete = Network.scaledIdentity { Kinds.ctrnn with Name = "ctrnn"; TimeScale = None } 2 2.0
             let points net = (FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 64 -3.0 3.0 2 0)).FixedPoints
             for p in points ct do
                 let expected = p.Eigenvalues |> Array.map (fun l -> (l - Complex.One) / 0.05)

@@ -91,7 +91,7 @@ let tests =
 
         test "analyse: fixed points with |F(x) - x| small, the topology's vertices are the fixed points, the PCA of the trajectories" {
             // W = 2I (3 units, W_in = 0): from a non-zero initial state the trajectories run to the attractors.
-            use net = FixedPointTests.decoupled Kinds.rnn 3 2.0
+            use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let trials = { twoBit.Generate 4 1 with Inputs = Array.zeroCreate (4 * 9); InputSize = 1 }
             let h0 = Some [| 0.3; -0.2; 0.1 |]
             let analysis = Pipeline.analyse tinyConfig net h0 trials
@@ -114,7 +114,7 @@ let tests =
 
         test "analyse: states that do not vary give no PCA, and no fixed point gives no topology, instead of failing" {
             // W = 2I from the zero state with W_in = 0 stays at 0: one distinct state.
-            use net = FixedPointTests.decoupled Kinds.rnn 3 2.0
+            use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let trials = { twoBit.Generate 2 1 with Inputs = Array.zeroCreate (2 * 9); InputSize = 1 }
             let analysis = Pipeline.analyse { tinyConfig with InitialStateNoise = 0.0 } net None trials
             Expect.isNone analysis.Pca "no PCA of equal states"

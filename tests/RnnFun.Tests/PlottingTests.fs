@@ -95,12 +95,12 @@ let private statesPca = lazy (Pca.fitAll (Array.concat (snd rolled.Value)))
 /// W = 2I (3 units): 27 fixed points, 8 / 12 / 6 / 1 with 0 / 1 / 2 / 3 unstable modes.
 let private fixedPoints =
     lazy
-        (use net = FixedPointTests.decoupled Kinds.rnn 3 2.0
+        (use net = Network.scaledIdentity Kinds.rnn 3 2.0
          (FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 3 0)).FixedPoints)
 
 let private topology =
     lazy
-        (use net = FixedPointTests.decoupled Kinds.rnn 3 2.0
+        (use net = Network.scaledIdentity Kinds.rnn 3 2.0
          Topology.build { TopologyConfig.defaults with RunsPerPoint = 4; MaxSteps = 200 } net [| 0.0 |] fixedPoints.Value)
 
 /// A PCA of the fixed points of W = 2I.
@@ -172,6 +172,7 @@ let tests =
     testList "Plotting" [
         test "the unstable-mode palette maps 0, 1, 2, 3, 7 to seagreen, salmon, skyblue, magenta, magenta" {
             Expect.equal ([ 0; 1; 2; 3; 7 ] |> List.map Charts.unstableModeColorName) [ "seagreen"; "salmon"; "skyblue"; "magenta"; "magenta" ] "palette"
+            Expect.equal ([ 0; 1; 2; 3; 7 ] |> List.map Charts.unstableModeColorName) ([ 0; 1; 2; 3; 7 ] |> List.map Topology.colour) "the core's palette"
         }
 
         test "every chart function given empty input returns a chart with the 'no data' note" {

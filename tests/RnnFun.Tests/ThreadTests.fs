@@ -16,7 +16,7 @@ let private fitWith (threads: int) (seen: Collections.Concurrent.ConcurrentBag<i
     Network.values result.Network
 
 let private searchWith (threads: int) (seen: Collections.Concurrent.ConcurrentBag<int>) =
-    use net = FixedPointTests.decoupled Kinds.rnn 3 2.0
+    use net = Network.scaledIdentity Kinds.rnn 3 2.0
     let config = { FixedPointConfig.defaults with Threads = Some threads; Progress = Some(fun _ -> seen.Add(torch.get_num_threads ())) }
     (FixedPoints.find config net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 3 0)).FixedPoints
     |> Array.map (fun p -> p.State)

@@ -157,11 +157,6 @@ type FixedPointResult =
 /// Initial states for the search, as plain data.
 [<RequireQualifiedAccess>]
 module InitialStates =
-    let private gaussian (random: Random) =
-        let u1 = 1.0 - random.NextDouble()
-        let u2 = random.NextDouble()
-        sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
-
     /// `count` states drawn with replacement from trajectory states [samples][units], plus N(0, noise^2).
     let fromStates (count: int) (noise: float) (seed: int) (states: float[][]) : float[][] =
         Check.positive "n_init" count
@@ -170,7 +165,7 @@ module InitialStates =
         let random = Random(seed)
         Array.init count (fun _ ->
             let s = states[random.Next states.Length]
-            s |> Array.map (fun v -> v + noise * gaussian random))
+            s |> Array.map (fun v -> v + noise * Sampling.standardNormal random))
 
     /// The states of a trajectory tensor [batch; time; units] as rows [batch * time][units].
     let ofTrajectories (states: Tensor) : float[][] =

@@ -107,11 +107,6 @@ module Topology =
         Check.finitePositive (prefix + "arrival_distance") config.ArrivalDistance
         Check.positive (prefix + "max_steps") config.MaxSteps
 
-    let private gaussian (random: Random) =
-        let u1 = 1.0 - random.NextDouble()
-        let u2 = random.NextDouble()
-        sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
-
     let private norm (v: float[]) = sqrt (Array.sumBy (fun x -> x * x) v)
 
     /// The real unit directions of a point's unstable modes (`FixedPoints.directions`), checked: a
@@ -190,7 +185,7 @@ module Topology =
             [| for i in 0 .. pointCount - 1 do
                    for _ in 1 .. config.RunsPerPoint do
                        let x = fixedPoints[i].State
-                       yield i, RunMethod.Noise, Array.init units (fun j -> x[j] + config.Noise * gaussian random) |]
+                       yield i, RunMethod.Noise, Array.init units (fun j -> x[j] + config.Noise * Sampling.standardNormal random) |]
         let unstableRuns =
             [| for i in 0 .. pointCount - 1 do
                    let x = fixedPoints[i].State
@@ -305,19 +300,25 @@ module Topology =
           Edges = edges
           Unreached = outcome |> Array.filter (fun o -> o < 0) |> Array.length }
 
+    /// `toGraph` with each edge tagged by `tag` of its record (the C# facade tags with its own edge
+    /// type), vertices and edges in the record's order.
+    let toGraphWith (tag: TopologyEdge -> 'Tag) (t: Topology) : QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, 'Tag>> =
+        let graph = QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, 'Tag>>(true)
+        for v in t.Vertices do graph.AddVertex v.Id |> ignore
+        for e in t.Edges do graph.AddEdge(QuikGraph.TaggedEdge<int, 'Tag>(e.From, e.To, tag e)) |> ignore
+        graph
+
     /// The topology as a QuikGraph graph: vertices are the fixed points' ids, and each edge of the
     /// record is one tagged edge (parallel edges allowed: noise and unstable-mode runs between the
     /// same two points are two edges; self-loops are edges too).
     let toGraph (t: Topology) : QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, TopologyEdge>> =
-        let graph = QuikGraph.BidirectionalGraph<int, QuikGraph.TaggedEdge<int, TopologyEdge>>(true)
-        for v in t.Vertices do graph.AddVertex v.Id |> ignore
-        for e in t.Edges do graph.AddEdge(QuikGraph.TaggedEdge<int, TopologyEdge>(e.From, e.To, e)) |> ignore
-        graph
+        toGraphWith id t
 
     /// pyrnn's palette by number of unstable modes: 0 seagreen, 1 salmon, 2 skyblue, 3 or more magenta.
+    /// The one definition: the DOT output, the C# facade and the Plotting charts all use it.
     let colour (unstableModes: int) =
         match unstableModes with
-        | 0 -> "seagreen"
+        | m when m <= 0 -> "seagreen"
         | 1 -> "salmon"
         | 2 -> "skyblue"
         | _ -> "magenta"

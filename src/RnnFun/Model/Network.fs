@@ -400,3 +400,40 @@ module Network =
 
     /// `unrollFrom` with the zero initial state.
     let unroll (net: Network) (x: Tensor) : Rollout = unrollFrom net None x
+
+    /// The analytic oracle network: W_rec = gain I, W_out = I, W_in = 0 and zero biases, `units`
+    /// units, 1 input, `units` outputs, float64. Its units are decoupled, so its fixed points are
+    /// known in closed form (for the rnn kind, {-a*, 0, a*}^units with a* = tanh(gain a*) when gain > 1;
+    /// the origin alone when gain <= 1), which is what the tests, benchmarks and examples check a
+    /// search against. Parameters are filled by role, never by name: every `Role.Recurrent`
+    /// parameter gets gain I, every `Role.Output` one I, all others (input weights, biases, gates,
+    /// free parameters) zeros; so any kind whose recurrent and output roles are [units; units] works.
+    let scaledIdentity (kind: Kind) (units: int) (gain: float) : Network =
+        Check.positive "units" units
+        if Double.IsNaN gain || Double.IsInfinity gain then
+            Check.fail "gain" (sprintf "expected a finite number, got %g" gain)
+        let config = { NetworkConfig.defaults with InputSize = 1; Units = units; OutputSize = units; Precision = Precision.Float64 }
+        let identity scale (spec: ParameterSpec) =
+            match spec.Shape with
+            | [| rows; cols |] when rows = units && cols = units ->
+                ParameterValue.Matrix(Array.init units (fun i -> Array.init units (fun j -> if i = j then scale else 0.0)))
+            | shape ->
+                Check.fail spec.Name (sprintf "scaledIdentity needs a %A parameter of shape [%d; %d] (a vanilla-shaped kind), got %s; build this kind with Network.ofValues instead" spec.Role units units (shapeText shape))
+        let zeros (spec: ParameterSpec) =
+            match spec.Shape with
+            | [| n |] -> ParameterValue.Vector(Array.zeroCreate n)
+            | [| rows; cols |] -> ParameterValue.Matrix(Array.init rows (fun _ -> Array.zeroCreate cols))
+            | shape -> Check.fail spec.Name (sprintf "scaledIdentity fills vectors and matrices only, got shape %s; build this kind with Network.ofValues instead" (shapeText shape))
+        let specs = specs kind config
+        if not (specs |> List.exists (fun s -> s.Role = Role.Recurrent)) then
+            Check.fail "kind" (sprintf "kind '%s' has no Role.Recurrent parameter for gain I; scaledIdentity needs one" kind.Name)
+        let values =
+            specs
+            |> List.map (fun spec ->
+                let value =
+                    match spec.Role with
+                    | Role.Recurrent -> identity gain spec
+                    | Role.Output -> identity 1.0 spec
+                    | _ -> zeros spec
+                spec.Name, value)
+        ofValues kind config (Map.ofList values)

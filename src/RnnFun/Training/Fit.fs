@@ -48,6 +48,17 @@ type StopReason =
     | Cancelled
     | Diverged
 
+/// The text of a stop reason, the one form that training logs, summaries, reports and console lines write.
+[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
+module StopReason =
+    /// completed, stop-loss, cancelled or diverged.
+    let text (reason: StopReason) =
+        match reason with
+        | StopReason.Completed -> "completed"
+        | StopReason.StopLoss -> "stop-loss"
+        | StopReason.Cancelled -> "cancelled"
+        | StopReason.Diverged -> "diverged"
+
 /// Reported after every optimiser step.
 type TrainingProgress =
     { /// 1-based

@@ -1,16 +1,5 @@
 namespace RnnFun
 
-/// The text of a stop reason, the one form that training logs, summaries, reports and console lines write.
-[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
-module StopReason =
-    /// completed, stop-loss, cancelled or diverged.
-    let text (reason: StopReason) =
-        match reason with
-        | StopReason.Completed -> "completed"
-        | StopReason.StopLoss -> "stop-loss"
-        | StopReason.Cancelled -> "cancelled"
-        | StopReason.Diverged -> "diverged"
-
 /// A task with a network and training config that learn it well.
 type Preset =
     { Task: Task

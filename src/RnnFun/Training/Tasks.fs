@@ -172,10 +172,6 @@ module Tasks =
             let k, time = config.Channels, config.Time
             let inputs = Array.zeroCreate<float32> (trials * time * k)
             let targets = Array.zeroCreate<float32> (trials * time * outputs)
-            let gaussian () =
-                let u1 = 1.0 - noiseRandom.NextDouble()
-                let u2 = noiseRandom.NextDouble()
-                sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
             for trial in 0 .. trials - 1 do
                 for c in 0 .. k - 1 do
                     let mutable speed = speeds[random.Next speeds.Length]
@@ -183,7 +179,7 @@ module Tasks =
                     for t in 0 .. time - 1 do
                         if t > 0 && random.NextDouble() < config.SwitchProbability then speed <- speeds[random.Next speeds.Length]
                         y <- y + speed
-                        let noise = if config.InputNoise > 0.0 then config.InputNoise * gaussian () else 0.0
+                        let noise = if config.InputNoise > 0.0 then config.InputNoise * Sampling.standardNormal noiseRandom else 0.0
                         inputs[(trial * time + t) * k + c] <- float32 (speed + noise)
                         let o = (trial * time + t) * outputs + c * perChannel
                         match config.Encoding with
