@@ -66,6 +66,7 @@ let private writeSummary (path: string) (task: string) (net: Network) (fit: FitR
         w.WriteEndObject()
         w.Flush())
 
+/// Runs `rnnfun demo`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<DemoArgs>) =
     let out = args.GetResult(DemoArgs.Out, defaultValue = "./rnnfun-demo")
     let task = args.GetResult(DemoArgs.Task, defaultValue = "flipflop")

@@ -16,6 +16,7 @@ let private trajectoryStates (net: Network) (task: string) (trials: int) (seed: 
         raise (UserError(sprintf "--task: %s has %d inputs but the model has %d" task preset.Task.InputSize net.Sizes.Inputs))
     (Pipeline.trajectories None net (preset.Task.Generate trials seed)).AllStates
 
+/// Runs `rnnfun fixed-points`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<FixedPointArgs>) =
     let path = args.GetResult FixedPointArgs.Model
     use net = ModelFile.load path

@@ -31,6 +31,7 @@ let private describeConstraints (net: Network) =
           yield sprintf "unit signs      %d excitatory, %d inhibitory, %d free" (count 1) (count -1) (count 0)
       | None -> () ]
 
+/// Runs `rnnfun info`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<InfoArgs>) =
     let path = args.GetResult InfoArgs.Model
     use net = ModelFile.load path

@@ -37,6 +37,7 @@ let private renderPngs (dir: string) (charts: (string * Plotly.NET.GenericChart)
                 if IO.File.Exists png then yield png ]
         Some written
 
+/// Runs `rnnfun report`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<ReportArgs>) =
     let modelPath = args.GetResult ReportArgs.Model
     use net = ModelFile.load modelPath

@@ -7,6 +7,7 @@ open RnnFun
 open RnnFun.Cli.Args
 open RnnFun.Cli.Common
 
+/// Runs `rnnfun topology`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<TopologyArgs>) =
     use net = ModelFile.load (args.GetResult TopologyArgs.Model)
     let fpPath = args.GetResult TopologyArgs.Fixed_Points

@@ -7,6 +7,7 @@ open RnnFun
 open RnnFun.Cli.Args
 open RnnFun.Cli.Common
 
+/// Runs `rnnfun train`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<TrainArgs>) =
     let task = args.GetResult TrainArgs.Task
     let seed = args.GetResult(TrainArgs.Seed, defaultValue = 0)
