@@ -52,7 +52,7 @@ let main () =
     let validationLoss = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
     printfn "  %s after %d epochs in %.1f s; validation MSE %s (epoch %d)" (StopReason.text fit.StopReason) fit.StoppedAtEpoch fit.WallTime.TotalSeconds (Script.sci validationLoss) fit.BestEpoch
     ModelFile.save (file "model.json") net
-    TrainingLog.save (file "training-log.json") "flipflop" preset.Fit fit
+    TrainingLogFile.save (file "training-log.json") "flipflop" preset.Fit fit
 
     // 2-3. Fixed points under zero input, from states the network visits on held-out trials
     //    (the same trials Presets.train validated on), jittered with Gaussian noise; then the

@@ -116,7 +116,7 @@ public sealed class TrainingOptions
 
     internal Core.FitHooks HooksOf(IProgress<TrainingProgressInfo>? progress, CancellationToken cancellationToken) =>
         new(Trainer.ProgressOf(progress), cancellationToken,
-            SaveAtMinLoss is null ? FSharpOption<FSharpFunc<Core.Network, Unit>>.None : Interop.Some(Core.FitHooks.saveBest(SaveAtMinLoss)),
+            SaveAtMinLoss is null ? FSharpOption<FSharpFunc<Core.Network, Unit>>.None : Interop.Some(FuncConvert.FromAction<Core.Network>(net => Core.ModelFile.saveBest(SaveAtMinLoss, net))),
             Interop.OfNullable(Threads));
 
     internal Core.FitConfig ToCore()

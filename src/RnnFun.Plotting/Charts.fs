@@ -7,8 +7,8 @@ open Plotly.NET.LayoutObjects
 open Plotly.NET.TraceObjects
 open RnnFun
 
-/// Training curves as plain arrays: from a training run (`TrainingLog.ofSummary`) or from a training
-/// log written elsewhere.
+/// Training curves as plain arrays: from a training run (`TrainingLog.ofSummary`), from a training
+/// log file (`TrainingLog.ofRecord`) or from a log written elsewhere.
 type TrainingLog =
     { /// Mean training loss per epoch.
       Losses: float[]
@@ -24,6 +24,13 @@ type TrainingLog =
 
     /// The curves of a training run (`TrainingSummary.ofFit`).
     static member ofSummary(r: TrainingSummary) =
+        { Losses = r.Losses
+          ValidationLosses = r.ValidationLosses
+          LearningRates = r.LearningRates
+          BestEpoch = r.BestEpoch }
+
+    /// The curves of a training log read back (`TrainingLogFile.load`).
+    static member ofRecord(r: TrainingRecord) =
         { Losses = r.Losses
           ValidationLosses = r.ValidationLosses
           LearningRates = r.LearningRates

@@ -414,6 +414,6 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
     /// Writes `html inputs` to a file atomically (a temporary file beside it, then renamed over it).
     let save (path: string) (inputs: ReportInputs) =
         let text = html inputs
-        ModelFile.writeAtomically path (fun stream ->
+        FileFormat.writeAtomically path (fun stream ->
             let bytes = UTF8Encoding(false).GetBytes(text)
             stream.Write(bytes, 0, bytes.Length))

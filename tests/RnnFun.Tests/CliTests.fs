@@ -66,6 +66,19 @@ let tests =
                 let log = File.ReadAllText(Path.Combine(dir, "ff.training-log.json"))
                 for key in [ "\"loss\""; "\"validation_loss\""; "\"stop_reason\": \"completed\"" ] do
                     Expect.stringContains log key (sprintf "log has %s" key)
+                let logPath = Path.Combine(dir, "ff.training-log.json")
+                let record = TrainingLogFile.load logPath
+                Expect.equal (record.Task, record.KindName, record.Units, record.StopReason) ("flipflop", "ctrnn", 12, StopReason.Completed) "the log reads back"
+                Expect.equal record.Losses.Length 2 "two epochs"
+                // The report reads the log with the strict reader: a bad key is one line naming it.
+                let html = Path.Combine(dir, "report.html")
+                let code, _, err = rnnfun [ "report"; "--model"; path; "--training-log"; logPath; "--out"; html ]
+                Expect.equal code 0 ("report exit code; stderr: " + err)
+                File.WriteAllText(logPath, File.ReadAllText(logPath).Replace("\"stop_reason\": \"completed\"", "\"stop_reason\": 3"))
+                let code, _, err = rnnfun [ "report"; "--model"; path; "--training-log"; logPath; "--out"; html ]
+                Expect.equal code 2 "bad log: exit code"
+                Expect.isTrue (oneLine err) (sprintf "bad log: one line: %s" err)
+                Expect.stringContains err "stop_reason" "names the key"
             finally
                 if Directory.Exists dir then Directory.Delete(dir, true)
         }

@@ -116,7 +116,7 @@ let tests =
                 let before = File.ReadAllBytes path
                 let crash =
                     try
-                        ModelFile.writeAtomically path (fun s ->
+                        FileFormat.writeAtomically path (fun s ->
                             s.Write(before, 0, before.Length / 3)
                             failwith "killed mid-write")
                         false

@@ -133,7 +133,7 @@ let tests =
             try
                 use net = smallNet 6L
                 let validation = smallTask.Generate 64 -1
-                use r = Training.fitWith { oneThread with OnBest = Some(FitHooks.saveBest path) } { quick with Epochs = 10; KeepBest = true; Validation = Some validation } net fresh
+                use r = Training.fitWith { oneThread with OnBest = Some(ModelFile.saveBest path) } { quick with Epochs = 10; KeepBest = true; Validation = Some validation } net fresh
                 let best = r.ValidationLosses |> Array.mapi (fun i l -> i, l) |> Array.minBy snd |> fst
                 Expect.equal r.BestEpoch (best + 1) "best epoch = lowest validation loss"
                 use saved = ModelFile.load path

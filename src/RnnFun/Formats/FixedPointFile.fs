@@ -64,74 +64,75 @@ module FixedPointFile =
             Check.allFinite (sprintf "fixed_points[%d].state" p.Id) p.State
             Check.allFinite (sprintf "fixed_points[%d].input" p.Id) p.Input
             Check.allFinite (sprintf "fixed_points[%d].q" p.Id) [ p.Q; p.Speed ]
-        ModelFile.writeAtomically path (fun s -> write s points)
+        FileFormat.writeAtomically path (fun s -> write s points)
 
     let private required (e: JsonElement) (name: string) (where: string) = JsonRead.required e name (where + "." + name)
     let private number = JsonRead.number
     let private integer = JsonRead.integer
     let private vector = JsonRead.vector
 
+    /// Reads fixed points from a parsed version-1 document. Raises `InvalidArgument` naming the key.
+    let private ofJson (root: JsonElement) : FixedPoint[] =
+        let list = required root "fixed_points" "file"
+        if list.ValueKind <> JsonValueKind.Array then Check.fail "fixed_points" "expected an array"
+        let points =
+            [| for i, e in Seq.indexed (list.EnumerateArray()) ->
+                let where = sprintf "fixed_points[%d]" i
+                if e.ValueKind <> JsonValueKind.Object then Check.fail where "expected an object"
+                let get name = required e name where
+                let state = vector (where + ".state") (get "state")
+                let eigen = get "eigenvalues"
+                if eigen.ValueKind <> JsonValueKind.Array then Check.fail (where + ".eigenvalues") "expected an array"
+                let eigenvalues =
+                    [| for j, l in Seq.indexed (eigen.EnumerateArray()) ->
+                        let at = sprintf "%s.eigenvalues[%d]" where j
+                        if l.ValueKind <> JsonValueKind.Object then Check.fail at "expected { \"re\": x, \"im\": y }"
+                        Complex(number (at + ".re") (required l "re" at), number (at + ".im") (required l "im" at)) |]
+                if eigenvalues.Length <> state.Length then
+                    Check.fail (where + ".eigenvalues") (sprintf "expected %d eigenvalues (one per unit), got %d" state.Length eigenvalues.Length)
+                let moduli = eigenvalues |> Array.map (fun l -> l.Magnitude)
+                for j in 1 .. moduli.Length - 1 do
+                    if moduli[j] > moduli[j - 1] * (1.0 + 1e-12) then Check.fail (where + ".eigenvalues") "expected eigenvalues sorted by modulus, descending"
+                let unstable = integer (where + ".n_unstable_modes") (get "n_unstable_modes")
+                if unstable < 0 || unstable > state.Length then Check.fail (where + ".n_unstable_modes") (sprintf "expected 0..%d, got %d" state.Length unstable)
+                let stable =
+                    match (get "stable").ValueKind with
+                    | JsonValueKind.True -> true
+                    | JsonValueKind.False -> false
+                    | _ -> Check.fail (where + ".stable") "expected true or false"
+                let kind =
+                    match (get "kind").ValueKind with
+                    | JsonValueKind.String ->
+                        match kindOf ((get "kind").GetString()) with
+                        | Some k -> k
+                        | None -> Check.fail (where + ".kind") (sprintf "expected attractor, saddle, repeller or marginal, got %s" ((get "kind").GetRawText()))
+                    | _ -> Check.fail (where + ".kind") "expected a string"
+                if stable <> (kind = FixedPointKind.Attractor) then Check.fail (where + ".stable") "stable must be true exactly for an attractor"
+                if stable && unstable > 0 then Check.fail (where + ".n_unstable_modes") "a stable point has no unstable mode"
+                let q = number (where + ".q") (get "q")
+                if q < 0.0 then Check.fail (where + ".q") "expected q >= 0"
+                { Id = integer (where + ".id") (get "id")
+                  State = state
+                  Input = vector (where + ".input") (get "input")
+                  Q = q
+                  Speed = number (where + ".speed") (get "speed")
+                  Search = None
+                  Eigenvalues = eigenvalues
+                  Linearisation = None
+                  UnstableModes = unstable
+                  Stable = stable
+                  Kind = kind
+                  ContinuousEigenvalues = None } |]
+        if points.Length > 0 then
+            let n, i = points[0].State.Length, points[0].Input.Length
+            for p in points do
+                if p.State.Length <> n then Check.fail (sprintf "fixed_points[id %d].state" p.Id) (sprintf "expected %d values like the first point, got %d" n p.State.Length)
+                if p.Input.Length <> i then Check.fail (sprintf "fixed_points[id %d].input" p.Id) (sprintf "expected %d values like the first point, got %d" i p.Input.Length)
+        match points |> Array.countBy (fun p -> p.Id) |> Array.tryFind (fun (_, c) -> c > 1) with
+        | Some (id, _) -> Check.fail "fixed_points" (sprintf "id %d is used twice" id)
+        | None -> ()
+        points
+
     /// Reads fixed points; Jacobians and eigenvectors are not stored (`Linearisation = None`,
     /// `Search = None`: `FixedPoints.analyse` recomputes the linearisation from the model). Every problem raises `FileFormatError` naming the file and key.
-    let load (path: string) : FixedPoint[] =
-        JsonRead.file path (fun root ->
-            JsonRead.header Format Version root
-            let list = required root "fixed_points" "file"
-            if list.ValueKind <> JsonValueKind.Array then Check.fail "fixed_points" "expected an array"
-            let points =
-                [| for i, e in Seq.indexed (list.EnumerateArray()) ->
-                    let where = sprintf "fixed_points[%d]" i
-                    if e.ValueKind <> JsonValueKind.Object then Check.fail where "expected an object"
-                    let get name = required e name where
-                    let state = vector (where + ".state") (get "state")
-                    let eigen = get "eigenvalues"
-                    if eigen.ValueKind <> JsonValueKind.Array then Check.fail (where + ".eigenvalues") "expected an array"
-                    let eigenvalues =
-                        [| for j, l in Seq.indexed (eigen.EnumerateArray()) ->
-                            let at = sprintf "%s.eigenvalues[%d]" where j
-                            if l.ValueKind <> JsonValueKind.Object then Check.fail at "expected { \"re\": x, \"im\": y }"
-                            Complex(number (at + ".re") (required l "re" at), number (at + ".im") (required l "im" at)) |]
-                    if eigenvalues.Length <> state.Length then
-                        Check.fail (where + ".eigenvalues") (sprintf "expected %d eigenvalues (one per unit), got %d" state.Length eigenvalues.Length)
-                    let moduli = eigenvalues |> Array.map (fun l -> l.Magnitude)
-                    for j in 1 .. moduli.Length - 1 do
-                        if moduli[j] > moduli[j - 1] * (1.0 + 1e-12) then Check.fail (where + ".eigenvalues") "expected eigenvalues sorted by modulus, descending"
-                    let unstable = integer (where + ".n_unstable_modes") (get "n_unstable_modes")
-                    if unstable < 0 || unstable > state.Length then Check.fail (where + ".n_unstable_modes") (sprintf "expected 0..%d, got %d" state.Length unstable)
-                    let stable =
-                        match (get "stable").ValueKind with
-                        | JsonValueKind.True -> true
-                        | JsonValueKind.False -> false
-                        | _ -> Check.fail (where + ".stable") "expected true or false"
-                    let kind =
-                        match (get "kind").ValueKind with
-                        | JsonValueKind.String ->
-                            match kindOf ((get "kind").GetString()) with
-                            | Some k -> k
-                            | None -> Check.fail (where + ".kind") (sprintf "expected attractor, saddle, repeller or marginal, got %s" ((get "kind").GetRawText()))
-                        | _ -> Check.fail (where + ".kind") "expected a string"
-                    if stable <> (kind = FixedPointKind.Attractor) then Check.fail (where + ".stable") "stable must be true exactly for an attractor"
-                    if stable && unstable > 0 then Check.fail (where + ".n_unstable_modes") "a stable point has no unstable mode"
-                    let q = number (where + ".q") (get "q")
-                    if q < 0.0 then Check.fail (where + ".q") "expected q >= 0"
-                    { Id = integer (where + ".id") (get "id")
-                      State = state
-                      Input = vector (where + ".input") (get "input")
-                      Q = q
-                      Speed = number (where + ".speed") (get "speed")
-                      Search = None
-                      Eigenvalues = eigenvalues
-                      Linearisation = None
-                      UnstableModes = unstable
-                      Stable = stable
-                      Kind = kind
-                      ContinuousEigenvalues = None } |]
-            if points.Length > 0 then
-                let n, i = points[0].State.Length, points[0].Input.Length
-                for p in points do
-                    if p.State.Length <> n then Check.fail (sprintf "fixed_points[id %d].state" p.Id) (sprintf "expected %d values like the first point, got %d" n p.State.Length)
-                    if p.Input.Length <> i then Check.fail (sprintf "fixed_points[id %d].input" p.Id) (sprintf "expected %d values like the first point, got %d" i p.Input.Length)
-            match points |> Array.countBy (fun p -> p.Id) |> Array.tryFind (fun (_, c) -> c > 1) with
-            | Some (id, _) -> Check.fail "fixed_points" (sprintf "id %d is used twice" id)
-            | None -> ()
-            points)
+    let load (path: string) : FixedPoint[] = FileFormat.load Format [ Version, ofJson ] path

@@ -13,22 +13,6 @@ module ModelFile =
     [<Literal>]
     let Version = 1
 
-    /// Writes a file atomically: a temporary file beside it, flushed to disk, then renamed over it,
-    /// so a crash or kill leaves either the old file or the new one, never half of one.
-    let writeAtomically (path: string) (write: Stream -> unit) =
-        let full = Path.GetFullPath path
-        let dir = Path.GetDirectoryName full
-        if not (Directory.Exists dir) then Directory.CreateDirectory dir |> ignore
-        let tmp = Path.Combine(dir, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
-        try
-            using (new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None)) (fun fs ->
-                write fs
-                fs.Flush(true))
-            File.Move(tmp, full, true)
-        with _ ->
-            if File.Exists tmp then File.Delete tmp
-            reraise ()
-
     let private writeMatrix (w: Utf8JsonWriter) (single: bool) (m: float[][]) =
         w.WriteStartArray()
         for row in m do
@@ -109,7 +93,11 @@ module ModelFile =
             match value with
             | ParameterValue.Matrix m -> Check.allFinite name (Seq.concat m)
             | ParameterValue.Vector v -> Check.allFinite name v
-        writeAtomically path (fun s -> write s net)
+        FileFormat.writeAtomically path (fun s -> write s net)
+
+    /// A checkpoint for `FitHooks.OnBest`: writes the best weights so far to this model file
+    /// whenever they improve (atomically: a crash leaves the previous best whole).
+    let saveBest (path: string) : Network -> unit = fun net -> save path net
 
     let private prop (e: JsonElement) (name: string) = JsonRead.optional e name
     let private required (e: JsonElement) (name: string) = JsonRead.required e name name
@@ -129,7 +117,6 @@ module ModelFile =
             float f
         else v
 
-    /// Reads a network from a parsed model document. Raises `InvalidArgument` for a bad field.
     /// The kind a model file names, among the given kinds, with the settings the file holds for it
     /// (`Kind.WithSettings`): its setting names are those of the listed kind's `Settings`.
     let private kindOf (kinds: Kind list) (root: JsonElement) : Kind =
@@ -155,9 +142,8 @@ module ModelFile =
                         | Some e -> Check.fail name (sprintf "expected a number or a string, got %s" (e.GetRawText())))
                 withSettings settings
 
-    /// Reads a network from a parsed model document. Raises `InvalidArgument` for a bad field.
+    /// Reads a network from a parsed version-1 document. Raises `InvalidArgument` for a bad field.
     let private ofJson (kinds: Kind list) (precision: Precision) (root: JsonElement) : Network =
-        JsonRead.header Format Version root
         let kind = kindOf kinds root
         let inputs = integer "input_size" (required root "input_size")
         let units = integer "n_units" (required root "n_units")
@@ -225,7 +211,7 @@ module ModelFile =
     /// a given kind of the same name is chosen first), in the given precision. Every problem raises
     /// `FileFormatError` naming the file and the problem.
     let loadWith (kinds: Kind list) (precision: Precision) (path: string) : Network =
-        JsonRead.file path (ofJson (kinds @ Kinds.builtIn) precision)
+        FileFormat.load Format [ Version, ofJson (kinds @ Kinds.builtIn) precision ] path
 
     /// Reads a network of a built-in kind from a model file, in float32.
     let load (path: string) : Network = loadWith [] Precision.Float32 path

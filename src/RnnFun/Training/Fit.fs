@@ -138,7 +138,7 @@ type FitHooks =
       /// Checked after every step: training stops as `Cancelled` after the current batch.
       Cancellation: CancellationToken
       /// Called with the best weights so far whenever they improve (a network disposed after the
-      /// call); `FitHooks.saveBest path` writes them to a model file.
+      /// call); `ModelFile.saveBest path` writes them to a model file.
       OnBest: (Network -> unit) option
       /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 128 units,
       /// then one per 64 units, at most all cores).
@@ -146,10 +146,6 @@ type FitHooks =
 
     /// No reports, no cancellation, no checkpoints, the default threads.
     static member none = { Progress = None; Cancellation = CancellationToken.None; OnBest = None; Threads = None }
-
-    /// Writes the best weights to this model file whenever they improve (atomically: a crash
-    /// leaves the previous best whole).
-    static member saveBest (path: string) : Network -> unit = fun net -> ModelFile.save path net
 
 /// What one training step did.
 [<RequireQualifiedAccess>]

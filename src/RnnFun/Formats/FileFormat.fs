@@ -4,6 +4,9 @@ open System
 open System.IO
 open System.Text.Json
 
+// What every file format of RnnFun shares (one file per format beside this one): strict JSON
+// readers, the atomic write, and the check of a file's format and version.
+
 /// Strict readers for RnnFun's JSON files: each raises `InvalidArgument` naming the key and what was
 /// expected; `JsonRead.file` turns that into a `FileFormatError` naming the file.
 [<RequireQualifiedAccess>]
@@ -64,16 +67,6 @@ module JsonRead =
             if not (List.contains p.Name allowed) then
                 Check.fail name (sprintf "unknown key '%s' (known: %s)" p.Name (String.Join(", ", allowed)))
 
-    /// The root is an object with this "format" and "version".
-    let header (format: string) (version: int) (root: JsonElement) =
-        if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
-        match optional root "format" with
-        | Some f when f.ValueKind = JsonValueKind.String && f.GetString() = format -> ()
-        | Some f -> Check.fail "format" (sprintf "expected \"%s\", got %s" format (f.GetRawText()))
-        | None -> Check.fail "format" (sprintf "missing key (expected \"%s\")" format)
-        let v = integer "version" (required root "version" "version")
-        if v <> version then Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads version %d)" v version)
-
     /// Reads and parses a file, then reads its root with `read`. Every problem (missing file, not
     /// JSON, a bad key) raises `FileFormatError` naming the file and the problem.
     let file (path: string) (read: JsonElement -> 'a) : 'a =
@@ -88,3 +81,47 @@ module JsonRead =
         use doc = doc
         try read doc.RootElement
         with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
+
+/// The parts every file format shares: the atomic write, and the reading of a file whose format and
+/// version are checked first.
+[<RequireQualifiedAccess>]
+module FileFormat =
+    /// Writes a file atomically: a temporary file beside it, flushed to disk, then renamed over it,
+    /// so a crash or kill leaves either the old file or the new one, never half of one.
+    let writeAtomically (path: string) (write: Stream -> unit) =
+        let full = Path.GetFullPath path
+        let dir = Path.GetDirectoryName full
+        if not (Directory.Exists dir) then Directory.CreateDirectory dir |> ignore
+        let tmp = Path.Combine(dir, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
+        try
+            using (new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None)) (fun fs ->
+                write fs
+                fs.Flush(true))
+            File.Move(tmp, full, true)
+        with _ ->
+            if File.Exists tmp then File.Delete tmp
+            reraise ()
+
+    /// The version of a root object whose "format" is `format`, if it is one of `versions`.
+    let private versionOf (format: string) (versions: int list) (root: JsonElement) : int =
+        if root.ValueKind <> JsonValueKind.Object then Check.fail "file" "expected a JSON object"
+        match JsonRead.optional root "format" with
+        | Some f when f.ValueKind = JsonValueKind.String && f.GetString() = format -> ()
+        | Some f -> Check.fail "format" (sprintf "expected \"%s\", got %s" format (f.GetRawText()))
+        | None -> Check.fail "format" (sprintf "missing key (expected \"%s\")" format)
+        let v = JsonRead.integer "version" (JsonRead.required root "version" "version")
+        if not (List.contains v versions) then
+            let known = match versions with [ one ] -> sprintf "version %d" one | _ -> "versions " + String.Join(", ", versions)
+            Check.fail "version" (sprintf "version %d is not supported (this RnnFun reads %s)" v known)
+        v
+
+    /// Reads a file of a format: parses it, checks its "format" and "version", then reads its root
+    /// with the reader of that version. Every format has version 1 only. Version migration goes
+    /// here: a format's next version keeps a reader for each older one (reading the old document
+    /// into the current record), so that older files keep loading. Every problem raises
+    /// `FileFormatError` naming the file and the problem.
+    let load (format: string) (readers: (int * (JsonElement -> 'a)) list) (path: string) : 'a =
+        JsonRead.file path (fun root ->
+            let version = versionOf format (List.map fst readers) root
+            let _, read = readers |> List.find (fun (v, _) -> v = version)
+            read root)

@@ -1,0 +1,153 @@
+/// The command line's verbs and options (Argu).
+module RnnFun.Cli.Args
+
+open Argu
+
+type InfoArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file (rnnfun.model JSON) to describe."
+
+type DemoArgs =
+    | Out of dir: string
+    | Seed of seed: int
+    | Quick
+    | Task of name: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Out _ -> "folder for every output (default ./rnnfun-demo)."
+            | Seed _ -> "seed of the whole pipeline (default 0)."
+            | Quick -> "a short version of each stage."
+            | Task _ -> "flipflop (default) or integrator."
+            | Quiet -> "print only the summary."
+
+type TrainArgs =
+    | [<Mandatory>] Task of name: string
+    | Kind of kind: string
+    | Units of n: int
+    | Epochs of n: int
+    | Lr of rate: float
+    | Batch_Size of n: int
+    | Seq_Len of steps: int
+    | Dale_Ratio of ratio: float
+    | No_Autapses
+    | Seed of seed: int
+    | Threads of n: int
+    | [<Mandatory>] Out of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Task _ -> "flipflop, integrator or sine."
+            | Kind _ -> "rnn or ctrnn (dt 5, tau 50); the preset's kind by default."
+            | Units _ -> "number of recurrent units (preset: 64)."
+            | Epochs _ -> "number of epochs (preset's by default)."
+            | Lr _ -> "learning rate (preset: 0.01)."
+            | Batch_Size _ -> "trials per batch (preset: 64)."
+            | Seq_Len _ -> "steps per trial (task's default by default)."
+            | Dale_Ratio _ -> "fraction of excitatory units (Dale's law)."
+            | No_Autapses -> "no unit projects onto itself."
+            | Seed _ -> "seed of weights, data and noise (default 0)."
+            | Threads _ -> "libtorch threads (default: 1 below 128 units, then one per 64 units, at most all cores)."
+            | Out _ -> "model file to write (the best weights); a training log is written beside it."
+            | Quiet -> "print only the final line."
+
+type FixedPointArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Task of name: string
+    | Box of range: string
+    | Inputs of values: string
+    | N_Init of count: int
+    | Noise of scale: float
+    | Tol_Q of q: float
+    | Slow_Points
+    | Seed of seed: int
+    | [<Mandatory>] Out of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine); the default."
+            | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
+            | Inputs _ -> "the constant input, comma-separated (zeros by default)."
+            | N_Init _ -> "number of initial states (default 1024)."
+            | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
+            | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
+            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, to OUT's name + .slow-points.json."
+            | Seed _ -> "seed of the sampling (default 0)."
+            | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
+            | Quiet -> "print only the summary."
+
+type TopologyArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | [<Mandatory>] Fixed_Points of path: string
+    | Inputs of values: string
+    | Runs_Per_Point of count: int
+    | Noise of scale: float
+    | Max_Steps of count: int
+    | Seed of seed: int
+    | [<Mandatory>] Out of path: string
+    | Dot of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Fixed_Points _ -> "its fixed-point file (from rnnfun fixed-points)."
+            | Inputs _ -> "the constant input, comma-separated (default: the fixed points' input)."
+            | Runs_Per_Point _ -> "noise runs per fixed point (default 64)."
+            | Noise _ -> "std of the noise around each fixed point (default 0.1)."
+            | Max_Steps _ -> "steps before a run counts as unreached (default 1000)."
+            | Seed _ -> "seed of the noise (default 0)."
+            | Out _ -> "topology file to write (rnnfun.topology JSON)."
+            | Dot _ -> "also write the graph as GraphViz DOT."
+            | Quiet -> "print only the summary line."
+
+type ReportArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Fixed_Points of path: string
+    | Topology of path: string
+    | Task of name: string
+    | Training_Log of path: string
+    | [<Mandatory>] Out of path: string
+    | Png of dir: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Fixed_Points _ -> "its fixed-point file."
+            | Topology _ -> "its topology file."
+            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine)."
+            | Training_Log _ -> "the training log written beside the model by rnnfun train."
+            | Out _ -> "the HTML report to write (self-contained, works offline)."
+            | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
+
+[<RequireSubcommand>]
+type CliArgs =
+    | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Fixed_Points of ParseResults<FixedPointArgs>
+    | [<CliPrefix(CliPrefix.None)>] Topology of ParseResults<TopologyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Report of ParseResults<ReportArgs>
+    | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Info _ -> "print a model's kind, sizes, constraints and parameter counts."
+            | Train _ -> "train a network on a task preset and write the model file."
+            | Fixed_Points _ -> "find a model's fixed points, their stability and kind."
+            | Topology _ -> "where the dynamics go between fixed points: a directed graph."
+            | Report _ -> "one self-contained HTML report of a model and its analysis."
+            | Demo _ -> "train, analyse and report on a task, end to end."

@@ -1,0 +1,67 @@
+/// rnnfun fixed-points: find a model's fixed points and write them.
+module RnnFun.Cli.FixedPointsCommand
+
+open System
+open Argu
+open RnnFun
+open RnnFun.Cli.Args
+open RnnFun.Cli.Common
+
+/// Trajectory states of a model on a task's trials: [trials * time][units].
+let private trajectoryStates (net: Network) (task: string) (trials: int) (seed: int) =
+    let preset =
+        try Presets.byName task seed
+        with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
+    if preset.Task.InputSize <> net.Sizes.Inputs then
+        raise (UserError(sprintf "--task: %s has %d inputs but the model has %d" task preset.Task.InputSize net.Sizes.Inputs))
+    (Pipeline.trajectories None net (preset.Task.Generate trials seed)).AllStates
+
+/// Runs `rnnfun fixed-points`; returns the exit code (a user's mistake raises `UserError`).
+let run (args: ParseResults<FixedPointArgs>) =
+    let path = args.GetResult FixedPointArgs.Model
+    use net = ModelFile.load path
+    let count = args.GetResult(N_Init, defaultValue = 1024)
+    if count <= 0 then raise (UserError "--n-init: expected a positive integer")
+    let seed = args.GetResult(FixedPointArgs.Seed, defaultValue = 0)
+    let input =
+        match args.TryGetResult FixedPointArgs.Inputs with
+        | Some text ->
+            let values = parseNumbers "--inputs" text
+            if values.Length <> net.Sizes.Inputs then raise (UserError(sprintf "--inputs: the model has %d inputs, got %d values" net.Sizes.Inputs values.Length))
+            values
+        | None -> Array.zeroCreate net.Sizes.Inputs
+    let initial =
+        match args.TryGetResult Box, args.TryGetResult FixedPointArgs.Task with
+        | Some _, Some _ -> raise (UserError "--box and --task: give one of them")
+        | Some range, None ->
+            match parseNumbers "--box" range with
+            | [| lo; hi |] when lo < hi -> InitialStates.uniformBox count lo hi net.Sizes.Units seed
+            | _ -> raise (UserError "--box: expected LO,HI with LO < HI")
+        | None, task ->
+            let noise = args.GetResult(FixedPointArgs.Noise, defaultValue = 0.5)
+            if noise < 0.0 then raise (UserError "--noise: expected a number >= 0")
+            trajectoryStates net (defaultArg task "flipflop") 64 seed |> InitialStates.fromStates count noise seed
+    let quiet = args.Contains FixedPointArgs.Quiet
+    let tolQ = args.GetResult(Tol_Q, defaultValue = FixedPointConfig.defaults.TolQ)
+    if not (tolQ > 0.0) then raise (UserError "--tol-q: expected a number > 0")
+    let progress (p: FixedPointProgress) =
+        if not quiet then eprintf "\r%-6s iteration %4d/%d  worst q %s  converged %d/%d   " p.Phase p.Iteration p.MaxIterations (sci p.WorstQ) p.Converged p.States
+    let config = { FixedPointConfig.defaults with TolQ = tolQ; IncludeSlowPoints = args.Contains Slow_Points; Progress = Some progress }
+    let result = FixedPoints.find config net (ConstantInput.Same input) initial
+    if not quiet then eprintfn ""
+    let out = args.GetResult FixedPointArgs.Out
+    FixedPointFile.save out result.FixedPoints
+    let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
+    if config.IncludeSlowPoints then FixedPointFile.save slowPath result.SlowPoints
+    let kinds, modes = kindCounts result.FixedPoints
+    printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates result.Elapsed.TotalSeconds
+    if not quiet then
+        printfn "  converged %d, duplicates %d, outliers %d, not converged %d%s" result.Converged result.Duplicates result.Outliers result.NotConverged
+            (if config.IncludeSlowPoints then sprintf ", slow points %d" result.SlowPoints.Length else "")
+        if result.FixedPoints.Length > 0 then
+            printfn "  slowest q %s" (sci (result.FixedPoints |> Array.map (fun p -> p.Q) |> Array.max))
+        printfn "  %-4s %-10s %8s %10s %12s" "id" "kind" "unstable" "q" "|lambda_1|"
+        for p in result.FixedPoints do
+            printfn "  %-4d %-10s %8d %10s %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes (sci p.Q) (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)
+    printfn "wrote %s%s" (IO.Path.GetFullPath out) (if config.IncludeSlowPoints then " and " + slowPath else "")
+    0

@@ -1,0 +1,46 @@
+/// rnnfun topology: the graph of where the flow goes between fixed points.
+module RnnFun.Cli.TopologyCommand
+
+open System
+open Argu
+open RnnFun
+open RnnFun.Cli.Args
+open RnnFun.Cli.Common
+
+/// Runs `rnnfun topology`; returns the exit code (a user's mistake raises `UserError`).
+let run (args: ParseResults<TopologyArgs>) =
+    use net = ModelFile.load (args.GetResult TopologyArgs.Model)
+    let fpPath = args.GetResult TopologyArgs.Fixed_Points
+    let loaded = FixedPointFile.load fpPath
+    if loaded.Length = 0 then raise (UserError(sprintf "--fixed-points: %s holds no fixed points" fpPath))
+    if loaded[0].State.Length <> net.Sizes.Units || loaded[0].Input.Length <> net.Sizes.Inputs then
+        raise (UserError(sprintf "--fixed-points: %s has states of %d units and inputs of %d, but the model has %d units and %d inputs" fpPath loaded[0].State.Length loaded[0].Input.Length net.Sizes.Units net.Sizes.Inputs))
+    let input =
+        match args.TryGetResult TopologyArgs.Inputs with
+        | Some text ->
+            let values = parseNumbers "--inputs" text
+            if values.Length <> net.Sizes.Inputs then raise (UserError(sprintf "--inputs: the model has %d inputs, got %d values" net.Sizes.Inputs values.Length))
+            values
+        | None -> loaded[0].Input
+    // The file stores no Jacobians: linearise again with the model.
+    let points = FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net loaded
+    let config =
+        { TopologyConfig.defaults with
+            RunsPerPoint = args.GetResult(Runs_Per_Point, defaultValue = TopologyConfig.defaults.RunsPerPoint)
+            Noise = args.GetResult(TopologyArgs.Noise, defaultValue = TopologyConfig.defaults.Noise)
+            MaxSteps = args.GetResult(Max_Steps, defaultValue = TopologyConfig.defaults.MaxSteps)
+            Seed = args.GetResult(TopologyArgs.Seed, defaultValue = 0) }
+    let stopwatch = Diagnostics.Stopwatch.StartNew()
+    let t =
+        try Topology.build config net input points
+        with InvalidArgument (argument, problem) -> raise (UserError(sprintf "--%s: %s" (argument.Replace('_', '-')) problem))
+    let out = args.GetResult TopologyArgs.Out
+    TopologyFile.save out t
+    args.TryGetResult Dot |> Option.iter (fun path -> FileFormat.writeAtomically path (fun s -> use w = new IO.StreamWriter(s, Text.UTF8Encoding(false), 4096, true) in w.Write(Topology.toDot t)))
+    let runs = t.Vertices |> Array.sumBy (fun v -> v.Runs.Noise + v.Runs.Unstable)
+    printfn "%d vertices, %d edges from %d runs (%d unreached) in %.2fs; wrote %s" t.Vertices.Length t.Edges.Length runs t.Unreached stopwatch.Elapsed.TotalSeconds (IO.Path.GetFullPath out)
+    if not (args.Contains TopologyArgs.Quiet) then
+        printfn "  %-5s %-5s %-8s %6s %12s" "from" "to" "method" "count" "probability"
+        for e in t.Edges do
+            printfn "  %-5d %-5d %-8s %6d %12.3f" e.From e.To (match e.Method with RunMethod.Noise -> "noise" | RunMethod.UnstableMode -> "unstable") e.Count e.Probability
+    0

@@ -1,0 +1,65 @@
+/// rnnfun train: train a task preset, write the model file and its training log.
+module RnnFun.Cli.TrainCommand
+
+open System
+open Argu
+open RnnFun
+open RnnFun.Cli.Args
+open RnnFun.Cli.Common
+
+/// Runs `rnnfun train`; returns the exit code (a user's mistake raises `UserError`).
+let run (args: ParseResults<TrainArgs>) =
+    let task = args.GetResult TrainArgs.Task
+    let seed = args.GetResult(TrainArgs.Seed, defaultValue = 0)
+    let out = args.GetResult TrainArgs.Out
+    let preset =
+        try Presets.byName task seed
+        with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
+    let preset =
+        match args.TryGetResult Seq_Len with
+        | Some t -> Presets.withSequenceLength t preset
+        | None -> preset
+    let kind =
+        match args.TryGetResult Kind with
+        | None -> preset.Kind
+        | Some name ->
+            // The built-in kinds, the ctrnn with tau = 50 (dt/tau = 0.1) for tasks of this length.
+            let choices = Kinds.builtIn |> List.map (fun k -> if k.Name = Kinds.ctrnn.Name then Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 } else k)
+            match choices |> List.tryFind (fun k -> k.Name = name) with
+            | Some k -> k
+            | None -> raise (UserError(sprintf "--kind: unknown kind '%s' (expected %s)" name (String.Join(" or ", choices |> List.map (fun k -> k.Name)))))
+    let network =
+        { preset.Network with
+            Units = args.GetResult(Units, defaultValue = preset.Network.Units)
+            Constraints =
+                { preset.Network.Constraints with
+                    DaleRatio = args.TryGetResult Dale_Ratio |> Option.orElse preset.Network.Constraints.DaleRatio
+                    Autapses = preset.Network.Constraints.Autapses && not (args.Contains No_Autapses) } }
+    use cancel = new Threading.CancellationTokenSource()
+    Console.CancelKeyPress.Add(fun e ->
+        e.Cancel <- true
+        cancel.Cancel())
+    let quiet = args.Contains TrainArgs.Quiet
+    let fit =
+        { preset.Fit with
+            Epochs = args.GetResult(Epochs, defaultValue = preset.Fit.Epochs)
+            LearningRate = args.GetResult(Lr, defaultValue = preset.Fit.LearningRate)
+            BatchSize = args.GetResult(Batch_Size, defaultValue = preset.Fit.BatchSize) }
+    let hooks =
+        { Threads = args.TryGetResult Threads
+          OnBest = Some(ModelFile.saveBest out)
+          Cancellation = cancel.Token
+          Progress = if quiet then None else Some(progressBar ()) }
+    let preset = { preset with Kind = kind; Network = network; Fit = fit }
+    use result = Presets.trainWith hooks preset
+    if not quiet then eprintfn ""
+    // The best weights are already on disk (OnBest); write the returned ones in every case,
+    // so that a run with no improving epoch still leaves a model file.
+    ModelFile.save out result.Network
+    TrainingLogFile.save (trainingLogPath out) task fit result
+    let last a = if Array.isEmpty a then nan else Array.last a
+    let best = if result.BestEpoch > 0 then (if Array.isEmpty result.ValidationLosses then result.Losses else result.ValidationLosses)[result.BestEpoch - 1] else nan
+    printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, best validation loss %.3g (epoch %d); wrote %s"
+        (StopReason.text result.StopReason)
+        result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) best result.BestEpoch (IO.Path.GetFullPath out)
+    0
