@@ -35,7 +35,7 @@ let run (args: ParseResults<FixedPointArgs>) =
         | Some _, Some _ -> raise (UserError "--box and --task: give one of them")
         | Some range, None ->
             match parseNumbers "--box" range with
-            | [| lo; hi |] when lo < hi -> InitialStates.uniformBox count lo hi net.Sizes.Units seed
+            | [| lo; hi |] when lo < hi -> InitialStates.uniformBox count lo hi (Network.stateSize net) seed
             | _ -> raise (UserError "--box: expected LO,HI with LO < HI")
         | None, task ->
             let noise = args.GetResult(FixedPointArgs.Noise, defaultValue = 0.5)

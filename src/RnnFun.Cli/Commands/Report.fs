@@ -46,8 +46,8 @@ let run (args: ParseResults<ReportArgs>) =
         args.TryGetResult ReportArgs.Fixed_Points
         |> Option.map (fun path ->
             let loaded = FixedPointFile.load path
-            if loaded.Length > 0 && (loaded[0].State.Length <> net.Sizes.Units || loaded[0].Input.Length <> net.Sizes.Inputs) then
-                raise (UserError(sprintf "--fixed-points: %s does not belong to this model (%d units and %d inputs, the model has %d and %d)" path loaded[0].State.Length loaded[0].Input.Length net.Sizes.Units net.Sizes.Inputs))
+            if loaded.Length > 0 && (loaded[0].State.Length <> (Network.stateSize net) || loaded[0].Input.Length <> net.Sizes.Inputs) then
+                raise (UserError(sprintf "--fixed-points: %s does not belong to this model (%d units and %d inputs, the model has %d and %d)" path loaded[0].State.Length loaded[0].Input.Length (Network.stateSize net) net.Sizes.Inputs))
             FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net loaded)
     let topology =
         args.TryGetResult ReportArgs.Topology

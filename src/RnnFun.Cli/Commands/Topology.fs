@@ -13,8 +13,8 @@ let run (args: ParseResults<TopologyArgs>) =
     let fpPath = args.GetResult TopologyArgs.Fixed_Points
     let loaded = FixedPointFile.load fpPath
     if loaded.Length = 0 then raise (UserError(sprintf "--fixed-points: %s holds no fixed points" fpPath))
-    if loaded[0].State.Length <> net.Sizes.Units || loaded[0].Input.Length <> net.Sizes.Inputs then
-        raise (UserError(sprintf "--fixed-points: %s has states of %d units and inputs of %d, but the model has %d units and %d inputs" fpPath loaded[0].State.Length loaded[0].Input.Length net.Sizes.Units net.Sizes.Inputs))
+    if loaded[0].State.Length <> (Network.stateSize net) || loaded[0].Input.Length <> net.Sizes.Inputs then
+        raise (UserError(sprintf "--fixed-points: %s has states of %d units and inputs of %d, but the model has %d units and %d inputs" fpPath loaded[0].State.Length loaded[0].Input.Length (Network.stateSize net) net.Sizes.Inputs))
     let input =
         match args.TryGetResult TopologyArgs.Inputs with
         | Some text ->
