@@ -85,11 +85,15 @@ public sealed class RnnKind
     public IReadOnlyDictionary<string, object> Settings =>
         Inner.Settings.ToDictionary(s => s.Item1, s => SettingValue(s.Item2));
 
-    /// <summary>True for a built-in kind (one of <see cref="BuiltIn"/>, by name).</summary>
-    public bool IsBuiltIn => Core.Kinds.builtIn.Any(k => k.Name == Inner.Name);
+    /// <summary>True for a built-in kind (one of <see cref="BuiltIn"/>).</summary>
+    public bool IsBuiltIn => IsBuiltInKind(Inner);
+
+    /// <summary>A built-in kind: a built-in name, and its own hand-written step still in place.</summary>
+    internal static bool IsBuiltInKind(Core.Kind kind) =>
+        Core.Kinds.builtIn.Any(k => k.Name == kind.Name) && Core.Recurrence.ofKind(kind) is not null;
 
     /// <summary>True when it has a closed-form state Jacobian (otherwise the analysis uses autograd).</summary>
-    public bool HasClosedFormJacobian => Inner.Jacobian is not null;
+    public bool HasClosedFormJacobian => Core.KindModule.closedFormJacobian(Inner) is not null;
 
     /// <summary>True when it runs a hand-written recurrence and backward pass (the built-in vanilla kinds).</summary>
     public bool HasHandWrittenRecurrence => Core.Recurrence.ofKind(Inner) is not null;
@@ -139,7 +143,7 @@ public sealed class RnnKind
     /// <param name="noiseGain">Recurrent noise sigma enters the drive as noiseGain * sigma * N(0, 1).</param>
     /// <param name="timeScale">alpha of a continuous-time kind (eigenvalues of its flow are (lambda - 1) / alpha); null: a discrete map.</param>
     /// <param name="settings">Settings written beside the name in model files (double or string values).</param>
-    /// <param name="withSettings">The kind rebuilt from settings read back from a model file; null with settings: the kind as given.</param>
+    /// <param name="withSettings">The kind rebuilt from settings read back from a model file (numbers come back as double; a setting the file lacks is absent); null: the kind as given, and a file whose settings differ from its own is refused.</param>
     /// <returns>The kind.</returns>
     /// <exception cref="ArgumentException">A name or setting is invalid.</exception>
     public static RnnKind Custom(
@@ -169,6 +173,8 @@ public sealed class RnnKind
             ? FSharpOption<FSharpFunc<FSharpList<Tuple<string, Core.KindSetting>>, Core.Kind>>.None
             : Interop.Some(FuncConvert.FromFunc<FSharpList<Tuple<string, Core.KindSetting>>, Core.Kind>(read =>
                 withSettings(read.ToDictionary(s => s.Item1, s => SettingValue(s.Item2))).Inner));
+        // One function value for the step: the closed-form Jacobian is bound to exactly this step.
+        var coreStep = FuncConvert.FromFunc(step);
         var kind = new Core.Kind(
             name,
             coreSettings,
@@ -181,13 +187,13 @@ public sealed class RnnKind
                 ? vanilla.State
                 : FuncConvert.FromFunc<Core.Sizes, Core.StateLayout>(s => CoreLayout(layout(s.Inputs, s.Units, s.Outputs))),
             inputDrive is null ? vanilla.InputDrive : FuncConvert.FromFunc(inputDrive),
-            FuncConvert.FromFunc(step),
+            coreStep,
             readout is null ? vanilla.Readout : FuncConvert.FromFunc(readout),
             rates is null ? vanilla.Rates : FuncConvert.FromFunc(rates),
             noiseGain,
             jacobian is null
-                ? FSharpOption<FSharpFunc<IReadOnlyDictionary<string, Tensor>, FSharpFunc<Tensor, FSharpFunc<Tensor, Tensor>>>>.None
-                : Interop.Some(FuncConvert.FromFunc(jacobian)),
+                ? FSharpOption<Core.ClosedFormJacobian>.None
+                : Interop.Some(new Core.ClosedFormJacobian(FuncConvert.FromFunc(jacobian), coreStep)),
             FSharpOption<Core.HandWritten>.None,
             Interop.OfNullable(timeScale));
         return new RnnKind(kind);

@@ -56,7 +56,9 @@ public static class Reports
         var states = FSharpOption<double[][][]>.None;
         if (batch is not null && net is not null)
         {
-            var run = Core.Pipeline.trajectories(FSharpOption<double[]>.None, net, batch);
+            // The trained network's learnt initial state when it is the one shown.
+            var initial = network is null && training is not null ? training.Inner.InitialState : FSharpOption<double[]>.None;
+            var run = Core.Pipeline.trajectories(initial, net, batch);
             outputs = run.Outputs;
             states = FSharpOption<double[][][]>.Some(run.States);
         }

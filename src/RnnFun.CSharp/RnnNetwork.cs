@@ -268,9 +268,9 @@ public sealed class RnnNetwork : IDisposable
 
     /// <summary>The network's kind.</summary>
     public NetworkKind Kind =>
-        Inner.Kind.Name == Core.Kinds.rnn.Name ? NetworkKind.Rnn
+        !RnnKind.IsBuiltInKind(Inner.Kind) ? NetworkKind.Custom
         : Inner.Kind.Name == Core.Kinds.ctrnn.Name ? NetworkKind.Ctrnn
-        : NetworkKind.Custom;
+        : NetworkKind.Rnn;
 
     /// <summary>The network's kind as data: name, settings, parameters, state layout, capabilities.</summary>
     public RnnKind KindInfo => new(Inner.Kind);

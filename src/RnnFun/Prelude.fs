@@ -91,8 +91,10 @@ module Arrays =
 /// (`Training.fit`, `FixedPoints.find`) hold it through a lease: calls that want the same count run
 /// together; a call that wants another count waits until they are done (first come, first served);
 /// when the last lease ends the count the process had before the first one comes back. A call made
-/// inside a lease on the same thread (a search from a progress callback) keeps the outer count.
-/// Code that sets `torch.set_num_threads` itself while a lease is held is not coordinated.
+/// inside a lease on the same thread (a search from a progress callback) keeps the outer count; a
+/// callback that waits for work on another thread wanting another count would wait for itself, so
+/// run such work after the call. Code that sets `torch.set_num_threads` itself while a lease is
+/// held is not coordinated.
 [<RequireQualifiedAccess>]
 module LibtorchThreads =
     let private gate = obj ()
@@ -103,24 +105,31 @@ module LibtorchThreads =
     let mutable private current = 0
     let mutable private before = 0
 
-    let private release () =
-        depth.Value <- depth.Value - 1
-        if depth.Value = 0 then
-            lock gate (fun () ->
-                active <- active - 1
-                if active = 0 then torch.set_num_threads before
-                System.Threading.Monitor.PulseAll gate)
+    let private releaseOuter () =
+        lock gate (fun () ->
+            active <- active - 1
+            if active = 0 then torch.set_num_threads before
+            System.Threading.Monitor.PulseAll gate)
 
-    /// Holds libtorch at `threads` threads until the result is disposed (see the module).
+    /// Holds libtorch at `threads` threads until the result is disposed (see the module). The lease
+    /// must be disposed on the thread that took it (a lease belongs to its thread, so that nested
+    /// calls on that thread keep its count).
     let lease (threads: int) : System.IDisposable =
         if threads <= 0 then Check.fail "threads" (sprintf "expected > 0, got %d" threads)
-        if depth.Value = 0 then
+        let outer = depth.Value = 0
+        if outer then
             lock gate (fun () ->
                 let ticket = nextTicket
                 nextTicket <- nextTicket + 1L
                 let node = queue.AddLast((ticket, threads))
-                while not (obj.ReferenceEquals(queue.First, node) && (active = 0 || current = threads)) do
-                    System.Threading.Monitor.Wait gate |> ignore
+                try
+                    while not (obj.ReferenceEquals(queue.First, node) && (active = 0 || current = threads)) do
+                        System.Threading.Monitor.Wait gate |> ignore
+                with _ ->
+                    // An interrupted wait leaves the queue to the others.
+                    queue.Remove node
+                    System.Threading.Monitor.PulseAll gate
+                    reraise ()
                 queue.RemoveFirst()
                 if active = 0 then
                     before <- torch.get_num_threads ()
@@ -130,12 +139,16 @@ module LibtorchThreads =
                 // The next in line may share this count.
                 System.Threading.Monitor.PulseAll gate)
         depth.Value <- depth.Value + 1
+        let owner = System.Environment.CurrentManagedThreadId
         let mutable released = false
         { new System.IDisposable with
             member _.Dispose() =
                 if not released then
+                    if System.Environment.CurrentManagedThreadId <> owner then
+                        raise (System.InvalidOperationException "a libtorch thread lease must be disposed on the thread that took it")
                     released <- true
-                    release () }
+                    depth.Value <- depth.Value - 1
+                    if outer then releaseOuter () }
 
     /// The count a lease on this thread holds, or None outside a lease.
     let held () : int option = if depth.Value > 0 then Some(lock gate (fun () -> current)) else None

@@ -178,6 +178,53 @@ let tests =
                 Expect.stringContains problem expected name
         }
 
+        test "a kind derived with another step is linearised through its own step, and cannot pass for the built-in" {
+            let relu = { Kinds.rnn with Step = fun w h d -> torch.addmm(d, h, w["w_rec"].t (), 1.0f, 1.0f).relu () }
+            Expect.isNone (Kind.closedFormJacobian relu) "the tanh formula is not this step's"
+            Expect.isSome (Kind.closedFormJacobian Kinds.rnn) "the built-in keeps its own"
+            use net = Network.create relu { NetworkConfig.defaults with InputSize = 1; Units = 4; OutputSize = 1; Precision = Precision.Float64; Seed = 2L }
+            use _ = torch.NewDisposeScope()
+            let w = Network.weights net
+            let h = torch.randn([| 5L; 4L |], torch.ScalarType.Float64) // [batch; units]
+            let drive = relu.InputDrive w (torch.zeros([| 5L; 1L |], torch.ScalarType.Float64)) // [batch; units]
+            let expected = Jacobian.autograd relu w h drive // [batch; units; units]
+            Expect.isTrue (sameTensor (Jacobian.ofStates relu w h drive) expected) "autograd through the ReLU step"
+            withTempDir (fun dir ->
+                let _, problem = expectInvalid (fun () -> ModelFile.save (IO.Path.Combine(dir, "relu.json")) net) "a built-in name with another step"
+                Expect.stringContains problem "name of its own" "says what to do"
+                // A ctrnn derived under a new name but with ctrnn's WithSettings would read back as the ctrnn.
+                let derived = { Kinds.ctrnn with Name = "leaky-ct"; Step = fun w h d -> h * 0.5 + torch.tanh (torch.addmm(d, h, w["w_rec"].t (), 1.0f, 1.0f)) * 0.5 }
+                use ct = Network.create derived { NetworkConfig.defaults with InputSize = 1; Units = 3; OutputSize = 1 }
+                let path = IO.Path.Combine(dir, "ct.json")
+                ModelFile.save path ct
+                let _, problem = expectFileError (fun () -> ModelFile.loadWith [ derived ] Precision.Float32 path) "rebuilt as another kind"
+                Expect.stringContains problem "WithSettings" "names the field to set"
+                // A kind without WithSettings reads only files with its own settings.
+                let fixedLeak leak = { derived with WithSettings = None; Settings = [ "leak", KindSetting.Number leak ] }
+                use fixedNet = Network.create (fixedLeak 0.5) { NetworkConfig.defaults with InputSize = 1; Units = 3; OutputSize = 1 }
+                ModelFile.save path fixedNet
+                use same = ModelFile.loadWith [ fixedLeak 0.5 ] Precision.Float32 path
+                Expect.equal same.Kind.Settings [ "leak", KindSetting.Number 0.5 ] "same settings"
+                let _, problem = expectFileError (fun () -> ModelFile.loadWith [ fixedLeak 0.7 ] Precision.Float32 path) "other settings, no WithSettings"
+                Expect.stringContains problem "leak" "names the setting"
+                // A WithSettings that throws something else still ends as a file error.
+                let throwing = { fixedLeak 0.5 with WithSettings = Some(fun _ -> failwith "no such leak") }
+                let _, problem = expectFileError (fun () -> ModelFile.loadWith [ throwing ] Precision.Float32 path) "a throwing WithSettings"
+                Expect.stringContains problem "no such leak" "carries the kind's message")
+        }
+
+        test "settings and optional parameters are checked when a network is made" {
+            let config = { NetworkConfig.defaults with InputSize = 1; Units = 3; OutputSize = 1 }
+            let withSettings settings = { Kinds.rnn with Name = "s"; Settings = settings }
+            for name, kind, expected in
+                [ "reserved name", withSettings [ "weights", KindSetting.Number 1.0 ], "weights"
+                  "repeated name", withSettings [ "a", KindSetting.Number 1.0; "a", KindSetting.Text "x" ], "repeat"
+                  "not finite", withSettings [ "a", KindSetting.Number nan ], "not finite"
+                  "optional gate", { Kinds.rnn with Parameters = fun s -> Kinds.vanillaParameters s @ [ { Name = "g"; Shape = [| s.Units |]; FanIn = 1; Role = Role.Gate "z"; Optional = true; Trainable = true } ] }, "optional" ] do
+                let _, problem = expectInvalid (fun () -> Network.create kind config) name
+                Expect.stringContains problem expected name
+        }
+
         test "a kind's settings round-trip through a model file; an unknown kind lists the known ones" {
             let leakyStep (leak: float) : Weights -> torch.Tensor -> torch.Tensor -> torch.Tensor =
                 fun w h d -> h * (1.0 - leak) + torch.tanh (torch.addmm(d, h, w["w_rec"].t (), 1.0f, 1.0f)) * leak

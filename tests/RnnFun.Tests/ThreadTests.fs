@@ -69,6 +69,21 @@ let tests =
             Expect.equal (torch.get_num_threads ()) before "restored"
         }
 
+        test "a lease is disposed on its own thread; a wrong one is refused and the lease stays usable" {
+            let before = torch.get_num_threads ()
+            let lease = LibtorchThreads.lease 1
+            let mutable error: exn = null
+            let t = Thread(fun () -> try lease.Dispose() with e -> error <- e)
+            t.Start()
+            t.Join()
+            Expect.isTrue (error :? InvalidOperationException) "another thread may not end it"
+            Expect.equal (LibtorchThreads.held ()) (Some 1) "still held here"
+            lease.Dispose()
+            lease.Dispose() // twice is harmless
+            Expect.equal (LibtorchThreads.held ()) None "released"
+            Expect.equal (torch.get_num_threads ()) before "restored"
+        }
+
         test "a lease of 0 threads is refused" {
             let argument, _ = expectInvalid (fun () -> LibtorchThreads.lease 0) "0 threads"
             Expect.equal argument "threads" "names threads"

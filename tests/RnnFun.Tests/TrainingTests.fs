@@ -258,6 +258,30 @@ let tests =
             Expect.exists outcomes (function StepOutcome.NotFinite _ -> true | _ -> false) "a huge rate ends in a step that is not taken"
         }
 
+        test "a trainer outlives the network it started from; a malformed batch is refused" {
+            let trainer =
+                use net = smallNet 8L
+                Training.start quick net
+            use _ = trainer
+            Expect.isTrue (match Training.step trainer (smallTask.Generate 8 1) with StepOutcome.Taken _ -> true | _ -> false) "a step after the source is disposed"
+            use now = Training.network trainer
+            Expect.equal now.Sizes.Units 16 "its network"
+            let broken = { smallTask.Generate 4 2 with Targets = [| 1.0f |] }
+            let argument, _ = expectInvalid (fun () -> Training.step trainer broken) "targets of the wrong length"
+            Expect.equal argument "batch.targets" "names the field"
+        }
+
+        test "ReduceOnPlateau down to a rate of 0 finishes instead of failing mid-run" {
+            use net = smallNet 9L
+            let data = smallTask.Generate 32 3
+            let config = { quick with Epochs = 5; LearningRate = 1e-12; Schedule = LearningRateSchedule.ReduceOnPlateau(1e-200, 0, 0.0) }
+            use r = Training.fitWith oneThread config net (TrainingData.Dataset data)
+            Expect.equal r.StopReason StopReason.Completed "completed"
+            Expect.equal (Array.last r.LearningRates) 0.0 "the rate reached 0"
+            let argument, _ = expectInvalid (fun () -> Training.fit { quick with Schedule = LearningRateSchedule.ReduceOnPlateau(0.5, 1, -1.0) } net (TrainingData.Dataset data)) "a negative minimum"
+            Expect.equal argument "minimum" "names the minimum"
+        }
+
         test "flip-flop preset, small version: validation MSE <= 0.01 on fresh sequences" {
             let preset = Presets.flipFlop 0 |> Presets.withSequenceLength 32
             let preset = { preset with Network = { preset.Network with Units = 32 }; Fit = { preset.Fit with Epochs = 30; StopLoss = None } }

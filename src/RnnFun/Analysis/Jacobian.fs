@@ -23,7 +23,7 @@ module Jacobian =
 
     /// The kind's closed form when it has one, else autograd. Opens no scope.
     let ofStates (kind: Kind) (w: Weights) (h: Tensor) (drive: Tensor) : Tensor =
-        match kind.Jacobian with
+        match Kind.closedFormJacobian kind with
         | Some closed -> closed w h drive
         | None -> autograd kind w h drive
 

@@ -170,7 +170,7 @@ module Topology =
         if isNull fixedPoints || fixedPoints.Length = 0 then Check.fail "fixed_points" "expected at least one fixed point"
         for p in fixedPoints do
             if isNull p.State || p.State.Length <> units then
-                Check.fail "fixed_points" (sprintf "fixed point %d: expected a state of %d values (one per unit), got %d" p.Id units (if isNull p.State then 0 else p.State.Length))
+                Check.fail "fixed_points" (sprintf "fixed point %d: expected a state of %d values (the network's packed state), got %d" p.Id units (if isNull p.State then 0 else p.State.Length))
             Check.allFinite "fixed_points" p.State
         match fixedPoints |> Array.countBy (fun p -> p.Id) |> Array.tryFind (fun (_, n) -> n > 1) with
         | Some (id, n) -> Check.fail "fixed_points" (sprintf "fixed point ids must be distinct, id %d appears %d times" id n)

@@ -89,6 +89,9 @@ module ModelFile =
     /// Saves a network to a model file, atomically. A network with NaN or Inf weights is refused
     /// (`InvalidArgument`), and the previous file stays as it was.
     let save (path: string) (net: Network) =
+        // A file names its kind; one that only borrowed a built-in name would read back as the built-in.
+        if Kinds.builtIn |> List.exists (fun k -> k.Name = net.Kind.Name) && (Recurrence.ofKind net.Kind).IsNone then
+            Check.fail "kind" (sprintf "this network's kind is named '%s' like a built-in kind but has another step, so its file would load as the built-in kind: give the kind a name of its own" net.Kind.Name)
         for (name, value) in Network.values net do
             match value with
             | ParameterValue.Matrix m -> Check.allFinite name (Seq.concat m)
@@ -129,18 +132,31 @@ module ModelFile =
             let known = kinds |> List.map (fun k -> k.Name) |> List.distinct
             Check.fail "kind" (sprintf "unknown kind '%s' (this program knows: %s; pass a kind of your own to ModelFile.loadWith)" kindName (String.Join(", ", known)))
         | Some listed ->
+            let settings =
+                listed.Settings
+                |> List.choose (fun (name, _) ->
+                    match prop root name with
+                    | None -> None
+                    | Some e when e.ValueKind = JsonValueKind.Number -> Some(name, KindSetting.Number(e.GetDouble()))
+                    | Some e when e.ValueKind = JsonValueKind.String -> Some(name, KindSetting.Text(e.GetString()))
+                    | Some e -> Check.fail name (sprintf "expected a number or a string, got %s" (e.GetRawText())))
             match listed.WithSettings with
-            | None -> listed
+            | None ->
+                // A kind that cannot be rebuilt from settings must have the file's settings already.
+                for (name, value) in listed.Settings do
+                    match settings |> List.tryFind (fun (n, _) -> n = name) with
+                    | Some (_, inFile) when inFile <> value ->
+                        Check.fail name (sprintf "the file has %A but the kind '%s' given to the reader has %A and no WithSettings to rebuild it" inFile kindName value)
+                    | _ -> ()
+                listed
             | Some withSettings ->
-                let settings =
-                    listed.Settings
-                    |> List.choose (fun (name, _) ->
-                        match prop root name with
-                        | None -> None
-                        | Some e when e.ValueKind = JsonValueKind.Number -> Some(name, KindSetting.Number(e.GetDouble()))
-                        | Some e when e.ValueKind = JsonValueKind.String -> Some(name, KindSetting.Text(e.GetString()))
-                        | Some e -> Check.fail name (sprintf "expected a number or a string, got %s" (e.GetRawText())))
-                withSettings settings
+                let kind =
+                    try withSettings settings with
+                    | InvalidArgument _ -> reraise ()
+                    | e -> Check.fail "kind" (sprintf "kind '%s' could not be rebuilt from the file's settings: %s" kindName e.Message)
+                if kind.Name <> kindName then
+                    Check.fail "kind" (sprintf "kind '%s' rebuilt from its settings gives a kind named '%s': a kind derived from another must set its own WithSettings" kindName kind.Name)
+                kind
 
     /// Reads a network from a parsed version-1 document. Raises `InvalidArgument` for a bad field.
     let private ofJson (kinds: Kind list) (precision: Precision) (root: JsonElement) : Network =

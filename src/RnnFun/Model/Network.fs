@@ -333,7 +333,7 @@ module Network =
                 Check.fail argument (sprintf "expected shape [%d; %d] or [%d], got [%s]" batch n n (String.Join("; ", h.shape)))
             h.to_type(net.precision.ScalarType).expand([| batch; int64 n |])
 
-    /// One step of the network: h [batch; units], x [batch; inputs] -> h' [batch; units]. Pure.
+    /// One step of the network: h [batch; state], x [batch; inputs] -> h' [batch; state]. Pure.
     let step (net: Network) (h: Tensor) (x: Tensor) : Tensor =
         checkInputs net x 2 "inputs"
         use scope = torch.NewDisposeScope()
@@ -342,7 +342,7 @@ module Network =
         let drive = net.kind.InputDrive w (x.to_type(net.precision.ScalarType)) // [batch; drive]
         (net.kind.Step w h drive).MoveToOuterDisposeScope()
 
-    /// Outputs of states: [..; units] -> [..; outputs]. Pure.
+    /// Outputs of states: [..; state] -> [..; outputs] (the kind's readout of its readout block). Pure.
     let readout (net: Network) (states: Tensor) : Tensor =
         let n = stateSize net
         if states.dim () = 0L || states.shape[states.shape.Length - 1] <> int64 n then
@@ -362,30 +362,30 @@ module Network =
         let layout = stateLayout net
         net.kind.Rates (Kind.block layout layout.Rates states)
 
-    /// Steps from h0 through a precomputed drive [batch; time; drive] -> states [batch; time; units].
+    /// Steps from h0 through a precomputed drive [batch; time; drive] -> states [batch; time; state].
     /// Opens no scope (for loops that compute weights and drive once per batch).
     let unrollDrive (kind: Kind) (w: Weights) (h0: Tensor) (drive: Tensor) : Tensor =
         let steps = drive.unbind 1 // time x [batch; drive]
         let states = Array.zeroCreate<Tensor> steps.Length
-        let mutable h = h0 // [batch; units]
+        let mutable h = h0 // [batch; state]
         for t in 0 .. steps.Length - 1 do
             h <- kind.Step w h steps[t]
             states[t] <- h
-        torch.stack(states, 1L) // [batch; time; units]
+        torch.stack(states, 1L) // [batch; time; state]
 
     /// Unrolls with given effective weights (for training loops that compute them once per batch).
-    /// x [batch; time; inputs], h0 [batch; units] -> states [batch; time; units]. Opens no scope.
+    /// x [batch; time; inputs], h0 [batch; state] -> states [batch; time; state]. Opens no scope.
     let unrollStates (kind: Kind) (w: Weights) (h0: Tensor) (x: Tensor) : Tensor =
         unrollDrive kind w h0 (kind.InputDrive w x)
 
-    /// Runs the network over inputs x [batch; time; inputs] from h0 ([batch; units] or [units];
-    /// zeros when None). Returns outputs [batch; time; outputs] and states [batch; time; units].
+    /// Runs the network over inputs x [batch; time; inputs] from h0 ([batch; state] or [state];
+    /// zeros when None). Returns outputs [batch; time; outputs] and states [batch; time; state].
     /// Pure: neither the network nor the inputs change.
     let unrollFrom (net: Network) (h0: Tensor option) (x: Tensor) : Rollout =
         checkInputs net x 3 "inputs"
         use scope = torch.NewDisposeScope()
         let w = weights net
-        let h = initialState "initial_state" net x.shape[0] h0 // [batch; units]
+        let h = initialState "initial_state" net x.shape[0] h0 // [batch; state]
         let x = x.to_type(net.precision.ScalarType) // [batch; time; inputs]
         // The hand-written forward pass when nothing asks for a gradient (same states up to rounding).
         let wantsGrad = torch.is_grad_enabled () && (x.requires_grad || h.requires_grad || w.Values |> Seq.exists (fun t -> t.requires_grad))

@@ -80,6 +80,14 @@ type HandWritten =
     { Recurrence: FusedRecurrence
       Step: Weights -> Tensor -> Tensor -> Tensor }
 
+/// A closed-form state Jacobian and the step function it is the derivative of. It is used only while
+/// the kind's `Step` is that very function, so a kind derived from a built-in one with another step
+/// is linearised by autograd through its own step instead of with the built-in's formula.
+type ClosedFormJacobian =
+    { /// h [batch; state], drive [batch; drive] -> J [batch; state; state], J[b, i, j] = dF_i / dh_j.
+      Jacobian: Weights -> Tensor -> Tensor -> Tensor
+      Step: Weights -> Tensor -> Tensor -> Tensor }
+
 /// A kind of network (a cell): its parameters with their roles, its state layout, a pure step
 /// function and a readout, and its capabilities. `rnn` and `ctrnn` are two values of this type; a
 /// user defines another (a different nonlinearity, a gated cell) the same way.
@@ -108,10 +116,9 @@ type Kind =
       /// Recurrent noise sigma enters the drive as NoiseGain * sigma * N(0, 1): 1 for a discrete
       /// network, sqrt(2 / alpha) for a continuous-time one (PsychRNN's sqrt(2 alpha) sigma on the state).
       NoiseGain: float
-      /// The closed-form state Jacobian dF/dh, when the kind has one: h [batch; state],
-      /// drive [batch; drive] -> J [batch; state; state], J[b, i, j] = dF_i / dh_j.
-      /// None: analysis uses autograd.
-      Jacobian: (Weights -> Tensor -> Tensor -> Tensor) option
+      /// The closed-form state Jacobian dF/dh, when the kind has one (see `ClosedFormJacobian`).
+      /// None: analysis uses autograd through `Step`.
+      Jacobian: ClosedFormJacobian option
       /// The hand-written recurrence, when the kind has one (see `HandWritten`).
       HandWritten: HandWritten option
       /// alpha = dt / tau of a continuous-time kind (its vector field's eigenvalues are
@@ -143,6 +150,16 @@ module Kind =
         if start = 0 && int64 size = last then states
         else states.narrow(-1L, int64 start, int64 size)
 
+    /// The kind's closed-form Jacobian, while its `Step` is the one that Jacobian was written for.
+    let closedFormJacobian (kind: Kind) : (Weights -> Tensor -> Tensor -> Tensor) option =
+        match kind.Jacobian with
+        | Some j when obj.ReferenceEquals(j.Step, kind.Step) -> Some j.Jacobian
+        | _ -> None
+
+    /// The top-level keys of a model file, which a kind's settings must not take.
+    let reservedSettingNames =
+        [ "format"; "version"; "kind"; "input_size"; "n_units"; "output_size"; "constraints"; "trainable"; "weights" ]
+
     /// The names of a kind's parameters of one role, in the kind's order.
     let namesOf (role: Role) (specs: ParameterSpec list) : string list =
         specs |> List.filter (fun s -> s.Role = role) |> List.map (fun s -> s.Name)
@@ -164,7 +181,24 @@ module Kind =
         let parameterNames = specs |> List.map (fun s -> s.Name)
         if (List.distinct parameterNames).Length <> parameterNames.Length then
             Check.fail "parameters" (sprintf "%s: parameter names repeat (%s)" where (String.Join(", ", parameterNames)))
+        for s in specs do
+            if s.Optional && s.Role <> Role.InputBias && s.Role <> Role.OutputBias then
+                Check.fail s.Name (sprintf "%s: only an InputBias or OutputBias parameter can be optional (it is created when the config asks for that bias); %s has role %A" where s.Name s.Role)
+        let settingNames = kind.Settings |> List.map fst
+        if (List.distinct settingNames).Length <> settingNames.Length then
+            Check.fail "settings" (sprintf "%s: setting names repeat (%s)" where (String.Join(", ", settingNames)))
+        for (name, value) in kind.Settings do
+            if List.contains name reservedSettingNames then
+                Check.fail name (sprintf "%s: a setting cannot be named '%s' (model files use that key)" where name)
+            match value with
+            | KindSetting.Number v when Double.IsNaN v || Double.IsInfinity v -> Check.fail name (sprintf "%s: the setting is not finite (%g)" where v)
+            | _ -> ()
         match kind.HandWritten with
-        | Some _ when (namesOf Role.Recurrent specs).Length <> 1 ->
-            Check.fail "parameters" (sprintf "%s has a hand-written recurrence and needs exactly one Role.Recurrent parameter" where)
+        | Some _ when obj.ReferenceEquals(kind.HandWritten.Value.Step, kind.Step) ->
+            // The hand-written recurrences work on one block of Units values with a [units; units] W_rec.
+            match specs |> List.filter (fun s -> s.Role = Role.Recurrent) with
+            | [ r ] when r.Shape = [| sizes.Units; sizes.Units |] -> ()
+            | _ -> Check.fail "parameters" (sprintf "%s has a hand-written recurrence and needs exactly one Role.Recurrent parameter of shape [%d; %d]" where sizes.Units sizes.Units)
+            if layout.Blocks.Length <> 1 || layout.Blocks.Head.Size <> sizes.Units then
+                Check.fail "state" (sprintf "%s has a hand-written recurrence and needs one state block of %d values" where sizes.Units)
         | _ -> ()

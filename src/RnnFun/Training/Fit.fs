@@ -161,6 +161,7 @@ type StepOutcome =
 type Trainer =
     internal
         { Config: FitConfig
+          /// A copy of the network training started from (owned: the caller may dispose theirs).
           Source: Network
           /// The source's kind and constraints with the leaves as its values (not disposed: the leaves are).
           Working: Network
@@ -179,6 +180,7 @@ type Trainer =
     interface IDisposable with
         member t.Dispose() =
             for l in t.Leaves do l.Dispose()
+            (t.Source :> IDisposable).Dispose()
             t.LearntState |> Option.iter (fun h -> h.Dispose())
             t.Optimizer.Dispose()
             t.Generator.Dispose()
@@ -186,7 +188,7 @@ type Trainer =
 /// The outcome of training. Owns the returned network: dispose it.
 type FitResult =
     { Network: Network
-      /// The learnt initial state [units], when it was trained.
+      /// The learnt initial state [state], when it was trained.
       InitialState: float[] option
       /// Mean training loss per epoch (a cancelled epoch counts with the batches it ran).
       Losses: float[]
@@ -276,9 +278,10 @@ module Training =
         | GradientClipping.Off -> ()
         match config.Schedule with
         | LearningRateSchedule.MultiStep (_, gamma) -> Check.finitePositive "gamma" gamma
-        | LearningRateSchedule.ReduceOnPlateau (factor, patience, _) ->
+        | LearningRateSchedule.ReduceOnPlateau (factor, patience, minimum) ->
             if factor <= 0.0 || factor >= 1.0 then Check.fail "factor" (sprintf "expected a number in (0, 1), got %g" factor)
             if patience < 0 then Check.fail "patience" "expected >= 0"
+            if minimum < 0.0 || Double.IsNaN minimum || Double.IsInfinity minimum then Check.fail "minimum" "expected a finite number >= 0"
         | LearningRateSchedule.Constant -> ()
         let r = config.Regularization
         for (name, v) in [ "l1_in", r.L1In; "l1_rec", r.L1Rec; "l1_out", r.L1Out; "l2_in", r.L2In; "l2_rec", r.L2Rec; "l2_out", r.L2Out; "l2_rate", r.L2Rate ] do
@@ -330,6 +333,14 @@ module Training =
     let start (config: FitConfig) (net: Network) : Trainer =
         validateConfig config net
         use _ = torch.NewDisposeScope()
+        // The trainer's own copy, kept out of every scope: it outlives the caller's network.
+        let net =
+            let copy = Network.withValues net Map.empty
+            for p in copy.parameters do p.Value.DetachFromDisposeScope() |> ignore
+            for KeyValue (_, t) in copy.patterns do
+                t.FixedSign.DetachFromDisposeScope() |> ignore
+                t.FreeKeep.DetachFromDisposeScope() |> ignore
+            copy
         let leaves =
             net.parameters
             |> List.map (fun p ->
@@ -419,16 +430,16 @@ module Training =
             if reg.L2Rate > 0.0 then total <- total + (Network.ratesOf net states).square().mean() * reg.L2Rate
             total, fused
 
+    let private setRate (rate: float) (trainer: Trainer) =
+        for g in trainer.Optimizer.ParamGroups do g.LearningRate <- rate
+
     /// Sets Adam's learning rate for the next steps.
     let setLearningRate (rate: float) (trainer: Trainer) : unit =
         Check.finitePositive "learning_rate" rate
-        for g in trainer.Optimizer.ParamGroups do g.LearningRate <- rate
+        setRate rate trainer
 
-    /// One training step on a batch: loss (with the config's noise and regularisation), backward
-    /// (the hand-written pass where it applies), clipping, Adam. No step is taken when the loss or
-    /// the gradient's global norm is not finite. Opens its own dispose scope.
-    let step (trainer: Trainer) (batch: Batch) : StepOutcome =
-        checkSizes trainer.Source "batch" batch.InputSize batch.OutputSize
+    /// `step` on a batch already checked (fit's own batches).
+    let private stepUnchecked (trainer: Trainer) (batch: Batch) : StepOutcome =
         use _ = torch.NewDisposeScope()
         let x, y, mask = toTensors trainer.Source.Precision batch
         trainer.Optimizer.zero_grad ()
@@ -446,6 +457,15 @@ module Training =
                 trainer.StepsTaken <- trainer.StepsTaken + 1
                 StepOutcome.Taken value
 
+    /// One training step on a batch: loss (with the config's noise and regularisation), backward
+    /// (the hand-written pass where it applies), clipping, Adam. No step is taken when the loss or
+    /// the gradient's global norm is not finite. Raises `InvalidArgument "batch"` for a batch that is
+    /// malformed or does not fit the network. Opens its own dispose scope.
+    let step (trainer: Trainer) (batch: Batch) : StepOutcome =
+        Batch.validate "batch" batch
+        checkSizes trainer.Source "batch" batch.InputSize batch.OutputSize
+        stepUnchecked trainer batch
+
     let private evaluateTensors (trainer: Trainer) (x: Tensor) (y: Tensor) (mask: Tensor option) : float =
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
@@ -454,6 +474,7 @@ module Training =
     /// The loss of a batch with the current weights: no noise, no regularisation, no gradient (the
     /// validation loss of `fit`).
     let evaluate (trainer: Trainer) (batch: Batch) : float =
+        Batch.validate "batch" batch
         checkSizes trainer.Source "batch" batch.InputSize batch.OutputSize
         use _ = torch.NewDisposeScope()
         let x, y, mask = toTensors trainer.Source.Precision batch
@@ -522,13 +543,13 @@ module Training =
                     match config.Schedule with
                     | LearningRateSchedule.ReduceOnPlateau _ -> lr
                     | s -> scheduledRate config.LearningRate s epoch
-                setLearningRate lr trainer
+                setRate lr trainer
                 let batches = batchesOf epoch
                 let mutable sum = 0.0
                 let mutable count = 0
                 let mutable k = 0
                 while k < batches.Length && reason = StopReason.Completed do
-                    match step trainer (batches[k] ()) with
+                    match stepUnchecked trainer (batches[k] ()) with
                     | StepOutcome.NotFinite _ ->
                         reason <- StopReason.Diverged
                         stoppedAt <- epoch + 1

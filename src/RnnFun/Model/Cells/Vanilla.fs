@@ -77,9 +77,12 @@ module Vanilla =
           NoiseGain = 1.0
           // F = tanh(W h + drive): J = diag(1 - F^2) W.
           Jacobian =
-            Some(fun w h drive ->
-                let f = torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
-                (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L)) // [batch; units; units]
+            Some
+                { Step = step
+                  Jacobian =
+                    fun w h drive ->
+                        let f = torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
+                        (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L) } // [batch; units; units]
           HandWritten = Some { Recurrence = FusedRecurrence.Rnn; Step = step }
           TimeScale = None }
 
@@ -133,11 +136,14 @@ module Vanilla =
           NoiseGain = sqrt (2.0 / alpha)
           // F = h + alpha (-h + W tanh(h) + drive): J = (1 - alpha) I + alpha W diag(1 - tanh(h)^2).
           Jacobian =
-            Some(fun w h _ ->
-                let n = h.shape[1]
-                let slope = 1.0 - torch.tanh(h).square() // [batch; units]
-                let eye = torch.eye(n, dtype = h.dtype).unsqueeze(0L) * (1.0 - alpha) // [1; units; units]
-                eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha)
+            Some
+                { Step = step
+                  Jacobian =
+                    fun w h _ ->
+                        let n = h.shape[1]
+                        let slope = 1.0 - torch.tanh(h).square() // [batch; units]
+                        let eye = torch.eye(n, dtype = h.dtype).unsqueeze(0L) * (1.0 - alpha) // [1; units; units]
+                        eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha }
           HandWritten = Some { Recurrence = FusedRecurrence.Ctrnn alpha; Step = step }
           TimeScale = Some alpha }
 
@@ -146,6 +152,7 @@ module Vanilla =
 
     /// The settings of a ctrnn kind, read back by its own codec (None for another kind).
     let ctrnnConfig (kind: Kind) : CtrnnConfig option =
-        if kind.Name <> ctrnn.Name then None
+        // The built-in ctrnn: its name, and its own hand-written step still in place.
+        if kind.Name <> ctrnn.Name || (Recurrence.ofKind kind).IsNone then None
         else
             try Some(ctrnnConfigOf kind.Settings) with :? InvalidArgument -> None
