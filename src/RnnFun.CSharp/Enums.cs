@@ -11,6 +11,12 @@ public enum NetworkKind
     Ctrnn,
     /// <summary>A kind that is not built in (<see cref="RnnKind.Custom"/>); <see cref="RnnNetwork.KindInfo"/> describes it.</summary>
     Custom,
+    /// <summary>PyTorch's GRU (gates r, z, n) with a linear readout; weights named as a torch.nn.GRU state_dict.</summary>
+    Gru,
+    /// <summary>PyTorch's LSTM (gates i, f, g, o) with a linear readout; the state is the packed [h, c].</summary>
+    Lstm,
+    /// <summary>The UGRNN (Collins et al. 2017): h' = g h + (1 - g) c, with a linear readout.</summary>
+    Ugrnn,
 }
 
 /// <summary>What a continuous-time network reads out.</summary>

@@ -25,6 +25,10 @@ public enum ParameterRole
     Gate,
     /// <summary>Anything else: no constraint, no regularisation.</summary>
     Free,
+    /// <summary>Recurrent weights of a gated cell: <see cref="ParameterDeclaration.Blocks"/> stacked [units, units] blocks (PyTorch's weight_hh). The recurrent mask and no-autapses apply to every block; L1Rec/L2Rec; sign constraints are refused.</summary>
+    RecurrentBlocks,
+    /// <summary>Input weights of a gated cell: <see cref="ParameterDeclaration.Blocks"/> stacked [units, inputs] blocks (PyTorch's weight_ih). The input mask applies to every block; L1In/L2In.</summary>
+    InputBlocks,
 }
 
 /// <summary>One parameter of a kind.</summary>
@@ -35,8 +39,9 @@ public enum ParameterRole
 /// <param name="Optional">Present only when asked for (by role: <see cref="ParameterRole.InputBias"/>, <see cref="ParameterRole.OutputBias"/>).</param>
 /// <param name="Trainable">Trained by default.</param>
 /// <param name="Gate">The gate's name, for <see cref="ParameterRole.Gate"/>.</param>
+/// <param name="Blocks">The number of stacked blocks, for <see cref="ParameterRole.RecurrentBlocks"/> and <see cref="ParameterRole.InputBlocks"/> (1 otherwise).</param>
 public sealed record ParameterDeclaration(
-    string Name, IReadOnlyList<int> Shape, int FanIn, ParameterRole Role, bool Optional = false, bool Trainable = false, string? Gate = null);
+    string Name, IReadOnlyList<int> Shape, int FanIn, ParameterRole Role, bool Optional = false, bool Trainable = false, string? Gate = null, int Blocks = 1);
 
 /// <summary>One named block of a kind's packed state.</summary>
 /// <param name="Name">Its name (h, c, ...).</param>
@@ -55,7 +60,7 @@ public sealed record StateLayout(IReadOnlyList<StateBlock> Blocks, string Readou
 
 /// <summary>
 /// A kind of network (a cell) as data: its name, settings, parameters, state layout and capabilities.
-/// The built-in ones are <see cref="Rnn"/> and <see cref="Ctrnn"/>; <see cref="Custom"/> makes one of
+/// The built-in ones are <see cref="Rnn"/>, <see cref="Ctrnn"/>, <see cref="Gru"/>, <see cref="Lstm"/> and <see cref="Ugrnn"/>; <see cref="Custom"/> makes one of
 /// your own from its step (TorchSharp tensors in, a tensor out).
 /// </summary>
 public sealed class RnnKind
@@ -66,6 +71,15 @@ public sealed class RnnKind
 
     /// <summary>The discrete vanilla network: h' = tanh(W_rec h + b_rec + W_in x (+ b_in)), o = W_out h (+ b_out).</summary>
     public static RnnKind Rnn { get; } = new(Core.Kinds.rnn);
+
+    /// <summary>PyTorch's GRU (gates r, z, n; weights named as a torch.nn.GRU state_dict) with a linear readout.</summary>
+    public static RnnKind Gru { get; } = new(Core.Kinds.gru);
+
+    /// <summary>PyTorch's LSTM (gates i, f, g, o) with a linear readout; the state is the packed [h, c].</summary>
+    public static RnnKind Lstm { get; } = new(Core.Kinds.lstm);
+
+    /// <summary>The UGRNN (Collins et al. 2017): h' = g h + (1 - g) c, with a linear readout.</summary>
+    public static RnnKind Ugrnn { get; } = new(Core.Kinds.ugrnn);
 
     /// <summary>The continuous-time network (pyrnn semantics) with these settings.</summary>
     /// <param name="dt">Time step (&gt; 0).</param>
@@ -88,9 +102,9 @@ public sealed class RnnKind
     /// <summary>True for a built-in kind (one of <see cref="BuiltIn"/>).</summary>
     public bool IsBuiltIn => IsBuiltInKind(Inner);
 
-    /// <summary>A built-in kind: a built-in name, and its own hand-written step still in place.</summary>
+    /// <summary>A built-in kind: a built-in name, and its built-in step still in place.</summary>
     internal static bool IsBuiltInKind(Core.Kind kind) =>
-        Core.Kinds.builtIn.Any(k => k.Name == kind.Name) && Core.Recurrence.ofKind(kind) is not null;
+        Core.Kinds.isBuiltIn(kind);
 
     /// <summary>True when it has a closed-form state Jacobian (otherwise the analysis uses autograd).</summary>
     public bool HasClosedFormJacobian => Core.KindModule.closedFormJacobian(Inner) is not null;
@@ -220,11 +234,19 @@ public sealed class RnnKind
         : role.IsRecurrentBias ? ParameterRole.RecurrentBias
         : role.IsOutputBias ? ParameterRole.OutputBias
         : role.IsGate ? ParameterRole.Gate
+        : role.IsRecurrentBlocks ? ParameterRole.RecurrentBlocks
+        : role.IsInputBlocks ? ParameterRole.InputBlocks
         : ParameterRole.Free;
 
     internal static ParameterDeclaration Declaration(Core.ParameterSpec s) =>
         new(s.Name, Interop.ReadOnly((int[])s.Shape.Clone()), s.FanIn, RoleOf(s.Role), s.Optional, s.Trainable,
-            s.Role is Core.Role.Gate g ? g.gate : null);
+            s.Role is Core.Role.Gate g ? g.gate : null,
+            s.Role switch
+            {
+                Core.Role.RecurrentBlocks r => r.blocks,
+                Core.Role.InputBlocks i => i.blocks,
+                _ => 1,
+            });
 
     private static Core.ParameterSpec Spec(ParameterDeclaration d)
     {
@@ -238,10 +260,15 @@ public sealed class RnnKind
             ParameterRole.RecurrentBias => Core.Role.RecurrentBias,
             ParameterRole.OutputBias => Core.Role.OutputBias,
             ParameterRole.Gate => Core.Role.NewGate(d.Gate ?? throw new ArgumentException($"parameter '{d.Name}': a gate parameter needs its gate's name", "parameters")),
+            ParameterRole.RecurrentBlocks => Core.Role.NewRecurrentBlocks(Blocks(d)),
+            ParameterRole.InputBlocks => Core.Role.NewInputBlocks(Blocks(d)),
             _ => Core.Role.Free,
         };
         return new Core.ParameterSpec(d.Name, d.Shape.ToArray(), d.FanIn, role, d.Optional, d.Trainable);
     }
+
+    private static int Blocks(ParameterDeclaration d) =>
+        d.Blocks >= 1 ? d.Blocks : throw new ArgumentException($"parameter '{d.Name}': expected Blocks >= 1, got {d.Blocks}", "parameters");
 
     internal static StateLayout LayoutOf(Core.StateLayout layout) =>
         new(Interop.ReadOnly(layout.Blocks.Select(b => new StateBlock(b.Name, b.Size))), layout.Readout, layout.Rates);

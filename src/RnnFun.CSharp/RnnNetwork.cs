@@ -37,7 +37,10 @@ public sealed class RnnNetwork : IDisposable
         {
             NetworkKind.Rnn => Core.Kinds.rnn,
             NetworkKind.Ctrnn => Interop.Call(() => Core.Kinds.ctrnnWith(new Core.CtrnnConfig(dt, tau, readout.ToCore()))),
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "expected Rnn or Ctrnn (a kind of your own: pass an RnnKind)"),
+            NetworkKind.Gru => Core.Kinds.gru,
+            NetworkKind.Lstm => Core.Kinds.lstm,
+            NetworkKind.Ugrnn => Core.Kinds.ugrnn,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "expected Rnn, Ctrnn, Gru, Lstm or Ugrnn (a kind of your own: pass an RnnKind)"),
         };
 
     internal static Core.Constraints ConstraintsOf(
@@ -270,6 +273,9 @@ public sealed class RnnNetwork : IDisposable
     public NetworkKind Kind =>
         !RnnKind.IsBuiltInKind(Inner.Kind) ? NetworkKind.Custom
         : Inner.Kind.Name == Core.Kinds.ctrnn.Name ? NetworkKind.Ctrnn
+        : Inner.Kind.Name == Core.Kinds.gru.Name ? NetworkKind.Gru
+        : Inner.Kind.Name == Core.Kinds.lstm.Name ? NetworkKind.Lstm
+        : Inner.Kind.Name == Core.Kinds.ugrnn.Name ? NetworkKind.Ugrnn
         : NetworkKind.Rnn;
 
     /// <summary>The network's kind as data: name, settings, parameters, state layout, capabilities.</summary>

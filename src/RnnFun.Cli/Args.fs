@@ -16,6 +16,7 @@ type DemoArgs =
     | Seed of seed: int
     | Quick
     | Task of name: string
+    | Kind of kind: string
     | Quiet
 
     interface IArgParserTemplate with
@@ -25,6 +26,7 @@ type DemoArgs =
             | Seed _ -> "seed of the whole pipeline (default 0)."
             | Quick -> "a short version of each stage."
             | Task _ -> "flipflop (default) or integrator."
+            | Kind _ -> "rnn, ctrnn (dt 5, tau 50), gru, lstm or ugrnn; the task preset's kind by default."
             | Quiet -> "print only the summary."
 
 type TrainArgs =
@@ -46,7 +48,7 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Task _ -> "flipflop, integrator or sine."
-            | Kind _ -> "rnn or ctrnn (dt 5, tau 50); the preset's kind by default."
+            | Kind _ -> "rnn, ctrnn (dt 5, tau 50), gru, lstm or ugrnn; the preset's kind by default."
             | Units _ -> "number of recurrent units (preset: 64)."
             | Epochs _ -> "number of epochs (preset's by default)."
             | Lr _ -> "learning rate (preset: 0.01)."

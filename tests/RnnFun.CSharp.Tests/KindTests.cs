@@ -38,7 +38,49 @@ public class KindTests
         Assert.Equal(ParameterRole.Output, roles["w_out"]);
         Assert.Equal(new[] { "w_in", "w_rec", "b_rec", "w_out", "b_in", "b_out" }, RnnKind.Rnn.Parameters(2, 6, 1).Select(p => p.Name));
         Assert.Null(RnnKind.Rnn.TimeScale);
-        Assert.Equal(new[] { "rnn", "ctrnn" }, RnnKind.BuiltIn.Select(k => k.Name));
+        Assert.Equal(new[] { "rnn", "ctrnn", "gru", "lstm", "ugrnn" }, RnnKind.BuiltIn.Select(k => k.Name));
+    }
+
+    [Fact]
+    public void Gated_kinds_are_built_in_train_and_round_trip()
+    {
+        var lstmParameters = RnnKind.Lstm.Parameters(2, 5, 1);
+        Assert.Equal(new[] { "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "w_out", "b_out" }, lstmParameters.Select(p => p.Name));
+        var hh = lstmParameters.Single(p => p.Name == "weight_hh_l0");
+        Assert.Equal(ParameterRole.RecurrentBlocks, hh.Role);
+        Assert.Equal(4, hh.Blocks);
+        Assert.Equal(new[] { 20, 5 }, hh.Shape);
+        Assert.Equal(ParameterRole.InputBlocks, lstmParameters.Single(p => p.Name == "weight_ih_l0").Role);
+        Assert.Equal(3, RnnKind.Gru.Parameters(2, 5, 1).Single(p => p.Name == "weight_hh_l0").Blocks);
+        Assert.Equal(2, RnnKind.Ugrnn.Parameters(2, 5, 1).Single(p => p.Name == "weight_hh_l0").Blocks);
+        foreach (var (kind, expected, stateSize) in new[] { (NetworkKind.Gru, "gru", 6), (NetworkKind.Lstm, "lstm", 12), (NetworkKind.Ugrnn, "ugrnn", 6) })
+        {
+            using var net = RnnNetwork.Create(kind, inputSize: 2, units: 6, outputSize: 2, seed: 1);
+            Assert.Equal(kind, net.Kind);
+            Assert.Equal(expected, net.KindInfo.Name);
+            Assert.True(net.KindInfo.IsBuiltIn);
+            Assert.True(net.KindInfo.HasClosedFormJacobian);
+            Assert.False(net.KindInfo.HasHandWrittenRecurrence);
+            Assert.Equal(stateSize, net.StateSize);
+            Assert.All(net.Parameters, p => Assert.True(p.Trainable, $"{p.Name} trained by default"));
+            using var trained = Trainer.Fit(net, Tasks.FlipFlop(bits: 2, time: 16), 64,
+                new TrainingOptions { Epochs = 4, BatchSize = 16, LearningRate = 1e-2, KeepBest = false });
+            Assert.True(trained.Losses[^1] < trained.Losses[0], $"{expected}: the loss falls");
+            var path = Path.Combine(Path.GetTempPath(), $"rnnfun-csharp-{expected}-{Guid.NewGuid():N}.json");
+            try
+            {
+                trained.Network.Save(path);
+                using var back = RnnNetwork.Load(path);
+                Assert.Equal(kind, back.Kind);
+                Assert.Equal(trained.Network.GetMatrix("weight_hh_l0"), back.GetMatrix("weight_hh_l0"));
+            }
+            finally
+            {
+                if (File.Exists(path)) File.Delete(path);
+            }
+        }
+        var dale = Assert.Throws<ArgumentException>(() => RnnNetwork.Create(NetworkKind.Gru, units: 4, daleRatio: 0.5));
+        Assert.Contains("dale_ratio", dale.Message);
     }
 
     [Fact]

@@ -80,7 +80,7 @@ let tests =
                   "not an object", "[1, 2]", "object"
                   "wrong format", variant "\"rnnfun.model\"" "\"pyrnn\"", "format"
                   "wrong version", variant "\"version\": 1" "\"version\": 7", "version"
-                  "unknown kind", variant "\"kind\": \"rnn\"" "\"kind\": \"lstm\"", "lstm"
+                  "unknown kind", variant "\"kind\": \"rnn\"" "\"kind\": \"esn\"", "esn"
                   "missing n_units", variant "\"n_units\": 2," "", "n_units"
                   "missing weights key", variant "\"w_rec\": [[0.0, 0.5], [0.25, 0.0]]," "", "w_rec"
                   "wrong shape", variant "[[0.0, 0.5], [0.25, 0.0]]" "[[0.0, 0.5, 1.0], [0.25, 0.0, 1.0]]", "w_rec"

@@ -19,15 +19,14 @@ let run (args: ParseResults<TrainArgs>) =
         match args.TryGetResult Seq_Len with
         | Some t -> Presets.withSequenceLength t preset
         | None -> preset
-    let kind =
+    let preset =
         match args.TryGetResult Kind with
-        | None -> preset.Kind
+        | None -> preset
         | Some name ->
-            // The built-in kinds, the ctrnn with tau = 50 (dt/tau = 0.1) for tasks of this length.
-            let choices = Kinds.builtIn |> List.map (fun k -> if k.Name = Kinds.ctrnn.Name then Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 } else k)
-            match choices |> List.tryFind (fun k -> k.Name = name) with
-            | Some k -> k
-            | None -> raise (UserError(sprintf "--kind: unknown kind '%s' (expected %s)" name (String.Join(" or ", choices |> List.map (fun k -> k.Name)))))
+            let kind =
+                try Presets.kindByName name
+                with InvalidArgument (_, problem) -> raise (UserError("--kind: " + problem))
+            Presets.withKind kind preset
     let network =
         { preset.Network with
             Units = args.GetResult(Units, defaultValue = preset.Network.Units)
@@ -50,7 +49,7 @@ let run (args: ParseResults<TrainArgs>) =
           OnBest = Some(ModelFile.saveBest out)
           Cancellation = cancel.Token
           Progress = if quiet then None else Some(progressBar ()) }
-    let preset = { preset with Kind = kind; Network = network; Fit = fit }
+    let preset = { preset with Network = network; Fit = fit }
     use result = Presets.trainWith hooks preset
     if not quiet then eprintfn ""
     // The best weights are already on disk (OnBest); write the returned ones in every case,

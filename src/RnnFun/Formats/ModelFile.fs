@@ -90,7 +90,7 @@ module ModelFile =
     /// (`InvalidArgument`), and the previous file stays as it was.
     let save (path: string) (net: Network) =
         // A file names its kind; one that only borrowed a built-in name would read back as the built-in.
-        if Kinds.builtIn |> List.exists (fun k -> k.Name = net.Kind.Name) && (Recurrence.ofKind net.Kind).IsNone then
+        if Kinds.builtIn |> List.exists (fun k -> k.Name = net.Kind.Name) && not (Kinds.isBuiltIn net.Kind) then
             Check.fail "kind" (sprintf "this network's kind is named '%s' like a built-in kind but has another step, so its file would load as the built-in kind: give the kind a name of its own" net.Kind.Name)
         for (name, value) in Network.values net do
             match value with

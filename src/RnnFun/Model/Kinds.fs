@@ -29,6 +29,24 @@ module Kinds =
     /// W_out s (+ b_out), for a kind of your own.
     let linearReadout (w: Weights) (s: Tensor) : Tensor = Vanilla.linearReadout w s
 
+    /// PyTorch's GRU (gates r, z, n) with a linear readout; weights named as a `torch.nn.GRU` state_dict.
+    let gru: Kind = Gated.gru
+
+    /// PyTorch's LSTM (gates i, f, g, o) with a linear readout; the state is the packed [h; c].
+    let lstm: Kind = Gated.lstm
+
+    /// The UGRNN (Collins et al. 2017): h' = g h + (1 - g) c with one update gate g and candidate c.
+    let ugrnn: Kind = Gated.ugrnn
+
     /// The kinds this library knows: a model file names one of these (or a kind given to
     /// `ModelFile.loadWith`).
-    let builtIn: Kind list = [ rnn; ctrnn ]
+    let builtIn: Kind list = [ rnn; ctrnn; gru; lstm; ugrnn ]
+
+    /// True for a built-in kind: a built-in name with the built-in step still in place (its own
+    /// hand-written step for rnn and ctrnn, whatever their settings; the very step value otherwise).
+    /// A kind derived from a built-in one with another step is not built in.
+    let isBuiltIn (kind: Kind) : bool =
+        builtIn
+        |> List.exists (fun k ->
+            k.Name = kind.Name
+            && (obj.ReferenceEquals(k.Step, kind.Step) || (Recurrence.ofKind kind).IsSome))

@@ -89,6 +89,11 @@ type Rollout =
 
 [<RequireQualifiedAccess>]
 module Network =
+    /// One block's pattern repeated for `blocks` stacked blocks (rows block by block).
+    let private stacked (blocks: int) (p: WeightPattern) : WeightPattern =
+        let repeat (m: float[][]) = Array.init blocks (fun _ -> m |> Array.map Array.copy) |> Array.concat
+        { Keep = repeat p.Keep; Sign = repeat p.Sign }
+
     let private patternOf (sizes: Sizes) (constraints: Constraints) (spec: ParameterSpec) : WeightPattern option =
         let shapeMust rows cols what =
             if spec.Shape <> [| rows; cols |] then
@@ -107,6 +112,23 @@ module Network =
         | Role.Recurrent ->
             shapeMust sizes.Units sizes.Units "recurrent"
             Some(Constraints.recurrentPattern sizes.Units constraints)
+        | Role.InputBlocks _ when constraints.InputMask.IsNone -> None
+        | Role.InputBlocks blocks ->
+            shapeMust (blocks * sizes.Units) sizes.Inputs (sprintf "stacked input (%d blocks)" blocks)
+            Some(stacked blocks (Constraints.inputPattern sizes.Inputs sizes.Units constraints))
+        | Role.RecurrentBlocks _ when constraints.RecurrentMask.IsNone && constraints.DaleRatio.IsNone && constraints.Autapses && constraints.UnitSigns.IsNone -> None
+        | Role.RecurrentBlocks blocks ->
+            shapeMust (blocks * sizes.Units) sizes.Units (sprintf "stacked recurrent (%d blocks)" blocks)
+            // A gate's weight from unit j is not a synapse of a sign: an excitatory unit may open one
+            // gate and close another. Signs are refused rather than given a meaning of our own.
+            let refuse argument what =
+                Check.fail argument (sprintf "%s does not apply to a gated cell: parameter '%s' stacks %d gate blocks, whose weights have no excitatory or inhibitory sign; use a vanilla kind (rnn, ctrnn) for sign constraints, or remove %s (masks and autapses do apply)" what spec.Name blocks what)
+            if constraints.DaleRatio.IsSome then refuse "dale_ratio" "Dale's law"
+            if constraints.UnitSigns.IsSome then refuse "unit_signs" "unit signs"
+            match constraints.RecurrentMask with
+            | Some m when m |> Array.exists (Array.exists (fun v -> v < 0.0)) -> refuse "recurrent_mask" "a signed recurrent mask"
+            | _ -> ()
+            Some(stacked blocks (Constraints.recurrentPattern sizes.Units constraints))
 
     let private compile precision (p: WeightPattern) =
         let fixedSign = p.Sign

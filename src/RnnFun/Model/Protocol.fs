@@ -19,6 +19,13 @@ type Role =
     /// Recurrent weights [units; units]: autapses, Dale's law, the recurrent mask, unit signs, L1Rec/L2Rec.
     /// The hand-written recurrences compute with the kind's one parameter of this role.
     | Recurrent
+    /// Recurrent weights of a gated cell: `blocks` stacked [units; units] blocks, [blocks * units; units]
+    /// (PyTorch's weight_hh). The recurrent mask (0/1) and no-autapses apply to every block, and
+    /// L1Rec/L2Rec average over it; signs (Dale's law, unit signs, a signed mask) are refused.
+    | RecurrentBlocks of blocks: int
+    /// Input weights of a gated cell: `blocks` stacked [units; inputs] blocks, [blocks * units; inputs]
+    /// (PyTorch's weight_ih). The input mask applies to every block; L1In/L2In average over it.
+    | InputBlocks of blocks: int
     /// Readout weights [outputs; units]: the output mask, L1Out/L2Out.
     | Output
     /// A bias on the input side ([units]); an optional one is created when `NetworkConfig.InputBias` asks.

@@ -26,8 +26,8 @@ type GradientClipping =
     | GlobalNorm of float
 
 /// Regularisation terms added to the loss (PsychRNN's): means over the effective weights of each
-/// role (In: `Role.Input`, Rec: `Role.Recurrent`, Out: `Role.Output`; all of a kind's parameters of
-/// that role together) and over the rates.
+/// role (In: `Role.Input` and `Role.InputBlocks`, Rec: `Role.Recurrent` and `Role.RecurrentBlocks`,
+/// Out: `Role.Output`; all of a kind's parameters of those roles together) and over the rates.
 type Regularization =
     { L1In: float
       L1Rec: float
@@ -411,9 +411,9 @@ module Training =
         else
             let mutable total = loss
             // Each term is the mean over every element of the kind's parameters of that role.
-            let term (coefficient: float) (role: Role) (f: Tensor -> Tensor) =
+            let term (coefficient: float) (roles: Role -> bool) (f: Tensor -> Tensor) =
                 if coefficient > 0.0 then
-                    let tensors = net.parameters |> List.filter (fun p -> p.Spec.Role = role) |> List.map (fun p -> w[p.Spec.Name])
+                    let tensors = net.parameters |> List.filter (fun p -> roles p.Spec.Role) |> List.map (fun p -> w[p.Spec.Name])
                     match tensors with
                     | [] -> ()
                     | [ t ] -> total <- total + f(t).mean() * coefficient
@@ -421,12 +421,16 @@ module Training =
                         let count = tensors |> List.sumBy (fun t -> t.numel ())
                         let sum = tensors |> List.map (fun t -> f(t).sum()) |> List.reduce (+)
                         total <- total + sum * (coefficient / float count)
-            term reg.L1In Role.Input (fun t -> t.abs())
-            term reg.L1Rec Role.Recurrent (fun t -> t.abs())
-            term reg.L1Out Role.Output (fun t -> t.abs())
-            term reg.L2In Role.Input (fun t -> t.square())
-            term reg.L2Rec Role.Recurrent (fun t -> t.square())
-            term reg.L2Out Role.Output (fun t -> t.square())
+            // Stacked gate blocks count with their plain roles: Rec over every block of weight_hh.
+            let isInput role = match role with Role.Input | Role.InputBlocks _ -> true | _ -> false
+            let isRecurrent role = match role with Role.Recurrent | Role.RecurrentBlocks _ -> true | _ -> false
+            let isOutput role = role = Role.Output
+            term reg.L1In isInput (fun t -> t.abs())
+            term reg.L1Rec isRecurrent (fun t -> t.abs())
+            term reg.L1Out isOutput (fun t -> t.abs())
+            term reg.L2In isInput (fun t -> t.square())
+            term reg.L2Rec isRecurrent (fun t -> t.square())
+            term reg.L2Out isOutput (fun t -> t.square())
             if reg.L2Rate > 0.0 then total <- total + (Network.ratesOf net states).square().mean() * reg.L2Rate
             total, fused
 

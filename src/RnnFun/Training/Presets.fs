@@ -101,6 +101,26 @@ module Presets =
         | "sine" -> sine seed
         | other -> Check.fail "task" (sprintf "unknown task '%s' (expected flipflop, integrator or sine)" other)
 
+    /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
+    /// (dt/tau = 0.1) for tasks of these lengths.
+    let kinds: Kind list =
+        Kinds.builtIn |> List.map (fun k -> if k.Name = Kinds.ctrnn.Name then Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 } else k)
+
+    /// One of `kinds` by name; `InvalidArgument("kind", ...)` listing them for another name.
+    let kindByName (name: string) : Kind =
+        match kinds |> List.tryFind (fun k -> k.Name = name) with
+        | Some k -> k
+        | None -> Check.fail "kind" (sprintf "unknown kind '%s' (expected %s)" name (System.String.Join(", ", kinds |> List.map (fun k -> k.Name))))
+
+    /// The preset with another kind. The preset's trainable flags are kept for the parameters the
+    /// kind has (a gated kind has no w_in; its own defaults train every parameter).
+    let withKind (kind: Kind) (preset: Preset) : Preset =
+        let sizes = { Inputs = preset.Network.InputSize; Units = preset.Network.Units; Outputs = preset.Network.OutputSize }
+        let names = kind.Parameters sizes |> List.map (fun s -> s.Name) |> Set.ofList
+        { preset with
+            Kind = kind
+            Network = { preset.Network with Trainable = preset.Network.Trainable |> Map.filter (fun name _ -> names.Contains name) } }
+
     /// The preset with another sequence length (steps per trial).
     let withSequenceLength (time: int) (preset: Preset) : Preset =
         Check.positive "seq_len" time
