@@ -82,6 +82,27 @@ let tests =
             finally
                 if Directory.Exists dir then Directory.Delete(dir, true)
         }
+        test "train --kind gru|lstm|ugrnn writes a model of that kind; the report draws it; Dale's law is refused" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-cli-" + Guid.NewGuid().ToString("N"))
+            try
+                for kind in [ "gru"; "lstm"; "ugrnn" ] do
+                    let path = Path.Combine(dir, kind + ".json")
+                    let code, out, err = rnnfun [ "train"; "--task"; "flipflop"; "--units"; "8"; "--epochs"; "1"; "--seq-len"; "8"; "--kind"; kind; "--quiet"; "--out"; path ]
+                    Expect.equal code 0 (sprintf "%s: exit code; stderr: %s" kind err)
+                    Expect.isTrue (oneLine out) "one final line"
+                    use net = ModelFile.load path
+                    Expect.equal (net.Kind.Name, net.Sizes.Units) (kind, 8) "kind and size from the flags"
+                    Expect.isTrue (net.Parameters |> List.forall (fun p -> p.Trainable)) "the kind's defaults: all trained"
+                let html = Path.Combine(dir, "report.html")
+                let code, _, err = rnnfun [ "report"; "--model"; Path.Combine(dir, "lstm.json"); "--out"; html ]
+                Expect.equal code 0 ("lstm report exit code; stderr: " + err)
+                let code, _, err = rnnfun [ "train"; "--task"; "flipflop"; "--kind"; "gru"; "--dale-ratio"; "0.8"; "--epochs"; "1"; "--out"; Path.Combine(dir, "dale.json") ]
+                Expect.equal code 2 "Dale's law on a gru: exit code"
+                Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                Expect.stringContains err "dale_ratio" "names the constraint"
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
         test "train refuses bad values with one line and exit 2" {
             for args in [ [ "train"; "--task"; "chess"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--kind"; "esn"; "--out"; "x.json" ]
                           [ "train"; "--task"; "flipflop"; "--dale-ratio"; "3"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--units"; "0"; "--out"; "x.json" ]
