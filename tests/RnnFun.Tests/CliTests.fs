@@ -100,6 +100,17 @@ let tests =
                 Expect.equal code 2 "Dale's law on a gru: exit code"
                 Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
                 Expect.stringContains err "dale_ratio" "names the constraint"
+                // The whole pipeline on the packed [h; c] state of an LSTM.
+                let demo = Path.Combine(dir, "demo")
+                let code, _, err = rnnfun [ "demo"; "--quick"; "--quiet"; "--kind"; "lstm"; "--out"; demo ]
+                Expect.equal code 0 ("demo --kind lstm exit code; stderr: " + err)
+                use doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(demo, "summary.json")))
+                Expect.equal (doc.RootElement.GetProperty("kind").GetString()) "lstm" "summary names the kind"
+                let fps = FixedPointFile.load (Path.Combine(demo, "fixed-points.json"))
+                Expect.isNonEmpty fps "fixed points found"
+                Expect.isTrue (fps |> Array.forall (fun p -> p.State.Length = 64)) "points in the packed [h; c] state (2 x 32)"
+                let code, _, _ = rnnfun [ "demo"; "--quick"; "--kind"; "esn"; "--out"; demo ]
+                Expect.equal code 2 "unknown demo kind"
             finally
                 if Directory.Exists dir then Directory.Delete(dir, true)
         }

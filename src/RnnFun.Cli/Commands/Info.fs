@@ -47,7 +47,11 @@ let run (args: ParseResults<InfoArgs>) =
     printfn "constraints"
     for line in describeConstraints net do printfn "  %s" line
     printfn ""
-    printfn "  %-8s %-12s %-10s %10s %10s" "param" "shape" "trainable" "count" "non-zero"
+    let shapeText (p: Parameter) = "[" + String.Join("; ", p.Spec.Shape) + "]"
+    // Columns as wide as the longest name and shape (a gated kind's weight_ih_l0, [96; 32]).
+    let nameWidth = net.Parameters |> List.map (fun p -> p.Spec.Name.Length) |> List.fold max 8
+    let shapeWidth = net.Parameters |> List.map (fun p -> (shapeText p).Length) |> List.fold max 12
+    printfn "  %-*s %-*s %-10s %10s %10s" nameWidth "param" shapeWidth "shape" "trainable" "count" "non-zero"
     let values = Network.values net |> Map.ofList
     for p in net.Parameters do
         let nonZero =
@@ -55,7 +59,7 @@ let run (args: ParseResults<InfoArgs>) =
             | ParameterValue.Matrix m -> m |> Array.sumBy (Array.sumBy (fun v -> if v <> 0.0 then 1 else 0))
             | ParameterValue.Vector v -> v |> Array.sumBy (fun x -> if x <> 0.0 then 1 else 0)
         let count = p.Spec.Shape |> Array.fold (*) 1
-        printfn "  %-8s %-12s %-10s %10d %10d" p.Spec.Name ("[" + String.Join("; ", p.Spec.Shape) + "]") (if p.Trainable then "yes" else "no") count nonZero
+        printfn "  %-*s %-*s %-10s %10d %10d" nameWidth p.Spec.Name shapeWidth (shapeText p) (if p.Trainable then "yes" else "no") count nonZero
     printfn ""
     printfn "parameters %d in all, %d trainable" total trainable
     0
