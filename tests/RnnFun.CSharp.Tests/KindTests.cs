@@ -63,6 +63,7 @@ public class KindTests
             Assert.False(net.KindInfo.HasHandWrittenRecurrence);
             Assert.Equal(stateSize, net.StateSize);
             Assert.All(net.Parameters, p => Assert.True(p.Trainable, $"{p.Name} trained by default"));
+            Assert.Equal(ParameterRole.RecurrentBlocks, net.Parameters.Single(p => p.Name == "weight_hh_l0").Role);
             using var trained = Trainer.Fit(net, Tasks.FlipFlop(bits: 2, time: 16), 64,
                 new TrainingOptions { Epochs = 4, BatchSize = 16, LearningRate = 1e-2, KeepBest = false });
             Assert.True(trained.Losses[^1] < trained.Losses[0], $"{expected}: the loss falls");
