@@ -193,7 +193,7 @@ let tests =
                             values next
                         let column = Array.map2 (fun a c -> (a - c) / (2.0 * eps)) (shifted eps) (shifted -eps)
                         for i in 0 .. n - 1 do
-                            Expect.isLessThan (abs (column[i] - (closed[b][i][j]))) 1e-7 (sprintf "%s: dF_%d/dh_%d" kind.Name i j)
+                            Expect.isLessThan (abs (column.[i] - closed.[b].[i].[j])) 1e-7 (sprintf "%s: dF_%d/dh_%d" kind.Name i j)
                 true))
 
         test "parameters: PyTorch's names, shapes and roles, fan-in = units, everything trained by default" {
