@@ -473,7 +473,10 @@ module Charts =
     /// matrices found by role (`Role.Input`, `Role.Recurrent`, `Role.Output`); region borders as lines
     /// when regions are given.
     let weights (model: ModelSummary) (regions: RegionSpan list option) : GenericChart =
-        weightMatrices (model.MatrixOfRole Role.Input) (model.MatrixOfRole Role.Recurrent) (model.MatrixOfRole Role.Output) model.Constraints regions
+        // A gated cell's stacked blocks ([k H; I], [k H; H]) stand in for W_in and W_rec.
+        let input = model.MatrixWhere(function Role.Input | Role.InputBlocks _ -> true | _ -> false)
+        let recurrent = model.MatrixWhere(function Role.Recurrent | Role.RecurrentBlocks _ -> true | _ -> false)
+        weightMatrices input recurrent (model.MatrixOfRole Role.Output) model.Constraints regions
 
     // ------------------------------------------------------------------------------------------
     // Dimensionality

@@ -26,9 +26,12 @@ type ModelSummary =
     member m.Constraints = m.NetworkConfig.Constraints
 
     /// The first matrix parameter of a role (the kind's order), when there is one.
-    member m.MatrixOfRole(role: Role) : float[][] option =
+    member m.MatrixOfRole(role: Role) : float[][] option = m.MatrixWhere((=) role)
+
+    /// The first matrix parameter whose role satisfies a test (the kind's order), when there is one.
+    member m.MatrixWhere(isRole: Role -> bool) : float[][] option =
         m.Specs
-        |> List.tryFind (fun s -> s.Role = role && s.Shape.Length = 2)
+        |> List.tryFind (fun s -> isRole s.Role && s.Shape.Length = 2)
         |> Option.bind (fun s -> m.Values |> List.tryPick (fun (name, v) -> match v with ParameterValue.Matrix x when name = s.Name -> Some x | _ -> None))
 
     /// Whether training may change a parameter (false for a name the model does not have).

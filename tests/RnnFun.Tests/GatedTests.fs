@@ -388,4 +388,19 @@ let tests =
             Expect.equal argument "kind" "argument"
             Expect.stringContains problem "gru, lstm, ugrnn" "lists the kinds"
         }
+    
+        test "the weight figure shows a gated cell's stacked input and recurrent blocks and its readout" {
+            for kind, blocks in [ Kinds.gru, 3; Kinds.lstm, 4; Kinds.ugrnn, 2 ] do
+                use net = Network.create kind { NetworkConfig.defaults with InputSize = 2; Units = 5; OutputSize = 3 }
+                let json = Plotly.NET.GenericChart.toJson (RnnFun.Plotting.Charts.weights (ModelSummary.ofNetwork net) None)
+                let data = Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("data")
+                let shapes =
+                    [ for t in data.EnumerateArray() do
+                          match t.TryGetProperty "type" with
+                          | true, k when k.GetString() = "heatmap" ->
+                              let z = t.GetProperty("z")
+                              yield z.GetArrayLength(), z[0].GetArrayLength()
+                          | _ -> () ]
+                Expect.equal shapes [ blocks * 5, 2; blocks * 5, 5; 3, 5 ] (sprintf "%s: W_ih, W_hh and W_out" kind.Name)
+        }
     ]
