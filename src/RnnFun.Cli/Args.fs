@@ -97,6 +97,7 @@ type TopologyArgs =
     | Seed of seed: int
     | [<Mandatory>] Out of path: string
     | Dot of path: string
+    | Allow_Foreign_Points
     | Quiet
 
     interface IArgParserTemplate with
@@ -104,13 +105,14 @@ type TopologyArgs =
             match a with
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file (from rnnfun fixed-points)."
-            | Inputs _ -> "the constant input, comma-separated (default: the fixed points' input)."
+            | Inputs _ -> "one constant input for every run, comma-separated (default: each point's own input)."
             | Runs_Per_Point _ -> "noise runs per fixed point (default 64)."
             | Noise _ -> "std of the noise around each fixed point (default 0.1)."
             | Max_Steps _ -> "steps before a run counts as unreached (default 1000)."
             | Seed _ -> "seed of the noise (default 0)."
             | Out _ -> "topology file to write (rnnfun.topology JSON)."
             | Dot _ -> "also write the graph as GraphViz DOT."
+            | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model (q above 1e-6 under it)."
             | Quiet -> "print only the summary line."
 
 type ReportArgs =
@@ -121,6 +123,7 @@ type ReportArgs =
     | Training_Log of path: string
     | [<Mandatory>] Out of path: string
     | Png of dir: string
+    | Allow_Foreign_Points
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -132,6 +135,7 @@ type ReportArgs =
             | Training_Log _ -> "the training log written beside the model by rnnfun train."
             | Out _ -> "the HTML report to write (self-contained, works offline)."
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
+            | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model (q above 1e-6 under it)."
 
 [<RequireSubcommand>]
 type CliArgs =

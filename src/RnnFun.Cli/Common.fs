@@ -44,3 +44,22 @@ let kindCounts (points: FixedPoint[]) =
     let byKind = points |> Array.countBy (fun p -> FixedPointFile.kindName p.Kind) |> Array.map (fun (k, c) -> sprintf "%d %s" c k)
     let byModes = points |> Array.countBy (fun p -> p.UnstableModes) |> Array.sortBy fst |> Array.map (fun (m, c) -> sprintf "%d with %d" c m)
     String.Join(", ", byKind), String.Join(", ", byModes)
+
+/// The q above which a point read from a file is no fixed or slow point of the model (the search's
+/// slow-point bound, `FixedPointConfig.SlowTolQ`).
+let foreignPointQ = FixedPointConfig.defaults.SlowTolQ
+
+/// A fixed-point file's points with q and speed recomputed under the model (the file's q belongs to
+/// the model they were found for). Points that are not fixed or slow points of this model are a
+/// user error naming the first of them and its q, unless `allowForeign` (then one warning line).
+let recheckPoints (path: string) (allowForeign: bool) (net: Network) (loaded: FixedPoint[]) : FixedPoint[] =
+    let rechecked = FixedPoints.recheck net loaded
+    let foreign = rechecked |> Array.filter (fun p -> not (p.Q <= foreignPointQ))
+    if foreign.Length > 0 then
+        let first = foreign[0]
+        let what =
+            sprintf "%d of %d points in %s are not fixed points of this model (point %d has q = %s under it, above %s): were they found for another model?"
+                foreign.Length rechecked.Length path first.Id (sci first.Q) (sci foreignPointQ)
+        if allowForeign then eprintfn "rnnfun: warning: --fixed-points: %s Going on (--allow-foreign-points)." what
+        else raise (UserError(sprintf "--fixed-points: %s (--allow-foreign-points goes on anyway)" what))
+    rechecked

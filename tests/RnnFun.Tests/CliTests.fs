@@ -135,6 +135,56 @@ let tests =
             finally
                 Directory.Delete(dir, true)
         }
+        test "topology and report refuse another model's fixed points unless --allow-foreign-points; q is recomputed" {
+            withTempDir (fun dir ->
+                let modelA, modelB = Path.Combine(dir, "a.json"), Path.Combine(dir, "b.json")
+                use a = Network.scaledIdentity Kinds.rnn 3 2.0
+                use b = Network.scaledIdentity Kinds.rnn 3 2.5
+                ModelFile.save modelA a
+                ModelFile.save modelB b
+                let find (net: Network) = (FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 512 -1.5 1.5 3 0)).FixedPoints
+                let fpsB = Path.Combine(dir, "fps-b.json")
+                FixedPointFile.save fpsB (find b)
+                let topo, html = Path.Combine(dir, "t.json"), Path.Combine(dir, "r.html")
+                for args in [ [ "topology"; "--model"; modelA; "--fixed-points"; fpsB; "--out"; topo; "--quiet" ]
+                              [ "report"; "--model"; modelA; "--fixed-points"; fpsB; "--out"; html ] ] do
+                    for f in [ topo; html ] do File.Delete f
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
+                    Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                    Expect.stringContains err "not fixed points of this model" "says why"
+                    Expect.stringContains err "q = " "names the q"
+                    Expect.stringContains err "--allow-foreign-points" "says how to go on"
+                    Expect.isFalse (File.Exists topo || File.Exists html) "nothing written"
+                    let code, _, err = rnnfun (args @ [ "--allow-foreign-points" ])
+                    Expect.equal code 0 (sprintf "with --allow-foreign-points: exit code of %A (stderr %s)" args err)
+                    Expect.stringContains err "warning" "warns"
+                // Its own points with a q from elsewhere in the file: the report shows the q under the model.
+                let own = find a
+                let fpsA = Path.Combine(dir, "fps-a.json")
+                FixedPointFile.save fpsA (own |> Array.map (fun p -> { p with Q = 1.23e-10; Speed = sqrt 2.46e-10 }))
+                let code, _, err = rnnfun [ "report"; "--model"; modelA; "--fixed-points"; fpsA; "--out"; html ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                let page = File.ReadAllText html
+                Expect.isFalse (page.Contains "1.23e-10") "the file's q is not shown"
+                Expect.stringContains page "<th>input</th>" "an input column")
+        }
+        test "topology runs each point of a file under its own input" {
+            withTempDir (fun dir ->
+                let model, fps, topo = Path.Combine(dir, "m.json"), Path.Combine(dir, "fps.json"), Path.Combine(dir, "t.json")
+                use net = drivenIdentity 3
+                ModelFile.save model net
+                let points = drivenPoints net [ 0.0; 0.3 ]
+                FixedPointFile.save fps points
+                let code, _, err = rnnfun [ "topology"; "--model"; model; "--fixed-points"; fps; "--runs-per-point"; "8"; "--out"; topo; "--quiet" ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                let t = TopologyFile.load topo
+                let inputOf = points |> Array.map (fun p -> p.Id, p.Input[0]) |> Map.ofArray
+                Expect.equal t.Vertices.Length 54 "every point"
+                for e in t.Edges do
+                    Expect.equal inputOf[e.To] inputOf[e.From] (sprintf "edge %d -> %d stays under one input" e.From e.To)
+                Expect.equal t.Unreached 0 "every run arrives")
+        }
         test "demo --quick runs the whole pipeline and writes every file and summary.json" {
             let dir = Path.Combine(Path.GetTempPath(), "rnnfun-demo-" + Guid.NewGuid().ToString("N"))
             try

@@ -48,7 +48,7 @@ let run (args: ParseResults<ReportArgs>) =
             let loaded = FixedPointFile.load path
             if loaded.Length > 0 && (loaded[0].State.Length <> (Network.stateSize net) || loaded[0].Input.Length <> net.Sizes.Inputs) then
                 raise (UserError(sprintf "--fixed-points: %s does not belong to this model (%d units and %d inputs, the model has %d and %d)" path loaded[0].State.Length loaded[0].Input.Length (Network.stateSize net) net.Sizes.Inputs))
-            FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net loaded)
+            FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net (recheckPoints path (args.Contains ReportArgs.Allow_Foreign_Points) net loaded))
     let topology =
         args.TryGetResult ReportArgs.Topology
         |> Option.map (fun path ->
