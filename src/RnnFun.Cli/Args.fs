@@ -1,8 +1,10 @@
-/// The command line's verbs and options (Argu).
+/// The command line's verbs and options (Argu). Every verb takes -h as --help; `--name=value` is
+/// split into `--name value` before parsing (`Program.splitAssignments`).
 module RnnFun.Cli.Args
 
 open Argu
 
+[<HelpFlags("--help", "-h")>]
 type InfoArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
 
@@ -11,6 +13,7 @@ type InfoArgs =
             match a with
             | Model _ -> "the model file (rnnfun.model JSON) to describe."
 
+[<HelpFlags("--help", "-h")>]
 type DemoArgs =
     | Out of dir: string
     | Seed of seed: int
@@ -27,6 +30,7 @@ type DemoArgs =
             | Task _ -> "flipflop (default) or integrator."
             | Quiet -> "print only the summary."
 
+[<HelpFlags("--help", "-h")>]
 type TrainArgs =
     | [<Mandatory>] Task of name: string
     | Kind of kind: string
@@ -59,6 +63,7 @@ type TrainArgs =
             | Out _ -> "model file to write (the best weights); a training log is written beside it."
             | Quiet -> "print only the final line."
 
+[<HelpFlags("--help", "-h")>]
 type FixedPointArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Task of name: string
@@ -87,6 +92,7 @@ type FixedPointArgs =
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."
 
+[<HelpFlags("--help", "-h")>]
 type TopologyArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | [<Mandatory>] Fixed_Points of path: string
@@ -115,6 +121,7 @@ type TopologyArgs =
             | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model (q above 1e-6 under it)."
             | Quiet -> "print only the summary line."
 
+[<HelpFlags("--help", "-h")>]
 type ReportArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Fixed_Points of path: string
@@ -137,7 +144,7 @@ type ReportArgs =
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
             | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model (q above 1e-6 under it)."
 
-[<RequireSubcommand>]
+[<RequireSubcommand; HelpFlags("--help", "-h")>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>

@@ -63,3 +63,49 @@ let recheckPoints (path: string) (allowForeign: bool) (net: Network) (loaded: Fi
         if allowForeign then eprintfn "rnnfun: warning: --fixed-points: %s Going on (--allow-foreign-points)." what
         else raise (UserError(sprintf "--fixed-points: %s (--allow-foreign-points goes on anyway)" what))
     rechecked
+
+/// The nearest folder (`start` or an ancestor) that exists, for writing `full`; a file on the way
+/// is a user error.
+let private existingFolder (flag: string) (full: string) (start: string) =
+    let rec up (dir: string) =
+        if isNull dir then None
+        elif IO.Directory.Exists dir then Some dir
+        elif IO.File.Exists dir then raise (UserError(sprintf "%s: cannot write %s: %s is a file, not a folder" flag full dir))
+        else up (IO.Path.GetDirectoryName dir)
+    up start
+
+/// Whether a new file can be created in `dir`: a probe file, created and deleted at once (the
+/// permissions, a read-only or virtual file system such as /proc). A user error naming `full`.
+let private probeFolder (flag: string) (full: string) (dir: string) =
+    let probe = IO.Path.Combine(dir, sprintf ".rnnfun-write-check-%s" (Guid.NewGuid().ToString("N")))
+    let refuse (reason: string) = raise (UserError(sprintf "%s: cannot write %s: %s" flag full reason))
+    try
+        using (new IO.FileStream(probe, IO.FileMode.CreateNew, IO.FileAccess.Write, IO.FileShare.None, 1, IO.FileOptions.DeleteOnClose)) ignore
+    with
+    | :? UnauthorizedAccessException -> refuse (sprintf "no permission to create files in %s" dir)
+    | :? IO.IOException -> refuse (sprintf "%s does not take new files" dir)
+    if IO.File.Exists probe then (try IO.File.Delete probe with _ -> ())
+
+let private fullPath (flag: string) (path: string) =
+    if String.IsNullOrWhiteSpace path then raise (UserError(sprintf "%s: expected a path" flag))
+    try IO.Path.GetFullPath path
+    with e -> raise (UserError(sprintf "%s: '%s' is not a valid path (%s)" flag path e.Message))
+
+/// Checks, before any work, that a file can be written at `path` (what `flag` names): not a folder,
+/// no file where a folder is needed, and a folder that takes new files. Missing folders are fine
+/// (the write creates them). Raises `UserError` naming the path and the problem.
+let checkOutputFile (flag: string) (path: string) =
+    let full = fullPath flag path
+    if IO.Directory.Exists full then raise (UserError(sprintf "%s: %s is a folder; expected a file name" flag full))
+    match existingFolder flag full (IO.Path.GetDirectoryName full) with
+    | Some dir -> probeFolder flag full dir
+    | None -> raise (UserError(sprintf "%s: cannot write %s: no folder of it exists" flag full))
+
+/// Checks, before any work, that `path` can be a folder of outputs: not a file, and the folder (or
+/// its nearest existing parent) takes new files. Raises `UserError` naming the path and the problem.
+let checkOutputFolder (flag: string) (path: string) =
+    let full = fullPath flag path
+    if IO.File.Exists full then raise (UserError(sprintf "%s: %s is a file; expected a folder" flag full))
+    match existingFolder flag full full with
+    | Some dir -> probeFolder flag full dir
+    | None -> raise (UserError(sprintf "%s: cannot write %s: no folder of it exists" flag full))

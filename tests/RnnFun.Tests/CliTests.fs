@@ -85,7 +85,8 @@ let tests =
         test "train refuses bad values with one line and exit 2" {
             for args in [ [ "train"; "--task"; "chess"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--kind"; "lstm"; "--out"; "x.json" ]
                           [ "train"; "--task"; "flipflop"; "--dale-ratio"; "3"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--units"; "0"; "--out"; "x.json" ]
-                          [ "train"; "--task"; "flipflop" ] ] do
+                          [ "train"; "--task"; "flipflop" ]; [ "train"; "--task"; "flipflop"; "--epochs"; "0"; "--out"; "x.json" ]
+                          [ "train"; "--task"; "flipflop"; "--epochs"; "-3"; "--out"; "x.json" ] ] do
                 let code, _, err = rnnfun args
                 Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
                 Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
@@ -184,6 +185,76 @@ let tests =
                 for e in t.Edges do
                     Expect.equal inputOf[e.To] inputOf[e.From] (sprintf "edge %d -> %d stays under one input" e.From e.To)
                 Expect.equal t.Unreached 0 "every run arrives")
+        }
+        test "bad output paths are refused before the work, with one line naming the path" {
+            withTempDir (fun dir ->
+                let model, fps = Path.Combine(dir, "m.json"), Path.Combine(dir, "fps.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save model net
+                FixedPointFile.save fps (FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 3 0)).FixedPoints
+                let aFile = Path.Combine(dir, "a-file.txt")
+                File.WriteAllText(aFile, "x")
+                let underFile = Path.Combine(aFile, "out.json")
+                let cases =
+                    [ [ "train"; "--task"; "flipflop"; "--quiet"; "--out"; dir ], dir
+                      [ "train"; "--task"; "flipflop"; "--quiet"; "--out"; "/proc/rnnfun-model.json" ], "/proc/rnnfun-model.json"
+                      [ "train"; "--task"; "flipflop"; "--quiet"; "--out"; underFile ], underFile
+                      [ "fixed-points"; "--model"; model; "--quiet"; "--out"; dir ], dir
+                      [ "fixed-points"; "--model"; model; "--quiet"; "--slow-points"; "--out"; "/proc/fps.json" ], "/proc/fps.json"
+                      [ "topology"; "--model"; model; "--fixed-points"; fps; "--quiet"; "--out"; dir ], dir
+                      [ "topology"; "--model"; model; "--fixed-points"; fps; "--quiet"; "--out"; Path.Combine(dir, "t.json"); "--dot"; "/proc/g.dot" ], "/proc/g.dot"
+                      [ "report"; "--model"; model; "--out"; "/proc/r.html" ], "/proc/r.html"
+                      [ "report"; "--model"; model; "--out"; Path.Combine(dir, "r.html"); "--png"; aFile ], aFile
+                      [ "demo"; "--quiet"; "--out"; aFile ], aFile
+                      [ "demo"; "--quiet"; "--out"; "/proc/rnnfun-demo" ], "/proc/rnnfun-demo" ]
+                for args, path in cases do
+                    let watch = Diagnostics.Stopwatch.StartNew()
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
+                    Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
+                    Expect.stringContains err path "names the path"
+                    for bad in [ "unexpected"; ".tmp"; "rnnfun-write-check" ] do
+                        Expect.isFalse (err.Contains bad) (sprintf "no '%s' in %s" bad err)
+                    // Before the work: a full training run or search takes far longer.
+                    Expect.isLessThan watch.Elapsed.TotalSeconds 5.0 (sprintf "refused at once: %A" args)
+                Expect.isFalse (File.Exists(Path.Combine(dir, "t.json")) || File.Exists(Path.Combine(dir, "r.html"))) "nothing written")
+        }
+        test "a model file with NaN or Infinity says that non-finite weights are refused" {
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "m.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save path net
+                let text = File.ReadAllText path
+                let at = text.IndexOf "\"w_rec\""
+                for token in [ "NaN"; "Infinity"; "-Infinity" ] do
+                    let number = Text.RegularExpressions.Regex(@"-?\d+(\.\d+)?([eE][-+]?\d+)?").Match(text, at + 7)
+                    File.WriteAllText(path, text.Substring(0, number.Index) + token + text.Substring(number.Index + number.Length))
+                    let code, _, err = rnnfun [ "info"; "--model"; path ]
+                    Expect.equal code 2 (sprintf "exit code (%s): %s" token err)
+                    Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                    Expect.stringContains err "non-finite weights are refused" (sprintf "says why for %s" token)
+                    Expect.stringContains err token "names the token"
+                    let _, problem = expectFileError (fun () -> ModelFile.load path) "the core says it too"
+                    Expect.stringContains problem "non-finite weights" "core message")
+        }
+        test "--version, -h and --name=value" {
+            let code, out, err = rnnfun [ "--version" ]
+            Expect.equal code 0 ("--version exit code; stderr: " + err)
+            Expect.stringStarts out "rnnfun " "prints the version"
+            for args in [ [ "-h" ]; [ "train"; "-h" ]; [ "topology"; "-h" ] ] do
+                let code, out, err = rnnfun args
+                Expect.equal code 0 (sprintf "exit code of %A; stderr: %s" args err)
+                Expect.stringContains out "USAGE" (sprintf "usage for %A" args)
+            withTempDir (fun dir ->
+                let model, fps = Path.Combine(dir, "m.json"), Path.Combine(dir, "fps.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save model net
+                let code, out, err = rnnfun [ "fixed-points"; "--model=" + model; "--box=-1.5,1.5"; "--n-init=256"; "--inputs=0"; "--quiet"; "--out=" + fps ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.stringContains out "27 fixed points" "ran with the values given by ="
+                let code, _, err = rnnfun [ "fixed-points"; "--model"; model; "--inputs=0,0,0"; "--out"; fps ]
+                Expect.equal code 2 "a bad value given by = is refused as with a space"
+                Expect.stringContains err "--inputs" "names the option")
         }
         test "demo --quick runs the whole pipeline and writes every file and summary.json" {
             let dir = Path.Combine(Path.GetTempPath(), "rnnfun-demo-" + Guid.NewGuid().ToString("N"))

@@ -76,6 +76,7 @@ let run (args: ParseResults<DemoArgs>) =
     let quick = args.Contains DemoArgs.Quick
     let quiet = args.Contains DemoArgs.Quiet
     let say format = Printf.kprintf (fun text -> if not quiet then eprintfn "%s" text) format
+    checkOutputFolder "--out" out
     let dir = IO.Path.GetFullPath out
     IO.Directory.CreateDirectory dir |> ignore
     let file name = IO.Path.Combine(dir, name)

@@ -41,6 +41,9 @@ let private renderPngs (dir: string) (charts: (string * Plotly.NET.GenericChart)
 let run (args: ParseResults<ReportArgs>) =
     let modelPath = args.GetResult ReportArgs.Model
     use net = ModelFile.load modelPath
+    let out = args.GetResult ReportArgs.Out
+    checkOutputFile "--out" out
+    args.TryGetResult Png |> Option.iter (checkOutputFolder "--png")
     let model = ModelSummary.ofNetwork net
     let points =
         args.TryGetResult ReportArgs.Fixed_Points
@@ -84,7 +87,6 @@ let run (args: ParseResults<ReportArgs>) =
             FixedPoints = points
             Topology = topology
             Notes = [ "model", IO.Path.GetFullPath modelPath ] }
-    let out = args.GetResult ReportArgs.Out
     RnnFun.Plotting.Report.save out inputs
     printfn "wrote %s" (IO.Path.GetFullPath out)
     match args.TryGetResult Png with

@@ -10,6 +10,9 @@ open RnnFun.Cli.Common
 /// Runs `rnnfun topology`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<TopologyArgs>) =
     use net = ModelFile.load (args.GetResult TopologyArgs.Model)
+    let out = args.GetResult TopologyArgs.Out
+    checkOutputFile "--out" out
+    args.TryGetResult Dot |> Option.iter (checkOutputFile "--dot")
     let fpPath = args.GetResult TopologyArgs.Fixed_Points
     let loaded = FixedPointFile.load fpPath
     if loaded.Length = 0 then raise (UserError(sprintf "--fixed-points: %s holds no fixed points" fpPath))
@@ -38,7 +41,6 @@ let run (args: ParseResults<TopologyArgs>) =
             | Some u -> Topology.build config net u points
             | None -> Topology.buildUnderOwnInputs config net points
         with InvalidArgument (argument, problem) -> raise (UserError(sprintf "--%s: %s" (argument.Replace('_', '-')) problem))
-    let out = args.GetResult TopologyArgs.Out
     TopologyFile.save out t
     args.TryGetResult Dot |> Option.iter (fun path -> FileFormat.writeAtomically path (fun s -> use w = new IO.StreamWriter(s, Text.UTF8Encoding(false), 4096, true) in w.Write(Topology.toDot t)))
     let runs = t.Vertices |> Array.sumBy (fun v -> v.Runs.Noise + v.Runs.Unstable)

@@ -12,6 +12,12 @@ let run (args: ParseResults<TrainArgs>) =
     let task = args.GetResult TrainArgs.Task
     let seed = args.GetResult(TrainArgs.Seed, defaultValue = 0)
     let out = args.GetResult TrainArgs.Out
+    // Before the work: a bad path found after training would lose the run.
+    checkOutputFile "--out" out
+    checkOutputFile "--out (its training log)" (trainingLogPath out)
+    match args.TryGetResult Epochs with
+    | Some n when n < 1 -> raise (UserError(sprintf "--epochs: expected a positive integer, got %d (0 epochs would train nothing)" n))
+    | _ -> ()
     let preset =
         try Presets.byName task seed
         with InvalidArgument (_, problem) -> raise (UserError("--task: " + problem))
