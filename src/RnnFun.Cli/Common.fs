@@ -109,3 +109,38 @@ let checkOutputFolder (flag: string) (path: string) =
     match existingFolder flag full full with
     | Some dir -> probeFolder flag full dir
     | None -> raise (UserError(sprintf "%s: cannot write %s: no folder of it exists" flag full))
+
+/// Ctrl-C during a command that trains: the first interrupt while training cancels `Token` (training
+/// stops after its batch and keeps the best model); any other interrupt (a second one, or one after
+/// training) lets the process end at once, as a shell expects. Cancelled runs exit with `cancelledExitCode`.
+type Interrupts() =
+    let cancel = new Threading.CancellationTokenSource()
+    let mutable count = 0
+    let mutable training = true
+    /// Cancelled by the first interrupt during training.
+    member _.Token = cancel.Token
+    /// Whether an interrupt stopped the training.
+    member _.Cancelled = cancel.IsCancellationRequested
+    /// From here on, an interrupt ends the process (nothing is left to stop gracefully).
+    member _.EndTraining() = training <- false
+    /// Handles one interrupt; returns whether the process goes on (`ConsoleCancelEventArgs.Cancel`).
+    member _.Interrupt() =
+        let n = Threading.Interlocked.Increment &count
+        if n = 1 && training then
+            cancel.Cancel()
+            true
+        else false
+    /// Routes Ctrl-C (SIGINT) to `Interrupt` until disposed.
+    member this.Listen() : IDisposable =
+        let handler =
+            ConsoleCancelEventHandler(fun _ e ->
+                let goOn = this.Interrupt()
+                if goOn then eprintfn "\nrnnfun: interrupted: training stops after this batch and keeps the best model (Ctrl-C again to quit)"
+                e.Cancel <- goOn)
+        Console.CancelKeyPress.AddHandler handler
+        { new IDisposable with member _.Dispose() = Console.CancelKeyPress.RemoveHandler handler }
+    interface IDisposable with
+        member _.Dispose() = cancel.Dispose()
+
+/// The exit code of a run stopped by Ctrl-C (128 + SIGINT, what shells expect).
+let cancelledExitCode = 130

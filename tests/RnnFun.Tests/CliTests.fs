@@ -20,6 +20,34 @@ let private rnnfun (args: string list) =
 
 let private oneLine (text: string) = text.Trim().Split('\n').Length = 1
 
+[<System.Runtime.InteropServices.DllImport("libc", SetLastError = true)>]
+extern int kill(int pid, int signal)
+
+/// Whether this process ignores SIGINT (a shell's background job): its children would too.
+let private sigintIgnored () =
+    try
+        IO.File.ReadAllLines "/proc/self/status"
+        |> Array.tryFind (fun l -> l.StartsWith "SigIgn:")
+        |> Option.exists (fun l -> (Convert.ToUInt64(l.Substring(7).Trim(), 16) &&& 2UL) <> 0UL)
+    with _ -> false
+
+/// Starts the built rnnfun (the app host beside the tests) with stderr read line by line into `err`.
+let private startRnnfun (args: string list) (err: Collections.Concurrent.ConcurrentQueue<string>) =
+    let info = Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "RnnFun.Cli"), args, RedirectStandardError = true, RedirectStandardOutput = true)
+    let p = new Diagnostics.Process(StartInfo = info)
+    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then err.Enqueue e.Data)
+    p.OutputDataReceived.Add(fun _ -> ())
+    p.Start() |> ignore
+    p.BeginErrorReadLine()
+    p.BeginOutputReadLine()
+    p
+
+/// Waits until `ready` holds or `seconds` pass.
+let private waitFor (seconds: float) (ready: unit -> bool) =
+    let watch = Diagnostics.Stopwatch.StartNew()
+    while not (ready ()) && watch.Elapsed.TotalSeconds < seconds do Threading.Thread.Sleep 50
+    ready ()
+
 [<Tests>]
 let tests =
     testSequenced <| testList "Cli" [
@@ -255,6 +283,51 @@ let tests =
                 let code, _, err = rnnfun [ "fixed-points"; "--model"; model; "--inputs=0,0,0"; "--out"; fps ]
                 Expect.equal code 2 "a bad value given by = is refused as with a space"
                 Expect.stringContains err "--inputs" "names the option")
+        }
+        test "Ctrl-C: the first interrupt during training cancels it, any other ends the process" {
+            use i = new RnnFun.Cli.Common.Interrupts()
+            Expect.isTrue (i.Interrupt()) "the first one keeps the process"
+            Expect.isTrue i.Token.IsCancellationRequested "and cancels the training"
+            Expect.isFalse (i.Interrupt()) "the second one ends it"
+            use after = new RnnFun.Cli.Common.Interrupts()
+            after.EndTraining()
+            Expect.isFalse (after.Interrupt()) "after training, the first one ends it"
+            Expect.isFalse after.Cancelled "and cancels nothing"
+        }
+        test "train stopped by an interrupt keeps the best model and exits 130" {
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "m.json")
+                use i = new RnnFun.Cli.Common.Interrupts()
+                i.Interrupt() |> ignore
+                let args = Argu.ArgumentParser.Create<RnnFun.Cli.Args.TrainArgs>().ParseCommandLine [| "--task"; "flipflop"; "--units"; "8"; "--seq-len"; "16"; "--quiet"; "--out"; path |]
+                let code = RnnFun.Cli.TrainCommand.runWith i args
+                Expect.equal code 130 "exit code"
+                Expect.isTrue (File.Exists path) "the model is written"
+                Expect.equal (TrainingLogFile.load (RnnFun.Cli.Common.trainingLogPath path)).StopReason StopReason.Cancelled "the log says cancelled")
+        }
+        test "SIGINT to rnnfun train stops training with the model kept and exit 130; a second one ends demo at once" {
+            if sigintIgnored () then skiptest "this process ignores SIGINT (a background job), so its children would not see one"
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "m.json")
+                let err = Collections.Concurrent.ConcurrentQueue<string>()
+                use p = startRnnfun [ "train"; "--task"; "flipflop"; "--epochs"; "500"; "--out"; path ] err
+                Expect.isTrue (waitFor 60.0 (fun () -> File.Exists path)) "training runs (a best model written)"
+                kill (p.Id, 2) |> ignore
+                Expect.isTrue (p.WaitForExit 30_000) "stops after the interrupt"
+                Expect.equal p.ExitCode 130 (sprintf "exit code; stderr: %s" (String.Join("\n", err)))
+                Expect.equal (TrainingLogFile.load (RnnFun.Cli.Common.trainingLogPath path)).StopReason StopReason.Cancelled "the log says cancelled"
+                use _ = ModelFile.load path
+                // demo: the first interrupt stops training, the second ends the process during the analysis.
+                let demoDir = Path.Combine(dir, "demo")
+                let err = Collections.Concurrent.ConcurrentQueue<string>()
+                use d = startRnnfun [ "demo"; "--out"; demoDir ] err
+                Expect.isTrue (waitFor 60.0 (fun () -> err |> Seq.exists (fun l -> l.Contains "epoch"))) "training runs"
+                kill (d.Id, 2) |> ignore
+                Expect.isTrue (waitFor 30.0 (fun () -> err |> Seq.exists (fun l -> l.Contains "interrupted"))) "the first interrupt is acknowledged"
+                kill (d.Id, 2) |> ignore
+                Expect.isTrue (d.WaitForExit 10_000) (sprintf "the second interrupt ends it; stderr: %s" (String.Join("\n", err)))
+                Expect.equal d.ExitCode 130 "exit code"
+                Expect.isFalse (File.Exists(Path.Combine(demoDir, "report.html"))) "ended before the report")
         }
         test "demo --quick runs the whole pipeline and writes every file and summary.json" {
             let dir = Path.Combine(Path.GetTempPath(), "rnnfun-demo-" + Guid.NewGuid().ToString("N"))

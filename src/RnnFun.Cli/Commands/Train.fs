@@ -7,8 +7,9 @@ open RnnFun
 open RnnFun.Cli.Args
 open RnnFun.Cli.Common
 
-/// Runs `rnnfun train`; returns the exit code (a user's mistake raises `UserError`).
-let run (args: ParseResults<TrainArgs>) =
+/// Runs `rnnfun train` with Ctrl-C routed to `interrupts`; returns the exit code (130 when an
+/// interrupt stopped the training; a user's mistake raises `UserError`).
+let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
     let task = args.GetResult TrainArgs.Task
     let seed = args.GetResult(TrainArgs.Seed, defaultValue = 0)
     let out = args.GetResult TrainArgs.Out
@@ -41,10 +42,6 @@ let run (args: ParseResults<TrainArgs>) =
                 { preset.Network.Constraints with
                     DaleRatio = args.TryGetResult Dale_Ratio |> Option.orElse preset.Network.Constraints.DaleRatio
                     Autapses = preset.Network.Constraints.Autapses && not (args.Contains No_Autapses) } }
-    use cancel = new Threading.CancellationTokenSource()
-    Console.CancelKeyPress.Add(fun e ->
-        e.Cancel <- true
-        cancel.Cancel())
     let quiet = args.Contains TrainArgs.Quiet
     let fit =
         { preset.Fit with
@@ -54,10 +51,12 @@ let run (args: ParseResults<TrainArgs>) =
     let hooks =
         { Threads = args.TryGetResult Threads
           OnBest = Some(ModelFile.saveBest out)
-          Cancellation = cancel.Token
+          Cancellation = interrupts.Token
           Progress = if quiet then None else Some(progressBar ()) }
     let preset = { preset with Kind = kind; Network = network; Fit = fit }
     use result = Presets.trainWith hooks preset
+    // Saving is quick; a further Ctrl-C now ends the process.
+    interrupts.EndTraining()
     if not quiet then eprintfn ""
     // The best weights are already on disk (OnBest); write the returned ones in every case,
     // so that a run with no improving epoch still leaves a model file.
@@ -68,4 +67,10 @@ let run (args: ParseResults<TrainArgs>) =
     printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, best validation loss %.3g (epoch %d); wrote %s"
         (StopReason.text result.StopReason)
         result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) best result.BestEpoch (IO.Path.GetFullPath out)
-    0
+    if interrupts.Cancelled then cancelledExitCode else 0
+
+/// Runs `rnnfun train`; returns the exit code (a user's mistake raises `UserError`).
+let run (args: ParseResults<TrainArgs>) =
+    use interrupts = new Interrupts()
+    use _ = interrupts.Listen()
+    runWith interrupts args
