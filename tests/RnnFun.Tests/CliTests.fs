@@ -300,7 +300,10 @@ let tests =
                 use i = new RnnFun.Cli.Common.Interrupts()
                 i.Interrupt() |> ignore
                 let args = Argu.ArgumentParser.Create<RnnFun.Cli.Args.TrainArgs>().ParseCommandLine [| "--task"; "flipflop"; "--units"; "8"; "--seq-len"; "16"; "--quiet"; "--out"; path |]
-                let code = RnnFun.Cli.TrainCommand.runWith i args
+                let out, oldOut = new StringWriter(), Console.Out
+                Console.SetOut out
+                let code = try RnnFun.Cli.TrainCommand.runWith i args finally Console.SetOut oldOut
+                Expect.stringContains (out.ToString()) "cancelled after" "says it was cancelled"
                 Expect.equal code 130 "exit code"
                 Expect.isTrue (File.Exists path) "the model is written"
                 Expect.equal (TrainingLogFile.load (RnnFun.Cli.Common.trainingLogPath path)).StopReason StopReason.Cancelled "the log says cancelled")
