@@ -1,8 +1,10 @@
-/// The command line's verbs and options (Argu).
+/// The command line's verbs and options (Argu). Every verb takes -h as --help; `--name=value` is
+/// split into `--name value` before parsing (`Program.splitAssignments`).
 module RnnFun.Cli.Args
 
 open Argu
 
+[<HelpFlags("--help", "-h")>]
 type InfoArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
 
@@ -11,6 +13,7 @@ type InfoArgs =
             match a with
             | Model _ -> "the model file (rnnfun.model JSON) to describe."
 
+[<HelpFlags("--help", "-h")>]
 type DemoArgs =
     | Out of dir: string
     | Seed of seed: int
@@ -29,6 +32,7 @@ type DemoArgs =
             | Kind _ -> "rnn, ctrnn (dt 5, tau 50), gru, lstm or ugrnn; the task preset's kind by default."
             | Quiet -> "print only the summary."
 
+[<HelpFlags("--help", "-h")>]
 type TrainArgs =
     | [<Mandatory>] Task of name: string
     | Kind of kind: string
@@ -61,6 +65,7 @@ type TrainArgs =
             | Out _ -> "model file to write (the best weights); a training log is written beside it."
             | Quiet -> "print only the final line."
 
+[<HelpFlags("--help", "-h")>]
 type FixedPointArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Task of name: string
@@ -89,6 +94,7 @@ type FixedPointArgs =
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."
 
+[<HelpFlags("--help", "-h")>]
 type TopologyArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | [<Mandatory>] Fixed_Points of path: string
@@ -99,6 +105,7 @@ type TopologyArgs =
     | Seed of seed: int
     | [<Mandatory>] Out of path: string
     | Dot of path: string
+    | Allow_Foreign_Points
     | Quiet
 
     interface IArgParserTemplate with
@@ -106,15 +113,17 @@ type TopologyArgs =
             match a with
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file (from rnnfun fixed-points)."
-            | Inputs _ -> "the constant input, comma-separated (default: the fixed points' input)."
+            | Inputs _ -> "one constant input for every run, comma-separated (default: each point's own input)."
             | Runs_Per_Point _ -> "noise runs per fixed point (default 64)."
             | Noise _ -> "std of the noise around each fixed point (default 0.1)."
             | Max_Steps _ -> "steps before a run counts as unreached (default 1000)."
             | Seed _ -> "seed of the noise (default 0)."
             | Out _ -> "topology file to write (rnnfun.topology JSON)."
             | Dot _ -> "also write the graph as GraphViz DOT."
+            | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model (q above 1e-6 under it)."
             | Quiet -> "print only the summary line."
 
+[<HelpFlags("--help", "-h")>]
 type ReportArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Fixed_Points of path: string
@@ -123,6 +132,7 @@ type ReportArgs =
     | Training_Log of path: string
     | [<Mandatory>] Out of path: string
     | Png of dir: string
+    | Allow_Foreign_Points
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -134,8 +144,9 @@ type ReportArgs =
             | Training_Log _ -> "the training log written beside the model by rnnfun train."
             | Out _ -> "the HTML report to write (self-contained, works offline)."
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
+            | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model (q above 1e-6 under it)."
 
-[<RequireSubcommand>]
+[<RequireSubcommand; HelpFlags("--help", "-h")>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>

@@ -7,18 +7,36 @@ open RnnFun
 open RnnFun.Cli.Args
 open RnnFun.Cli.Common
 
+/// `--name=value` as `--name value`, for every option (Argu takes `=` only on cases marked for it).
+let splitAssignments (argv: string[]) =
+    argv
+    |> Array.collect (fun a ->
+        let i = a.IndexOf '='
+        if a.StartsWith "--" && i > 2 then [| a.Substring(0, i); a.Substring(i + 1) |] else [| a |])
+
+/// The version of this program (the assembly's informational version, without a source hash).
+let version () =
+    let assembly = Reflection.Assembly.GetExecutingAssembly()
+    match Reflection.CustomAttributeExtensions.GetCustomAttribute<Reflection.AssemblyInformationalVersionAttribute> assembly with
+    | null -> string (assembly.GetName().Version)
+    | a -> a.InformationalVersion.Split('+')[0]
+
 [<EntryPoint>]
 let main argv =
     let parser = ArgumentParser.Create<CliArgs>(programName = "rnnfun")
     try
-        let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
-        match results.GetSubCommand() with
-        | Info a -> InfoCommand.run a
-        | Train a -> TrainCommand.run a
-        | Fixed_Points a -> FixedPointsCommand.run a
-        | Topology a -> TopologyCommand.run a
-        | Report a -> ReportCommand.run a
-        | Demo a -> DemoCommand.run a
+        if argv = [| "--version" |] then
+            printfn "rnnfun %s" (version ())
+            0
+        else
+            let results = parser.ParseCommandLine(splitAssignments argv, raiseOnUsage = true)
+            match results.GetSubCommand() with
+            | Info a -> InfoCommand.run a
+            | Train a -> TrainCommand.run a
+            | Fixed_Points a -> FixedPointsCommand.run a
+            | Topology a -> TopologyCommand.run a
+            | Report a -> ReportCommand.run a
+            | Demo a -> DemoCommand.run a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message

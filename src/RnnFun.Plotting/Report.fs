@@ -337,12 +337,14 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                             if isNull p.Eigenvalues || p.Eigenvalues.Length = 0 then "-"
                             else invariant (p.Eigenvalues |> Array.map (fun l -> l.Magnitude) |> Array.max)
                         [ string p.Id
+                          // Points of one file can hold under different constant inputs.
+                          encode ("(" + String.Join(", ", (if isNull p.Input then [||] else p.Input) |> Array.map invariant) + ")")
                           kindText p.Kind
                           sprintf "<span class=\"swatch\" style=\"background:%s\"></span>%d" (Charts.unstableModeColorName p.UnstableModes) p.UnstableModes
                           scientific p.Q
                           lead ])
                     |> List.ofArray
-                sb.Append(table [ "id"; "kind"; "unstable modes"; "q"; "leading |λ1|" ] rows) |> ignore
+                sb.Append(table [ "id"; "input"; "kind"; "unstable modes"; "q"; "leading |λ1|" ] rows) |> ignore
                 if shown.Length < fps.Length then sb.Append(note (sprintf "The table shows the first %d of %d fixed points." shown.Length fps.Length)) |> ignore
                 let statePca, fittedOnPoints =
                     match pca with

@@ -20,6 +20,34 @@ let private rnnfun (args: string list) =
 
 let private oneLine (text: string) = text.Trim().Split('\n').Length = 1
 
+[<System.Runtime.InteropServices.DllImport("libc", SetLastError = true)>]
+extern int kill(int pid, int signal)
+
+/// Whether this process ignores SIGINT (a shell's background job): its children would too.
+let private sigintIgnored () =
+    try
+        IO.File.ReadAllLines "/proc/self/status"
+        |> Array.tryFind (fun l -> l.StartsWith "SigIgn:")
+        |> Option.exists (fun l -> (Convert.ToUInt64(l.Substring(7).Trim(), 16) &&& 2UL) <> 0UL)
+    with _ -> false
+
+/// Starts the built rnnfun (the app host beside the tests) with stderr read line by line into `err`.
+let private startRnnfun (args: string list) (err: Collections.Concurrent.ConcurrentQueue<string>) =
+    let info = Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "RnnFun.Cli"), args, RedirectStandardError = true, RedirectStandardOutput = true)
+    let p = new Diagnostics.Process(StartInfo = info)
+    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then err.Enqueue e.Data)
+    p.OutputDataReceived.Add(fun _ -> ())
+    p.Start() |> ignore
+    p.BeginErrorReadLine()
+    p.BeginOutputReadLine()
+    p
+
+/// Waits until `ready` holds or `seconds` pass.
+let private waitFor (seconds: float) (ready: unit -> bool) =
+    let watch = Diagnostics.Stopwatch.StartNew()
+    while not (ready ()) && watch.Elapsed.TotalSeconds < seconds do Threading.Thread.Sleep 50
+    ready ()
+
 [<Tests>]
 let tests =
     testSequenced <| testList "Cli" [
@@ -117,7 +145,8 @@ let tests =
         test "train refuses bad values with one line and exit 2" {
             for args in [ [ "train"; "--task"; "chess"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--kind"; "esn"; "--out"; "x.json" ]
                           [ "train"; "--task"; "flipflop"; "--dale-ratio"; "3"; "--out"; "x.json" ]; [ "train"; "--task"; "flipflop"; "--units"; "0"; "--out"; "x.json" ]
-                          [ "train"; "--task"; "flipflop" ] ] do
+                          [ "train"; "--task"; "flipflop" ]; [ "train"; "--task"; "flipflop"; "--epochs"; "0"; "--out"; "x.json" ]
+                          [ "train"; "--task"; "flipflop"; "--epochs"; "-3"; "--out"; "x.json" ] ] do
                 let code, _, err = rnnfun args
                 Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
                 Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
@@ -166,6 +195,174 @@ let tests =
                     Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
             finally
                 Directory.Delete(dir, true)
+        }
+        test "topology and report refuse another model's fixed points unless --allow-foreign-points; q is recomputed" {
+            withTempDir (fun dir ->
+                let modelA, modelB = Path.Combine(dir, "a.json"), Path.Combine(dir, "b.json")
+                use a = Network.scaledIdentity Kinds.rnn 3 2.0
+                use b = Network.scaledIdentity Kinds.rnn 3 2.5
+                ModelFile.save modelA a
+                ModelFile.save modelB b
+                let find (net: Network) = (FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 512 -1.5 1.5 3 0)).FixedPoints
+                let fpsB = Path.Combine(dir, "fps-b.json")
+                FixedPointFile.save fpsB (find b)
+                let topo, html = Path.Combine(dir, "t.json"), Path.Combine(dir, "r.html")
+                for args in [ [ "topology"; "--model"; modelA; "--fixed-points"; fpsB; "--out"; topo; "--quiet" ]
+                              [ "report"; "--model"; modelA; "--fixed-points"; fpsB; "--out"; html ] ] do
+                    for f in [ topo; html ] do File.Delete f
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
+                    Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                    Expect.stringContains err "not fixed points of this model" "says why"
+                    Expect.stringContains err "q = " "names the q"
+                    Expect.stringContains err "--allow-foreign-points" "says how to go on"
+                    Expect.isFalse (File.Exists topo || File.Exists html) "nothing written"
+                    let code, _, err = rnnfun (args @ [ "--allow-foreign-points" ])
+                    Expect.equal code 0 (sprintf "with --allow-foreign-points: exit code of %A (stderr %s)" args err)
+                    Expect.stringContains err "warning" "warns"
+                // Its own points with a q from elsewhere in the file: the report shows the q under the model.
+                let own = find a
+                let fpsA = Path.Combine(dir, "fps-a.json")
+                FixedPointFile.save fpsA (own |> Array.map (fun p -> { p with Q = 1.23e-10; Speed = sqrt 2.46e-10 }))
+                let code, _, err = rnnfun [ "report"; "--model"; modelA; "--fixed-points"; fpsA; "--out"; html ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                let page = File.ReadAllText html
+                Expect.isFalse (page.Contains "1.23e-10") "the file's q is not shown"
+                Expect.stringContains page "<th>input</th>" "an input column")
+        }
+        test "topology runs each point of a file under its own input" {
+            withTempDir (fun dir ->
+                let model, fps, topo = Path.Combine(dir, "m.json"), Path.Combine(dir, "fps.json"), Path.Combine(dir, "t.json")
+                use net = drivenIdentity 3
+                ModelFile.save model net
+                let points = drivenPoints net [ 0.0; 0.3 ]
+                FixedPointFile.save fps points
+                let code, _, err = rnnfun [ "topology"; "--model"; model; "--fixed-points"; fps; "--runs-per-point"; "8"; "--out"; topo; "--quiet" ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                let t = TopologyFile.load topo
+                let inputOf = points |> Array.map (fun p -> p.Id, p.Input[0]) |> Map.ofArray
+                Expect.equal t.Vertices.Length 54 "every point"
+                for e in t.Edges do
+                    Expect.equal inputOf[e.To] inputOf[e.From] (sprintf "edge %d -> %d stays under one input" e.From e.To)
+                Expect.equal t.Unreached 0 "every run arrives")
+        }
+        test "bad output paths are refused before the work, with one line naming the path" {
+            withTempDir (fun dir ->
+                let model, fps = Path.Combine(dir, "m.json"), Path.Combine(dir, "fps.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save model net
+                FixedPointFile.save fps (FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 3 0)).FixedPoints
+                let aFile = Path.Combine(dir, "a-file.txt")
+                File.WriteAllText(aFile, "x")
+                let underFile = Path.Combine(aFile, "out.json")
+                let cases =
+                    [ [ "train"; "--task"; "flipflop"; "--quiet"; "--out"; dir ], dir
+                      [ "train"; "--task"; "flipflop"; "--quiet"; "--out"; "/proc/rnnfun-model.json" ], "/proc/rnnfun-model.json"
+                      [ "train"; "--task"; "flipflop"; "--quiet"; "--out"; underFile ], underFile
+                      [ "fixed-points"; "--model"; model; "--quiet"; "--out"; dir ], dir
+                      [ "fixed-points"; "--model"; model; "--quiet"; "--slow-points"; "--out"; "/proc/fps.json" ], "/proc/fps.json"
+                      [ "topology"; "--model"; model; "--fixed-points"; fps; "--quiet"; "--out"; dir ], dir
+                      [ "topology"; "--model"; model; "--fixed-points"; fps; "--quiet"; "--out"; Path.Combine(dir, "t.json"); "--dot"; "/proc/g.dot" ], "/proc/g.dot"
+                      [ "report"; "--model"; model; "--out"; "/proc/r.html" ], "/proc/r.html"
+                      [ "report"; "--model"; model; "--out"; Path.Combine(dir, "r.html"); "--png"; aFile ], aFile
+                      [ "demo"; "--quiet"; "--out"; aFile ], aFile
+                      [ "demo"; "--quiet"; "--out"; "/proc/rnnfun-demo" ], "/proc/rnnfun-demo" ]
+                for args, path in cases do
+                    let watch = Diagnostics.Stopwatch.StartNew()
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "exit code of %A (stderr %s)" args err)
+                    Expect.isTrue (oneLine err) (sprintf "one line for %A: %s" args err)
+                    Expect.stringContains err path "names the path"
+                    for bad in [ "unexpected"; ".tmp"; "rnnfun-write-check" ] do
+                        Expect.isFalse (err.Contains bad) (sprintf "no '%s' in %s" bad err)
+                    // Before the work: a full training run or search takes far longer.
+                    Expect.isLessThan watch.Elapsed.TotalSeconds 5.0 (sprintf "refused at once: %A" args)
+                Expect.isFalse (File.Exists(Path.Combine(dir, "t.json")) || File.Exists(Path.Combine(dir, "r.html"))) "nothing written")
+        }
+        test "a model file with NaN or Infinity says that non-finite weights are refused" {
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "m.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save path net
+                let text = File.ReadAllText path
+                let at = text.IndexOf "\"w_rec\""
+                for token in [ "NaN"; "Infinity"; "-Infinity" ] do
+                    let number = Text.RegularExpressions.Regex(@"-?\d+(\.\d+)?([eE][-+]?\d+)?").Match(text, at + 7)
+                    File.WriteAllText(path, text.Substring(0, number.Index) + token + text.Substring(number.Index + number.Length))
+                    let code, _, err = rnnfun [ "info"; "--model"; path ]
+                    Expect.equal code 2 (sprintf "exit code (%s): %s" token err)
+                    Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                    Expect.stringContains err "non-finite weights are refused" (sprintf "says why for %s" token)
+                    Expect.stringContains err token "names the token"
+                    let _, problem = expectFileError (fun () -> ModelFile.load path) "the core says it too"
+                    Expect.stringContains problem "non-finite weights" "core message")
+        }
+        test "--version, -h and --name=value" {
+            let code, out, err = rnnfun [ "--version" ]
+            Expect.equal code 0 ("--version exit code; stderr: " + err)
+            Expect.stringStarts out "rnnfun " "prints the version"
+            for args in [ [ "-h" ]; [ "train"; "-h" ]; [ "topology"; "-h" ] ] do
+                let code, out, err = rnnfun args
+                Expect.equal code 0 (sprintf "exit code of %A; stderr: %s" args err)
+                Expect.stringContains out "USAGE" (sprintf "usage for %A" args)
+            withTempDir (fun dir ->
+                let model, fps = Path.Combine(dir, "m.json"), Path.Combine(dir, "fps.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save model net
+                let code, out, err = rnnfun [ "fixed-points"; "--model=" + model; "--box=-1.5,1.5"; "--n-init=256"; "--inputs=0"; "--quiet"; "--out=" + fps ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.stringContains out "27 fixed points" "ran with the values given by ="
+                let code, _, err = rnnfun [ "fixed-points"; "--model"; model; "--inputs=0,0,0"; "--out"; fps ]
+                Expect.equal code 2 "a bad value given by = is refused as with a space"
+                Expect.stringContains err "--inputs" "names the option")
+        }
+        test "Ctrl-C: the first interrupt during training cancels it, any other ends the process" {
+            use i = new RnnFun.Cli.Common.Interrupts()
+            Expect.isTrue (i.Interrupt()) "the first one keeps the process"
+            Expect.isTrue i.Token.IsCancellationRequested "and cancels the training"
+            Expect.isFalse (i.Interrupt()) "the second one ends it"
+            use after = new RnnFun.Cli.Common.Interrupts()
+            after.EndTraining()
+            Expect.isFalse (after.Interrupt()) "after training, the first one ends it"
+            Expect.isFalse after.Cancelled "and cancels nothing"
+        }
+        test "train stopped by an interrupt keeps the best model and exits 130" {
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "m.json")
+                use i = new RnnFun.Cli.Common.Interrupts()
+                i.Interrupt() |> ignore
+                let args = Argu.ArgumentParser.Create<RnnFun.Cli.Args.TrainArgs>().ParseCommandLine [| "--task"; "flipflop"; "--units"; "8"; "--seq-len"; "16"; "--quiet"; "--out"; path |]
+                let out, oldOut = new StringWriter(), Console.Out
+                Console.SetOut out
+                let code = try RnnFun.Cli.TrainCommand.runWith i args finally Console.SetOut oldOut
+                Expect.stringContains (out.ToString()) "cancelled after" "says it was cancelled"
+                Expect.equal code 130 "exit code"
+                Expect.isTrue (File.Exists path) "the model is written"
+                Expect.equal (TrainingLogFile.load (RnnFun.Cli.Common.trainingLogPath path)).StopReason StopReason.Cancelled "the log says cancelled")
+        }
+        test "SIGINT to rnnfun train stops training with the model kept and exit 130; a second one ends demo at once" {
+            if sigintIgnored () then skiptest "this process ignores SIGINT (a background job), so its children would not see one"
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "m.json")
+                let err = Collections.Concurrent.ConcurrentQueue<string>()
+                use p = startRnnfun [ "train"; "--task"; "flipflop"; "--epochs"; "500"; "--out"; path ] err
+                Expect.isTrue (waitFor 60.0 (fun () -> File.Exists path)) "training runs (a best model written)"
+                kill (p.Id, 2) |> ignore
+                Expect.isTrue (p.WaitForExit 30_000) "stops after the interrupt"
+                Expect.equal p.ExitCode 130 (sprintf "exit code; stderr: %s" (String.Join("\n", err)))
+                Expect.equal (TrainingLogFile.load (RnnFun.Cli.Common.trainingLogPath path)).StopReason StopReason.Cancelled "the log says cancelled"
+                use _ = ModelFile.load path
+                // demo: the first interrupt stops training, the second ends the process during the analysis.
+                let demoDir = Path.Combine(dir, "demo")
+                let err = Collections.Concurrent.ConcurrentQueue<string>()
+                use d = startRnnfun [ "demo"; "--out"; demoDir ] err
+                Expect.isTrue (waitFor 60.0 (fun () -> err |> Seq.exists (fun l -> l.Contains "epoch"))) "training runs"
+                kill (d.Id, 2) |> ignore
+                Expect.isTrue (waitFor 30.0 (fun () -> err |> Seq.exists (fun l -> l.Contains "interrupted"))) "the first interrupt is acknowledged"
+                kill (d.Id, 2) |> ignore
+                Expect.isTrue (d.WaitForExit 10_000) (sprintf "the second interrupt ends it; stderr: %s" (String.Join("\n", err)))
+                Expect.equal d.ExitCode 130 "exit code"
+                Expect.isFalse (File.Exists(Path.Combine(demoDir, "report.html"))) "ended before the report")
         }
         test "demo --quick runs the whole pipeline and writes every file and summary.json" {
             let dir = Path.Combine(Path.GetTempPath(), "rnnfun-demo-" + Guid.NewGuid().ToString("N"))

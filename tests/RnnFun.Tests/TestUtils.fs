@@ -180,3 +180,17 @@ let jacobianOf (p: FixedPoint) =
     match p.Linearisation with
     | Some l -> l.Jacobian
     | None -> failtestf "fixed point %d has no linearisation" p.Id
+
+/// W = 2I with every unit driven by the one input (w_in = 1): F(x, u) = tanh(2x + u) coordinate by
+/// coordinate, so the fixed points move with the input (27 of them for |u| < 0.53).
+let drivenIdentity (units: int) =
+    use plain = Network.scaledIdentity Kinds.rnn units 2.0
+    let values = Network.values plain |> Map.ofList |> Map.add "w_in" (ParameterValue.Matrix(Array.init units (fun _ -> [| 1.0 |])))
+    Network.ofValues Kinds.rnn { NetworkConfig.defaults with InputSize = 1; Units = units; OutputSize = units; Precision = Precision.Float64 } values
+
+/// The fixed points of `drivenIdentity 3` under each input, numbered apart (ids from 0 up, input by input).
+let drivenPoints (net: Network) (inputs: float list) =
+    inputs
+    |> List.map (fun u -> (FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| u |]) (InitialStates.uniformBox 1024 -1.5 1.5 (Network.stateSize net) 0)).FixedPoints)
+    |> Array.concat
+    |> Array.mapi (fun i p -> { p with Id = i })

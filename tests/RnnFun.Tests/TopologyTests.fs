@@ -409,3 +409,48 @@ let tests =
             check "steps" (fun () -> build { d with MaxSteps = 0 } zeroInput fps) "max_steps"
         }
     ]
+
+[<Tests>]
+let ownInputTests =
+    testList "Topology under own inputs and FixedPoints.recheck" [
+        test "recheck recomputes q and speed under the model, keeping the rest" {
+            use net = network ()
+            let p = points.Value[0]
+            let moved = { p with State = [| 0.5; 0.0; 0.0 |]; Q = 1e-31; Speed = 1e-15 }
+            match FixedPoints.recheck net [| p; moved |] with
+            | [| same; other |] ->
+                Expect.isLessThan same.Q 1e-20 "a true fixed point stays one"
+                let expected = 0.5 * (tanh 1.0 - 0.5) ** 2.0
+                Expect.floatClose Accuracy.high other.Q expected "q of F(x) = tanh(2x) at (0.5, 0, 0)"
+                Expect.floatClose Accuracy.high other.Speed (sqrt (2.0 * expected)) "speed"
+                Expect.equal (other.Id, other.Eigenvalues, other.Kind) (moved.Id, moved.Eigenvalues, moved.Kind) "the rest kept"
+            | other -> failtestf "expected two points, got %d" other.Length
+            expectInvalid (fun () -> FixedPoints.recheck net [| { p with State = [| 0.0 |] } |]) "a state of the wrong size" |> ignore
+            // Each point under its own input: the points of u = 0.3 are not fixed under u = 0.
+            use driven = drivenIdentity 3
+            let shifted = drivenPoints driven [ 0.3 ]
+            Expect.isTrue (FixedPoints.recheck driven shifted |> Array.forall (fun p -> p.Q < 1e-20)) "fixed under their own input"
+            Expect.isTrue (FixedPoints.recheck driven (shifted |> Array.map (fun p -> { p with Input = [| 0.0 |] })) |> Array.forall (fun p -> p.Q > 1e-6)) "not under another"
+        }
+        test "buildUnderOwnInputs runs each point under its own input and never links two inputs" {
+            use net = drivenIdentity 3
+            let fps = drivenPoints net [ 0.0; 0.3 ] |> FixedPoints.analyse 1e-3 net
+            Expect.equal fps.Length 54 "27 points under each input"
+            let config = { TopologyConfig.defaults with RunsPerPoint = 8 }
+            let t = Topology.buildUnderOwnInputs config net fps
+            let inputOf = fps |> Array.map (fun p -> p.Id, p.Input[0]) |> Map.ofArray
+            Expect.equal (t.Vertices |> Array.map (fun v -> v.Id)) (fps |> Array.map (fun p -> p.Id)) "vertices in the points' order"
+            for e in t.Edges do
+                Expect.equal inputOf[e.To] inputOf[e.From] (sprintf "edge %d -> %d stays under one input" e.From e.To)
+            Expect.equal t.Unreached 0 "every run arrives"
+            // Each group is what `build` gives under its input, with the group's seed.
+            let group g u = fps |> Array.filter (fun p -> p.Input[0] = u) |> Topology.build { config with Seed = config.Seed + g } net [| u |]
+            let parts = [ group 0 0.0; group 1 0.3 ]
+            Expect.equal (set t.Edges) (parts |> List.collect (fun p -> List.ofArray p.Edges) |> set) "edges of the groups"
+            Expect.equal (set t.Vertices) (parts |> List.collect (fun p -> List.ofArray p.Vertices) |> set) "vertices of the groups"
+            // One input: exactly `build`.
+            let single = fps |> Array.filter (fun p -> p.Input[0] = 0.0)
+            Expect.equal (Topology.buildUnderOwnInputs config net single) (Topology.build config net [| 0.0 |] single) "one input = build"
+            expectInvalid (fun () -> Topology.buildUnderOwnInputs config net [| { fps[0] with Input = [| 0.0; 1.0 |] } |]) "input of the wrong size" |> ignore
+        }
+    ]

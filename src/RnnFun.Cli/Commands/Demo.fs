@@ -66,8 +66,10 @@ let private writeSummary (path: string) (task: string) (net: Network) (fit: FitR
         w.WriteEndObject()
         w.Flush())
 
-/// Runs `rnnfun demo`; returns the exit code (a user's mistake raises `UserError`).
-let run (args: ParseResults<DemoArgs>) =
+/// Runs `rnnfun demo` with Ctrl-C routed to `interrupts`; returns the exit code (130 when an
+/// interrupt stopped the training, after the analysis of the best model; a user's mistake raises
+/// `UserError`).
+let runWith (interrupts: Interrupts) (args: ParseResults<DemoArgs>) =
     let out = args.GetResult(DemoArgs.Out, defaultValue = "./rnnfun-demo")
     let task = args.GetResult(DemoArgs.Task, defaultValue = "flipflop")
     if task <> "flipflop" && task <> "integrator" then
@@ -81,13 +83,10 @@ let run (args: ParseResults<DemoArgs>) =
     let quick = args.Contains DemoArgs.Quick
     let quiet = args.Contains DemoArgs.Quiet
     let say format = Printf.kprintf (fun text -> if not quiet then eprintfn "%s" text) format
+    checkOutputFolder "--out" out
     let dir = IO.Path.GetFullPath out
     IO.Directory.CreateDirectory dir |> ignore
     let file name = IO.Path.Combine(dir, name)
-    use cancel = new Threading.CancellationTokenSource()
-    Console.CancelKeyPress.Add(fun e ->
-        e.Cancel <- true
-        cancel.Cancel())
     // 1. Train.
     let preset = Presets.byName task seed
     let preset = match kind with Some k -> Presets.withKind k preset | None -> preset
@@ -104,10 +103,12 @@ let run (args: ParseResults<DemoArgs>) =
     let validation = Pipeline.heldOut preset
     let fitConfig =
         { preset.Fit with Validation = Some validation }
-    let hooks = { FitHooks.none with Cancellation = cancel.Token; Progress = (if quiet then None else Some(progressBar ())) }
+    let hooks = { FitHooks.none with Cancellation = interrupts.Token; Progress = (if quiet then None else Some(progressBar ())) }
     use fit =
         use initial = Network.create preset.Kind preset.Network
         Training.fitWith hooks fitConfig initial (TrainingData.Fresh(preset.Task, preset.TrialsPerEpoch))
+    // The analysis cannot stop half-way and keep anything: a Ctrl-C from here on ends the process.
+    interrupts.EndTraining()
     if not quiet then eprintfn ""
     let net = fit.Network
     ModelFile.save (file "model.json") net
@@ -155,4 +156,10 @@ let run (args: ParseResults<DemoArgs>) =
     printfn "  analysis          %.1fs" analysisSeconds
     printfn ""
     printfn "report: %s" reportPath
-    0
+    if interrupts.Cancelled then cancelledExitCode else 0
+
+/// Runs `rnnfun demo`; returns the exit code (a user's mistake raises `UserError`).
+let run (args: ParseResults<DemoArgs>) =
+    use interrupts = new Interrupts()
+    use _ = interrupts.Listen()
+    runWith interrupts args

@@ -20,6 +20,10 @@ let private trajectoryStates (net: Network) (task: string) (trials: int) (seed: 
 let run (args: ParseResults<FixedPointArgs>) =
     let path = args.GetResult FixedPointArgs.Model
     use net = ModelFile.load path
+    let out = args.GetResult FixedPointArgs.Out
+    let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
+    checkOutputFile "--out" out
+    if args.Contains Slow_Points then checkOutputFile "--out (its slow points)" slowPath
     let count = args.GetResult(N_Init, defaultValue = 1024)
     if count <= 0 then raise (UserError "--n-init: expected a positive integer")
     let seed = args.GetResult(FixedPointArgs.Seed, defaultValue = 0)
@@ -49,9 +53,7 @@ let run (args: ParseResults<FixedPointArgs>) =
     let config = { FixedPointConfig.defaults with TolQ = tolQ; IncludeSlowPoints = args.Contains Slow_Points; Progress = Some progress }
     let result = FixedPoints.find config net (ConstantInput.Same input) initial
     if not quiet then eprintfn ""
-    let out = args.GetResult FixedPointArgs.Out
     FixedPointFile.save out result.FixedPoints
-    let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
     if config.IncludeSlowPoints then FixedPointFile.save slowPath result.SlowPoints
     let kinds, modes = kindCounts result.FixedPoints
     printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates result.Elapsed.TotalSeconds

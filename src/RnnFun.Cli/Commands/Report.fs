@@ -41,6 +41,9 @@ let private renderPngs (dir: string) (charts: (string * Plotly.NET.GenericChart)
 let run (args: ParseResults<ReportArgs>) =
     let modelPath = args.GetResult ReportArgs.Model
     use net = ModelFile.load modelPath
+    let out = args.GetResult ReportArgs.Out
+    checkOutputFile "--out" out
+    args.TryGetResult Png |> Option.iter (checkOutputFolder "--png")
     let model = ModelSummary.ofNetwork net
     let points =
         args.TryGetResult ReportArgs.Fixed_Points
@@ -48,7 +51,7 @@ let run (args: ParseResults<ReportArgs>) =
             let loaded = FixedPointFile.load path
             if loaded.Length > 0 && (loaded[0].State.Length <> (Network.stateSize net) || loaded[0].Input.Length <> net.Sizes.Inputs) then
                 raise (UserError(sprintf "--fixed-points: %s does not belong to this model (%d units and %d inputs, the model has %d and %d)" path loaded[0].State.Length loaded[0].Input.Length (Network.stateSize net) net.Sizes.Inputs))
-            FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net loaded)
+            FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net (recheckPoints path (args.Contains ReportArgs.Allow_Foreign_Points) net loaded))
     let topology =
         args.TryGetResult ReportArgs.Topology
         |> Option.map (fun path ->
@@ -84,7 +87,6 @@ let run (args: ParseResults<ReportArgs>) =
             FixedPoints = points
             Topology = topology
             Notes = [ "model", IO.Path.GetFullPath modelPath ] }
-    let out = args.GetResult ReportArgs.Out
     RnnFun.Plotting.Report.save out inputs
     printfn "wrote %s" (IO.Path.GetFullPath out)
     match args.TryGetResult Png with

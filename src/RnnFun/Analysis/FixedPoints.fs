@@ -799,3 +799,26 @@ module FixedPoints =
           Outliers = converged.Length - inliers.Length
           NotConverged = refined.Length - converged.Length
           Elapsed = stopwatch.Elapsed }
+
+    /// The points with `Q` and `Speed` recomputed under `net` (in float64), everything else kept: a
+    /// point read from a file carries the q of the model it was found for, which says nothing about
+    /// another model. `InvalidArgument` for a state or input of the wrong size or not finite. The
+    /// network is unchanged.
+    let recheck (net: Network) (points: FixedPoint[]) : FixedPoint[] =
+        if isNull points || points.Length = 0 then [||]
+        else
+            let n = Network.stateSize net
+            for p in points do
+                if isNull p.State || p.State.Length <> n then
+                    Check.fail "fixed_points" (sprintf "fixed point %d: expected a state of %d values (the network's packed state), got %d" p.Id n (if isNull p.State then 0 else p.State.Length))
+                if isNull p.Input || p.Input.Length <> net.Sizes.Inputs then
+                    Check.fail "fixed_points" (sprintf "fixed point %d: expected an input of %d values, got %d" p.Id net.Sizes.Inputs (if isNull p.Input then 0 else p.Input.Length))
+                Check.allFinite "fixed_points" p.State
+                Check.allFinite "fixed_points" p.Input
+            use _ = torch.NewDisposeScope()
+            use net64 = Network.toPrecision Precision.Float64 net
+            let w = Network.weights net64
+            let x = Arrays.matrixToTensor Precision.Float64 (points |> Array.map (fun p -> p.State)) // [k; units]
+            let u = Arrays.matrixToTensor Precision.Float64 (points |> Array.map (fun p -> p.Input)) // [k; inputs]
+            let q = Arrays.ofTensor (qOf net64.Kind w x (net64.Kind.InputDrive w u)) // [k]
+            points |> Array.mapi (fun i p -> { p with Q = q[i]; Speed = sqrt (2.0 * q[i]) })

@@ -82,7 +82,8 @@ type TopologyEdge =
 type Topology =
     { /// The settings it was built with.
       Config: TopologyConfig
-      /// The constant input [inputs] the runs were stepped under.
+      /// The constant input [inputs] the runs were stepped under (`Topology.buildUnderOwnInputs`: the
+      /// first point's; each run was stepped under its own point's input).
       Input: float[]
       /// One per fixed point, in the order the points were given.
       Vertices: TopologyVertex[]
@@ -160,7 +161,8 @@ module Topology =
     /// unreached share. `InvalidArgument` for an empty point list, a state of the wrong size or not
     /// finite, repeated ids, an input of the wrong size, a setting that is not positive, or an
     /// unstable point without eigenvectors. The points' own `Input` fields are not used: every run is
-    /// stepped under `input`. The network is unchanged.
+    /// stepped under `input` (`buildUnderOwnInputs` steps each point under its own). The network is
+    /// unchanged.
     let build (config: TopologyConfig) (net: Network) (input: float[]) (fixedPoints: FixedPoint[]) : Topology =
         checkConfig "" config
         let units = Network.stateSize net
@@ -297,6 +299,38 @@ module Topology =
           Vertices = vertices
           Edges = edges
           Unreached = outcome |> Array.filter (fun o -> o < 0) |> Array.length }
+
+    /// `build` with every point under its own constant input (`FixedPoint.Input`), for points found
+    /// under several inputs: the points are grouped by input (equal values), and each group is built
+    /// as `build` does under that input, with seed `config.Seed + g` for the g-th group in order of
+    /// first appearance. A run can only arrive at a point of its own group: a point under another
+    /// input is no fixed point of the flow the run follows. Vertices keep the points' order; edges are
+    /// ordered as `build` orders them; `Input` is the first point's input (the others are on the
+    /// points). With a single input this is `build config net fixedPoints[0].Input fixedPoints`.
+    /// `InvalidArgument` as for `build`, and for a point's input of the wrong size or not finite.
+    let buildUnderOwnInputs (config: TopologyConfig) (net: Network) (fixedPoints: FixedPoint[]) : Topology =
+        if isNull fixedPoints || fixedPoints.Length = 0 then Check.fail "fixed_points" "expected at least one fixed point"
+        for p in fixedPoints do
+            if isNull p.Input || p.Input.Length <> net.Sizes.Inputs then
+                Check.fail "fixed_points" (sprintf "fixed point %d: expected an input of %d values (one per network input), got %d" p.Id net.Sizes.Inputs (if isNull p.Input then 0 else p.Input.Length))
+            Check.allFinite "fixed_points" p.Input
+        // Grouped on the values (a list compares structurally, an array would not).
+        let groups = fixedPoints |> Array.groupBy (fun p -> List.ofArray p.Input)
+        if groups.Length = 1 then build config net fixedPoints[0].Input fixedPoints
+        else
+            match fixedPoints |> Array.countBy (fun p -> p.Id) |> Array.tryFind (fun (_, n) -> n > 1) with
+            | Some (id, n) -> Check.fail "fixed_points" (sprintf "fixed point ids must be distinct, id %d appears %d times" id n)
+            | None -> ()
+            let parts = groups |> Array.mapi (fun g (input, points) -> build { config with Seed = config.Seed + g } net (Array.ofList input) points)
+            let order = fixedPoints |> Array.mapi (fun i p -> p.Id, i) |> dict
+            let vertices = parts |> Array.collect (fun t -> t.Vertices) |> Array.sortBy (fun v -> order[v.Id])
+            let methodOrder m = match m with RunMethod.Noise -> 0 | RunMethod.UnstableMode -> 1
+            let edges = parts |> Array.collect (fun t -> t.Edges) |> Array.sortBy (fun e -> order[e.From], methodOrder e.Method, order[e.To])
+            { Config = config
+              Input = Array.copy fixedPoints[0].Input
+              Vertices = vertices
+              Edges = edges
+              Unreached = parts |> Array.sumBy (fun t -> t.Unreached) }
 
     /// `toGraph` with each edge tagged by `tag` of its record (the C# facade tags with its own edge
     /// type), vertices and edges in the record's order.

@@ -67,9 +67,13 @@ module JsonRead =
             if not (List.contains p.Name allowed) then
                 Check.fail name (sprintf "unknown key '%s' (known: %s)" p.Name (String.Join(", ", allowed)))
 
-    /// Reads and parses a file, then reads its root with `read`. Every problem (missing file, not
-    /// JSON, a bad key) raises `FileFormatError` naming the file and the problem.
-    let file (path: string) (read: JsonElement -> 'a) : 'a =
+    // NaN, Infinity and -Infinity where a value starts (Python's json.dump writes them by default).
+    let private nonFiniteToken = Text.RegularExpressions.Regex(@"(?<=[\[:,]\s*)-?(NaN|Infinity)\b")
+
+    /// `file`, where `what` names the file's numbers in the message for a NaN or Infinity token
+    /// ("weights" for a model file): JSON has no such values, and the reader's own error ("'N' is an
+    /// invalid start of a value") would not say what is wrong.
+    let fileOf (what: string) (path: string) (read: JsonElement -> 'a) : 'a =
         let content =
             try File.ReadAllText path with
             | :? FileNotFoundException
@@ -77,10 +81,19 @@ module JsonRead =
             | e -> raise (FileFormatError(path, "cannot read the file: " + e.Message))
         let doc =
             try JsonDocument.Parse content
-            with e -> raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
+            with e ->
+                let m = nonFiniteToken.Match content
+                if m.Success then
+                    let line = 1 + (content.AsSpan(0, m.Index).Count '\n')
+                    raise (FileFormatError(path, sprintf "line %d holds %s: non-finite %s are refused (JSON has no NaN or Infinity; Python's json.dump(..., allow_nan=False) catches them)" line m.Value what))
+                raise (FileFormatError(path, "not a valid JSON document (truncated or corrupt?): " + e.Message))
         use doc = doc
         try read doc.RootElement
         with InvalidArgument (argument, problem) -> raise (FileFormatError(path, sprintf "%s: %s" argument problem))
+
+    /// Reads and parses a file, then reads its root with `read`. Every problem (missing file, not
+    /// JSON, a NaN or Infinity token, a bad key) raises `FileFormatError` naming the file and the problem.
+    let file (path: string) (read: JsonElement -> 'a) : 'a = fileOf "numbers" path read
 
 /// The parts every file format shares: the atomic write, and the reading of a file whose format and
 /// version are checked first.
@@ -119,9 +132,14 @@ module FileFormat =
     /// with the reader of that version. Every format has version 1 only. Version migration goes
     /// here: a format's next version keeps a reader for each older one (reading the old document
     /// into the current record), so that older files keep loading. Every problem raises
-    /// `FileFormatError` naming the file and the problem.
-    let load (format: string) (readers: (int * (JsonElement -> 'a)) list) (path: string) : 'a =
-        JsonRead.file path (fun root ->
+    /// `FileFormatError` naming the file and the problem; `what` names the file's numbers in the
+    /// message for a NaN or Infinity token (`JsonRead.fileOf`).
+    let loadOf (what: string) (format: string) (readers: (int * (JsonElement -> 'a)) list) (path: string) : 'a =
+        JsonRead.fileOf what path (fun root ->
             let version = versionOf format (List.map fst readers) root
             let _, read = readers |> List.find (fun (v, _) -> v = version)
             read root)
+
+    /// `loadOf "numbers"`.
+    let load (format: string) (readers: (int * (JsonElement -> 'a)) list) (path: string) : 'a =
+        loadOf "numbers" format readers path

@@ -227,7 +227,7 @@ module ModelFile =
     /// a given kind of the same name is chosen first), in the given precision. Every problem raises
     /// `FileFormatError` naming the file and the problem.
     let loadWith (kinds: Kind list) (precision: Precision) (path: string) : Network =
-        FileFormat.load Format [ Version, ofJson (kinds @ Kinds.builtIn) precision ] path
+        FileFormat.loadOf "weights" Format [ Version, ofJson (kinds @ Kinds.builtIn) precision ] path
 
     /// Reads a network of a built-in kind from a model file, in float32.
     let load (path: string) : Network = loadWith [] Precision.Float32 path
