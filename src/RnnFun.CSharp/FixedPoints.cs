@@ -310,6 +310,23 @@ public static class FixedPointFinder
         return Interop.ReadOnly(Interop.Call(() => Core.FixedPoints.analyse(eigenTolerance, net, core)).Select(p => new FixedPointInfo(p)));
     }
 
+    /// <summary>
+    /// The points with q and speed recomputed under this network (each under its own input),
+    /// everything else kept: a point read from a file carries the q of the model it was found for.
+    /// </summary>
+    /// <param name="network">The network.</param>
+    /// <param name="points">The points.</param>
+    /// <returns>The points with this network's q and speed.</returns>
+    /// <exception cref="ArgumentException">A state or input has the wrong size or is not finite.</exception>
+    public static IReadOnlyList<FixedPointInfo> Recheck(RnnNetwork network, IReadOnlyList<FixedPointInfo> points)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(points);
+        var net = network.Inner;
+        var core = points.Select(p => p.Inner).ToArray();
+        return Interop.ReadOnly(Interop.Call(() => Core.FixedPoints.recheck(net, core)).Select(p => new FixedPointInfo(p)));
+    }
+
     /// <summary>Writes fixed points to a file (format <c>rnnfun.fixed-points</c>), atomically. Jacobians and eigenvectors are not stored.</summary>
     /// <param name="path">Where to write.</param>
     /// <param name="points">The points.</param>
@@ -322,7 +339,7 @@ public static class FixedPointFinder
         Interop.Call(() => Core.FixedPointFile.save(path, core));
     }
 
-    /// <summary>Reads a fixed-point file. Jacobians and eigenvectors are empty: <see cref="Analyse"/> recomputes them.</summary>
+    /// <summary>Reads a fixed-point file. Jacobians and eigenvectors are absent: <see cref="Analyse"/> recomputes them.</summary>
     /// <param name="path">The file.</param>
     /// <returns>The points.</returns>
     /// <exception cref="RnnFileFormatException">The file is missing or malformed.</exception>

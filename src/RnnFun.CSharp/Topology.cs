@@ -113,6 +113,26 @@ public sealed class TopologyGraph
         return new TopologyGraph(Interop.Call(() => Core.TopologyModule.build(config, net, u, points)));
     }
 
+    /// <summary>
+    /// Builds the topology with every fixed point's runs stepped under the point's own input (points
+    /// found under several constant inputs): one group per input, built as <see cref="Build"/> does;
+    /// no edge links two inputs.
+    /// </summary>
+    /// <param name="network">The network.</param>
+    /// <param name="fixedPoints">The points (with eigenvectors).</param>
+    /// <param name="options">Settings; null: the defaults.</param>
+    /// <returns>The graph.</returns>
+    /// <exception cref="ArgumentException">As for <see cref="Build"/>, or a point's input of the wrong size.</exception>
+    public static TopologyGraph BuildUnderOwnInputs(RnnNetwork network, IReadOnlyList<FixedPointInfo> fixedPoints, TopologyOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(fixedPoints);
+        var net = network.Inner;
+        var points = fixedPoints.Select(p => p.Inner).ToArray();
+        var config = (options ?? new TopologyOptions()).ToCore();
+        return new TopologyGraph(Interop.Call(() => Core.TopologyModule.buildUnderOwnInputs(config, net, points)));
+    }
+
     /// <summary>Reads a topology file (format <c>rnnfun.topology</c>).</summary>
     /// <param name="path">The file.</param>
     /// <returns>The graph.</returns>

@@ -79,6 +79,28 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
     }
 
     [Fact]
+    public void Recheck_gives_another_models_q_and_own_inputs_topology_matches_Build()
+    {
+        var points = _w2i.Search.FixedPoints;
+        Assert.All(FixedPointFinder.Recheck(_w2i.Network, points), p => Assert.True(p.Q < 1e-20, $"q = {p.Q}"));
+        // Under W = 1.5 I the points of W = 2I are not fixed: q = 0.5 sum (tanh(1.5 x) - x)^2.
+        var w = new double[3, 3];
+        for (int i = 0; i < 3; i++) w[i, i] = 1.5;
+        using var other = RnnNetwork.FromWeights(wIn: new double[3, 1], wRec: w, bRec: new double[3], wOut: new double[1, 3], float64: true);
+        var rechecked = FixedPointFinder.Recheck(other, points);
+        for (int k = 0; k < points.Count; k++)
+        {
+            var expected = 0.5 * points[k].State.Sum(x => Math.Pow(Math.Tanh(1.5 * x) - x, 2));
+            Assert.Equal(expected, rechecked[k].Q, 12);
+            Assert.Equal(points[k].Eigenvalues, rechecked[k].Eigenvalues);
+        }
+        var options = new TopologyOptions { RunsPerPoint = 4 };
+        var own = TopologyGraph.BuildUnderOwnInputs(_w2i.Network, points, options);
+        var one = TopologyGraph.Build(_w2i.Network, points, options: options);
+        Assert.Equal(one.Edges, own.Edges);
+    }
+
+    [Fact]
     public void Topology_of_W_2I_has_27_vertices_and_consistent_edges()
     {
         var topology = TopologyGraph.Build(_w2i.Network, _w2i.Search.FixedPoints, options: new TopologyOptions { RunsPerPoint = 8 });
