@@ -226,6 +226,17 @@ let tests =
                 let close (a: Tensor) (b: Tensor) = (a - b.detach()).abs().max().ToDouble() <= 1e-12 * (1.0 + b.detach().abs().max().ToDouble())
                 close q expectedQ && close g expectedG))
 
+        test "with two libtorch threads, the batched solves of 160-unit Jacobians finish (libtorch's threaded batched LU does not)" {
+            use net = Network.scaledIdentity Kinds.rnn 160 2.0
+            let initial = InitialStates.uniformBox 24 -1.5 1.5 160 4
+            let r = FixedPoints.find { FixedPointConfig.defaults with Threads = Some 2; MaxAdamIterations = 20 } net (ConstantInput.Same [| 0.0 |]) initial
+            Expect.isGreaterThan r.FixedPoints.Length 1 "several points"
+            for p in r.FixedPoints do
+                Expect.isLessThan p.Q 1e-20 "converged"
+                // Every coordinate of a fixed point of tanh(2x) is 0 or +-a*.
+                Expect.isTrue (p.State |> Array.forall (fun v -> abs v < 1e-8 || abs (abs v - 0.9575040241) < 1e-8)) "coordinates in {-a*, 0, a*}"
+        }
+
         test "the shared-Jacobian radius and the chord budget change the work, not the points found" {
             use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0

@@ -348,6 +348,21 @@ module FixedPoints =
             if norms.Count > 128 then norms.Dequeue() |> ignore
             value
 
+    /// `torch.linalg.solve_ex` over a batch a [k; n; n], b [k; n; m] -> x [k; n; m], info [k].
+    /// libtorch 2.10's batched LU with more than one thread fails here from about 160 rows (MKL's
+    /// ?laswp reports a bad parameter and the call never returns), while a batch of one does not:
+    /// with several threads each matrix is solved on its own, which costs little at those sizes.
+    let private solveEx (a: Tensor) (b: Tensor) : Tensor * Tensor =
+        if torch.get_num_threads () > 1 && a.shape[0] > 1L then
+            let parts =
+                [| for i in 0L .. a.shape[0] - 1L ->
+                       let struct (x, info) = torch.linalg.solve_ex(a.narrow(0L, i, 1L), b.narrow(0L, i, 1L), true, false)
+                       x, info |]
+            torch.cat(parts |> Array.map fst, 0L), torch.cat(parts |> Array.map snd, 0L)
+        else
+            let struct (x, info) = torch.linalg.solve_ex(a, b, true, false)
+            x, info
+
     /// Where the low-precision Newton steps hand over to full precision (float32 resolves q to about
     /// 1e-12 on states of order 1).
     [<Literal>]
@@ -506,7 +521,7 @@ module FixedPoints =
                 // Newton's step solves (J - I) d = -r directly. Where that fails (singular J - I) or
                 // did not lower q last time, a Levenberg-Marquardt step is taken instead:
                 // d = -(A'A + lambda I)^-1 A'r with lambda = ||r||^2, stable near singular points.
-                let struct (direct, info) = torch.linalg.solve_ex(a, (-r).unsqueeze(2L), true, false)
+                let direct, info = solveEx a ((-r).unsqueeze(2L))
                 let direct = direct.squeeze(2L) // [a; units]
                 let directOk = Arrays.ofTensor ((info.eq(0L.ToScalar()).logical_and(torch.isfinite(direct).all(1L))).to_type(torch.ScalarType.Float64))
                 let lmRows = [| for j in 0 .. active.Length - 1 do if damped[active[j]] || directOk[j] = 0.0 then yield j |]
@@ -520,7 +535,7 @@ module FixedPoints =
                         let lambda = (q.index_select(0L, rowsIndex) * 2.0).clamp_min(1e-24) // [l]
                         let normal = torch.bmm(alt, al) + eye * lambda.view(-1L, 1L, 1L) // [l; n; n]
                         let rhs = torch.bmm(alt, rl.unsqueeze(2L)) // [l; n; 1]
-                        let dl = -(torch.linalg.solve(normal, rhs).squeeze(2L)) // [l; units]
+                        let dl = -((fst (solveEx normal rhs)).squeeze(2L)) // [l; units]
                         torch.where(torch.isfinite(direct), direct, torch.zeros_like direct).index_copy(0L, rowsIndex, dl)
                 // Every step fraction in one batch: [fractions * a; units].
                 let candidates = torch.cat(fractions |> Array.map (fun f -> xa + d * f), 0L)
@@ -553,7 +568,7 @@ module FixedPoints =
         let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
         let allPoints = indexTensor (allGroups |> Array.map fst)
         let a = Jacobian.ofStates kind w (points.index_select(0L, allPoints)) (pointDrive.index_select(0L, allPoints)) - eye // [g; n; n]
-        let struct (allInverses, info) = torch.linalg.solve_ex(a, eye.expand(a.shape), true, false) // [g; n; n]
+        let allInverses, info = solveEx a (eye.expand(a.shape).contiguous()) // [g; n; n]
         // A singular J* - I (a marginal point) has no usable inverse: its members take Newton steps.
         let usable = Arrays.ofTensor (info.eq(0L.ToScalar()).logical_and(torch.isfinite(allInverses).flatten(1L).all(1L)).to_type(torch.ScalarType.Float64))
         let kept = [| for g in 0 .. allGroups.Length - 1 do if usable[g] > 0.0 then yield g |]
