@@ -78,5 +78,14 @@ else
     status=1
 fi
 
+# The CLI as a .NET tool: packed, installed from a local folder, run.
+echo "== tool check"
+if bash tests/tool-check.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    status=1
+fi
+
 echo "$passed passed, $failed failed"
 exit $status

@@ -36,7 +36,7 @@ public static class Figures
     public static Figure Training(TrainingResult training) =>
         new(Plot.Charts.training(Core.TrainingSummary.ofFit(training.Inner)));
 
-    /// <summary>W_in, W_rec and W_out heatmaps on a symmetric colour scale.</summary>
+    /// <summary>W_in, W_rec and W_out heatmaps, each on its own symmetric colour scale.</summary>
     /// <param name="network">The network.</param>
     /// <returns>The figure.</returns>
     public static Figure Weights(RnnNetwork network) =>

@@ -336,7 +336,9 @@ module Charts =
     let private nonEmpty (m: float[][] option) =
         m |> Option.filter (fun m -> not (isEmpty m) && not (isEmpty m[0]))
 
-    /// W_in, W_rec and W_out as heatmaps on one symmetric colour scale (0 white, +-max |w|), laid out as
+    /// W_in, W_rec and W_out as heatmaps, each on its own symmetric colour scale (0 white, +-its own
+    /// max |w|, with its own colour bar): input and readout weights are often much larger than the
+    /// recurrent ones, and one shared scale would wash out W_rec's structure. Laid out as
     /// the network computes: W_in left of W_rec (rows are the units), W_out below W_rec (columns are
     /// the units). Units keep their order, which is excitatory then inhibitory under Dale's law (per
     /// region for a multi-region network); dashed lines mark E/I borders, solid lines region borders.
@@ -356,22 +358,32 @@ module Charts =
                 | None, Some i, _ -> i.Length
                 | None, None, Some o -> o[0].Length
                 | None, None, None -> 0
-            let all = [ wIn; wRec; wOut ] |> List.choose id |> List.collect (fun m -> m |> Array.collect id |> List.ofArray)
-            let m = all |> List.filter finite |> List.fold (fun a v -> max a (abs v)) 0.0
-            let m = if m > 0.0 then m else 1.0
+            let scaleOf (matrix: float[][]) =
+                let m = matrix |> Array.collect id |> Array.filter finite |> Array.fold (fun a v -> max a (abs v)) 0.0
+                if m > 0.0 then m else 1.0
             // Panel domains (paper fractions): W_in left, W_rec centre, W_out under W_rec.
             let hasOut = wOut.IsSome
             let topBottom = if hasOut then 0.26 else 0.0
             let recX = if wIn.IsSome then (0.2, 0.86) else (0.0, 0.86)
-            let heatmap (matrix: float[][]) (k: int) (name: string) (hover: string) (showScale: bool) =
+            // Colour bars stacked at the right, one per matrix (top, length), so that each scale is read off its own bar.
+            let heatmap (matrix: float[][]) (k: int) (name: string) (hover: string) (bar: float * float) =
                 let rows, cols = matrix.Length, matrix[0].Length
+                let m = scaleOf matrix
                 Chart.Heatmap(
                     matrix,
                     X = Array.init cols id,
                     Y = Array.init rows id,
                     ColorScale = diverging,
-                    ShowScale = showScale,
-                    ColorBar = ColorBar.init (Title = Title.init (Text = "weight"), X = 0.9, Len = 0.8)
+                    ShowScale = true,
+                    ColorBar =
+                        ColorBar.init (
+                            Title = Title.init (Text = sprintf "%s<br>±%s" name (format m)),
+                            X = 0.9,
+                            Y = fst bar,
+                            YAnchor = StyleParam.VerticalAlign.Top,
+                            Len = snd bar,
+                            Thickness = 14.0
+                        )
                 )
                 |> GenericChart.mapTrace (Trace2DStyle.Heatmap(ZMin = -m, ZMax = m, ZMid = 0.0, Name = name, HoverTemplate = hover + "<extra>" + name + "</extra>"))
                 |> Chart.withAxisAnchor (X = k, Y = k)
@@ -416,7 +428,7 @@ module Charts =
             |> Option.iter (fun w ->
                 let k = next
                 next <- next + 1
-                panels.Add(heatmap w k "W_in" "unit %{y} from input %{x}: %{z:.3g}" false)
+                panels.Add(heatmap w k "W_in" "unit %{y} from input %{x}: %{z:.3g}" (0.62, 0.3))
                 layoutAxes.Add(k, axis "input" (0.0, 0.12) (StyleParam.LinearAxisId.Y k) false w[0].Length, axis "unit (receiving)" (topBottom, 1.0) (StyleParam.LinearAxisId.X k) true w.Length)
                 panelTitle "W_in" 0.06
                 for (b, dashed) in borders do
@@ -425,7 +437,7 @@ module Charts =
             |> Option.iter (fun w ->
                 let k = next
                 next <- next + 1
-                panels.Add(heatmap w k "W_rec" "to unit %{y} from unit %{x}: %{z:.3g}" true)
+                panels.Add(heatmap w k "W_rec" "to unit %{y} from unit %{x}: %{z:.3g}" (1.0, 0.34))
                 layoutAxes.Add(k, axis (if hasOut then "" else "unit (sending)") recX (StyleParam.LinearAxisId.Y k) false w.Length, axis (if wIn.IsSome then "" else "unit (receiving)") (topBottom, 1.0) (StyleParam.LinearAxisId.X k) true w.Length)
                 annotations.Add(Annotation.init (X = (fst recX + snd recX) / 2.0, Y = 1.0, XRef = "paper", YRef = "paper", Text = "<b>W_rec</b> (columns: sending unit, rows: receiving unit)", ShowArrow = false, YAnchor = StyleParam.YAnchorPosition.Bottom, YShift = 18, Font = Font.init (Size = 14.0)))
                 for (b, dashed) in borders do
@@ -449,7 +461,7 @@ module Charts =
             |> Option.iter (fun w ->
                 let k = next
                 next <- next + 1
-                panels.Add(heatmap w k "W_out" "output %{y} from unit %{x}: %{z:.3g}" wRec.IsNone)
+                panels.Add(heatmap w k "W_out" "output %{y} from unit %{x}: %{z:.3g}" (0.28, 0.26))
                 layoutAxes.Add(k, axis "unit (sending)" recX (StyleParam.LinearAxisId.Y k) false w[0].Length, axis "output" (0.0, 0.16) (StyleParam.LinearAxisId.X k) true w.Length)
                 annotations.Add(Annotation.init (X = fst recX, Y = 0.16, XRef = "paper", YRef = "paper", Text = "<b>W_out</b> (columns: sending unit, rows: output)", ShowArrow = false, XAnchor = StyleParam.XAnchorPosition.Left, YAnchor = StyleParam.YAnchorPosition.Bottom, Font = Font.init (Size = 14.0)))
                 for (b, dashed) in borders do
@@ -629,12 +641,35 @@ module Charts =
                 else sprintf "PC%d (not fitted)" (i + 1)
             let sceneAxis (i: int) = LinearAxis.init (Title = Title.init (Text = pcTitle i))
             Chart.combine (trajectoryTraces @ segmentTraces @ pointTraces)
-            |> Chart.withScene (Scene.init (XAxis = sceneAxis 0, YAxis = sceneAxis 1, ZAxis = sceneAxis 2, AspectMode = StyleParam.AspectMode.Data))
+            // The camera sits farther out than plotly's default (1.25, 1.25, 1.25) and the scene keeps a margin,
+            // so that the axis titles (PC3 above all) stay inside the figure in a static image.
+            |> Chart.withScene (
+                Scene.init (
+                    XAxis = sceneAxis 0,
+                    YAxis = sceneAxis 1,
+                    ZAxis = sceneAxis 2,
+                    AspectMode = StyleParam.AspectMode.Data,
+                    Camera = LayoutObjects.Camera.init (Eye = CameraEye.init (1.6, 1.6, 1.1)),
+                    Domain = LayoutObjects.Domain.init (X = StyleParam.Range.MinMax(0.04, 0.96), Y = StyleParam.Range.MinMax(0.04, 0.96))
+                )
+            )
+            |> Chart.withLayoutStyle (Margin = Margin.init (Top = 80, Bottom = 40, Left = 40, Right = 40))
             |> Chart.withSize (1000, 750)
             |> withTitleText chartTitle
 
+    /// Marker sizes that keep nearly coinciding points visible: a point within `tolerance` of an
+    /// earlier one is drawn as a larger open ring around it (one size step per earlier neighbour),
+    /// so every value stays at its exact position and none hides another.
+    let private ringSizes (tolerance: float) (points: Complex[]) : int[] =
+        points
+        |> Array.mapi (fun i p ->
+            let earlier = points |> Array.take i |> Array.filter (fun q -> Complex.Abs(p - q) <= tolerance) |> Array.length
+            9 + 6 * earlier)
+
     /// The eigenvalues of the Jacobian at a fixed point in the complex plane, with the unit circle
-    /// (|λ| = 1: the border of stability of a discrete-time map).
+    /// (|λ| = 1: the border of stability of a discrete-time map), and beside it every eigenvalue's
+    /// modulus by index (sorted, decreasing), where eigenvalues that nearly coincide in the plane
+    /// stand apart. In the plane a near-duplicate is an open ring around the point it would hide.
     let eigenvalues (fp: FixedPoint) : GenericChart =
         let chartTitle =
             sprintf "Eigenvalues at fixed point %d (%s, %d unstable mode%s)" fp.Id (kindText fp.Kind) fp.UnstableModes (if fp.UnstableModes = 1 then "" else "s")
@@ -643,22 +678,38 @@ module Charts =
             noData chartTitle "the fixed point has no eigenvalues (run FixedPoints.analyse)"
         else
             let circle = Array.init 201 (fun i -> 2.0 * Math.PI * float i / 200.0)
-            let inside, outside = values |> Array.partition (fun l -> l.Magnitude <= 1.0)
-            let text (ls: Complex[]) =
-                ls |> Array.map (fun l -> sprintf "λ = %s %s %si<br>|λ| = %s" (format l.Real) (if l.Imaginary < 0.0 then "-" else "+") (format (abs l.Imaginary)) (format l.Magnitude))
             let reach = values |> Array.map (fun l -> max (abs l.Real) (abs l.Imaginary)) |> Array.max |> max 1.0
             let r = 1.1 * reach
+            // Sorted by modulus so that the index panel and the plane's rings follow one order.
+            let sorted = values |> Array.sortByDescending (fun l -> l.Magnitude, l.Real, l.Imaginary)
+            let ranks = Array.init sorted.Length id
+            // Two markers closer than ~2% of the axis range overlap at the plane's default size.
+            let sizes = ringSizes (0.02 * 2.0 * r) sorted
+            let inside, outside = ranks |> Array.partition (fun i -> sorted[i].Magnitude <= 1.0)
+            let text (is: int[]) =
+                is |> Array.map (fun i -> let l = sorted[i] in sprintf "#%d: λ = %s %s %si<br>|λ| = %s" (i + 1) (format l.Real) (if l.Imaginary < 0.0 then "-" else "+") (format (abs l.Imaginary)) (format l.Magnitude))
+            let plane (is: int[]) (name: string) (color: string) =
+                let marker = Marker.init (Color = Color.fromString color, MultiSize = (is |> Array.map (fun i -> sizes[i])), MultiSymbol = (is |> Array.map (fun i -> if sizes[i] > 9 then StyleParam.MarkerSymbol.Modified(StyleParam.MarkerSymbol.Circle, StyleParam.SymbolStyle.Open) else StyleParam.MarkerSymbol.Circle)), Outline = Line.init (Width = 2.0, Color = Color.fromString color))
+                Chart.Point(is |> Array.map (fun i -> sorted[i].Real), is |> Array.map (fun i -> sorted[i].Imaginary), Name = name, MultiText = text is, Marker = marker)
+                |> GenericChart.mapTrace (Trace2DStyle.Scatter(HoverTemplate = "%{text}<extra></extra>"))
+            let byIndex (is: int[]) (name: string) (color: string) =
+                Chart.Point(is |> Array.map (fun i -> i + 1), is |> Array.map (fun i -> sorted[i].Magnitude), Name = name, MultiText = text is, MarkerColor = Color.fromString color, Marker = Marker.init (Size = 7), ShowLegend = false)
+                |> GenericChart.mapTrace (Trace2DStyle.Scatter(HoverTemplate = "%{text}<extra></extra>"))
+                |> Chart.withAxisAnchor (X = 2, Y = 2)
+            let stableName, unstableName = "stable (|λ| ≤ 1)", "unstable (|λ| > 1)"
+            let stableColor, unstableColor = "#1f77b4", "#d62728"
             Chart.combine
                 [ Chart.Line(Array.map cos circle, Array.map sin circle, Name = "unit circle |λ| = 1", LineColor = Color.fromString "#888888", LineDash = StyleParam.DrawingStyle.Dash)
-                  if inside.Length > 0 then
-                      Chart.Point(inside |> Array.map (fun l -> l.Real), inside |> Array.map (fun l -> l.Imaginary), Name = "stable (|λ| ≤ 1)", MarkerColor = Color.fromString "#1f77b4", MultiText = text inside, Marker = Marker.init (Size = 9))
-                      |> GenericChart.mapTrace (Trace2DStyle.Scatter(HoverTemplate = "%{text}<extra></extra>"))
-                  if outside.Length > 0 then
-                      Chart.Point(outside |> Array.map (fun l -> l.Real), outside |> Array.map (fun l -> l.Imaginary), Name = "unstable (|λ| > 1)", MarkerColor = Color.fromString "#d62728", MultiText = text outside, Marker = Marker.init (Size = 9))
-                      |> GenericChart.mapTrace (Trace2DStyle.Scatter(HoverTemplate = "%{text}<extra></extra>")) ]
-            |> Chart.withXAxis (LinearAxis.init (Title = Title.init (Text = "Re λ"), Range = StyleParam.Range.MinMax(-r :> IConvertible, r :> IConvertible), ZeroLine = true))
+                  if inside.Length > 0 then plane inside stableName stableColor
+                  if outside.Length > 0 then plane outside unstableName unstableColor
+                  if inside.Length > 0 then byIndex inside (stableName + ", by index") stableColor
+                  if outside.Length > 0 then byIndex outside (unstableName + ", by index") unstableColor ]
+            |> Chart.withXAxis (LinearAxis.init (Title = Title.init (Text = "Re λ"), Range = StyleParam.Range.MinMax(-r :> IConvertible, r :> IConvertible), ZeroLine = true, Domain = StyleParam.Range.MinMax(0.0 :> IConvertible, 0.56 :> IConvertible)))
             |> Chart.withYAxis (LinearAxis.init (Title = Title.init (Text = "Im λ"), Range = StyleParam.Range.MinMax(-r :> IConvertible, r :> IConvertible), ScaleAnchor = StyleParam.ScaleAnchor.X 1, ZeroLine = true))
-            |> Chart.withSize (620, 560)
+            |> Chart.withXAxis (LinearAxis.init (Title = Title.init (Text = "eigenvalue index (by modulus)"), Domain = StyleParam.Range.MinMax(0.68 :> IConvertible, 1.0 :> IConvertible), Anchor = StyleParam.LinearAxisId.Y 2, ZeroLine = false), Id = StyleParam.SubPlotId.XAxis 2)
+            |> Chart.withYAxis (LinearAxis.init (Title = Title.init (Text = "|λ|"), Anchor = StyleParam.LinearAxisId.X 2, ZeroLine = false), Id = StyleParam.SubPlotId.YAxis 2)
+            |> Chart.withShapes [ Shape.init (ShapeType = StyleParam.ShapeType.Line, Xref = "x2 domain", Yref = "y2", X0 = 0.0, X1 = 1.0, Y0 = 1.0, Y1 = 1.0, Line = Line.init (Color = Color.fromString "#888888", Dash = StyleParam.DrawingStyle.Dash)) ]
+            |> Chart.withSize (1000, 560)
             |> withTitleText chartTitle
 
     /// The moduli of each fixed point's eigenvalues, sorted in decreasing order (one line per point,

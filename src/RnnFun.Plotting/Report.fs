@@ -102,15 +102,22 @@ module Report =
 
     let private scientific (v: float) = v.ToString("0.00e+00", CultureInfo.InvariantCulture)
 
-    /// A chart as a div and the script that draws it with Plotly.newPlot (plotly.js must be loaded
-    /// before it). The figure's JSON has "</" escaped so no string in it can end the script.
-    let chartFragment (id: string) (chart: GenericChart) =
+    let private fragment (extraConfig: string) (id: string) (chart: GenericChart) =
         let json = (GenericChart.toJson chart).Replace("</", "<\\/")
         sprintf
-            "<div class=\"figure\"><div id=\"%s\" class=\"plot\"></div></div>\n<script>(function () { var fig = %s; var config = Object.assign({}, fig.config, { displaylogo: false }); Plotly.newPlot('%s', fig.data, fig.layout, config); })();</script>\n"
+            "<div class=\"figure\"><div id=\"%s\" class=\"plot\"></div></div>\n<script>(function () { var fig = %s; var config = Object.assign({}, fig.config, { displaylogo: false%s }); Plotly.newPlot('%s', fig.data, fig.layout, config); })();</script>\n"
             id
             json
+            extraConfig
             id
+
+    /// A chart as a div and the script that draws it with Plotly.newPlot (plotly.js must be loaded
+    /// before it). The figure's JSON has "</" escaped so no string in it can end the script.
+    let chartFragment (id: string) (chart: GenericChart) = fragment "" id chart
+
+    /// `chartFragment` for a static image (a PNG screenshot): without plotly's mode bar, which would
+    /// otherwise be drawn over the figure's top right corner.
+    let exportFragment (id: string) (chart: GenericChart) = fragment ", displayModeBar: false" id chart
 
     let private table (headers: string list) (rows: string list list) =
         let sb = StringBuilder()

@@ -253,17 +253,20 @@ let tests =
             Expect.equal (num h.[0] "zmid") 0.0 "zmid 0"
         }
 
-        test "weights: E then I, symmetric colour scale, E/I and region border lines" {
+        test "weights: E then I, a symmetric colour scale per matrix, E/I and region border lines" {
             use net = daleNet ()
             let chart = Charts.weights (ModelSummary.ofNetwork net) None
             let heatmaps = ofType "heatmap" chart
             Expect.equal (heatmaps |> Array.map (fun t -> str t "name")) [| "W_in"; "W_rec"; "W_out" |] "three matrices"
-            let all = heatmaps |> Array.collect (fun h -> zRows h |> Array.concat)
-            let m = all |> Array.map abs |> Array.max
             for h in heatmaps do
-                Expect.equal (num h "zmax") m "zmax = max |w| over all three"
-                Expect.equal (num h "zmin") (-m) "zmin = -max |w|"
+                let m = zRows h |> Array.concat |> Array.map abs |> Array.max
+                Expect.equal (num h "zmax") m (sprintf "%s: zmax = its own max |w|" (str h "name"))
+                Expect.equal (num h "zmin") (-m) (sprintf "%s: zmin = -its own max |w|" (str h "name"))
                 Expect.equal (num h "zmid") 0.0 "zmid = 0"
+                Expect.notEqual (match h.TryGetProperty "showscale" with | true, v -> v.GetBoolean() | _ -> true) false (sprintf "%s has its own colour bar" (str h "name"))
+                Expect.stringContains (str (h.GetProperty("colorbar").GetProperty "title") "text") (str h "name") "each colour bar names its matrix"
+            Expect.equal (heatmaps |> Array.map (fun h -> num h "zmax") |> Array.distinct |> Array.length) 3 "three scales, not one"
+            Expect.equal (heatmaps |> Array.map (fun h -> num (h.GetProperty "colorbar") "y") |> Array.distinct |> Array.length) 3 "colour bars do not overlap"
             let wRec = zRows heatmaps.[1]
             let nE = Constraints.excitatoryCount 10 0.8
             Expect.equal nE 8 "8 excitatory units"
@@ -340,13 +343,48 @@ let tests =
             Expect.equal (str (segment.GetProperty "line") "color") "salmon" "segment in its point's colour"
         }
 
+        test "eigenvalues: every eigenvalue is drawn, and nearly coinciding ones stay apart" {
+            let near = { pointWithoutEigenvalues with Eigenvalues = [| Complex(1.3014, 0.0); Complex(1.2946, 0.0); Complex(1.2990, 0.001); Complex(0.5, 0.2); Complex(0.5, -0.2); Complex(0.1, 0.0) |]; UnstableModes = 3 }
+            let chart = Charts.eigenvalues near
+            let plane = [ "stable (|λ| ≤ 1)"; "unstable (|λ| > 1)" ] |> List.collect (fun n -> named n chart |> List.ofArray)
+            let markers = plane |> List.sumBy (fun t -> (numbers (t.GetProperty "x")).Length)
+            Expect.equal markers near.Eigenvalues.Length "one marker per eigenvalue in the plane"
+            let unstable = (named "unstable (|λ| > 1)" chart).[0]
+            let sizes = numbers (unstable.GetProperty("marker").GetProperty "size")
+            Expect.equal (Array.distinct sizes).Length 3 "three unstable eigenvalues within 0.007 of each other: three distinct ring sizes"
+            let byIndex = traces chart |> Array.filter (fun t -> (str t "name").EndsWith ", by index")
+            let xs = byIndex |> Array.collect (fun t -> numbers (t.GetProperty "x"))
+            Expect.equal (Array.sort xs) [| 1.0 .. 6.0 |] "each eigenvalue at its own index in the moduli panel"
+            let ys = (byIndex |> Array.find (fun t -> str t "name" = "unstable (|λ| > 1), by index")).GetProperty "y" |> numbers
+            Expect.equal ys.Length 3 "three unstable moduli"
+            Expect.isTrue (ys |> Array.pairwise |> Array.forall (fun (a, b) -> a > b)) "distinct moduli, decreasing"
+            // A point at the origin of a flip-flop network: three unstable modes, all drawn.
+            let origin = fixedPoints.Value |> Array.find (fun p -> p.UnstableModes = 3)
+            let drawn = named "unstable (|λ| > 1)" (Charts.eigenvalues origin) |> Array.sumBy (fun t -> (numbers (t.GetProperty "x")).Length)
+            Expect.equal drawn 3 "three unstable modes, three markers"
+        }
+
+        test "static images: no mode bar; the 3-D scene keeps its axis titles inside the figure" {
+            let chart = Charts.eigenvalues { pointWithoutEigenvalues with Eigenvalues = [| Complex(0.5, 0.0) |] }
+            Expect.stringContains (Report.exportFragment "x" chart) "displayModeBar: false" "exported figure hides the mode bar"
+            Expect.isFalse ((Report.chartFragment "x" chart).Contains "displayModeBar") "the HTML report keeps it"
+            let space = Charts.stateSpace pointsPca.Value [||] fixedPoints.Value
+            let scene = (layout space).GetProperty "scene"
+            let eye = scene.GetProperty("camera").GetProperty "eye"
+            let distance = sqrt ([ "x"; "y"; "z" ] |> List.sumBy (fun k -> (num eye k) ** 2.0))
+            Expect.isGreaterThan distance (sqrt 3.0 * 1.25) "camera farther out than plotly's default"
+            let domain = scene.GetProperty("domain").GetProperty "x" |> numbers
+            Expect.isGreaterThan domain.[0] 0.0 "scene keeps a margin on the left"
+            Expect.isLessThan domain.[1] 1.0 "and on the right"
+        }
+
         test "eigenvalues and eigenvalueModuli: complex plane with unit circle; sorted moduli coloured by unstable modes" {
             let fps = fixedPoints.Value
             let origin = fps |> Array.find (fun p -> p.UnstableModes = 3)
             let chart = Charts.eigenvalues origin
             Expect.equal (named "unit circle |λ| = 1" chart).Length 1 "unit circle"
             let unstable = named "unstable (|λ| > 1)" chart
-            Expect.equal (numbers (unstable.[0].GetProperty "x")) (origin.Eigenvalues |> Array.map (fun l -> l.Real)) "eigenvalues at 2"
+            Expect.equal (numbers (unstable.[0].GetProperty "x") |> Array.sort) (origin.Eigenvalues |> Array.map (fun l -> l.Real) |> Array.sort) "eigenvalues at 2"
             Expect.isEmpty (named "stable (|λ| ≤ 1)" chart) "no stable eigenvalue at the origin"
             Expect.equal (str ((layout chart).GetProperty "yaxis") "scaleanchor") "x" "equal aspect"
             let moduli = Charts.eigenvalueModuli fps

@@ -22,7 +22,7 @@ let private renderPngs (dir: string) (charts: (string * Plotly.NET.GenericChart)
             [ for (name, chart) in charts do
                 let html = IO.Path.Combine(IO.Path.GetTempPath(), sprintf "rnnfun-%s-%s.html" name (Guid.NewGuid().ToString("N")))
                 let png = IO.Path.Combine(IO.Path.GetFullPath dir, name + ".png")
-                IO.File.WriteAllText(html, sprintf "<!doctype html><html><head><meta charset=\"utf-8\"><script>%s</script></head><body style=\"margin:0\">%s</body></html>" plotly (RnnFun.Plotting.Report.chartFragment name chart))
+                IO.File.WriteAllText(html, sprintf "<!doctype html><html><head><meta charset=\"utf-8\"><script>%s</script></head><body style=\"margin:0\">%s</body></html>" plotly (RnnFun.Plotting.Report.exportFragment name chart))
                 let profile = IO.Directory.CreateTempSubdirectory("rnnfun-chromium-").FullName
                 let args =
                     [ "--headless"; "--no-sandbox"; "--disable-gpu"; "--disable-background-networking"; "--disable-component-update"
