@@ -93,8 +93,9 @@ let train (kindName: string) =
           Patterns = outs |> Array.map signs |> Array.distinct |> Array.length
           ReadoutOk = readoutOk
           PairsReached = pairs.Count }
-    printfn "  %s after %d epochs in %.1f s; validation MSE %s; %d fixed points in %.1f s"
-        (StopReason.text t.StopReason) t.StoppedAtEpoch row.Seconds (Script.sci mse) points.Length r.Analysis.Elapsed.TotalSeconds
+    let search = r.Analysis.Search
+    printfn "  %s after %d epochs in %.1f s; validation MSE %s; %d fixed points (%d of %d starts converged, %d outliers) in %.1f s"
+        (StopReason.text t.StopReason) t.StoppedAtEpoch row.Seconds (Script.sci mse) points.Length search.Converged search.InitialStates search.Outliers r.Analysis.Elapsed.TotalSeconds
     row
 
 let main () =
