@@ -209,7 +209,8 @@ public sealed class RnnKind
                 ? FSharpOption<Core.ClosedFormJacobian>.None
                 : Interop.Some(new Core.ClosedFormJacobian(FuncConvert.FromFunc(jacobian), coreStep)),
             FSharpOption<Core.HandWritten>.None,
-            Interop.OfNullable(timeScale));
+            Interop.OfNullable(timeScale),
+            FSharpOption<Core.FixedPointResidual>.None);
         return new RnnKind(kind);
     }
 

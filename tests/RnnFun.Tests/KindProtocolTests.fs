@@ -240,7 +240,8 @@ let tests =
                     Step = leakyStep leak
                     Jacobian = None
                     HandWritten = None
-                    TimeScale = Some leak }
+                    TimeScale = Some leak
+                    FixedPointResidual = None }
             withTempDir (fun dir ->
                 let path = IO.Path.Combine(dir, "leaky.json")
                 use net = Network.create (leaky 0.3) { NetworkConfig.defaults with InputSize = 2; Units = 4; OutputSize = 1; Seed = 5L }

@@ -69,7 +69,8 @@ let reluKind: Kind =
       NoiseGain = 1.0
       Jacobian = None
       HandWritten = None
-      TimeScale = None }
+      TimeScale = None
+      FixedPointResidual = None }
 
 let private toNested (t: torch.Tensor) =
     let b, time, n = int t.shape[0], int t.shape[1], int t.shape[2]

@@ -372,8 +372,31 @@ module FixedPoints =
 
     let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).square().sum(1L) * 0.5 // [states]
 
+    /// The equations the search solves for x: F(x) - x, or the kind's better-scaled
+    /// `FixedPointResidual` (the same zeros), with their Jacobian. `solvedQ` is |residual|^2 / 2; the
+    /// points report q of F itself.
+    type private Equations =
+        { /// x [k; n], drive [k; drive] -> [k; n]
+          Residual: Tensor -> Tensor -> Tensor
+          /// x [k; n], drive [k; drive] -> d residual / dx [k; n; n]
+          Jacobian: Tensor -> Tensor -> Tensor }
+
+    let private equationsOf (kind: Kind) (w: Weights) : Equations =
+        match Kind.fixedPointResidual kind with
+        | Some r ->
+            { Residual = r.Residual w
+              Jacobian =
+                match r.Jacobian with
+                | Some j -> j w
+                | None -> fun x drive -> Jacobian.autogradOf (fun y -> r.Residual w y drive) x }
+        | None ->
+            { Residual = fun x drive -> kind.Step w x drive - x
+              Jacobian = fun x drive -> Jacobian.ofStates kind w x drive - torch.eye(x.shape[1], dtype = x.dtype).unsqueeze(0L) }
+
+    let private solvedQ (eq: Equations) (x: Tensor) (drive: Tensor) = (eq.Residual x drive).square().sum(1L) * 0.5 // [states]
+
     /// `speedGradient` with the kind's closed form already looked up.
-    let private speedGradientWith (recurrence: (FusedRecurrence * Tensor) option) (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
+    let private speedGradientWith (recurrence: (FusedRecurrence * Tensor) option) (residual: Tensor -> Tensor -> Tensor) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
         match recurrence with
         | Some (recurrence, wRec) ->
             use _ = torch.no_grad ()
@@ -400,7 +423,7 @@ module FixedPoints =
             let xg = x.detach().requires_grad_(true)
             let q =
                 use _ = torch.enable_grad ()
-                qOf kind w xg drive // [states]
+                (residual xg drive).square().sum(1L) * 0.5 // [states]
             let grads = torch.autograd.grad([| q.sum () |] :> Collections.Generic.IList<Tensor>, [| xg |] :> Collections.Generic.IList<Tensor>)
             q.detach (), grads[0].detach ()
 
@@ -410,7 +433,7 @@ module FixedPoints =
     /// 2 sigmoid(2x) - 1), autograd through the kind's Step otherwise. w: the network's effective
     /// weights. Opens no scope; the result holds no graph.
     let speedGradient (net: Network) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
-        speedGradientWith (Network.handWritten net w) net.Kind w x drive
+        speedGradientWith (Network.handWritten net w) (fun x drive -> net.Kind.Step w x drive - x) x drive
 
     /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
     /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
@@ -430,8 +453,9 @@ module FixedPoints =
         let mutable v = torch.zeros_like x // [active; units]
         let mutable it = 0
         let mutable finished = false
-        let kind = net.Kind
-        let recurrence = Network.handWritten net w // once: the closed-form gradient, when the kind has one
+        let eq = equationsOf net.Kind w
+        // Once: the closed-form gradient of q, when the kind has one and the search solves F(x) = x.
+        let recurrence = if (Kind.fixedPointResidual net.Kind).IsSome then None else Network.handWritten net w
         let mutable departed = 0.0
         use oneMinusB1 = (1.0 - b1).ToScalar()
         use oneMinusB2 = (1.0 - b2).ToScalar()
@@ -440,7 +464,7 @@ module FixedPoints =
         use epsilon = config.AdamEpsilon.ToScalar()
         while not finished do
             use _ = torch.NewDisposeScope()
-            let q, gradient = speedGradientWith recurrence kind w x drive // [active], [active; units]
+            let q, gradient = speedGradientWith recurrence eq.Residual x drive // [active], [active; units]
             let qv = Arrays.ofTensor q
             if it % 10 = 0 then report "adam" it config.MaxAdamIterations q
             let stays j = qv[j] >= config.AdamSwitchQ && Double.IsFinite qv[j]
@@ -490,7 +514,7 @@ module FixedPoints =
     /// did not lower q, with a backtracking line search on q; until q < TolQ, stalled, or
     /// `NewtonIterations`. Adds the steps that moved row j to `steps[j]`. Returns the new rows and the
     /// iterations taken.
-    let private newton (config: FixedPointConfig) (kind: Kind) (w: Weights) report (x0: Tensor) (drive: Tensor) (steps: int[]) : Tensor * int =
+    let private newton (config: FixedPointConfig) (eq: Equations) report (x0: Tensor) (drive: Tensor) (steps: int[]) : Tensor * int =
         let k = int x0.shape[0]
         let n = x0.shape[1]
         let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
@@ -504,7 +528,7 @@ module FixedPoints =
         let mutable finished = config.NewtonIterations <= 0
         while not finished do
             use _ = torch.NewDisposeScope()
-            let qAll = qOf kind w x drive // [k]
+            let qAll = solvedQ eq x drive // [k]
             report "newton" iteration config.NewtonIterations qAll
             let qValues = Arrays.ofTensor qAll
             let active = [| for i in 0 .. k - 1 do if qValues[i] >= config.TolQ && not stalled[i] then yield i |]
@@ -515,9 +539,9 @@ module FixedPoints =
                 let a' = int64 active.Length
                 let xa = x.index_select(0L, index) // [a; units]
                 let da = drive.index_select(0L, index) // [a; drive]
-                let r = kind.Step w xa da - xa // [a; units]
+                let r = eq.Residual xa da // [a; units]
                 let q = qAll.index_select(0L, index) // [a]
-                let a = Jacobian.ofStates kind w xa da - eye // [a; n; n]
+                let a = eq.Jacobian xa da // [a; n; n]
                 // Newton's step solves (J - I) d = -r directly. Where that fails (singular J - I) or
                 // did not lower q last time, a Levenberg-Marquardt step is taken instead:
                 // d = -(A'A + lambda I)^-1 A'r with lambda = ||r||^2, stable near singular points.
@@ -539,7 +563,7 @@ module FixedPoints =
                         torch.where(torch.isfinite(direct), direct, torch.zeros_like direct).index_copy(0L, rowsIndex, dl)
                 // Every step fraction in one batch: [fractions * a; units].
                 let candidates = torch.cat(fractions |> Array.map (fun f -> xa + d * f), 0L)
-                let qs = (qOf kind w candidates (da.repeat(nf, 1L))).view(nf, a') // [fractions; a]
+                let qs = (solvedQ eq candidates (da.repeat(nf, 1L))).view(nf, a') // [fractions; a]
                 let better = qs.lt(q.unsqueeze(0L)) // [fractions; a]
                 let anyBetter = better.any(0L) // [a]
                 // The largest fraction that lowers q: the first true along dim 0.
@@ -563,11 +587,11 @@ module FixedPoints =
     /// point the state's neighbourhood converged to (one inverse per point, shared by its members).
     /// groups: (row of `points`, member rows of x0) pairs. Returns the new member rows, in the order of
     /// the groups, and the steps each took.
-    let private chord (config: FixedPointConfig) (kind: Kind) (w: Weights) report (points: Tensor) (pointDrive: Tensor) (allGroups: (int * int[])[]) (x0: Tensor) (drive: Tensor) =
+    let private chord (config: FixedPointConfig) (eq: Equations) report (points: Tensor) (pointDrive: Tensor) (allGroups: (int * int[])[]) (x0: Tensor) (drive: Tensor) =
         let n = x0.shape[1]
         let eye = torch.eye(n, dtype = x0.dtype).unsqueeze(0L) // [1; n; n]
         let allPoints = indexTensor (allGroups |> Array.map fst)
-        let a = Jacobian.ofStates kind w (points.index_select(0L, allPoints)) (pointDrive.index_select(0L, allPoints)) - eye // [g; n; n]
+        let a = eq.Jacobian (points.index_select(0L, allPoints)) (pointDrive.index_select(0L, allPoints)) // [g; n; n]
         let allInverses, info = solveEx a (eye.expand(a.shape).contiguous()) // [g; n; n]
         // A singular J* - I (a marginal point) has no usable inverse: its members take Newton steps.
         let usable = Arrays.ofTensor (info.eq(0L.ToScalar()).logical_and(torch.isfinite(allInverses).flatten(1L).all(1L)).to_type(torch.ScalarType.Float64))
@@ -588,7 +612,7 @@ module FixedPoints =
         let mutable finished = config.ChordIterations <= 0 || count = 0
         while not finished do
             use _ = torch.NewDisposeScope()
-            let r = kind.Step w x dm - x // [m; units]
+            let r = eq.Residual x dm // [m; units]
             let q = r.square().sum(1L) * 0.5 // [m]
             report "chord" iteration config.ChordIterations q
             let qValues = Arrays.ofTensor q
@@ -648,6 +672,7 @@ module FixedPoints =
         use scope = torch.NewDisposeScope()
         let kind = work.Kind
         let w = Network.weights work
+        let eq = equationsOf kind w
         let u = Arrays.matrixToTensor config.Precision inputs // [k; inputs]
         let drive = kind.InputDrive w u // [k; drive]
         let start = Arrays.matrixToTensor config.Precision initial // [k; units]
@@ -665,7 +690,7 @@ module FixedPoints =
         // belongs to it; otherwise it becomes one.
         let owner = Array.init k id
         if config.SharedJacobianRadius > 0.0 then
-            let q1 = Arrays.ofTensor (qOf kind w approached drive)
+            let q1 = Arrays.ofTensor (solvedQ eq approached drive)
             let xs = Arrays.ofTensor approached
             let m = inputs[0].Length
             let r2 = config.SharedJacobianRadius * config.SharedJacobianRadius
@@ -706,16 +731,16 @@ module FixedPoints =
                 let coarse = { config with TolQ = max config.TolQ CoarseNewtonTolQ; NewtonIterations = config.NewtonIterations / 2 }
                 let coarseReport phase iteration _ q = report phase iteration config.NewtonIterations q
                 let reached, used =
-                    newton coarse kind wl coarseReport (repStart.to_type torch.ScalarType.Float32) (repDrive.to_type torch.ScalarType.Float32) repSteps
+                    newton coarse (equationsOf kind wl) coarseReport (repStart.to_type torch.ScalarType.Float32) (repDrive.to_type torch.ScalarType.Float32) repSteps
                 reached.to_type(config.Precision.ScalarType), used
         let fineReport phase iteration _ q = report phase (coarseIterations + iteration) config.NewtonIterations q
         let repX, _ =
-            newton { config with NewtonIterations = config.NewtonIterations - coarseIterations } kind w fineReport repStart repDrive repSteps // [reps; units]
+            newton { config with NewtonIterations = config.NewtonIterations - coarseIterations } eq fineReport repStart repDrive repSteps // [reps; units]
         representatives |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + repSteps[j])
         let mutable x = approached.index_copy(0L, repIndex, repX) // [k; units]
         // Phase 3: the other states, with their representative's converged Jacobian.
         let members = [| for i in 0 .. k - 1 do if owner[i] <> i then yield i |]
-        let repQ = Arrays.ofTensor (qOf kind w repX repDrive)
+        let repQ = Arrays.ofTensor (solvedQ eq repX repDrive)
         let repRow = Collections.Generic.Dictionary<int, int>()
         representatives |> Array.iteri (fun j i -> repRow[i] <- j)
         let shared, alone = members |> Array.partition (fun i -> repQ[repRow[owner[i]]] < config.TolQ)
@@ -744,12 +769,12 @@ module FixedPoints =
                         | Some c -> canonical[j] <- c
                         | None -> distinct.Add j
                 let groups = shared |> Array.groupBy (fun i -> canonical[repRow[owner[i]]])
-                let rows, xm, steps, unusable = chord config kind w report repX repDrive groups approached drive
+                let rows, xm, steps, unusable = chord config eq report repX repDrive groups approached drive
                 let chordFailed =
                     if rows.Length = 0 then [||]
                     else
                         rows |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
-                        let qm = Arrays.ofTensor (qOf kind w xm (drive.index_select(0L, indexTensor rows)))
+                        let qm = Arrays.ofTensor (solvedQ eq xm (drive.index_select(0L, indexTensor rows)))
                         x <- x.index_copy(0L, indexTensor rows, xm)
                         [| for j in 0 .. rows.Length - 1 do if not (qm[j] < config.TolQ) then yield rows[j] |]
                 Array.concat [ alone; unusable; chordFailed ]
@@ -757,10 +782,12 @@ module FixedPoints =
             // Their own Newton steps, from where phase 1 left them.
             let index = indexTensor failed
             let steps = Array.zeroCreate<int> failed.Length
-            let refined, _ = newton config kind w report (approached.index_select(0L, index)) (drive.index_select(0L, index)) steps
+            let refined, _ = newton config eq report (approached.index_select(0L, index)) (drive.index_select(0L, index)) steps
             failed |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
             x <- x.index_copy(0L, index, refined)
         let finalQ = Arrays.ofTensor (qOf kind w x drive)
+        // Converged: the equations solved to TolQ (for F(x) - x itself, q < TolQ).
+        let solved = Arrays.ofTensor (solvedQ eq x drive)
         let states = rows x
         let points =
             Array.init k (fun i ->
@@ -769,7 +796,7 @@ module FixedPoints =
                   Input = inputs[i]
                   Q = finalQ[i]
                   Speed = sqrt (2.0 * finalQ[i])
-                  Search = Some { Iterations = iterations[i]; Converged = finalQ[i] < config.TolQ }
+                  Search = Some { Iterations = iterations[i]; Converged = solved[i] < config.TolQ && finalQ[i] < config.TolQ }
                   Eigenvalues = [||]
                   Linearisation = None
                   UnstableModes = 0

@@ -6,20 +6,23 @@ open TorchSharp
 /// (The true Jacobian, not pyrnn's transpose.)
 [<RequireQualifiedAccess>]
 module Jacobian =
-    /// By autograd, for any kind: one backward pass per unit, all states at once (each state's
-    /// output depends only on its own input, so the batch sum separates them).
-    /// h [batch; units], drive [batch; drive] -> [batch; units; units]. Opens no scope.
-    let autograd (kind: Kind) (w: Weights) (h: Tensor) (drive: Tensor) : Tensor =
+    /// The Jacobian of a row-wise function by autograd: one backward pass per output, all states at
+    /// once (each state's output depends only on its own input, so the batch sum separates them).
+    /// h [batch; units] -> [batch; units; units]. Opens no scope.
+    let autogradOf (f: Tensor -> Tensor) (h: Tensor) : Tensor =
         use _ = torch.enable_grad ()
         let x = h.detach().clone().requires_grad_(true) // [batch; units]
-        let f = kind.Step w x drive // [batch; units]
+        let y = f x // [batch; units]
         let units = int h.shape[1]
         let rows =
             Array.init units (fun i ->
-                let gi = f.select(1L, int64 i).sum()
+                let gi = y.select(1L, int64 i).sum()
                 let g = torch.autograd.grad([| gi |], [| x |], retain_graph = (i < units - 1))
-                g[0].detach()) // [batch; units]: dF_i/dh
+                g[0].detach()) // [batch; units]: df_i/dh
         torch.stack(rows, 1L) // [batch; units(i); units(j)]
+
+    /// `autogradOf` the kind's step: dF/dh [batch; units; units]. Opens no scope.
+    let autograd (kind: Kind) (w: Weights) (h: Tensor) (drive: Tensor) : Tensor = autogradOf (fun x -> kind.Step w x drive) h
 
     /// The kind's closed form when it has one, else autograd. Opens no scope.
     let ofStates (kind: Kind) (w: Weights) (h: Tensor) (drive: Tensor) : Tensor =

@@ -83,6 +83,18 @@ type FusedRecurrence =
 /// A hand-written recurrence and the step function it stands for. It is used only while the kind's
 /// `Step` is that very function (reference equality), so a kind derived from a built-in one with
 /// another step (`{ Kinds.rnn with Step = ... }`) takes the general path: no name test, no probe.
+/// Equations with the same zeros as F(h) - h, scaled for the fixed-point search. A gated cell
+/// h' = g h + (1 - g) c (0 < g < 1) has F(h) - h = (1 - g) (c - h): where the gate is shut, 1 - g is
+/// tiny over a whole region, q = |F(h) - h|^2 / 2 is flat there, and Newton's steps on it stall; the
+/// zeros of c(h) - h are the same points without that factor. The search solves `Residual` = 0 and
+/// reports q of the map itself. Used only while `Kind.Step` is `Step`.
+type FixedPointResidual =
+    { /// h [batch; state], drive [batch; drive] -> [batch; state]: zero exactly where Step h = h.
+      Residual: Weights -> Tensor -> Tensor -> Tensor
+      /// Its Jacobian [batch; state; state] in closed form; None: autograd through `Residual`.
+      Jacobian: (Weights -> Tensor -> Tensor -> Tensor) option
+      Step: Weights -> Tensor -> Tensor -> Tensor }
+
 type HandWritten =
     { Recurrence: FusedRecurrence
       Step: Weights -> Tensor -> Tensor -> Tensor }
@@ -130,7 +142,9 @@ type Kind =
       HandWritten: HandWritten option
       /// alpha = dt / tau of a continuous-time kind (its vector field's eigenvalues are
       /// (lambda - 1) / alpha); None for a discrete-time map.
-      TimeScale: float option }
+      TimeScale: float option
+      /// Better-scaled fixed-point equations, when the kind has them (see `FixedPointResidual`).
+      FixedPointResidual: FixedPointResidual option }
 
 /// What every part of the library reads from a kind's declarations.
 [<RequireQualifiedAccess>]
@@ -161,6 +175,12 @@ module Kind =
     let closedFormJacobian (kind: Kind) : (Weights -> Tensor -> Tensor -> Tensor) option =
         match kind.Jacobian with
         | Some j when obj.ReferenceEquals(j.Step, kind.Step) -> Some j.Jacobian
+        | _ -> None
+
+    /// The kind's `FixedPointResidual`, while its `Step` is the one the residual was written for.
+    let fixedPointResidual (kind: Kind) : FixedPointResidual option =
+        match kind.FixedPointResidual with
+        | Some r when obj.ReferenceEquals(r.Step, kind.Step) -> Some r
         | _ -> None
 
     /// The top-level keys of a model file, which a kind's settings must not take.

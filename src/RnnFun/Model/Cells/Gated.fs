@@ -73,6 +73,12 @@ module Gated =
     let gru: Kind =
         // The recurrent half: h W_hh' + b_hh [batch; 3H], kept apart because r multiplies its n block.
         let recurrent (w: Weights) (h: Tensor) = torch.addmm(w["bias_hh_l0"], h, w["weight_hh_l0"].t (), 1.0f, 1.0f)
+        // n = tanh(W_in x + b_in + r (W_hn h + b_hn)) alone [batch; H] (the fixed-point residual's part).
+        let candidateOf (w: Weights) (h: Tensor) (drive: Tensor) =
+            let n = h.shape[1]
+            let gh = recurrent w h // [batch; 3H]
+            let r = torch.sigmoid (drive.narrow(1L, 0L, n) + gh.narrow(1L, 0L, n)) // [batch; H]
+            torch.tanh (part n 2L drive + r * part n 2L gh)
         // One function value: the closed-form Jacobian is the derivative of exactly this step.
         let step: Weights -> Tensor -> Tensor -> Tensor =
             fun w h drive ->
@@ -110,7 +116,23 @@ module Gated =
                         let dn = scaleRows (1.0 - candidate.square ()) (scaleRows hn dr + scaleRows r (block whh n 2L)) // [batch; H; H]
                         diag z + scaleRows (h - candidate) dz + scaleRows (1.0 - z) dn } // [batch; H; H]
           HandWritten = None
-          TimeScale = None }
+          TimeScale = None
+          // F(h) - h = (1 - z) (n - h): the fixed points are the zeros of n(h) - h.
+          FixedPointResidual =
+            Some
+                { Step = step
+                  Residual = fun w h drive -> candidateOf w h drive - h // [batch; H]
+                  Jacobian =
+                    Some(fun w h drive ->
+                        let n = h.shape[1]
+                        let whh = w["weight_hh_l0"] // [3H; H]
+                        let gh = recurrent w h // [batch; 3H]
+                        let r = torch.sigmoid (drive.narrow(1L, 0L, n) + gh.narrow(1L, 0L, n)) // [batch; H]
+                        let hn = part n 2L gh // [batch; H]
+                        let candidate = torch.tanh (part n 2L drive + r * hn) // [batch; H]
+                        let dr = scaleRows (r * (1.0 - r)) (block whh n 0L) // [batch; H; H]
+                        scaleRows (1.0 - candidate.square ()) (scaleRows hn dr + scaleRows r (block whh n 2L))
+                        - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) } } // [batch; H; H]
 
     /// PyTorch's LSTM (gates i, f, g, o), state packed as [h; c]:
     /// (i, f, g, o) = (sigmoid, sigmoid, tanh, sigmoid)(W_ih x + b_ih + W_hh h + b_hh),
@@ -158,7 +180,8 @@ module Gated =
                         let bottom = torch.cat([| dcdh; diag f |], 2L) // [batch; H; 2H]
                         torch.cat([| top; bottom |], 1L) } // [batch; 2H; 2H]
           HandWritten = None
-          TimeScale = None }
+          TimeScale = None
+          FixedPointResidual = None }
 
     /// The UGRNN (Collins et al. 2017): g = sigmoid(W_g [x; h] + b_g), c = tanh(W_c [x; h] + b_c),
     /// h' = g h + (1 - g) c; blocks g then c in weight_ih_l0, weight_hh_l0 and bias_l0; o = W_out h (+ b_out).
@@ -193,4 +216,14 @@ module Gated =
                         + scaleRows ((h - c) * g * (1.0 - g)) (block whh n 0L)
                         + scaleRows ((1.0 - g) * (1.0 - c.square ())) (block whh n 1L) } // [batch; H; H]
           HandWritten = None
-          TimeScale = None }
+          TimeScale = None
+          // F(h) - h = (1 - g) (c - h): the fixed points are the zeros of c(h) - h.
+          FixedPointResidual =
+            Some
+                { Step = step
+                  Residual = fun w h drive -> (let _, _, c = gates w h drive in c - h) // [batch; H]
+                  Jacobian =
+                    Some(fun w h drive ->
+                        let n, _, c = gates w h drive
+                        scaleRows (1.0 - c.square ()) (block w["weight_hh_l0"] n 1L)
+                        - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) } } // [batch; H; H]

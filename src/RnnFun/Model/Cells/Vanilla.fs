@@ -84,7 +84,8 @@ module Vanilla =
                         let f = torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
                         (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L) } // [batch; units; units]
           HandWritten = Some { Recurrence = FusedRecurrence.Rnn; Step = step }
-          TimeScale = None }
+          TimeScale = None
+          FixedPointResidual = None }
 
     let private readoutText (r: Readout) = match r with Readout.State -> "state" | Readout.Rate -> "rate"
 
@@ -145,7 +146,8 @@ module Vanilla =
                         let eye = torch.eye(n, dtype = h.dtype).unsqueeze(0L) * (1.0 - alpha) // [1; units; units]
                         eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha }
           HandWritten = Some { Recurrence = FusedRecurrence.Ctrnn alpha; Step = step }
-          TimeScale = Some alpha }
+          TimeScale = Some alpha
+          FixedPointResidual = None }
 
     /// The continuous-time network with pyrnn's defaults (dt = 5, tau = 100, state readout).
     let ctrnn: Kind = ctrnnWith CtrnnConfig.defaults
