@@ -12,7 +12,7 @@ let private countBy (fps: FixedPoint[]) =
     [ 0 .. 3 ] |> List.map (fun u -> fps |> Array.filter (fun p -> p.UnstableModes = u) |> Array.length)
 
 /// a* solves a = tanh(2a): found by bisection, independent of the finder.
-let private aStar =
+let internal aStar =
     let mutable lo, hi = 0.5, 1.0
     for _ in 1 .. 200 do
         let mid = (lo + hi) / 2.0

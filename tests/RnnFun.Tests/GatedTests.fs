@@ -11,7 +11,7 @@ let private gatedKinds = [ Kinds.gru; Kinds.lstm; Kinds.ugrnn ]
 
 /// Every parameter of a kind drawn from U(-scale, scale) with System.Random (not the library's
 /// initialisation), as plain data.
-let private randomValues (kind: Kind) (config: NetworkConfig) (scale: float) (seed: int) =
+let internal randomValues (kind: Kind) (config: NetworkConfig) (scale: float) (seed: int) =
     let random = Random(seed)
     let draw () = (random.NextDouble() * 2.0 - 1.0) * scale
     Network.specs kind config
@@ -23,28 +23,28 @@ let private randomValues (kind: Kind) (config: NetworkConfig) (scale: float) (se
         | _ -> failwith "shape")
     |> Map.ofList
 
-let private randomGated (kind: Kind) (inputs: int) (units: int) (precision: Precision) (seed: int) =
+let internal randomGated (kind: Kind) (inputs: int) (units: int) (precision: Precision) (seed: int) =
     let config = { NetworkConfig.defaults with InputSize = inputs; Units = units; OutputSize = 2; OutputBias = true; Precision = precision }
     Network.ofValues kind config (randomValues kind config 1.0 seed)
 
-let private matrixOf (values: Map<string, ParameterValue>) name =
+let internal matrixOf (values: Map<string, ParameterValue>) name =
     match values[name] with
     | ParameterValue.Matrix m -> m
     | ParameterValue.Vector _ -> failwithf "%s is a vector" name
 
-let private vectorOf (values: Map<string, ParameterValue>) name =
+let internal vectorOf (values: Map<string, ParameterValue>) name =
     match values[name] with
     | ParameterValue.Vector v -> v
     | ParameterValue.Matrix _ -> failwithf "%s is a matrix" name
 
-let private sigmoid x = 1.0 / (1.0 + exp -x)
-let private matVec (m: float[][]) (v: float[]) = m |> Array.map (fun row -> Array.fold2 (fun a w x -> a + w * x) 0.0 row v)
-let private add = Array.map2 (+)
-let private mul = Array.map2 (*)
+let internal sigmoid x = 1.0 / (1.0 + exp -x)
+let internal matVec (m: float[][]) (v: float[]) = m |> Array.map (fun row -> Array.fold2 (fun a w x -> a + w * x) 0.0 row v)
+let internal add = Array.map2 (+)
+let internal mul = Array.map2 (*)
 
 /// Block k (of height n) of stacked weights or biases.
-let private rowsOf (m: float[][]) n k = Array.sub m (k * n) n
-let private segment (v: float[]) n k = Array.sub v (k * n) n
+let internal rowsOf (m: float[][]) n k = Array.sub m (k * n) n
+let internal segment (v: float[]) n k = Array.sub v (k * n) n
 
 /// PyTorch's published equations (torch.nn.GRU / torch.nn.LSTM docs) and Collins et al.'s UGRNN,
 /// written out on plain arrays: one state row and one input row -> the next state row.
@@ -84,7 +84,7 @@ let private reference (kindName: string) (v: Map<string, ParameterValue>) (n: in
 let private genCase =
     Gen.zip3 (Gen.zip3 (Gen.choose (1, 6)) (Gen.choose (1, 6)) (Gen.choose (1, 4))) (Gen.choose (0, 100000)) (Gen.elements gatedKinds)
 
-let private randomRows (random: Random) rows cols scale =
+let internal randomRows (random: Random) rows cols scale =
     Array.init rows (fun _ -> Array.init cols (fun _ -> (random.NextDouble() * 2.0 - 1.0) * scale))
 
 /// Effective weight blocks (k of height n) of a parameter, from the network's values.
