@@ -109,6 +109,22 @@ let tests =
                 Expect.isLessThan (maxAbsDiff closed fd) 1e-6 (sprintf "%s: closed form = central differences" kind.Name)
                 true))
 
+        testProp "the residual's closed-form v' dR/dh = autograd's (gru, ugrnn)" (fun () ->
+            Prop.forAll (Arb.fromGen genCase) (fun ((inputs, units, batch), seed, kind) ->
+                use net = randomGated kind inputs units Precision.Float64 seed
+                let random = Random(seed + 13)
+                use _ = torch.NewDisposeScope()
+                let x = Arrays.matrixToTensor Precision.Float64 (randomRows random batch units 2.0) // [batch; units]
+                let u = Arrays.matrixToTensor Precision.Float64 (randomRows random batch inputs 1.5) // [batch; inputs]
+                let v = Arrays.matrixToTensor Precision.Float64 (randomRows random batch units 1.0) // [batch; units]
+                let r, w, drive = residualAt net x u
+                let closed = values (r.VectorJacobian.Value w x drive v)
+                let xg = x.detach().requires_grad_(true)
+                let product = (r.Residual w xg drive * v).sum()
+                let auto = torch.autograd.grad([| product |], [| xg |])
+                Expect.isLessThan (maxAbsDiff closed (values auto[0])) 1e-12 (sprintf "%s: v' dR/dh" kind.Name)
+                true))
+
         test "the residual is used only with the step it was written for" {
             for kind in residualKinds do
                 Expect.isSome (Kind.fixedPointResidual kind) (sprintf "%s declares it" kind.Name)

@@ -379,7 +379,9 @@ module FixedPoints =
         { /// x [k; n], drive [k; drive] -> [k; n]
           Residual: Tensor -> Tensor -> Tensor
           /// x [k; n], drive [k; drive] -> d residual / dx [k; n; n]
-          Jacobian: Tensor -> Tensor -> Tensor }
+          Jacobian: Tensor -> Tensor -> Tensor
+          /// x, drive, v [k; n] -> v' d residual / dx [k; n], when known in closed form.
+          VectorJacobian: (Tensor -> Tensor -> Tensor -> Tensor) option }
 
     let private equationsOf (kind: Kind) (w: Weights) : Equations =
         match Kind.fixedPointResidual kind with
@@ -388,15 +390,17 @@ module FixedPoints =
               Jacobian =
                 match r.Jacobian with
                 | Some j -> j w
-                | None -> fun x drive -> Jacobian.autogradOf (fun y -> r.Residual w y drive) x }
+                | None -> fun x drive -> Jacobian.autogradOf (fun y -> r.Residual w y drive) x
+              VectorJacobian = r.VectorJacobian |> Option.map (fun f -> f w) }
         | None ->
             { Residual = fun x drive -> kind.Step w x drive - x
-              Jacobian = fun x drive -> Jacobian.ofStates kind w x drive - torch.eye(x.shape[1], dtype = x.dtype).unsqueeze(0L) }
+              Jacobian = fun x drive -> Jacobian.ofStates kind w x drive - torch.eye(x.shape[1], dtype = x.dtype).unsqueeze(0L)
+              VectorJacobian = None }
 
     let private solvedQ (eq: Equations) (x: Tensor) (drive: Tensor) = (eq.Residual x drive).square().sum(1L) * 0.5 // [states]
 
     /// `speedGradient` with the kind's closed form already looked up.
-    let private speedGradientWith (recurrence: (FusedRecurrence * Tensor) option) (residual: Tensor -> Tensor -> Tensor) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
+    let private speedGradientWith (recurrence: (FusedRecurrence * Tensor) option) (residual: Tensor -> Tensor -> Tensor) (vectorJacobian: (Tensor -> Tensor -> Tensor -> Tensor) option) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
         match recurrence with
         | Some (recurrence, wRec) ->
             use _ = torch.no_grad ()
@@ -419,6 +423,10 @@ module FixedPoints =
                 let slope = Recurrence.oneMinusSquare t // [states; units]
                 use alphaScalar = alpha.ToScalar()
                 (r.square().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alphaScalar))
+        | None when vectorJacobian.IsSome ->
+            use _ = torch.no_grad ()
+            let r = residual x drive // [states; units]
+            (r.square().sum(1L) * 0.5), vectorJacobian.Value x drive r
         | None ->
             let xg = x.detach().requires_grad_(true)
             let q =
@@ -433,7 +441,7 @@ module FixedPoints =
     /// 2 sigmoid(2x) - 1), autograd through the kind's Step otherwise. w: the network's effective
     /// weights. Opens no scope; the result holds no graph.
     let speedGradient (net: Network) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
-        speedGradientWith (Network.handWritten net w) (fun x drive -> net.Kind.Step w x drive - x) x drive
+        speedGradientWith (Network.handWritten net w) (fun x drive -> net.Kind.Step w x drive - x) None x drive
 
     /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
     /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
@@ -464,7 +472,7 @@ module FixedPoints =
         use epsilon = config.AdamEpsilon.ToScalar()
         while not finished do
             use _ = torch.NewDisposeScope()
-            let q, gradient = speedGradientWith recurrence eq.Residual x drive // [active], [active; units]
+            let q, gradient = speedGradientWith recurrence eq.Residual eq.VectorJacobian x drive // [active], [active; units]
             let qv = Arrays.ofTensor q
             if it % 10 = 0 then report "adam" it config.MaxAdamIterations q
             let stays j = qv[j] >= config.AdamSwitchQ && Double.IsFinite qv[j]

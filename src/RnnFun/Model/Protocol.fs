@@ -93,6 +93,9 @@ type FixedPointResidual =
       Residual: Weights -> Tensor -> Tensor -> Tensor
       /// Its Jacobian [batch; state; state] in closed form; None: autograd through `Residual`.
       Jacobian: (Weights -> Tensor -> Tensor -> Tensor) option
+      /// v' dResidual/dh in closed form: h, drive, v [batch; state] -> [batch; state] (the gradient
+      /// of |Residual|^2 / 2 at v = Residual, for the search's first phase); None: autograd.
+      VectorJacobian: (Weights -> Tensor -> Tensor -> Tensor -> Tensor) option
       Step: Weights -> Tensor -> Tensor -> Tensor }
 
 type HandWritten =

@@ -132,7 +132,18 @@ module Gated =
                         let candidate = torch.tanh (part n 2L drive + r * hn) // [batch; H]
                         let dr = scaleRows (r * (1.0 - r)) (block whh n 0L) // [batch; H; H]
                         scaleRows (1.0 - candidate.square ()) (scaleRows hn dr + scaleRows r (block whh n 2L))
-                        - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) } } // [batch; H; H]
+                        - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) // [batch; H; H]
+                  // v' dn/dh - v = (v (1 - n^2) hn r (1 - r)) W_hr + (v (1 - n^2) r) W_hn - v.
+                  VectorJacobian =
+                    Some(fun w h drive v ->
+                        let n = h.shape[1]
+                        let whh = w["weight_hh_l0"] // [3H; H]
+                        let gh = recurrent w h // [batch; 3H]
+                        let r = torch.sigmoid (drive.narrow(1L, 0L, n) + gh.narrow(1L, 0L, n)) // [batch; H]
+                        let hn = part n 2L gh // [batch; H]
+                        let candidate = torch.tanh (part n 2L drive + r * hn) // [batch; H]
+                        let va = v * (1.0 - candidate.square ()) * r // [batch; H]
+                        torch.addmm(torch.mm(va * hn * (1.0 - r), whh.narrow(0L, 0L, n)), va, whh.narrow(0L, 2L * n, n), 1.0f, 1.0f) - v) } } // [batch; H]
 
     /// PyTorch's LSTM (gates i, f, g, o), state packed as [h; c]:
     /// (i, f, g, o) = (sigmoid, sigmoid, tanh, sigmoid)(W_ih x + b_ih + W_hh h + b_hh),
@@ -226,4 +237,9 @@ module Gated =
                     Some(fun w h drive ->
                         let n, _, c = gates w h drive
                         scaleRows (1.0 - c.square ()) (block w["weight_hh_l0"] n 1L)
-                        - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) } } // [batch; H; H]
+                        - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) // [batch; H; H]
+                  // v' dc/dh - v = (v (1 - c^2)) W_hc - v.
+                  VectorJacobian =
+                    Some(fun w h drive v ->
+                        let n, _, c = gates w h drive
+                        torch.mm(v * (1.0 - c.square ()), w["weight_hh_l0"].narrow(0L, n, n)) - v) } } // [batch; H]
