@@ -1,7 +1,7 @@
-/// The trained 3-bit flip-flop with a gated cell: the preset with `Kinds.lstm`, trained and analysed by
-/// `Pipeline.run` as scripts/08-architectures.fsx does, must show the vanilla network's structure
-/// (8 memory attractors; one-unstable saddles joining every pair of attractors one bit apart).
-/// One seed only, to keep CI fast; the other seeds and the gru are reported in docs/analysis.md.
+/// The trained 3-bit flip-flop with a gated cell: the preset with `Kinds.lstm` and with `Kinds.gru`,
+/// trained and analysed by `Pipeline.run` as scripts/08-architectures.fsx does, must show the vanilla
+/// network's structure (8 memory attractors; one-unstable saddles joining every pair of attractors
+/// one bit apart). One seed each, to keep CI fast; the other seeds are reported in docs/analysis.md.
 module RnnFun.Tests.GatedFlipFlopAcceptanceTests
 
 open System
@@ -11,11 +11,13 @@ open RnnFun
 
 let private seed = 0
 
-/// Trained once and shared by the tests below (the result owns the network for the whole run).
-let private analysed =
+/// Trained once per kind and shared by the tests below (the result owns the network for the whole run).
+let private analysedWith (kind: Kind) =
     lazy
-        (let preset = Presets.flipFlop seed |> Presets.withKind Kinds.lstm
+        (let preset = Presets.flipFlop seed |> Presets.withKind kind
          Pipeline.run { PipelineConfig.defaults with Seed = seed; Topology = { TopologyConfig.defaults with Seed = seed } } preset)
+
+let private analysedKinds = [ Kinds.lstm, analysedWith Kinds.lstm; Kinds.gru, analysedWith Kinds.gru ]
 
 let private readout (net: Network) (state: float[]) =
     use _ = torch.NewDisposeScope()
@@ -26,12 +28,13 @@ let private pattern (net: Network) (p: FixedPoint) = readout net p.State |> Arra
 [<Tests>]
 let tests =
     testSequenced <| testList "Acceptance.GatedFlipFlop" [
-        test "lstm seed 0: validation MSE <= 1e-3" {
+      for kind, analysed in analysedKinds do
+        test (sprintf "%s seed 0: validation MSE <= 1e-3" kind.Name) {
             let t = analysed.Value.Training
             Expect.isGreaterThan t.BestEpoch 0 "an epoch completed"
             Expect.isLessThanOrEqual t.ValidationLosses[t.BestEpoch - 1] 1e-3 "validation MSE"
         }
-        test "lstm seed 0: 8 attractors, one per sign pattern, readout within 0.15" {
+        test (sprintf "%s seed 0: 8 attractors, one per sign pattern, readout within 0.15" kind.Name) {
             let r = analysed.Value
             let attractors = r.Analysis.Search.FixedPoints |> Array.filter (fun p -> p.Kind = FixedPointKind.Attractor)
             Expect.equal attractors.Length 8 "exactly 8 attractors"
@@ -41,7 +44,7 @@ let tests =
                 Expect.isLessThan (maxAbsDiff o signs) 0.15 (sprintf "readout %A within 0.15 of %A" o signs)
             Expect.equal (attractors |> Array.map (pattern r.Network) |> Array.distinct |> Array.length) 8 "one attractor per pattern"
         }
-        test "lstm seed 0: one-unstable saddles' unstable-mode runs reach each of the 12 one-bit attractor pairs" {
+        test (sprintf "%s seed 0: one-unstable saddles' unstable-mode runs reach each of the 12 one-bit attractor pairs" kind.Name) {
             let r = analysed.Value
             let points = r.Analysis.Search.FixedPoints
             let topology = r.Analysis.Topology |> Option.defaultWith (fun () -> failtest "no topology")
