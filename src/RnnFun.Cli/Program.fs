@@ -54,6 +54,16 @@ let main argv =
     | InvalidArgument (argument, problem) ->
         eprintfn "rnnfun: %s: %s" argument problem
         2
+    | InsufficientMemory _ as e ->
+        eprintfn "rnnfun: %s" e.Message
+        2
+    | :? OutOfMemoryException ->
+        eprintfn "rnnfun: out of memory: choose smaller sizes"
+        2
+    | :? Runtime.InteropServices.ExternalException as e when e.Message.Contains "alloc" ->
+        // libtorch's own allocation failure (c10::Error), first line only.
+        eprintfn "rnnfun: out of memory in libtorch: %s" (e.Message.Split('\n') |> Array.head)
+        2
     | e ->
         eprintfn "rnnfun: unexpected error: %s" e.Message
         1

@@ -14,6 +14,24 @@ exception InvalidArgument of argument: string * problem: string with
 exception FileFormatError of path: string * problem: string with
     override this.Message = sprintf "%s: %s" this.path this.problem
 
+/// A byte count as text: 512 B, 3.2 MB, 24.0 GB (powers of 1024).
+module internal ByteText =
+    let ofBytes (bytes: float) =
+        let units = [| "B"; "KB"; "MB"; "GB"; "TB"; "PB" |]
+        let mutable v = bytes
+        let mutable i = 0
+        while v >= 1024.0 && i < units.Length - 1 do
+            v <- v / 1024.0
+            i <- i + 1
+        if i = 0 then sprintf "%.0f %s" v units[i] else sprintf "%.1f %s" v units[i]
+
+/// A computation would need more memory than the machine has available: names it, with the estimate
+/// and what is available, so that the user can choose smaller sizes. Raised before anything large is
+/// allocated (libtorch aborts the process, or the kernel kills it, when an allocation fails).
+exception InsufficientMemory of what: string * needed: float * available: float with
+    override this.Message =
+        sprintf "%s would need about %s of memory, but %s is available: choose smaller sizes" this.what (ByteText.ofBytes this.needed) (ByteText.ofBytes this.available)
+
 /// Numeric precision of a network's tensors.
 [<RequireQualifiedAccess>]
 type Precision =
@@ -48,6 +66,34 @@ module Check =
     let allFinite argument (values: float seq) =
         if values |> Seq.exists (fun v -> Double.IsNaN v || Double.IsInfinity v) then
             fail argument "expected finite numbers, found NaN or Inf"
+
+/// Memory estimates checked before large allocations.
+[<RequireQualifiedAccess>]
+module Memory =
+    /// Bytes the machine can give now: MemAvailable from /proc/meminfo on Linux (it counts reclaimable
+    /// caches), else the runtime's view of the memory available to the process.
+    let available () : float =
+        let fromRuntime () = float (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
+        try
+            if IO.File.Exists "/proc/meminfo" then
+                IO.File.ReadLines "/proc/meminfo"
+                |> Seq.tryFind (fun line -> line.StartsWith "MemAvailable:")
+                |> Option.bind (fun line ->
+                    match Double.TryParse(line.Substring("MemAvailable:".Length).Replace("kB", "").Trim(), Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
+                    | true, kb -> Some(kb * 1024.0)
+                    | _ -> None)
+                |> Option.defaultWith fromRuntime
+            else fromRuntime ()
+        with _ -> fromRuntime ()
+
+    /// Raises `InsufficientMemory` when `needed` bytes (an estimate of the peak) exceed what is available.
+    let require (what: string) (needed: float) =
+        if needed > 1e8 then // below 100 MB there is nothing to refuse, and reading /proc costs time
+            let free = available ()
+            if needed > free then raise (InsufficientMemory(what, needed, free))
+
+    /// Bytes per element of a precision.
+    let elementBytes (precision: Precision) = match precision with Precision.Float32 -> 4.0 | Precision.Float64 -> 8.0
 
 /// Random draws from a `System.Random`, for the plain-data parts (task noise, initial states, topology runs).
 [<RequireQualifiedAccess>]

@@ -388,4 +388,30 @@ let tests =
             finally
                 if Directory.Exists dir then Directory.Delete(dir, true)
         }
+        test "sizes that cannot fit in memory: one line with the estimate, exit 2, nothing written" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-memory-" + Guid.NewGuid().ToString("N"))
+            Directory.CreateDirectory dir |> ignore
+            try
+                let model = Path.Combine(dir, "m.json")
+                for args in
+                    [ [ "train"; "--task"; "flipflop"; "--units"; "1000000"; "--epochs"; "1"; "--out"; model ]
+                      [ "train"; "--task"; "flipflop"; "--units"; "8"; "--batch-size"; "2000000000"; "--epochs"; "1"; "--out"; model ] ] do
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "%A: exit code; stderr: %s" args err)
+                    Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                    Expect.stringContains err "would need about" "the estimate"
+                    Expect.stringContains err "is available" "what the machine has"
+                    Expect.isFalse (File.Exists model) "no model written"
+                // A small model, then a search from far too many states.
+                let code, _, err = rnnfun [ "train"; "--task"; "flipflop"; "--units"; "4"; "--epochs"; "1"; "--quiet"; "--out"; model ]
+                Expect.equal code 0 ("a small model trains; stderr: " + err)
+                let fps = Path.Combine(dir, "fps.json")
+                let code, _, err = rnnfun [ "fixed-points"; "--model"; model; "--n-init"; "2000000000"; "--box"; "-1,1"; "--out"; fps ]
+                Expect.equal code 2 ("exit code; stderr: " + err)
+                Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                Expect.stringContains err "2000000000 initial states would need about" "the estimate names the states"
+                Expect.isFalse (File.Exists fps) "nothing written"
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
     ]

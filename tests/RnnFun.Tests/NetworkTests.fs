@@ -199,3 +199,34 @@ let tests =
             Expect.equal DisposeScopeManager.Statistics.ThreadTotalLiveCount baseline "live tensors"
         }
     ]
+
+[<Tests>]
+let memoryTests =
+    testList "Memory" [
+        test "a network, initial states or batches that cannot fit are refused before allocation" {
+            let huge = { NetworkConfig.defaults with InputSize = 3; Units = 1_000_000; OutputSize = 3 }
+            for kind in [ Kinds.rnn; Kinds.gru ] do
+                Expect.throwsC (fun () -> Network.create kind huge |> ignore) (fun e ->
+                    match e with
+                    | InsufficientMemory (what, needed, available) ->
+                        Expect.stringContains what "1000000-unit network" "names the network"
+                        Expect.isGreaterThan needed available "needs more than there is"
+                        // At least the recurrent weights themselves: 10^12 float32 values.
+                        Expect.isGreaterThan needed 4e12 "the estimate covers W_rec"
+                    | other -> failtestf "expected InsufficientMemory, got %O" other)
+            Expect.throwsC (fun () -> InitialStates.uniformBox 2_000_000_000 -1.0 1.0 64 0 |> ignore) (fun e ->
+                match e with
+                | InsufficientMemory (what, _, _) -> Expect.stringContains what "2000000000 initial states" "names the states"
+                | other -> failtestf "expected InsufficientMemory, got %O" other)
+            use net = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 3; Units = 4; OutputSize = 3 }
+            let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 16 }
+            Expect.throwsC (fun () -> Training.fit { FitConfig.defaults with BatchSize = 2_000_000_000; Epochs = 1 } net (TrainingData.Fresh(task, 64)) |> ignore) (fun e ->
+                match e with
+                | InsufficientMemory (what, _, _) -> Expect.stringContains what "batches of 2000000000 trials" "names the batches"
+                | other -> failtestf "expected InsufficientMemory, got %O" other)
+        }
+        test "sizes that fit are not refused" {
+            use net = Network.create Kinds.gru { NetworkConfig.defaults with InputSize = 3; Units = 512; OutputSize = 3 }
+            Expect.equal (InitialStates.uniformBox 100_000 -1.0 1.0 8 0).Length 100_000 "100,000 states of 8"
+        }
+    ]

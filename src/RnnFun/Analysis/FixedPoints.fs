@@ -162,6 +162,7 @@ module InitialStates =
         Check.positive "n_init" count
         if isNull states || states.Length = 0 then Check.fail "states" "expected at least one trajectory state"
         if noise < 0.0 || Double.IsNaN noise then Check.fail "noise" (sprintf "expected a number >= 0, got %g" noise)
+        Memory.require (sprintf "%d initial states" count) (float count * (float states[0].Length * 8.0 + 32.0))
         let random = Random(seed)
         Array.init count (fun _ ->
             let s = states[random.Next states.Length]
@@ -178,6 +179,7 @@ module InitialStates =
         Check.positive "n_init" count
         Check.positive "units" units
         if not (low < high) then Check.fail "box" (sprintf "expected low < high, got [%g, %g]" low high)
+        Memory.require (sprintf "%d initial states" count) (float count * (float units * 8.0 + 32.0))
         let random = Random(seed)
         Array.init count (fun _ -> Array.init units (fun _ -> low + (high - low) * random.NextDouble()))
 
@@ -665,6 +667,9 @@ module FixedPoints =
         if config.SharedJacobianRadius < 0.0 || Double.IsNaN config.SharedJacobianRadius then
             Check.fail "shared_jacobian_radius" (sprintf "expected a number >= 0, got %g" config.SharedJacobianRadius)
         let k = initial.Length
+        // The search's working tensors (Adam's moments, Newton's trial steps, both precisions) and
+        // its results as plain data: about 40 values of 8 bytes per state and unit.
+        Memory.require (sprintf "a fixed-point search from %d states of %d values" k n) (float k * float n * 8.0 * 40.0)
         let report phase iteration max (q: Tensor) =
             config.Progress
             |> Option.iter (fun f ->

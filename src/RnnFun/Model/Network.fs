@@ -183,11 +183,25 @@ module Network =
         | Some p when p.HasSigns -> torch.addcmul(p.FreeKeep * w, p.FixedSign, w.abs (), (1.0).ToScalar())
         | Some p -> p.FreeKeep * w
 
+    /// Refuses (`InsufficientMemory`) a network whose making would not fit: per element, the float32
+    /// draw and its temporaries (12 B) and the value and its projection (2 in the precision); a
+    /// constrained matrix adds its pattern as plain data (24 B) and as tensors (2 in the precision).
+    let private requireMemory (config: NetworkConfig) (specs: ParameterSpec list) =
+        let e = Memory.elementBytes config.Precision
+        let constrained = config.Constraints <> Constraints.none
+        let bytes =
+            specs
+            |> List.sumBy (fun s ->
+                let count = s.Shape |> Array.fold (fun acc d -> acc * float d) 1.0
+                count * (12.0 + 2.0 * e) + (if constrained && s.Shape.Length = 2 then count * (24.0 + 2.0 * e) else 0.0))
+        Memory.require (sprintf "a %d-unit network (%d inputs, %d outputs)" config.Units config.InputSize config.OutputSize) bytes
+
     /// A new network of the given kind, initialised as PyTorch Linear (U(-1/sqrt(fan_in), 1/sqrt(fan_in)))
     /// from the config's seed, then projected onto the constraints. Raises `InvalidArgument` on a bad config.
     let create (kind: Kind) (config: NetworkConfig) : Network =
         validateConfig kind config
         let specs = specs kind config
+        requireMemory config specs
         use _ = torch.NewDisposeScope()
         let generator = new torch.Generator(uint64 config.Seed)
         let drawn =
@@ -216,6 +230,7 @@ module Network =
         validateConfig kind config
         let sizes = { Inputs = config.InputSize; Units = config.Units; Outputs = config.OutputSize }
         let specs = specs kind config
+        requireMemory config specs
         for KeyValue (name, _) in values do
             if not (specs |> List.exists (fun s -> s.Name = name)) then
                 Check.fail name (sprintf "kind '%s' with this config has no parameter '%s' (it has: %s)" kind.Name name (String.Join(", ", specs |> List.map (fun s -> s.Name))))

@@ -332,6 +332,10 @@ module Training =
     /// the config does not fit the network. Holds no thread lease (`fit` does; see `LibtorchThreads`).
     let start (config: FitConfig) (net: Network) : Trainer =
         validateConfig config net
+        // The trainer's copy, its leaves, gradients, Adam's two moments, the effective weights and
+        // their gradient, and the best weights: about 8 values per parameter element.
+        let elements = net.Parameters |> List.sumBy (fun p -> p.Spec.Shape |> Array.fold (fun acc d -> acc * float d) 1.0)
+        Memory.require (sprintf "training a %d-unit network" net.Sizes.Units) (elements * Memory.elementBytes net.Precision * 8.0)
         use _ = torch.NewDisposeScope()
         // The trainer's own copy, kept out of every scope: it outlives the caller's network.
         let net =
@@ -442,8 +446,20 @@ module Training =
         Check.finitePositive "learning_rate" rate
         setRate rate trainer
 
+    /// Refuses (`InsufficientMemory`) a step whose unrolled activations would not fit: backpropagation
+    /// through time keeps about 4 tensors of [batch; time; state + drive + outputs], the drive as wide
+    /// as the recurrent weights' rows (3H for a gru).
+    let private requireStepMemory (net: Network) (batch: Batch) =
+        let driveRows =
+            net.Parameters
+            |> List.tryPick (fun p -> match p.Spec.Role with Role.Recurrent | Role.RecurrentBlocks _ -> Some(float p.Spec.Shape[0]) | _ -> None)
+            |> Option.defaultValue (float net.Sizes.Units)
+        let width = float (Network.stateSize net) + driveRows + float batch.OutputSize
+        Memory.require (sprintf "a training step on %d trials of %d steps" batch.Trials batch.Time) (float batch.Trials * float batch.Time * width * Memory.elementBytes net.Precision * 4.0)
+
     /// `step` on a batch already checked (fit's own batches).
     let private stepUnchecked (trainer: Trainer) (batch: Batch) : StepOutcome =
+        requireStepMemory trainer.Source batch
         use _ = torch.NewDisposeScope()
         let x, y, mask = toTensors trainer.Source.Precision batch
         trainer.Optimizer.zero_grad ()
@@ -512,6 +528,14 @@ module Training =
             h |> Option.iter (fun t -> t.Dispose())
         let validationTensors = config.Validation |> Option.map (toTensors net.Precision)
         let validationLoss () = validationTensors |> Option.map (fun (x, y, m) -> evaluateTensors trainer x y m)
+        match data with
+        | TrainingData.Fresh (task, _) ->
+            // A batch is generated as plain data before its step checks its activations: one trial
+            // tells the task's length. Per step: inputs, targets and mask as float32 and as tensors.
+            let one = task.Generate 1 config.Seed
+            let perTrial = float one.Time * float (one.InputSize + one.OutputSize + 1) * (4.0 + Memory.elementBytes net.Precision)
+            Memory.require (sprintf "batches of %d trials of %d steps" config.BatchSize one.Time) (float config.BatchSize * perTrial)
+        | TrainingData.Dataset _ -> ()
         let batchesOf epoch : (unit -> Batch)[] =
             match data with
             | TrainingData.Dataset b ->
