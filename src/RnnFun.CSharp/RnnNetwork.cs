@@ -80,6 +80,7 @@ public sealed class RnnNetwork : IDisposable
     /// <param name="float64">Compute in float64 instead of float32.</param>
     /// <returns>The new network; dispose it.</returns>
     /// <exception cref="ArgumentException">An argument is invalid; <see cref="ArgumentException.ParamName"/> names it.</exception>
+    /// <exception cref="InsufficientMemoryException">The network cannot fit in the memory available; the message gives the estimate.</exception>
     public static RnnNetwork Create(
         NetworkKind kind = NetworkKind.Rnn,
         int inputSize = 1,
@@ -125,6 +126,7 @@ public sealed class RnnNetwork : IDisposable
     /// <param name="float64">Compute in float64 instead of float32.</param>
     /// <returns>The new network; dispose it.</returns>
     /// <exception cref="ArgumentException">An argument or the kind's declarations are invalid; the message names the problem.</exception>
+    /// <exception cref="InsufficientMemoryException">The network cannot fit in the memory available; the message gives the estimate.</exception>
     public static RnnNetwork Create(
         RnnKind kind,
         int inputSize = 1,

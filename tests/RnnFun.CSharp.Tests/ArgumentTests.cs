@@ -31,6 +31,14 @@ public class ArgumentTests
     }
 
     [Fact]
+    public void A_network_too_large_for_memory_throws_InsufficientMemoryException()
+    {
+        var e = Assert.Throws<InsufficientMemoryException>(() => RnnNetwork.Create(inputSize: 3, units: 1_000_000, outputSize: 3));
+        Assert.Contains("1000000-unit network", e.Message);
+        Assert.Contains("is available", e.Message);
+    }
+
+    [Fact]
     public void Analysis_and_training_arguments()
     {
         using var net = RnnNetwork.Create(inputSize: 1, units: 4);
