@@ -63,6 +63,22 @@ let private shutGateCell (kind: Kind) =
               "bias_l0", ParameterValue.Vector(Array.append (Array.create n 10.0) (Array.zeroCreate n)) ]
     Network.ofValues kind config (Map.ofList (values @ readout))
 
+/// A 1-unit gru with r = 1, z = sigmoid(3 + 2 h) and n = tanh(2 h + b), b = -0.56 past the
+/// saddle-node (tangency at b = atanh(1/sqrt 2) - sqrt 2): one fixed point below zero and, on the
+/// upper branch, a ghost where q = (1 - z)^2 (n - h)^2 / 2 has a minimum of about 1e-8. Since z
+/// depends on h, that minimum is not where |n - h| is least (the residual's).
+let private ghostBias = -0.56
+
+let private ghostGru () =
+    let config = { NetworkConfig.defaults with InputSize = 1; Units = 1; OutputSize = 1; Precision = Precision.Float64 }
+    Network.ofValues Kinds.gru config
+        (Map.ofList
+            [ "weight_ih_l0", ParameterValue.Matrix [| [| 0.0 |]; [| 0.0 |]; [| 0.0 |] |]
+              "weight_hh_l0", ParameterValue.Matrix [| [| 0.0 |]; [| 2.0 |]; [| 2.0 |] |]
+              "bias_ih_l0", ParameterValue.Vector [| 0.0; 0.0; ghostBias |]
+              "bias_hh_l0", ParameterValue.Vector [| 40.0; 3.0; 0.0 |]
+              "w_out", ParameterValue.Matrix [| [| 1.0 |] |] ])
+
 [<Tests>]
 let tests =
     testList "Analysis.FixedPointResidual" [
@@ -132,6 +148,34 @@ let tests =
                 Expect.isNone (Kind.fixedPointResidual wrapped) (sprintf "%s with another step: the search solves F(h) = h" kind.Name)
             for kind in [ Kinds.rnn; Kinds.ctrnn; Kinds.lstm ] do
                 Expect.isNone (Kind.fixedPointResidual kind) (sprintf "%s: none" kind.Name)
+        }
+
+        test "slow points of a gated kind are minima of q of the map: a 1-unit gru's ghost past a saddle-node" {
+            use net = ghostGru ()
+            let initial = InitialStates.uniformBox 256 -1.5 1.5 1 0
+            let r = FixedPoints.find { FixedPointConfig.defaults with IncludeSlowPoints = true } net (ConstantInput.Same [| 0.0 |]) initial
+            // The fixed point: h = tanh(2 h + b) below zero, by bisection.
+            let mutable lo, hi = -1.0, 0.0
+            for _ in 1 .. 200 do
+                let mid = (lo + hi) / 2.0
+                if tanh (2.0 * mid + ghostBias) - mid > 0.0 then lo <- mid else hi <- mid
+            Expect.equal r.FixedPoints.Length 1 "one fixed point"
+            Expect.isLessThan (abs (r.FixedPoints[0].State[0] - lo)) 1e-9 "at the root of tanh(2h + b) = h"
+            // The ghost: the least q of the map on the upper branch, by golden-section search.
+            let q h = 0.5 * ((1.0 - sigmoid (3.0 + 2.0 * h)) * (tanh (2.0 * h + ghostBias) - h)) ** 2.0
+            let mutable a, b = 0.5, 0.95
+            let ratio = (sqrt 5.0 - 1.0) / 2.0
+            for _ in 1 .. 200 do
+                let c, d = b - ratio * (b - a), a + ratio * (b - a)
+                if q c < q d then b <- d else a <- c
+            let ghost = (a + b) / 2.0
+            let leastResidual = (0.5 * log ((1.0 + 1.0 / sqrt 2.0) / (1.0 - 1.0 / sqrt 2.0)) - ghostBias) / 2.0
+            Expect.isGreaterThan (abs (ghost - leastResidual)) 5e-3 "the map's slow point is not the residual's"
+            Expect.isLessThan (q ghost) 1e-6 "the ghost is a slow point by the default bound"
+            let near = r.SlowPoints |> Array.filter (fun p -> abs (p.State[0] - ghost) < 1e-3)
+            Expect.equal near.Length 1 (sprintf "one slow point at the ghost h = %.6f (slow points: %A)" ghost (r.SlowPoints |> Array.map (fun p -> p.State[0], p.Q)))
+            Expect.isLessThan (abs (near[0].State[0] - ghost)) 1e-4 "at the least q"
+            Expect.isLessThan (abs (near[0].Q - q ghost) / q ghost) 1e-3 "with the map's q"
         }
 
         test "shut gates (1 - g from 2e-3 to 1e-6): exactly the 27 points {-a*, 0, a*}^3, to 1e-8, with the map's eigenvalues" {

@@ -385,6 +385,12 @@ module FixedPoints =
           /// x, drive, v [k; n] -> v' d residual / dx [k; n], when known in closed form.
           VectorJacobian: (Tensor -> Tensor -> Tensor -> Tensor) option }
 
+    /// F(x) - x itself.
+    let private mapEquations (kind: Kind) (w: Weights) : Equations =
+        { Residual = fun x drive -> kind.Step w x drive - x
+          Jacobian = fun x drive -> Jacobian.ofStates kind w x drive - torch.eye(x.shape[1], dtype = x.dtype).unsqueeze(0L)
+          VectorJacobian = None }
+
     let private equationsOf (kind: Kind) (w: Weights) : Equations =
         match Kind.fixedPointResidual kind with
         | Some r ->
@@ -394,10 +400,7 @@ module FixedPoints =
                 | Some j -> j w
                 | None -> fun x drive -> Jacobian.autogradOf (fun y -> r.Residual w y drive) x
               VectorJacobian = r.VectorJacobian |> Option.map (fun f -> f w) }
-        | None ->
-            { Residual = fun x drive -> kind.Step w x drive - x
-              Jacobian = fun x drive -> Jacobian.ofStates kind w x drive - torch.eye(x.shape[1], dtype = x.dtype).unsqueeze(0L)
-              VectorJacobian = None }
+        | None -> mapEquations kind w
 
     let private solvedQ (eq: Equations) (x: Tensor) (drive: Tensor) = (eq.Residual x drive).square().sum(1L) * 0.5 // [states]
 
@@ -798,6 +801,18 @@ module FixedPoints =
             let refined, _ = newton config eq report (approached.index_select(0L, index)) (drive.index_select(0L, index)) steps
             failed |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
             x <- x.index_copy(0L, index, refined)
+        // Slow points are minima of q of F itself, which the residual does not see: with a residual,
+        // a state that did not solve it takes damped Newton steps on F(x) - x (each lowers q) from
+        // where phase 1 left it.
+        if config.IncludeSlowPoints && (Kind.fixedPointResidual kind).IsSome then
+            let solvedNow = Arrays.ofTensor (solvedQ eq x drive)
+            let unsolved = [| for i in 0 .. k - 1 do if not (solvedNow[i] < config.TolQ) then yield i |]
+            if unsolved.Length > 0 then
+                let index = indexTensor unsolved
+                let steps = Array.zeroCreate<int> unsolved.Length
+                let slowed, _ = newton config (mapEquations kind w) report (approached.index_select(0L, index)) (drive.index_select(0L, index)) steps
+                unsolved |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
+                x <- x.index_copy(0L, index, slowed)
         let finalQ = Arrays.ofTensor (qOf kind w x drive)
         // Converged: the equations solved to TolQ (for F(x) - x itself, q < TolQ).
         let solved = Arrays.ofTensor (solvedQ eq x drive)
