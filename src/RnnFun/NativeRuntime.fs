@@ -61,26 +61,27 @@ module NativeRuntime =
     /// The folder libtorch was loaded from by `ensure`, if it loaded one.
     let loadedFolder () : string option = loadedFrom
 
+    /// Loads libtorch from the first candidate folder that has it, unless one is loaded already.
+    let private preload () =
+        if RuntimeInformation.IsOSPlatform OSPlatform.Linux
+           && Environment.GetEnvironmentVariable "RNNFUN_LIBTORCH_PRELOAD" <> "0"
+           && not (libtorchMapped ()) then
+            match candidateFolders () |> List.tryFind (fun d -> File.Exists(Path.Combine(d, "libtorch_cpu.so"))) with
+            | Some dir ->
+                // Dependencies first, so that each file's own needs resolve to these copies.
+                let gomp = Directory.GetFiles(dir, "libgomp*.so*") |> Array.sort |> List.ofArray
+                let files = gomp @ [ "libc10.so"; "libtorch_cpu.so"; "libtorch.so" ] |> List.map (fun f -> Path.Combine(dir, f))
+                let ok = files |> List.filter File.Exists |> List.forall (fun f -> fst (NativeLibrary.TryLoad f))
+                if ok then loadedFrom <- Some dir
+            | None -> ()
+
     /// Loads the project's libtorch by absolute path, once, on Linux, before TorchSharp does. Does
     /// nothing elsewhere, when libtorch is already in the process, or when RNNFUN_LIBTORCH_PRELOAD=0
     /// (for a program that brings its own libtorch). Never throws: if nothing is found, TorchSharp's
     /// own loading runs as before.
     let ensure () : unit =
-        if not attempted then
-            lock gate (fun () ->
-                if not attempted then
-                    attempted <- true
-                    if RuntimeInformation.IsOSPlatform OSPlatform.Linux
-                       && Environment.GetEnvironmentVariable "RNNFUN_LIBTORCH_PRELOAD" <> "0"
-                       && not (libtorchMapped ()) then
-                        match candidateFolders () |> List.tryFind (fun d -> File.Exists(Path.Combine(d, "libtorch_cpu.so"))) with
-                        | Some dir ->
-                            // Dependencies first, so that each file's own needs resolve to these copies.
-                            let gomp = try Directory.GetFiles(dir, "libgomp*.so*") |> Array.sort |> List.ofArray with _ -> []
-                            let files = gomp @ [ "libc10.so"; "libtorch_cpu.so"; "libtorch.so" ] |> List.map (fun f -> Path.Combine(dir, f))
-                            let ok =
-                                files
-                                |> List.filter File.Exists
-                                |> List.forall (fun f -> fst (NativeLibrary.TryLoad f))
-                            if ok then loadedFrom <- Some dir
-                        | None -> ())
+        // Every caller waits for the first one's loads to finish, so that none reaches TorchSharp before them.
+        lock gate (fun () ->
+            if not attempted then
+                try preload () with _ -> () // TorchSharp's own loading then runs as before
+                attempted <- true)

@@ -541,17 +541,18 @@ module TorchFile =
         use _ = torch.NewDisposeScope()
         let w = Network.weights net
         let specs = net.Parameters |> List.map (fun p -> p.Spec)
+        // The effective weight of a role, in the parameter's own shape.
         let byRole (role: Role) = specs |> List.tryFind (fun s -> s.Role = role) |> Option.map (fun s -> w[s.Name].detach().contiguous())
         let required role = (byRole role).Value
-        let zerosLike (n: int) = torch.zeros([| int64 n |], dtype = net.Precision.ScalarType)
+        let zerosLike (n: int) = torch.zeros([| int64 n |], dtype = net.Precision.ScalarType) // [n]
         let entries =
             match layout with
             | TorchLayout.Torch ->
                 let rp, op = normalisePrefix options.RnnPrefix, normalisePrefix options.ReadoutPrefix
                 if rp = op then Check.fail "readout_prefix" (sprintf "the readout needs a prefix of its own (both are '%s')" rp)
                 let gates = match name with "gru" -> 3 | "lstm" -> 4 | _ -> 1
-                let ih = match byRole Role.Input with Some t -> t | None -> required (Role.InputBlocks gates)
-                let hh = match byRole Role.Recurrent with Some t -> t | None -> required (Role.RecurrentBlocks gates)
+                let ih = match byRole Role.Input with Some t -> t | None -> required (Role.InputBlocks gates) // [gates * units; inputs]
+                let hh = match byRole Role.Recurrent with Some t -> t | None -> required (Role.RecurrentBlocks gates) // [gates * units; units]
                 let rows = int ih.shape[0]
                 [ rp + "weight_ih_l0", ih
                   rp + "weight_hh_l0", hh
