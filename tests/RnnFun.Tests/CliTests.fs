@@ -396,7 +396,7 @@ let tests =
                     rnnfun [ "import"; "--from"; Path.Combine(fixtures, "pyrnn_ctrnn.pt"); "--arch"; "pyrnn-ctrnn"
                              "--params"; Path.Combine(fixtures, "pyrnn_ctrnn.params.json"); "--out"; model ]
                 Expect.equal code 0 ("import exit code; stderr: " + err)
-                Expect.stringContains out "as a ctrnn network (3 inputs, 5 units, 2 outputs, dt 10, tau 50" "says what it imported"
+                Expect.stringContains out "kind ctrnn, 3 inputs, 5 units, 2 outputs, dt 10, tau 50" "says what it imported"
                 let code, out, _ = rnnfun [ "info"; "--model"; model ]
                 Expect.equal code 0 "info on the import"
                 Expect.stringContains out "3 excitatory, 2 inhibitory" "Dale's law from the params"

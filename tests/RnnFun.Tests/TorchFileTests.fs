@@ -113,6 +113,8 @@ let private needPython () =
 let private runPython (exe: string) (args: string list) =
     let info = Diagnostics.ProcessStartInfo(exe, args, RedirectStandardOutput = true, RedirectStandardError = true)
     info.Environment["OMP_NUM_THREADS"] <- "1"
+    // roundtrip.py imports make_fixtures.py: no bytecode cache in the repository.
+    info.Environment["PYTHONDONTWRITEBYTECODE"] <- "1"
     use p = Diagnostics.Process.Start info
     let err = p.StandardError.ReadToEndAsync()
     let out = p.StandardOutput.ReadToEnd()

@@ -33,7 +33,7 @@ let runImport (args: ParseResults<ImportArgs>) =
         net.Kind.Settings
         |> List.map (fun (name, s) -> match s with KindSetting.Number v -> sprintf ", %s %g" name v | KindSetting.Text t -> sprintf ", %s %s" name t)
         |> String.concat ""
-    printfn "imported %s (%s) as a %s network (%s%s); wrote %s" (IO.Path.GetFullPath from) (TorchFile.architectureName arch) net.Kind.Name (sizes net) settings (IO.Path.GetFullPath out)
+    printfn "imported %s (%s): kind %s, %s%s; wrote %s" (IO.Path.GetFullPath from) (TorchFile.architectureName arch) net.Kind.Name (sizes net) settings (IO.Path.GetFullPath out)
     0
 
 /// Runs `rnnfun export`; returns the exit code (a user's mistake raises `UserError`).
