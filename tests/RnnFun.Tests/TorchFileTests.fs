@@ -264,6 +264,20 @@ let tests =
                             use b = Network.unroll back x
                             Expect.isTrue (sameTensor a.Outputs b.Outputs) "identical outputs")
                     }
+            test "an rnn in pyrnn's layout, and a float64 network, come back as they were" {
+                withTempDir (fun dir ->
+                    use net = Network.create Kinds.rnn { config with OutputBias = true; Precision = Precision.Float64; Constraints = { Constraints.none with Autapses = false } }
+                    let path = Path.Combine(dir, "py.pt")
+                    let written = TorchFile.exportWith { TorchExportOptions.defaults with Layout = Some TorchLayout.Pyrnn } path net
+                    Expect.equal (TorchFile.read path |> List.map (fun t -> t.Name)) [ "w_in.weight"; "w_out.bias"; "w_out.weight"; "w_rec.bias"; "w_rec.weight" ] "pyrnn's keys"
+                    use back =
+                        TorchFile.importWith
+                            { TorchImportOptions.defaults TorchArchitecture.PyrnnRnn with Params = Some written[1]; Precision = Precision.Float64 }
+                            path
+                    Expect.equal back.Precision Precision.Float64 "float64"
+                    Expect.isFalse back.Constraints.Autapses "autopses through the params"
+                    Expect.equal (Network.values back) (Network.values net) "bit-identical float64 weights")
+            }
             test "kinds PyTorch has no module for are refused" {
                 use ugrnn = Network.create Kinds.ugrnn config
                 let arg, p = expectInvalid (fun () -> TorchFile.export "x.pt" ugrnn) "ugrnn"
