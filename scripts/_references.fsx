@@ -29,6 +29,9 @@ open System.IO
 
 /// Helpers shared by the scripts: quick mode, the output folder, sanity checks.
 module Script =
+    // The project's libtorch, not a system one (python3-torch's libtorch 1.13), before any torch call.
+    do RnnFun.NativeRuntime.ensure ()
+
     let private watch = Diagnostics.Stopwatch.StartNew()
 
     /// True when the environment variable RNNFUN_QUICK is 1: small sizes and few epochs (for CI).

@@ -146,6 +146,48 @@ type ReportArgs =
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
             | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model (q above 1e-6 under it)."
 
+[<HelpFlags("--help", "-h")>]
+type ImportArgs =
+    | [<Mandatory>] From of path: string
+    | [<Mandatory>] Arch of architecture: string
+    | Params of path: string
+    | Rnn_Prefix of prefix: string
+    | Readout_Prefix of prefix: string
+    | Nonlinearity of name: string
+    | Drop_Constraints
+    | [<Mandatory>] Out of path: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | From _ -> "the PyTorch file: a torch.save(model.state_dict()) .pt file or a .safetensors file."
+            | Arch _ -> "what it holds: rnn, gru, lstm (torch.nn modules, optional Linear readout), pyrnn-rnn or pyrnn-ctrnn."
+            | Params _ -> "pyrnn's params JSON (dt, tau, dale_ratio, autopses, masks); pyrnn's defaults (dt 5, tau 100) without it."
+            | Rnn_Prefix _ -> "the recurrent module's key prefix (rnn. for rnn.weight_ih_l0); found from the keys by default."
+            | Readout_Prefix _ -> "the Linear readout's key prefix (readout. for readout.weight); found from the keys by default."
+            | Nonlinearity _ -> "the nn.RNN's nonlinearity, which a state_dict does not record (only tanh is supported; the default)."
+            | Drop_Constraints -> "import pyrnn weights without the params' dale_ratio, autopses and masks (which training in pyrnn can break)."
+            | Out _ -> "the model file to write (rnnfun.model JSON)."
+
+[<HelpFlags("--help", "-h")>]
+type ExportArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | [<Mandatory>] Out of path: string
+    | Layout of name: string
+    | Params of path: string
+    | Rnn_Prefix of prefix: string
+    | Readout_Prefix of prefix: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file (rnn, gru, lstm or ctrnn)."
+            | Out _ -> "the PyTorch file to write: NAME.safetensors, or a torch.save file (NAME.pt)."
+            | Layout _ -> "torch (rnn, gru, lstm: nn.RNN/GRU/LSTM + nn.Linear) or pyrnn (rnn, ctrnn); by default pyrnn for a ctrnn, torch otherwise."
+            | Params _ -> "where pyrnn's params JSON goes (pyrnn layout; default NAME.params.json beside the file)."
+            | Rnn_Prefix _ -> "key prefix of the recurrent module (torch layout; default rnn.)."
+            | Readout_Prefix _ -> "key prefix of the Linear readout (torch layout; default readout.)."
+
 [<RequireSubcommand; HelpFlags("--help", "-h")>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
@@ -154,6 +196,8 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Topology of ParseResults<TopologyArgs>
     | [<CliPrefix(CliPrefix.None)>] Report of ParseResults<ReportArgs>
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<ImportArgs>
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -164,3 +208,5 @@ type CliArgs =
             | Topology _ -> "where the dynamics go between fixed points: a directed graph."
             | Report _ -> "one self-contained HTML report of a model and its analysis."
             | Demo _ -> "train, analyse and report on a task, end to end."
+            | Import _ -> "read a PyTorch state_dict (.pt, .safetensors) of nn.RNN/GRU/LSTM or pyrnn as a model file."
+            | Export _ -> "write a model as a PyTorch state_dict (.pt, .safetensors) for nn.RNN/GRU/LSTM or pyrnn."

@@ -37,6 +37,8 @@ let main argv =
             | Topology a -> TopologyCommand.run a
             | Report a -> ReportCommand.run a
             | Demo a -> DemoCommand.run a
+            | Import a -> InteropCommands.runImport a
+            | Export a -> InteropCommands.runExport a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message

@@ -414,4 +414,38 @@ let tests =
             finally
                 if Directory.Exists dir then Directory.Delete(dir, true)
         }
+        test "import a PyTorch fixture, info and fixed-points on it, export it back; errors are one line with exit 2" {
+            let fixtures = Path.Combine(__SOURCE_DIRECTORY__, "..", "fixtures", "pytorch")
+            withTempDir (fun dir ->
+                let model = Path.Combine(dir, "ct.json")
+                let code, out, err =
+                    rnnfun [ "import"; "--from"; Path.Combine(fixtures, "pyrnn_ctrnn.pt"); "--arch"; "pyrnn-ctrnn"
+                             "--params"; Path.Combine(fixtures, "pyrnn_ctrnn.params.json"); "--out"; model ]
+                Expect.equal code 0 ("import exit code; stderr: " + err)
+                Expect.stringContains out "kind ctrnn, 3 inputs, 5 units, 2 outputs, dt 10, tau 50" "says what it imported"
+                let code, out, _ = rnnfun [ "info"; "--model"; model ]
+                Expect.equal code 0 "info on the import"
+                Expect.stringContains out "3 excitatory, 2 inhibitory" "Dale's law from the params"
+                let code, _, err = rnnfun [ "fixed-points"; "--model"; model; "--box"; "-2,2"; "--n-init"; "64"; "--quiet"; "--out"; Path.Combine(dir, "fps.json") ]
+                Expect.equal code 0 ("fixed-points on the import; stderr: " + err)
+                let pt = Path.Combine(dir, "back.pt")
+                let code, out, err = rnnfun [ "export"; "--model"; model; "--out"; pt ]
+                Expect.equal code 0 ("export exit code; stderr: " + err)
+                Expect.stringContains out "back.params.json" "pyrnn's params beside it"
+                use a = ModelFile.load model
+                use b = TorchFile.importWith { TorchImportOptions.defaults TorchArchitecture.PyrnnCtrnn with Params = Some(Path.Combine(dir, "back.params.json")) } pt
+                Expect.equal (Network.values b) (Network.values a) "the export holds the model's weights"
+                let code, _, err = rnnfun [ "import"; "--from"; Path.Combine(fixtures, "gru.pt"); "--arch"; "gru"; "--out"; Path.Combine(dir, "gru.json") ]
+                Expect.equal code 0 ("gru import; stderr: " + err)
+                for args in [ [ "import"; "--from"; Path.Combine(fixtures, "errors", "rnn_two_layers.pt"); "--arch"; "rnn"; "--out"; Path.Combine(dir, "x.json") ]
+                              [ "import"; "--from"; Path.Combine(fixtures, "errors", "gru_two_modules.pt"); "--arch"; "gru"; "--out"; Path.Combine(dir, "x.json") ]
+                              [ "import"; "--from"; Path.Combine(fixtures, "gru.pt"); "--arch"; "ugrnn"; "--out"; Path.Combine(dir, "x.json") ]
+                              [ "import"; "--from"; Path.Combine(fixtures, "rnn.pt"); "--arch"; "rnn"; "--nonlinearity"; "relu"; "--out"; Path.Combine(dir, "x.json") ]
+                              [ "export"; "--model"; Path.Combine(dir, "gru.json"); "--layout"; "pyrnn"; "--out"; Path.Combine(dir, "x.pt") ] ] do
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "%A: exit code" args)
+                    Expect.isTrue (oneLine err) (sprintf "%A: one line, got %s" args err)
+                    Expect.stringStarts err "rnnfun: " "prefixed"
+                Expect.isFalse (File.Exists(Path.Combine(dir, "x.json")) || File.Exists(Path.Combine(dir, "x.pt"))) "nothing written")
+        }
     ]

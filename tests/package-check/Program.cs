@@ -18,6 +18,10 @@ foreach (var p in search.FixedPoints)
 var topology = TopologyGraph.Build(training.Network, search.FixedPoints);
 var pca = PcaModel.FitStates(rollout.States);
 Console.WriteLine($"{topology.Edges.Count} edges; {pca.ComponentsForVariance(0.85)} components explain 85% of the variance");
+// Hand the network to PyTorch (torch.nn.RNN and torch.nn.Linear keys) and read it back.
+PyTorchFile.Export(training.Network, "flipflop.pt");
+using var fromTorch = PyTorchFile.Import("flipflop.pt", PyTorchArchitecture.Rnn);
+Console.WriteLine($"flipflop.pt: {fromTorch.Units} units, {fromTorch.ParameterCount} parameters");
 search.Save("fixed-points.json");
 training.Network.Save("model.json");
 return search.FixedPoints.Count > 0 ? 0 : 1;

@@ -148,6 +148,8 @@ module Network =
             || (s.Role = Role.OutputBias && config.OutputBias))
 
     let private validateConfig (kind: Kind) (config: NetworkConfig) =
+        // Every network is created or loaded through here: the first use of TorchSharp.
+        NativeRuntime.ensure ()
         Check.positive "input_size" config.InputSize
         Check.positive "n_units" config.Units
         Check.positive "output_size" config.OutputSize

@@ -1,0 +1,62 @@
+module RnnFun.Tests.NativeRuntimeTests
+
+open System
+open System.IO
+open Expecto
+open TorchSharp
+open RnnFun
+
+/// The libtorch_cpu files mapped into this process.
+let private mappedLibtorch () =
+    File.ReadLines "/proc/self/maps"
+    |> Seq.choose (fun line ->
+        let i = line.IndexOf '/'
+        if i >= 0 && line.Contains "libtorch_cpu.so" then Some(line.Substring i) else None)
+    |> Seq.distinct
+    |> List.ofSeq
+
+/// The file a build output's link points to (outputs hold links into the NuGet cache and bin folders).
+let private target (path: string) =
+    match FileInfo(path).ResolveLinkTarget(true) with
+    | null -> path
+    | t -> t.FullName
+
+let private systemLibtorch = "/usr/lib/x86_64-linux-gnu/libtorch_cpu.so"
+
+[<Tests>]
+let tests =
+    testList "NativeRuntime" [
+        test "this process runs the project's libtorch, not a system one" {
+            use _ = torch.NewDisposeScope()
+            use _net = Network.create Kinds.rnn { NetworkConfig.defaults with Units = 3 }
+            let mapped = mappedLibtorch ()
+            Expect.equal mapped.Length 1 (sprintf "one libtorch_cpu: %A" mapped)
+            Expect.isFalse (mapped.Head.StartsWith "/usr/lib") (sprintf "not the system's: %s" mapped.Head)
+            if not (File.Exists systemLibtorch) then printfn "note: no system libtorch (%s) on this machine" systemLibtorch
+        }
+        test "an F# script referencing the packages' assemblies from the NuGet cache loads the project's libtorch" {
+            // As `#r "nuget: RnnFun"` does: TorchSharp.dll from the NuGet cache (no libtorch beside it),
+            // RnnFun.dll from its own bin folder; libtorch then comes from the cache's libtorch package.
+            if not (File.Exists systemLibtorch) then
+                printfn "note: no system libtorch (%s): this checks the loading, not the clash with python3-torch" systemLibtorch
+            let torchSharp = target typeof<torch>.Assembly.Location
+            let quikGraph = target typeof<QuikGraph.Edge<int>>.Assembly.Location
+            let rnnFun = target typeof<Network>.Assembly.Location
+            withTempDir (fun dir ->
+                let script = Path.Combine(dir, "consumer.fsx")
+                File.WriteAllText(script, String.concat "\n" [
+                    sprintf "#r @\"%s\"" torchSharp
+                    sprintf "#r @\"%s\"" quikGraph
+                    sprintf "#r @\"%s\"" rnnFun
+                    "let net = RnnFun.Network.create RnnFun.Kinds.gru { RnnFun.NetworkConfig.defaults with InputSize = 2; Units = 3; OutputSize = 1 }"
+                    "printfn \"parameters %d from %A\" (fst (RnnFun.Network.parameterCount net)) (RnnFun.NativeRuntime.loadedFolder ())" ])
+                let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; "--quiet"; script ], RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir)
+                use p = Diagnostics.Process.Start info
+                let err = p.StandardError.ReadToEndAsync()
+                let out = p.StandardOutput.ReadToEnd()
+                p.WaitForExit()
+                Expect.equal p.ExitCode 0 (sprintf "the script runs; stdout %s stderr %s" out err.Result)
+                Expect.stringContains out "parameters 66" "a gru with 66 parameters"
+                Expect.isFalse (out.Contains "/usr/lib") (sprintf "the project's libtorch: %s" out))
+        }
+    ]
