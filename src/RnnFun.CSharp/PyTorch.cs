@@ -86,6 +86,7 @@ public static class PyTorchFile
     /// <param name="rnnPrefix">Prefix of the recurrent module's keys (torch layout).</param>
     /// <param name="readoutPrefix">Prefix of the Linear readout's keys (torch layout).</param>
     /// <param name="paramsPath">Where pyrnn's params JSON goes; null: NAME.params.json beside the file.</param>
+    /// <param name="readoutPath">Torch layout: the readout goes to this file as a bare nn.Linear state_dict and only the module's keys to <paramref name="path"/> (with <paramref name="rnnPrefix"/> "" each loads strictly into a bare module); null: both in one file.</param>
     /// <returns>The full paths of the files written.</returns>
     /// <exception cref="ArgumentException">The network has no PyTorch counterpart (a ugrnn, a kind of your own, a ctrnn reading out rates).</exception>
     public static IReadOnlyList<string> Export(
@@ -94,7 +95,8 @@ public static class PyTorchFile
         PyTorchLayout? layout = null,
         string rnnPrefix = "rnn.",
         string readoutPrefix = "readout.",
-        string? paramsPath = null)
+        string? paramsPath = null,
+        string? readoutPath = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(path);
@@ -104,7 +106,7 @@ public static class PyTorchFile
             PyTorchLayout.Pyrnn => Interop.Some(Core.TorchLayout.Pyrnn),
             _ => Microsoft.FSharp.Core.FSharpOption<Core.TorchLayout>.None,
         };
-        var options = new Core.TorchExportOptions(coreLayout, rnnPrefix ?? "", readoutPrefix ?? "", Interop.OfObj(paramsPath));
+        var options = new Core.TorchExportOptions(coreLayout, rnnPrefix ?? "", readoutPrefix ?? "", Interop.OfObj(paramsPath), Interop.OfObj(readoutPath));
         var net = network.Inner;
         return Interop.ReadOnly(Interop.Call(() => Core.TorchFile.exportWith(options, path, net), ("path", nameof(path))));
     }

@@ -177,6 +177,7 @@ type ExportArgs =
     | Params of path: string
     | Rnn_Prefix of prefix: string
     | Readout_Prefix of prefix: string
+    | Readout_Out of path: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -187,6 +188,7 @@ type ExportArgs =
             | Params _ -> "where pyrnn's params JSON goes (pyrnn layout; default NAME.params.json beside the file)."
             | Rnn_Prefix _ -> "key prefix of the recurrent module (torch layout; default rnn.)."
             | Readout_Prefix _ -> "key prefix of the Linear readout (torch layout; default readout.)."
+            | Readout_Out _ -> "write the readout to this file as a bare nn.Linear state_dict, and only the module's keys to --out (with --rnn-prefix '' each loads strictly into a bare nn.GRU/RNN/LSTM and nn.Linear)."
 
 [<RequireSubcommand; HelpFlags("--help", "-h")>]
 type CliArgs =

@@ -328,9 +328,12 @@ let tests =
                         use _ = torch.NewDisposeScope()
                         let x = randomInputs 9 3 10 3 Precision.Float32 // [batch; time; inputs]
                         File.WriteAllText(Path.Combine(dir, "input.json"), JsonSerializer.Serialize(values x))
-                        for (name, _, net) in nets do
+                        for (name, arch, net) in nets do
                             TorchFile.export (Path.Combine(dir, name + ".pt")) net |> ignore
                             TorchFile.export (Path.Combine(dir, name + ".safetensors")) net |> ignore
+                            if arch <> TorchArchitecture.PyrnnCtrnn then
+                                let bare = { TorchExportOptions.defaults with RnnPrefix = ""; ReadoutPath = Some(Path.Combine(dir, name + ".readout.pt")) }
+                                TorchFile.exportWith bare (Path.Combine(dir, name + ".bare.pt")) net |> ignore
                         let out = runPython exe [ fixture "roundtrip.py"; dir; "3"; "10"; "3"; "8"; "2" ]
                         printfn "%s" (out.Trim())
                         for (name, arch, net) in nets do
@@ -338,6 +341,9 @@ let tests =
                             for ext in [ "pt"; "safetensors" ] do
                                 let theirs = JsonSerializer.Deserialize<float[]>(File.ReadAllText(Path.Combine(dir, sprintf "%s.%s.outputs.json" name ext)))
                                 expectClose theirs (values ours.Outputs) 1e-5 (sprintf "%s.%s: PyTorch's outputs" name ext)
+                            if arch <> TorchArchitecture.PyrnnCtrnn then
+                                let bare = JsonSerializer.Deserialize<float[]>(File.ReadAllText(Path.Combine(dir, name + ".bare.outputs.json")))
+                                expectClose bare (values ours.Outputs) 1e-5 (name + ": a bare torch module and Linear load the two files strictly")
                             // What PyTorch itself wrote (torch.save of its module's state_dict) imports back.
                             let paramsPath = if arch = TorchArchitecture.PyrnnCtrnn then Some(Path.Combine(dir, name + ".params.json")) else None
                             use back = TorchFile.importWith { TorchImportOptions.defaults arch with Params = paramsPath } (Path.Combine(dir, name + ".resaved.pt"))

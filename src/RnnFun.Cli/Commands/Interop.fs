@@ -42,6 +42,7 @@ let runExport (args: ParseResults<ExportArgs>) =
     let out = args.GetResult ExportArgs.Out
     checkOutputFile "--out" out
     args.TryGetResult ExportArgs.Params |> Option.iter (checkOutputFile "--params")
+    args.TryGetResult ExportArgs.Readout_Out |> Option.iter (checkOutputFile "--readout-out")
     let layout =
         args.TryGetResult Layout
         |> Option.map (fun name ->
@@ -54,7 +55,8 @@ let runExport (args: ParseResults<ExportArgs>) =
         { Layout = layout
           RnnPrefix = args.GetResult(ExportArgs.Rnn_Prefix, defaultValue = d.RnnPrefix)
           ReadoutPrefix = args.GetResult(ExportArgs.Readout_Prefix, defaultValue = d.ReadoutPrefix)
-          ParamsPath = args.TryGetResult ExportArgs.Params }
+          ParamsPath = args.TryGetResult ExportArgs.Params
+          ReadoutPath = args.TryGetResult ExportArgs.Readout_Out }
     let written =
         try TorchFile.exportWith options out net
         with InvalidArgument (argument, problem) -> raise (UserError(sprintf "%s: %s" (argument.Replace('_', '-')) problem))

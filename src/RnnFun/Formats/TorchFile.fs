@@ -66,12 +66,17 @@ type TorchExportOptions =
       /// Prefix of the readout's keys (torch layout).
       ReadoutPrefix: string
       /// Where pyrnn's params JSON goes (pyrnn layout). None: beside the file, NAME.params.json.
-      ParamsPath: string option }
+      ParamsPath: string option
+      /// Torch layout: write the readout to this file of its own, as a bare torch.nn.Linear's
+      /// state_dict (weight, bias), and only the recurrent module's keys to the main file; with
+      /// `RnnPrefix` "" each file then loads strictly into a bare nn.GRU (RNN, LSTM) and nn.Linear.
+      /// None: both in the main file.
+      ReadoutPath: string option }
 
     /// Torch keys under "rnn." and "readout." (a module with members rnn and readout), pyrnn's
     /// layout for a ctrnn.
     static member defaults =
-        { Layout = None; RnnPrefix = "rnn."; ReadoutPrefix = "readout."; ParamsPath = None }
+        { Layout = None; RnnPrefix = "rnn."; ReadoutPrefix = "readout."; ParamsPath = None; ReadoutPath = None }
 
 /// One tensor of a PyTorch file, as plain data.
 type TorchTensor =
@@ -548,8 +553,10 @@ module TorchFile =
         let entries =
             match layout with
             | TorchLayout.Torch ->
-                let rp, op = normalisePrefix options.RnnPrefix, normalisePrefix options.ReadoutPrefix
-                if rp = op then Check.fail "readout_prefix" (sprintf "the readout needs a prefix of its own (both are '%s')" rp)
+                let rp = normalisePrefix options.RnnPrefix
+                // A readout in its own file is a bare Linear: no prefix.
+                let op = if options.ReadoutPath.IsSome then "" else normalisePrefix options.ReadoutPrefix
+                if rp = op && options.ReadoutPath.IsNone then Check.fail "readout_prefix" (sprintf "the readout needs a prefix of its own (both are '%s')" rp)
                 let gates = match name with "gru" -> 3 | "lstm" -> 4 | _ -> 1
                 let ih = match byRole Role.Input with Some t -> t | None -> required (Role.InputBlocks gates) // [gates * units; inputs]
                 let hh = match byRole Role.Recurrent with Some t -> t | None -> required (Role.RecurrentBlocks gates) // [gates * units; units]
@@ -573,13 +580,23 @@ module TorchFile =
                   match byRole Role.OutputBias with
                   | Some b -> yield "w_out.bias", b
                   | None -> () ]
-        writeTensors path entries
-        match layout with
-        | TorchLayout.Pyrnn ->
+        match layout, options.ReadoutPath with
+        | TorchLayout.Pyrnn, Some _ -> Check.fail "readout_path" "pyrnn's layout keeps the readout in the module's file"
+        | TorchLayout.Torch, Some readoutPath ->
+            if Path.GetFullPath readoutPath = Path.GetFullPath path then Check.fail "readout_path" "expected a file other than the module's"
+            // The readout's two keys are the last two entries (weight, bias).
+            let moduleEntries, readoutEntries = List.splitAt (entries.Length - 2) entries
+            writeTensors path moduleEntries
+            writeTensors readoutPath readoutEntries
+            [ Path.GetFullPath path; Path.GetFullPath readoutPath ]
+        | TorchLayout.Torch, None ->
+            writeTensors path entries
+            [ Path.GetFullPath path ]
+        | TorchLayout.Pyrnn, None ->
+            writeTensors path entries
             let paramsPath = defaultArg options.ParamsPath (paramsPathOf path)
             writePyrnnParams paramsPath net ctrnn
             [ Path.GetFullPath path; Path.GetFullPath paramsPath ]
-        | TorchLayout.Torch -> [ Path.GetFullPath path ]
 
     /// `exportWith TorchExportOptions.defaults`.
     let export (path: string) (net: Network) : string list = exportWith TorchExportOptions.defaults path net
