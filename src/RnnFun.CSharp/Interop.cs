@@ -62,6 +62,7 @@ internal static class Interop
         Core.InvalidArgument ia => new ArgumentException(ia.Message, Rename(ParameterName(ia.argument), renames), ia),
         Core.FileFormatError ff => new RnnFileFormatException(ff.path, ff.problem, ff),
         Core.InsufficientMemory => new InsufficientMemoryException(e.Message, e),
+        Core.NativeRuntimeMissing => new DllNotFoundException(e.Message, e),
         _ => e,
     };
 
@@ -79,14 +80,14 @@ internal static class Interop
     internal static T Call<T>(Func<T> body, params (string Core, string CSharp)[] renames)
     {
         try { return body(); }
-        catch (Exception e) when (e is Core.InvalidArgument or Core.FileFormatError or Core.InsufficientMemory) { throw Translate(e, renames); }
+        catch (Exception e) when (e is Core.InvalidArgument or Core.FileFormatError or Core.InsufficientMemory or Core.NativeRuntimeMissing) { throw Translate(e, renames); }
     }
 
     /// <summary>Runs a core call, turning the core's F# exceptions into .NET ones.</summary>
     internal static void Call(Action body, params (string Core, string CSharp)[] renames)
     {
         try { body(); }
-        catch (Exception e) when (e is Core.InvalidArgument or Core.FileFormatError or Core.InsufficientMemory) { throw Translate(e, renames); }
+        catch (Exception e) when (e is Core.InvalidArgument or Core.FileFormatError or Core.InsufficientMemory or Core.NativeRuntimeMissing) { throw Translate(e, renames); }
     }
 
     internal static FSharpOption<T> Some<T>(T value) => FSharpOption<T>.Some(value);

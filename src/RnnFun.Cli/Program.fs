@@ -56,6 +56,9 @@ let main argv =
     | InvalidArgument (argument, problem) ->
         eprintfn "rnnfun: %s: %s" argument problem
         2
+    | NativeRuntimeMissing _ as e ->
+        eprintfn "rnnfun: %s" e.Message
+        1
     | InsufficientMemory _ as e ->
         eprintfn "rnnfun: %s" e.Message
         2

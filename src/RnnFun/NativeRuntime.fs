@@ -14,6 +14,14 @@ open System.Runtime.InteropServices
 /// The library calls `ensure` before its first use of TorchSharp (creating or loading a network, a
 /// PyTorch file); a program that calls TorchSharp before any RnnFun function calls it first.
 /// docs/native-runtime.md has the details.
+/// libtorch, the native runtime TorchSharp needs, is in none of the places it is looked for: says
+/// which package to reference. Raised by RnnFun's first use of TorchSharp instead of the process
+/// aborting inside TorchSharp's initialisation.
+exception NativeRuntimeMissing of searched: string list * version: string with
+    override this.Message =
+        sprintf "libtorch, the native runtime TorchSharp needs, was not found (looked in %s): reference the package libtorch-cpu-linux-x64 %s in the program that uses RnnFun (see docs/native-runtime.md)"
+            (String.Join(", ", this.searched)) this.version
+
 [<RequireQualifiedAccess>]
 module NativeRuntime =
     /// The libtorch version of the `libtorch-cpu-linux-x64` package (Directory.Packages.props).
@@ -25,6 +33,7 @@ module NativeRuntime =
     let private gate = obj ()
     let mutable private loadedFrom: string option = None
     let mutable private attempted = false
+    let mutable private missing: string list option = None
 
     /// Folders that may hold the project's libtorch, in order: beside the running application (its
     /// runtimes/linux-x64/native), beside TorchSharp.dll and RnnFun.dll (a script's #r folder), then
@@ -50,7 +59,11 @@ module NativeRuntime =
           yield AppContext.BaseDirectory
           yield! torchSharp
           yield! besideAssembly (Assembly.GetExecutingAssembly())
-          yield Path.Combine(packages, "libtorch-cpu-linux-x64", libTorchVersion, rid) ]
+          yield Path.Combine(packages, "libtorch-cpu-linux-x64", libTorchVersion, rid)
+          // Where the dynamic loader would look for a bare name, as TorchSharp asks.
+          match Environment.GetEnvironmentVariable "LD_LIBRARY_PATH" with
+          | null | "" -> ()
+          | dirs -> yield! dirs.Split(':', StringSplitOptions.RemoveEmptyEntries) ]
         |> List.distinct
 
     /// Whether some libtorch_cpu is already mapped into the process (TorchSharp started already).
@@ -66,22 +79,26 @@ module NativeRuntime =
         if RuntimeInformation.IsOSPlatform OSPlatform.Linux
            && Environment.GetEnvironmentVariable "RNNFUN_LIBTORCH_PRELOAD" <> "0"
            && not (libtorchMapped ()) then
-            match candidateFolders () |> List.tryFind (fun d -> File.Exists(Path.Combine(d, "libtorch_cpu.so"))) with
+            let folders = candidateFolders ()
+            match folders |> List.tryFind (fun d -> File.Exists(Path.Combine(d, "libtorch_cpu.so"))) with
             | Some dir ->
                 // Dependencies first, so that each file's own needs resolve to these copies.
                 let gomp = Directory.GetFiles(dir, "libgomp*.so*") |> Array.sort |> List.ofArray
                 let files = gomp @ [ "libc10.so"; "libtorch_cpu.so"; "libtorch.so" ] |> List.map (fun f -> Path.Combine(dir, f))
                 let ok = files |> List.filter File.Exists |> List.forall (fun f -> fst (NativeLibrary.TryLoad f))
                 if ok then loadedFrom <- Some dir
-            | None -> ()
+            | None -> missing <- Some folders
 
     /// Loads the project's libtorch by absolute path, once, on Linux, before TorchSharp does. Does
     /// nothing elsewhere, when libtorch is already in the process, or when RNNFUN_LIBTORCH_PRELOAD=0
-    /// (for a program that brings its own libtorch). Never throws: if nothing is found, TorchSharp's
-    /// own loading runs as before.
+    /// (for a program that brings its own libtorch). Raises `NativeRuntimeMissing` when no libtorch is in the process
+    /// nor in any of the folders looked in (TorchSharp would abort the process).
     let ensure () : unit =
         // Every caller waits for the first one's loads to finish, so that none reaches TorchSharp before them.
         lock gate (fun () ->
             if not attempted then
                 try preload () with _ -> () // TorchSharp's own loading then runs as before
                 attempted <- true)
+        match missing with
+        | Some searched when not (libtorchMapped ()) -> raise (NativeRuntimeMissing(searched, libTorchVersion))
+        | _ -> ()

@@ -59,4 +59,35 @@ let tests =
                 Expect.stringContains out "parameters 66" "a gru with 66 parameters"
                 Expect.isFalse (out.Contains "/usr/lib") (sprintf "the project's libtorch: %s" out))
         }
+        test "with no libtorch anywhere it looks, RnnFun raises NativeRuntimeMissing naming the package (no abort)" {
+            // A program that forgot the libtorch package, on a machine whose NuGet cache lacks it.
+            let torchSharp = target typeof<torch>.Assembly.Location
+            let quikGraph = target typeof<QuikGraph.Edge<int>>.Assembly.Location
+            let rnnFun = target typeof<Network>.Assembly.Location
+            withTempDir (fun dir ->
+                let script = Path.Combine(dir, "forgot-libtorch.fsx")
+                File.WriteAllText(script, String.concat "\n" [
+                    sprintf "#r @\"%s\"" torchSharp
+                    sprintf "#r @\"%s\"" quikGraph
+                    sprintf "#r @\"%s\"" rnnFun
+                    "try"
+                    "    RnnFun.Network.create RnnFun.Kinds.rnn { RnnFun.NetworkConfig.defaults with Units = 3 } |> ignore"
+                    "    printfn \"created\""
+                    "with RnnFun.NativeRuntimeMissing _ as e ->"
+                    "    printfn \"missing: %s\" e.Message"
+                    "    exit 3" ])
+                let info = Diagnostics.ProcessStartInfo("dotnet", [ "fsi"; "--quiet"; script ], RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir)
+                let emptyCache = Path.Combine(dir, "packages")
+                Directory.CreateDirectory emptyCache |> ignore
+                info.Environment["NUGET_PACKAGES"] <- emptyCache
+                info.Environment.Remove "LD_LIBRARY_PATH" |> ignore
+                info.Environment.Remove "RNNFUN_LIBTORCH_PRELOAD" |> ignore
+                use p = Diagnostics.Process.Start info
+                let err = p.StandardError.ReadToEndAsync()
+                let out = p.StandardOutput.ReadToEnd()
+                p.WaitForExit()
+                Expect.equal p.ExitCode 3 (sprintf "the exception, not an abort; stdout %s stderr %s" out err.Result)
+                Expect.stringContains out ("libtorch-cpu-linux-x64 " + NativeRuntime.libTorchVersion) "names the package and version"
+                Expect.stringContains out emptyCache "says where it looked")
+        }
     ]
