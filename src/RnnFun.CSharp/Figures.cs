@@ -81,9 +81,11 @@ public static class Figures
     /// <param name="topology">The graph.</param>
     /// <param name="fixedPoints">Its fixed points (for positions and colours).</param>
     /// <param name="pca">Positions on the first two principal components; null: layered by unstable modes.</param>
+    /// <param name="layered">With a PCA, still one row per number of unstable modes (ordered by PC1), so that no saddle sits over an attractor.</param>
     /// <returns>The figure.</returns>
-    public static Figure Topology(TopologyGraph topology, FixedPointSearch fixedPoints, PcaModel? pca = null) =>
-        new(Plot.Charts.topology(
+    public static Figure Topology(TopologyGraph topology, FixedPointSearch fixedPoints, PcaModel? pca = null, bool layered = false) =>
+        new(Plot.Charts.topologyWith(
+            layered ? Plot.TopologyLayout.Layered : Plot.TopologyLayout.PcaPlane,
             topology.Inner,
             pca is null ? FSharpOption<Core.PcaFit>.None : FSharpOption<Core.PcaFit>.Some(pca.Inner),
             fixedPoints.Inner.FixedPoints));

@@ -37,6 +37,16 @@ type TrainingLog =
           BestEpoch = r.BestEpoch }
 
 /// Plotly.NET figures of RnnFun's plain results (never tensors). Every function returns a
+/// Where the topology figure puts its nodes.
+[<RequireQualifiedAccess>]
+type TopologyLayout =
+    /// At each fixed point's (PC1, PC2) position: the geometry, where a saddle can sit over an
+    /// attractor. Needs a PCA and the fixed points (else `Layered`).
+    | PcaPlane
+    /// One row per number of unstable modes, the nodes of a row side by side in the order of their
+    /// PC1 (of their ids without a PCA): every node apart, attractors below the saddles.
+    | Layered
+
 /// `GenericChart` with a title, axis titles and a legend; given empty input it returns a chart that
 /// says "no data" instead of throwing. Charts compose with Plotly.NET's own functions
 /// (`Chart.withSize`, `Chart.withTitle`, ...).
@@ -759,7 +769,8 @@ module Charts =
     /// (PC1, PC2) when a PCA and the fixed points are given, else in layers by number of unstable
     /// modes; edges as arrows whose width and opacity grow with the transition probability (noise runs
     /// grey, unstable-mode runs dark orange); hover text with the run counts. Self-loops are rings.
-    let topology (t: Topology) (pca: PcaFit option) (fixedPoints: FixedPoint[]) : GenericChart =
+    /// `layout` chooses where the nodes go (see `TopologyLayout`).
+    let topologyWith (layout: TopologyLayout) (t: Topology) (pca: PcaFit option) (fixedPoints: FixedPoint[]) : GenericChart =
         let chartTitle = "Fixed-point topology: where the flow goes from each fixed point"
         let vertices = orEmpty t.Vertices
         if vertices.Length = 0 then
@@ -767,23 +778,24 @@ module Charts =
         else
             let edges = orEmpty t.Edges
             let byId = orEmpty fixedPoints |> Array.map (fun p -> p.Id, p) |> dict
-            let usePca =
+            let pcaUsable =
                 match pca with
                 | Some p when not (isEmpty p.Components) -> vertices |> Array.forall (fun v -> byId.ContainsKey v.Id)
                 | _ -> false
+            let usePca = pcaUsable && layout = TopologyLayout.PcaPlane
+            let projected (v: TopologyVertex) = Pca.transformPoint pca.Value byId[v.Id].State
             let positions =
                 if usePca then
-                    let p = pca.Value
                     vertices
                     |> Array.map (fun v ->
-                        let c = Pca.transformPoint p byId[v.Id].State
+                        let c = projected v
                         v.Id, (c[0], (if c.Length > 1 then c[1] else 0.0)))
                     |> dict
                 else
                     vertices
                     |> Array.groupBy (fun v -> v.UnstableModes)
                     |> Array.collect (fun (modes, members) ->
-                        let members = members |> Array.sortBy (fun v -> v.Id)
+                        let members = if pcaUsable then members |> Array.sortBy (fun v -> (projected v)[0], v.Id) else members |> Array.sortBy (fun v -> v.Id)
                         members |> Array.mapi (fun i v -> v.Id, (float i - float (members.Length - 1) / 2.0, float modes)))
                     |> dict
             let xs = positions.Values |> Seq.map fst |> Array.ofSeq
@@ -894,7 +906,9 @@ module Charts =
                     vertices.Length
                     edges.Length
                     t.Unreached
-                    (if usePca then "" else "; layered by unstable modes (no PCA given), side by side by id")
+                    (if usePca then ""
+                     elif pcaUsable then "; layered by unstable modes, side by side in the order of PC1"
+                     else "; layered by unstable modes (no PCA given), side by side by id")
             let chart =
                 Chart.combine (edgeTraces @ loopTrace @ nodeTraces)
                 |> Chart.withAnnotations (Seq.append annotations idLabels)
@@ -914,3 +928,8 @@ module Charts =
             |> Chart.withLegendStyle (Orientation = StyleParam.Orientation.Horizontal, X = 0.0, Y = -0.12, YAnchor = StyleParam.YAnchorPosition.Top)
             |> Chart.withSize (1000, 800)
             |> withTitleText (sprintf "%s<br><sup>%s</sup>" chartTitle subtitle)
+
+    /// `topologyWith TopologyLayout.PcaPlane`: at the PCA positions when a PCA and the points are given,
+    /// else layered.
+    let topology (t: Topology) (pca: PcaFit option) (fixedPoints: FixedPoint[]) : GenericChart =
+        topologyWith TopologyLayout.PcaPlane t pca fixedPoints

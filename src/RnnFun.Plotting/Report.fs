@@ -400,7 +400,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                      match pca, fixedPoints with
                      | Some p, Some fps when p.Mean.Length = fps[0].State.Length -> Some p
                      | _ -> None
-                 summary + figure (Charts.topology t topologyPca (defaultArg fixedPoints [||]))
+                 let points = defaultArg fixedPoints [||]
+                 // In PC1-PC2 saddles can sit over attractors: the layered view keeps every node apart.
+                 let layered =
+                     match topologyPca with
+                     | Some _ -> figure (Charts.topologyWith TopologyLayout.Layered t topologyPca points)
+                     | None -> ""
+                 summary + figure (Charts.topology t topologyPca points) + layered
              | None -> missing "No topology was given.")
 
         let sb = StringBuilder(4_000_000)

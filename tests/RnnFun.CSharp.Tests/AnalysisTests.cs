@@ -216,6 +216,7 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
             Figures.StateSpace(pca, states, _w2i.Search),
             Figures.EigenvalueModuli(_w2i.Search),
             Figures.Topology(topology, _w2i.Search),
+            Figures.Topology(topology, _w2i.Search, PointsPca(_w2i.Search), layered: true),
         };
         foreach (var figure in figures)
         {
@@ -223,5 +224,17 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
             Assert.Contains("Plotly.newPlot", html);
             Assert.DoesNotContain("<script src=", html);
         }
+        Assert.Contains("in the order of PC1", figures[^1].ToHtml());
+    }
+
+    /// A PCA of the fixed points' states.
+    private static PcaModel PointsPca(FixedPointSearch search)
+    {
+        var points = search.FixedPoints;
+        var data = new double[points.Count, points[0].State.Length];
+        for (var i = 0; i < points.Count; i++)
+            for (var j = 0; j < points[i].State.Length; j++)
+                data[i, j] = points[i].State[j];
+        return PcaModel.Fit(data);
     }
 }

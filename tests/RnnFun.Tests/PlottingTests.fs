@@ -431,6 +431,31 @@ let tests =
                 Expect.isTrue (numbers (n.GetProperty "y") |> Array.forall ((=) modes)) "y = unstable modes"
         }
 
+        test "topology, layered with a PCA: every node apart, one row per unstable-mode count, a row in the order of PC1" {
+            let t = topology.Value
+            let fps = fixedPoints.Value
+            let pca = pointsPca.Value
+            let chart = Charts.topologyWith TopologyLayout.Layered t (Some pca) fps
+            let nodes = traces chart |> Array.filter (fun x -> (str x "name").StartsWith "fixed points")
+            let positions = nodes |> Array.collect (fun n -> Array.zip (numbers (n.GetProperty "x")) (numbers (n.GetProperty "y")))
+            Expect.equal positions.Length 27 "27 nodes"
+            Expect.equal (positions |> Array.distinct |> Array.length) 27 "no two nodes at one place"
+            for n in nodes do
+                let modes = match str (n.GetProperty "marker") "color" with "seagreen" -> 0 | "salmon" -> 1 | "skyblue" -> 2 | _ -> 3
+                Expect.isTrue (numbers (n.GetProperty "y") |> Array.forall ((=) (float modes))) "y = unstable modes"
+                // Within the row, x follows PC1: the nodes sorted by x have non-decreasing PC1.
+                let ids =
+                    (n.GetProperty "text").EnumerateArray()
+                    |> Seq.map (fun e -> let t = e.GetString() in int (t.Substring(12, t.IndexOf(" (") - 12)))
+                    |> Array.ofSeq // "fixed point 7 (...": 7
+                Expect.equal ids.Length (fps |> Array.filter (fun p -> p.UnstableModes = modes) |> Array.length) "the row holds every point with that many unstable modes"
+                let pc1 id = (Pca.transformPoint pca (fps |> Array.find (fun p -> p.Id = id)).State)[0]
+                let byX = Array.zip (numbers (n.GetProperty "x")) ids |> Array.sortBy fst |> Array.map (snd >> pc1)
+                Expect.isTrue (byX |> Array.pairwise |> Array.forall (fun (a, b) -> a <= b + 1e-12)) (sprintf "%d unstable modes: left to right in the order of PC1 (%A)" modes byX)
+            let subtitle = (layout chart).GetProperty("title").GetProperty("text").GetString()
+            Expect.stringContains subtitle "in the order of PC1" "says how the rows are ordered"
+        }
+
         test "report: every section, plotly.js inline exactly once, no external URL, a figure per Plotly.newPlot" {
             let html = Report.html (fullInputs ())
             for title in Report.sectionTitles do
@@ -453,11 +478,19 @@ let tests =
             Expect.equal (count "cdn.plot.ly" js) (count "topojsonURL:{valType:\"string\",noBlank:!0,dflt:\"https://cdn.plot.ly/\"}" js) "plotly.js names cdn.plot.ly only as its topojson default"
             let figures = count "<div class=\"figure\">" outside
             Expect.equal (count "Plotly.newPlot('rnnfun-figure-" outside) figures "a Plotly.newPlot per figure"
-            // training, trials, activity, weights, dimensionality, state space, moduli, 4 eigenvalue planes, topology
+            // training, trials, activity, weights, dimensionality, state space, moduli, 4 eigenvalue planes,
+            // topology (layered only: these states and points differ in size, so there is no shared PCA)
             Expect.equal figures 12 "12 figures"
             Expect.isFalse (outside.Contains "</script><b>") "user text is escaped"
             Expect.stringContains outside "leading |λ1|" "fixed point table"
             Expect.equal (count "<span class=\"swatch\" style=\"background:seagreen\">" outside) 8 "8 attractors in the table"
+        }
+
+        test "report: with states and points of one size, the topology in PC1-PC2 and layered by unstable modes" {
+            let inputs = { ReportInputs.empty with States = Some decoupledTrajectories; FixedPoints = Some fixedPoints.Value; Topology = Some topology.Value }
+            let html = Report.html inputs
+            Expect.equal (count "Fixed-point topology: where the flow goes" html) 2 "two topology figures"
+            Expect.equal (count "side by side in the order of PC1" html) 1 "one of them layered, in the order of PC1"
         }
 
         test "report with no inputs: each section says its input is missing; still one plotly.js" {

@@ -106,7 +106,11 @@ let run (args: ParseResults<ReportArgs>) =
               | Some p, None, Some ps -> yield "state-space", Charts.stateSpace p [||] ps
               | _ -> ()
               match points with Some ps -> yield "eigenvalues", Charts.eigenvalueModuli ps | None -> ()
-              match topology with Some t -> yield "topology", Charts.topology t pca (defaultArg points [||]) | None -> () ]
+              match topology with
+              | Some t ->
+                  yield "topology", Charts.topology t pca (defaultArg points [||])
+                  if pca.IsSome && points.IsSome then yield "topology-layered", Charts.topologyWith TopologyLayout.Layered t pca points.Value
+              | None -> () ]
         match renderPngs dir charts with
         | Some written ->
             printfn "wrote %d PNG files to %s" written.Length (IO.Path.GetFullPath dir)
