@@ -237,6 +237,20 @@ let tests =
                 Expect.isTrue (p.State |> Array.forall (fun v -> abs v < 1e-8 || abs (abs v - 0.9575040241) < 1e-8)) "coordinates in {-a*, 0, a*}"
         }
 
+        test "above matrixRows states, Newton's Jacobians go in chunks and every state still converges (300 units)" {
+            let n = 300
+            Expect.isLessThan (FixedPoints.matrixRows (int64 n)) 64 "64 states are more than one chunk at 300 units"
+            Expect.isLessThanOrEqual (float (FixedPoints.matrixRows 1024L) * 6.0 * 8.0 * 1024.0 * 1024.0) 256e6 "a chunk at 1,024 units stays within 256 MB"
+            use net = Network.scaledIdentity Kinds.rnn n 2.0
+            let initial = InitialStates.uniformBox 64 -1.5 1.5 n 5
+            // No Adam and no shared Jacobians: all 64 states take their own Newton steps.
+            let r = FixedPoints.find { FixedPointConfig.defaults with MaxAdamIterations = 0; SharedJacobianRadius = 0.0; NewtonIterations = 60 } net (ConstantInput.Same [| 0.0 |]) initial
+            Expect.equal r.Converged 64 "every state converged"
+            for p in r.FixedPoints do
+                Expect.isLessThan p.Q 1e-20 "q < 1e-20"
+                Expect.isTrue (p.State |> Array.forall (fun v -> abs v < 1e-8 || abs (abs v - aStar) < 1e-8)) "coordinates in {-a*, 0, a*}"
+        }
+
         test "the shared-Jacobian radius and the chord budget change the work, not the points found" {
             use net = Network.scaledIdentity Kinds.rnn 3 2.0
             let initial = InitialStates.uniformBox 1024 -1.5 1.5 3 0

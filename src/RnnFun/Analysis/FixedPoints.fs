@@ -265,8 +265,16 @@ module FixedPoints =
         Array.init (int t.shape[0]) (fun i -> Array.sub flat (i * cols) cols)
 
     /// `analyse` with the eigen-decompositions spread over `workers` threads.
-    let private analyseWith (workers: int) (tolerance: float) (net: Network) (points: FixedPoint[]) : FixedPoint[] =
+    /// Rows per batch of [n; n] matrices, so that a batch's Jacobians and their solves (about 6
+    /// matrices of n^2 float64 values per row) stay near 256 MB whatever n: the search's memory is
+    /// then bounded by its states, not by states x n^2.
+    let matrixRows (n: int64) = max 1 (int (256e6 / (6.0 * 8.0 * float n * float n)))
+
+    let rec private analyseWith (workers: int) (tolerance: float) (net: Network) (points: FixedPoint[]) : FixedPoint[] =
+        let rowsPerBatch = matrixRows (int64 (Network.stateSize net))
         if points.Length = 0 then [||]
+        elif points.Length > rowsPerBatch then
+            points |> Array.chunkBySize rowsPerBatch |> Array.collect (analyseWith workers tolerance net)
         else
             use _ = torch.NewDisposeScope()
             use net64 = Network.toPrecision Precision.Float64 net
@@ -547,50 +555,59 @@ module FixedPoints =
             let active = [| for i in 0 .. k - 1 do if qValues[i] >= config.TolQ && not stalled[i] then yield i |]
             if active.Length = 0 then finished <- true
             else
-                // Only the active rows are linearised and solved: the batch shrinks as they converge.
-                let index = indexTensor active // [a]
-                let a' = int64 active.Length
-                let xa = x.index_select(0L, index) // [a; units]
-                let da = drive.index_select(0L, index) // [a; drive]
-                let r = eq.Residual xa da // [a; units]
-                let q = qAll.index_select(0L, index) // [a]
-                let a = eq.Jacobian xa da // [a; n; n]
-                // Newton's step solves (J - I) d = -r directly. Where that fails (singular J - I) or
-                // did not lower q last time, a Levenberg-Marquardt step is taken instead:
-                // d = -(A'A + lambda I)^-1 A'r with lambda = ||r||^2, stable near singular points.
-                let direct, info = solveEx a ((-r).unsqueeze(2L))
-                let direct = direct.squeeze(2L) // [a; units]
-                let directOk = Arrays.ofTensor ((info.eq(0L.ToScalar()).logical_and(torch.isfinite(direct).all(1L))).to_type(torch.ScalarType.Float64))
-                let lmRows = [| for j in 0 .. active.Length - 1 do if damped[active[j]] || directOk[j] = 0.0 then yield j |]
-                let d =
-                    if lmRows.Length = 0 then direct
-                    else
-                        let rowsIndex = indexTensor lmRows
-                        let al = a.index_select(0L, rowsIndex) // [l; n; n]
-                        let rl = r.index_select(0L, rowsIndex) // [l; units]
-                        let alt = al.transpose(1L, 2L) // [l; n; n]
-                        let lambda = (q.index_select(0L, rowsIndex) * 2.0).clamp_min(1e-24) // [l]
-                        let normal = torch.bmm(alt, al) + eye * lambda.view(-1L, 1L, 1L) // [l; n; n]
-                        let rhs = torch.bmm(alt, rl.unsqueeze(2L)) // [l; n; 1]
-                        let dl = -((fst (solveEx normal rhs)).squeeze(2L)) // [l; units]
-                        torch.where(torch.isfinite(direct), direct, torch.zeros_like direct).index_copy(0L, rowsIndex, dl)
-                // Every step fraction in one batch: [fractions * a; units].
-                let candidates = torch.cat(fractions |> Array.map (fun f -> xa + d * f), 0L)
-                let qs = (solvedQ eq candidates (da.repeat(nf, 1L))).view(nf, a') // [fractions; a]
-                let better = qs.lt(q.unsqueeze(0L)) // [fractions; a]
-                let anyBetter = better.any(0L) // [a]
-                // The largest fraction that lowers q: the first true along dim 0.
-                let first = better.to_type(torch.ScalarType.Int64).argmax(0L) // [a]
-                let chosen = candidates.view(nf, a', n).gather(0L, first.view(1L, -1L, 1L).expand(1L, a', n)).squeeze(0L) // [a; units]
-                let xaNew = torch.where(anyBetter.unsqueeze(1L), chosen, xa) // [a; units]
-                let moved = Arrays.ofTensor (anyBetter.to_type(torch.ScalarType.Float64))
-                for j in 0 .. active.Length - 1 do
-                    let i = active[j]
-                    if moved[j] > 0.0 then steps[i] <- steps[i] + 1
-                    elif damped[i] then stalled[i] <- true
-                    else damped[i] <- true
+                // Only the active rows are linearised and solved (the batch shrinks as they converge),
+                // `matrixRows` at a time so that their Jacobians stay within a bounded memory.
+                let stepRows (active: int[]) =
+                  use _ = torch.NewDisposeScope()
+                  let index = indexTensor active // [a]
+                  let a' = int64 active.Length
+                  let xa = x.index_select(0L, index) // [a; units]
+                  let da = drive.index_select(0L, index) // [a; drive]
+                  let r = eq.Residual xa da // [a; units]
+                  let q = qAll.index_select(0L, index) // [a]
+                  let a = eq.Jacobian xa da // [a; n; n]
+                  // Newton's step solves (J - I) d = -r directly. Where that fails (singular J - I) or
+                  // did not lower q last time, a Levenberg-Marquardt step is taken instead:
+                  // d = -(A'A + lambda I)^-1 A'r with lambda = ||r||^2, stable near singular points.
+                  let direct, info = solveEx a ((-r).unsqueeze(2L))
+                  let direct = direct.squeeze(2L) // [a; units]
+                  let directOk = Arrays.ofTensor ((info.eq(0L.ToScalar()).logical_and(torch.isfinite(direct).all(1L))).to_type(torch.ScalarType.Float64))
+                  let lmRows = [| for j in 0 .. active.Length - 1 do if damped[active[j]] || directOk[j] = 0.0 then yield j |]
+                  let d =
+                      if lmRows.Length = 0 then direct
+                      else
+                          let rowsIndex = indexTensor lmRows
+                          let al = a.index_select(0L, rowsIndex) // [l; n; n]
+                          let rl = r.index_select(0L, rowsIndex) // [l; units]
+                          let alt = al.transpose(1L, 2L) // [l; n; n]
+                          let lambda = (q.index_select(0L, rowsIndex) * 2.0).clamp_min(1e-24) // [l]
+                          let normal = torch.bmm(alt, al) + eye * lambda.view(-1L, 1L, 1L) // [l; n; n]
+                          let rhs = torch.bmm(alt, rl.unsqueeze(2L)) // [l; n; 1]
+                          let dl = -((fst (solveEx normal rhs)).squeeze(2L)) // [l; units]
+                          torch.where(torch.isfinite(direct), direct, torch.zeros_like direct).index_copy(0L, rowsIndex, dl)
+                  // Every step fraction in one batch: [fractions * a; units].
+                  let candidates = torch.cat(fractions |> Array.map (fun f -> xa + d * f), 0L)
+                  let qs = (solvedQ eq candidates (da.repeat(nf, 1L))).view(nf, a') // [fractions; a]
+                  let better = qs.lt(q.unsqueeze(0L)) // [fractions; a]
+                  let anyBetter = better.any(0L) // [a]
+                  // The largest fraction that lowers q: the first true along dim 0.
+                  let first = better.to_type(torch.ScalarType.Int64).argmax(0L) // [a]
+                  let chosen = candidates.view(nf, a', n).gather(0L, first.view(1L, -1L, 1L).expand(1L, a', n)).squeeze(0L) // [a; units]
+                  let xaNew = torch.where(anyBetter.unsqueeze(1L), chosen, xa) // [a; units]
+                  let moved = Arrays.ofTensor (anyBetter.to_type(torch.ScalarType.Float64))
+                  index.MoveToOuterDisposeScope(), xaNew.MoveToOuterDisposeScope(), moved
+                let mutable next = x
+                for rows in active |> Array.chunkBySize (matrixRows n) do
+                    let index, xaNew, moved = stepRows rows
+                    for j in 0 .. rows.Length - 1 do
+                        let i = rows[j]
+                        if moved[j] > 0.0 then steps[i] <- steps[i] + 1
+                        elif damped[i] then stalled[i] <- true
+                        else damped[i] <- true
+                    // Every chunk reads the iteration's x and writes its own rows of the next one.
+                    next <- next.index_copy(0L, index, xaNew)
                 let old = x
-                x <- x.index_copy(0L, index, xaNew).MoveToOuterDisposeScope()
+                x <- next.MoveToOuterDisposeScope()
                 old.Dispose()
                 iteration <- iteration + 1
                 if iteration >= config.NewtonIterations then finished <- true
