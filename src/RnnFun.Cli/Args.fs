@@ -70,6 +70,7 @@ type FixedPointArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Task of name: string
     | Box of range: string
+    | Initial_States of path: string
     | Inputs of values: string
     | N_Init of count: int
     | Noise of scale: float
@@ -85,6 +86,7 @@ type FixedPointArgs =
             | Model _ -> "the model file."
             | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine); the default."
             | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
+            | Initial_States _ -> "start from these states instead: a .npy file [states; units] (numpy.save) or a text file, one state a line (CSV or spaces)."
             | Inputs _ -> "the constant input, comma-separated (zeros by default)."
             | N_Init _ -> "number of initial states (default 1024)."
             | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."

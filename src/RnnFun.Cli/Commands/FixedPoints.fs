@@ -35,13 +35,22 @@ let run (args: ParseResults<FixedPointArgs>) =
             values
         | None -> Array.zeroCreate net.Sizes.Inputs
     let initial =
-        match args.TryGetResult Box, args.TryGetResult FixedPointArgs.Task with
-        | Some _, Some _ -> raise (UserError "--box and --task: give one of them")
-        | Some range, None ->
+        match args.TryGetResult Box, args.TryGetResult FixedPointArgs.Task, args.TryGetResult Initial_States with
+        | _, _, Some file ->
+            if args.Contains Box || args.Contains FixedPointArgs.Task then raise (UserError "--initial-states, --box and --task: give one of them")
+            for flag, given in [ "--n-init", args.Contains N_Init; "--noise", args.Contains FixedPointArgs.Noise ] do
+                if given then raise (UserError(sprintf "%s does not apply to --initial-states (the file's states are used as they are)" flag))
+            let states = ArrayFile.readMatrix file
+            let width = Network.stateSize net
+            if states[0].Length <> width then
+                raise (UserError(sprintf "--initial-states: %s has %d values a state, the model's state has %d" file states[0].Length width))
+            states
+        | Some _, Some _, None -> raise (UserError "--box and --task: give one of them")
+        | Some range, None, None ->
             match parseNumbers "--box" range with
             | [| lo; hi |] when lo < hi -> InitialStates.uniformBox count lo hi (Network.stateSize net) seed
             | _ -> raise (UserError "--box: expected LO,HI with LO < HI")
-        | None, task ->
+        | None, task, None ->
             let noise = args.GetResult(FixedPointArgs.Noise, defaultValue = 0.5)
             if noise < 0.0 then raise (UserError "--noise: expected a number >= 0")
             trajectoryStates net (defaultArg task "flipflop") 64 seed |> InitialStates.fromStates count noise seed
