@@ -633,9 +633,9 @@ let profileInnerStep (n: int) (steps: int) : (string * float) list =
         lap "readout and loss"
         loss.backward(null, true, false, null)
         lap "autograd: loss to states"
-        let dDrive, dW, _ = FusedBptt.gradients unrolled unrolled.States.grad
+        let grads = FusedBptt.gradients unrolled unrolled.States.grad
         lap "recurrence backward"
-        torch.autograd.backward([| unrolled.Drive; unrolled.WRec |], [| dDrive; dW |], Nullable(false), false, null)
+        torch.autograd.backward([| unrolled.Drive; unrolled.WRec |], [| grads.Drive; grads.Recurrent |], Nullable(false), false, null)
         lap "autograd: drive and W_rec to leaves"
         optimizer.step () |> ignore
         lap "Adam"

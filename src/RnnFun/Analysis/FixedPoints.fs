@@ -372,6 +372,13 @@ module FixedPoints =
 
     let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).square().sum(1L) * 0.5 // [states]
 
+    /// The hand-written rnn or ctrnn recurrence and its W_rec: these have a closed-form speed
+    /// gradient; the gated ones go through autograd.
+    let private vanillaRecurrence (net: Network) (w: Weights) : (FusedRecurrence * Tensor) option =
+        match Network.handWritten net w with
+        | Some ((FusedRecurrence.Rnn | FusedRecurrence.Ctrnn _) as r, wRec, _) -> Some(r, wRec)
+        | _ -> None
+
     /// `speedGradient` with the kind's closed form already looked up.
     let private speedGradientWith (recurrence: (FusedRecurrence * Tensor) option) (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
         match recurrence with
@@ -396,6 +403,8 @@ module FixedPoints =
                 let slope = Recurrence.oneMinusSquare t // [states; units]
                 use alphaScalar = alpha.ToScalar()
                 (r.square().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alphaScalar))
+            | FusedRecurrence.Gru
+            | FusedRecurrence.Lstm -> invalidArg "recurrence" "no closed-form speed gradient for a gated recurrence (vanillaRecurrence gives None)"
         | None ->
             let xg = x.detach().requires_grad_(true)
             let q =
@@ -410,7 +419,7 @@ module FixedPoints =
     /// 2 sigmoid(2x) - 1), autograd through the kind's Step otherwise. w: the network's effective
     /// weights. Opens no scope; the result holds no graph.
     let speedGradient (net: Network) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
-        speedGradientWith (Network.handWritten net w) net.Kind w x drive
+        speedGradientWith (vanillaRecurrence net w) net.Kind w x drive
 
     /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
     /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
@@ -431,7 +440,7 @@ module FixedPoints =
         let mutable it = 0
         let mutable finished = false
         let kind = net.Kind
-        let recurrence = Network.handWritten net w // once: the closed-form gradient, when the kind has one
+        let recurrence = vanillaRecurrence net w // once: the closed-form gradient, when the kind has one
         let mutable departed = 0.0
         use oneMinusB1 = (1.0 - b1).ToScalar()
         use oneMinusB2 = (1.0 - b2).ToScalar()
