@@ -45,6 +45,7 @@ type FusedGradients =
 [<RequireQualifiedAccess>]
 module FusedBptt =
     let private one = 1.0.ToScalar()
+    let private minusOne = (-1.0).ToScalar()
 
     /// The hand-written recurrence of a kind, when it has one (`Kind.HandWritten`, while the kind's
     /// step is the one it stands for).
@@ -87,10 +88,10 @@ module FusedBptt =
         else head.addmm_(left.narrow(0L, 1L, time - 1L).reshape(-1L, rows).t(), right.narrow(0L, 0L, time - 1L).reshape(-1L, cols), 1.0f, 1.0f)
 
     /// [first; xs_0 .. xs_{T-2}]: the previous step's values [time; batch; n] from first [batch; n]
-    /// and xs [time; batch; n].
+    /// and xs [time; batch; n], in a new tensor.
     let private shiftedBy (first: Tensor) (xs: Tensor) =
         let time = xs.shape[0]
-        if time = 1L then first.unsqueeze(0L).contiguous()
+        if time = 1L then first.unsqueeze(0L).clone() // a new tensor: callers may write into it
         else torch.cat([| first.unsqueeze(0L); xs.narrow(0L, 0L, time - 1L) |], 0L)
 
     /// The gru's backward pass. g: dL/dstates [time; batch; H], overwritten with dL/dh_t (every path).
@@ -108,20 +109,30 @@ module FusedBptt =
         let time, batch, n = states.shape[0], states.shape[1], states.shape[2]
         let r, z = rz.narrow(2L, 0L, n), rz.narrow(2L, n, n) // [time; batch; H] each, views
         let hPrev = shiftedBy h0 states // [time; batch; H]
-        let kn = (1.0 - z) * Recurrence.oneMinusSquare cand // dL/da_n = G kn, [time; batch; H]
-        let k = torch.cat([| kn * ghN * r * (1.0 - r); z * (1.0 - z) * (hPrev - cand); kn * r |], 2L) // [time; batch; 3H], becomes dL/dgh
+        // Each factor in as few passes as possible: x (1 - y) as addcmul(x, y, x, -1) (libtorch's
+        // `1 - x` with a double went through a slow path here, about 4 passes' time).
+        let nSlope = Recurrence.oneMinusSquare cand // 1 - n^2 [time; batch; H]
+        let kn = torch.addcmul(nSlope, z, nSlope, minusOne) // (1 - z)(1 - n^2): dL/da_n = G kn
+        let kr = (kn * ghN).mul_(torch.addcmul(r, r, r, minusOne)) // da_r = G kn gh_n r (1 - r)
+        let kz = torch.addcmul(z, z, z, minusOne).mul_(hPrev.sub_(cand)) // da_z = G z (1 - z)(h_{t-1} - n); hPrev is not needed after
+        let k = torch.cat([| kr; kz; kn * r |], 2L) // [time; batch; 3H], becomes dL/dgh
         let blocks = k.view(time, batch, 3L, n).unbind 0 // time x [batch; 3; H]
         let ks, gs, gUp, zs = k.unbind 0, g.unbind 0, g.unsqueeze(2L).unbind 0, z.unbind 0 // time x [batch; ..]
         let last = int time - 1
         for t in last .. -1 .. 0 do
             if t < last then gs[t].addmm_(ks[t + 1], w, 1.0f, 1.0f).addcmul_(gs[t + 1], zs[t + 1], one) |> ignore
             blocks[t].mul_(gUp[t]) |> ignore
-        // dL/ddrive: the r and z blocks are those of gh; the n block is da_n, without gh_n's factor r.
-        let drive = torch.cat([| k.narrow(2L, 0L, 2L * n); g * kn |], 2L) // [time; batch; 3H]
-        { Drive = drive
-          Recurrent = weightGradient k states h0 // [3H; H]
-          RecurrentBias = Some(k.reshape(-1L, 3L * n).sum(0L)) // [3H]
-          InitialState = ks[0].mm(w).addcmul_(gs[0], zs[0], one) } // [batch; H]
+        let dW = weightGradient k states h0 // [3H; H]
+        // The bias gradient as a product (a sum over rows of [time batch; 3H] is slower here).
+        let dB = torch.ones([| 1L; time * batch |], k.dtype, device = k.device).mm(k.reshape(-1L, 3L * n)).reshape(-1L) // [3H]
+        let dH0 = ks[0].mm(w).addcmul_(gs[0], zs[0], one) // [batch; H]
+        // dL/ddrive in k's own buffer: the r and z blocks are those of gh; the n block is da_n,
+        // without gh_n's factor r.
+        k.narrow(2L, 2L * n, n).copy_(g).mul_(kn) |> ignore
+        { Drive = k // [time; batch; 3H]
+          Recurrent = dW
+          RecurrentBias = Some dB
+          InitialState = dH0 }
 
     /// The lstm's backward pass. g: dL/dstates [time; batch; 2H] (h then c), only read. With H_t and
     /// C_t the gradients of h_t and c_t along every path: H_t = g_h + da_{t+1} W_hh,
@@ -145,7 +156,9 @@ module FusedBptt =
         let gh = g.narrow(2L, 0L, n).contiguous() // [time; batch; H], becomes H_t
         let gc = g.narrow(2L, n, n).contiguous() // [time; batch; H], becomes C_t
         let kc = o * Recurrence.oneMinusSquare tc // dc_t / dh_t's factor, [time; batch; H]
-        let k = torch.cat([| gg * i * (1.0 - i); cPrev * f * (1.0 - f); i * Recurrence.oneMinusSquare gg; tc * o * (1.0 - o) |], 2L) // [time; batch; 4H], becomes da
+        // x (1 - x) as addcmul(x, x, x, -1): one pass (see gruGradients).
+        let slope (x: Tensor) = torch.addcmul(x, x, x, minusOne)
+        let k = torch.cat([| slope(i).mul_(gg); slope(f).mul_(cPrev); i * Recurrence.oneMinusSquare gg; slope(o).mul_(tc) |], 2L) // [time; batch; 4H], becomes da
         let cBlocks = k.view(time, batch, 4L, n).narrow(2L, 0L, 3L).unbind 0 // time x [batch; 3; H]: i, f, g
         let oBlock = k.narrow(2L, 3L * n, n).unbind 0 // time x [batch; H]
         let ks, hsG, csG, cUp, kcs, fs = k.unbind 0, gh.unbind 0, gc.unbind 0, gc.unsqueeze(2L).unbind 0, kc.unbind 0, f.unbind 0
