@@ -57,10 +57,10 @@ let main argv =
               BRec = Some(torch.randn([| 3L * n |]))
               H0 = torch.zeros([| 64L; n |])
               Drive = torch.randn([| 100L; 64L; 3L * n |])
-              Saved = [ torch.rand([| 100L; 64L; 2L * n |]); torch.rand([| 100L; 64L; n |]); torch.randn([| 100L; 64L; n |]) ] }
+              Saved = [ torch.rand([| 100L; 64L; 3L * n |]); torch.rand([| 100L; 64L; n |]) ] }
         let g = torch.randn([| 100L; 64L; n |])
         time "gru gradients, random data" (fun () -> use _ = torch.NewDisposeScope() in FusedBptt.gradients u g |> ignore)
-        let rz, cand, ghN = u.Saved[0], u.Saved[1], u.Saved[2]
+        let rz, cand, ghN = u.Saved[0].narrow(2L, 0L, 2L * n), u.Saved[1], u.Saved[0].narrow(2L, 2L * n, n)
         let states = u.States.detach ()
         let r, z = rz.narrow(2L, 0L, n), rz.narrow(2L, n, n)
         let one = 1.0.ToScalar()
@@ -81,6 +81,30 @@ let main argv =
         time "1.0 - z" (fun () -> use x = 1.0 - z in ())
         time "z * z" (fun () -> use x = z * z in ())
         time "cand * cand (contiguous)" (fun () -> use x = cand * cand in ())
+        // Forward pieces (gru), N units.
+        let drive = torch.randn([| 100L; 64L; 3L * n |])
+        let h0 = torch.zeros([| 64L; n |])
+        let bias = torch.randn([| 3L * n |])
+        time "gru Recurrence.forwardWith" (fun () -> use _ = torch.NewDisposeScope() in Recurrence.forwardWith FusedRecurrence.Gru u.WRec (Some bias) h0 drive |> ignore)
+        let driveL = torch.randn([| 100L; 64L; 4L * n |])
+        let wL = torch.randn([| 4L * n; n |]) * 0.1
+        let h0L = torch.zeros([| 64L; 2L * n |])
+        time "lstm Recurrence.forward" (fun () -> use _ = torch.NewDisposeScope() in Recurrence.forward FusedRecurrence.Lstm wL h0L driveL |> ignore)
+        let gates = driveL.clone()
+        let gs = gates.unbind 0
+        let wT = wL.t().contiguous()
+        let hh = torch.rand([| 64L; n |])
+        time "lstm: 100 x addmm_" (fun () -> for t in 0 .. 99 do gs[t].addmm_(hh, wT, 0.0f, 1.0f) |> ignore)
+        time "lstm: 100 x addmm_ + sigmoid_" (fun () -> for t in 0 .. 99 do gs[t].addmm_(hh, wT, 0.0f, 1.0f).sigmoid_() |> ignore)
+        let two = 2.0.ToScalar()
+        time "lstm: 100 x c.mul(two).sigmoid_()" (fun () -> for t in 0 .. 99 do (use x = hh.mul(two).sigmoid_() in ()))
+        time "lstm: 100 x mul_(two).sub_(1.0.ToScalar())" (fun () -> for t in 0 .. 99 do hh.mul_(two).sub_(1.0.ToScalar()) |> ignore)
+        time "lstm: 100 x mul_(two).sub_(one)" (fun () -> for t in 0 .. 99 do hh.mul_(two).sub_(one) |> ignore)
+        let fresh = torch.randn([| 64L; n |])
+        time "100 x torch.tanh fresh [64;n]" (fun () -> for t in 0 .. 99 do (use x = torch.tanh fresh in ()))
+        time "100 x torch.sigmoid fresh [64;n]" (fun () -> for t in 0 .. 99 do (use x = torch.sigmoid fresh in ()))
+        let small = torch.randn([| 64L; n |]) * 0.01
+        time "100 x torch.tanh small values" (fun () -> for t in 0 .. 99 do (use x = torch.tanh small in ()))
         let gTiny = g * 1e-38
         time "gru gradients, denormal-sized gradient" (fun () -> use _ = torch.NewDisposeScope() in FusedBptt.gradients u gTiny |> ignore)
         exit 0

@@ -21,7 +21,7 @@ type FusedUnroll =
       /// [time; batch; drive]
       Drive: Tensor
       /// What the backward pass of a gated recurrence reads, kept from the forward pass (no graph):
-      /// gru: r and z [time; batch; 2H], n [time; batch; H], gh_n [time; batch; H]; lstm: the gates
+      /// gru: r, z and gh_n = h W_hn' + b_hn [time; batch; 3H], n [time; batch; H]; lstm: the gates
       /// [time; batch; 4H] (order i, f, o, g), tanh(c) [time; batch; H]. Empty for rnn and ctrnn.
       Saved: Tensor list }
 
@@ -59,8 +59,8 @@ module FusedBptt =
         let states, saved =
             match recurrence, bRec with
             | FusedRecurrence.Gru, Some b ->
-                let states, rz, n, ghN = Recurrence.gruForward wRec b h0 drive
-                states, [ rz; n; ghN ]
+                let states, gates, n = Recurrence.gruForward wRec b h0 drive
+                states, [ gates; n ]
             | FusedRecurrence.Lstm, _ ->
                 let states, gates, tc = Recurrence.lstmForward wRec h0 drive
                 states, [ gates; tc ]
@@ -102,12 +102,12 @@ module FusedBptt =
         let w = u.WRec.detach () // [3H; H]
         let states = u.States.detach () // [time; batch; H]
         let h0 = u.H0.detach () // [batch; H]
-        let rz, cand, ghN =
+        let gates, cand =
             match u.Saved with
-            | [ rz; cand; ghN ] -> rz, cand, ghN
-            | _ -> invalidArg "u" "a gru unroll keeps r, z, n and gh_n"
+            | [ gates; cand ] -> gates, cand
+            | _ -> invalidArg "u" "a gru unroll keeps its gates (r, z, gh_n) and n"
         let time, batch, n = states.shape[0], states.shape[1], states.shape[2]
-        let r, z = rz.narrow(2L, 0L, n), rz.narrow(2L, n, n) // [time; batch; H] each, views
+        let r, z, ghN = gates.narrow(2L, 0L, n), gates.narrow(2L, n, n), gates.narrow(2L, 2L * n, n) // [time; batch; H] each, views
         let hPrev = shiftedBy h0 states // [time; batch; H]
         // Each factor in as few passes as possible: x (1 - y) as addcmul(x, y, x, -1) (libtorch's
         // `1 - x` with a double went through a slow path here, about 4 passes' time).

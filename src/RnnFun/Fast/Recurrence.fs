@@ -56,38 +56,37 @@ module Recurrence =
 
     /// The GRU's forward pass and what its backward pass reads, without autograd: h0 [batch; H],
     /// drive = x W_ih' + b_ih [time; batch; 3H] (only read), weight_hh [3H; H], b_hh [3H] ->
-    /// states [time; batch; H], r and z [time; batch; 2H] (after the sigmoid), n [time; batch; H]
-    /// (after the tanh), and gh_n = h W_hn' + b_hn [time; batch; H]. Time-major buffers, new
-    /// tensors. Eight ops per step, on slices of the buffers: one [batch; H] x [H; 3H] product into
-    /// the step's slice of gh (filled with b_hh beforehand), add and sigmoid on r and z, addcmul,
-    /// sigmoid and 2 s - 1 on n (tanh(a) = 2 sigmoid(2a) - 1: libtorch's CPU tanh of a [64; 64] slice
-    /// took 60 microseconds here, its sigmoid 2.5), and h' = lerp(n, h, z) = n + z (h - n). Opens no scope.
-    let internal gruForward (wHh: Tensor) (bHh: Tensor) (h0: Tensor) (drive: Tensor) : Tensor * Tensor * Tensor * Tensor =
+    /// states [time; batch; H], the gate buffer [time; batch; 3H] (r and z after the sigmoid, then
+    /// gh_n = h W_hn' + b_hn), and n [time; batch; H] (after the tanh). Time-major buffers, new
+    /// tensors. The gate buffer starts as [drive_rz + b_hh_rz; b_hh_n], so that one
+    /// [batch; H] x [H; 3H] product into the step's slice gives the r and z pre-activations and
+    /// gh_n at once; then five ops per step: sigmoid on r and z, addcmul and tanh on n, and
+    /// h' = lerp(n, h, z) = n + z (h - n). (Plain tanh: on fresh [64; 64] slices it took no longer
+    /// than sigmoid, so the vanilla pass's 2 sigmoid(2x) - 1 form only added ops here.) Opens no scope.
+    let internal gruForward (wHh: Tensor) (bHh: Tensor) (h0: Tensor) (drive: Tensor) : Tensor * Tensor * Tensor =
         use _ = torch.no_grad ()
         let n = h0.shape[1]
         checkDrive "gru" 3L n drive
         let time, batch = drive.shape[0], drive.shape[1]
         let drive = drive.detach ()
+        let bHh = bHh.detach () // [3H]
         let wT = wHh.detach().t().contiguous() // [H; 3H]: contiguous for the small products
-        // Own copies of the drive's blocks: the steps overwrite them with the gates.
-        let rz = ownCopy (drive.narrow(2L, 0L, 2L * n)) // [time; batch; 2H]
-        // 2 (x W_in' + b_in): n = tanh(a) is computed as 2 sigmoid(2a) - 1 (see `forward`).
-        let cand = ownCopy(drive.narrow(2L, 2L * n, n)).mul_(two) // [time; batch; H]
-        let gh = ownCopy (bHh.detach().expand([| time; batch; 3L * n |])) // [time; batch; 3H], b_hh
-        let ghN = gh.narrow(2L, 2L * n, n) // [time; batch; H], a view
+        // New buffers (the steps overwrite them): the gates and the candidate's input part.
+        let gates = torch.cat([| drive.narrow(2L, 0L, 2L * n) + bHh.narrow(0L, 0L, 2L * n); bHh.narrow(0L, 2L * n, n).expand([| time; batch; n |]) |], 2L) // [time; batch; 3H]
+        let cand = ownCopy (drive.narrow(2L, 2L * n, n)) // [time; batch; H]
         // Views of every step's slice, made once (an op each through TorchSharp).
-        let ghs, ghRz, ghNs = gh.unbind 0, gh.narrow(2L, 0L, 2L * n).unbind 0, ghN.unbind 0 // time x [batch; ..]
-        let rzs, rs, zs, ns = rz.unbind 0, rz.narrow(2L, 0L, n).unbind 0, rz.narrow(2L, n, n).unbind 0, cand.unbind 0
+        let gs, rzs, rs, zs, ghNs = gates.unbind 0, gates.narrow(2L, 0L, 2L * n).unbind 0, gates.narrow(2L, 0L, n).unbind 0, gates.narrow(2L, n, n).unbind 0, gates.narrow(2L, 2L * n, n).unbind 0
+        let ns = cand.unbind 0 // time x [batch; H]
         let states = Array.zeroCreate<Tensor> (int time)
         let mutable h = h0.detach () // [batch; H]
         for t in 0 .. int time - 1 do
-            ghs[t].addmm_(h, wT, 1.0f, 1.0f) |> ignore
-            rzs[t].add_(ghRz[t]).sigmoid_() |> ignore
-            twiceMinusOne (ns[t].addcmul_(rs[t], ghNs[t], two).sigmoid_()) |> ignore
+            gs[t].addmm_(h, wT, 1.0f, 1.0f) |> ignore
+            rzs[t].sigmoid_() |> ignore
+            ns[t].addcmul_(rs[t], ghNs[t], one).tanh_() |> ignore
             h <- torch.lerp(ns[t], h, zs[t]) // [batch; H]
             states[t] <- h
         let states = if time = 0L then torch.empty([| 0L; batch; n |], drive.dtype, device = drive.device) else torch.stack(states, 0L) // [time; batch; H]
-        states, rz, cand, ghN
+        states, gates, cand
 
     /// Gate order of the LSTM's forward buffers: i, f, o, g (PyTorch's is i, f, g, o), so that one
     /// sigmoid covers the three sigmoid gates. [..; 4H] along `dim` -> reordered copy.
@@ -98,31 +97,28 @@ module Recurrence =
     /// [batch; 2H] (h then c), drive = x W_ih' + b_ih + b_hh [time; batch; 4H] (only read),
     /// weight_hh [4H; H] -> packed states [time; batch; 2H], the gates [time; batch; 4H] after their
     /// nonlinearities in the order i, f, o, g (`lstmOrder`), and tanh(c) [time; batch; H].
-    /// Time-major buffers, new tensors. Ten ops per step: one [batch; H] x [H; 4H] product into
-    /// the step's slice of the gates, one sigmoid over all four, 2 s - 1 on g (two), c' = f c + i g
-    /// (two), tanh(c') as 2 sigmoid(2 c') - 1 (four), h' = o tanh(c'). Opens no scope.
+    /// Time-major buffers, new tensors. Seven ops per step: one [batch; H] x [H; 4H] product into
+    /// the step's slice of the gates, one sigmoid (i, f, o), one tanh (g), c' = f c + i g (two),
+    /// tanh(c'), h' = o tanh(c'). Opens no scope.
     let internal lstmForward (wHh: Tensor) (h0: Tensor) (drive: Tensor) : Tensor * Tensor * Tensor =
         use _ = torch.no_grad ()
         let n = h0.shape[1] / 2L
         checkDrive "lstm" 4L n drive
         let time, batch = drive.shape[0], drive.shape[1]
-        // The g block doubled, in the weights and the drive: one sigmoid over all four gates gives
-        // sigmoid(2 a_g), and g = tanh(a_g) = 2 sigmoid(2 a_g) - 1 (libtorch's CPU tanh is slow here).
         let wT = (lstmOrder 0L n (wHh.detach ())).t().contiguous() // [H; 4H], columns i, f, o, g
-        wT.narrow(1L, 3L * n, n).mul_(two) |> ignore
         let gates = lstmOrder 2L n (drive.detach ()) // [time; batch; 4H], i, f, o, g: a new buffer
-        gates.narrow(2L, 3L * n, n).mul_(two) |> ignore
-        let gs, tanhs = gates.unbind 0, gates.narrow(2L, 3L * n, n).unbind 0
+        let gs, sigmoids, tanhs = gates.unbind 0, gates.narrow(2L, 0L, 3L * n).unbind 0, gates.narrow(2L, 3L * n, n).unbind 0
         let inputs, forgets, outs = gates.narrow(2L, 0L, n).unbind 0, gates.narrow(2L, n, n).unbind 0, gates.narrow(2L, 2L * n, n).unbind 0
         let hs, cs, tcs = Array.zeroCreate<Tensor> (int time), Array.zeroCreate<Tensor> (int time), Array.zeroCreate<Tensor> (int time)
         let h0 = h0.detach ()
         let mutable h = h0.narrow(1L, 0L, n) // [batch; H]
         let mutable c = h0.narrow(1L, n, n) // [batch; H]
         for t in 0 .. int time - 1 do
-            gs[t].addmm_(h, wT, 1.0f, 1.0f).sigmoid_() |> ignore
-            twiceMinusOne tanhs[t] |> ignore
+            gs[t].addmm_(h, wT, 1.0f, 1.0f) |> ignore
+            sigmoids[t].sigmoid_() |> ignore
+            tanhs[t].tanh_() |> ignore
             c <- torch.mul(forgets[t], c).addcmul_(inputs[t], tanhs[t], one) // [batch; H]
-            let tc = twiceMinusOne (c.mul(two).sigmoid_()) // tanh(c) [batch; H]
+            let tc = torch.tanh c // [batch; H]
             h <- torch.mul(outs[t], tc) // [batch; H]
             hs[t] <- h
             cs[t] <- c
@@ -175,7 +171,7 @@ module Recurrence =
     let forwardWith (recurrence: FusedRecurrence) (wRec: Tensor) (bRec: Tensor option) (h0: Tensor) (drive: Tensor) : Tensor =
         match recurrence, bRec with
         | FusedRecurrence.Gru, Some b ->
-            let states, _, _, _ = gruForward wRec b h0 drive
+            let states, _, _ = gruForward wRec b h0 drive
             states
         | FusedRecurrence.Gru, None -> Check.fail "bias" "the gru recurrence needs its recurrent bias b_hh (bias_hh_l0)"
         | FusedRecurrence.Lstm, _ ->
