@@ -154,6 +154,26 @@ let tests =
                 Expect.isLessThan (Array.fold2 (fun acc x y -> max acc (abs (x - y))) 0.0 a b) 1e-12 (sprintf "%s: accumulated gradients" kind.Name)
         }
 
+        testSequenced <| test "gru and lstm: no tensor leak across 300 fused training steps and 100 hand-written unrolls" {
+            let tiny = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 5 }
+            for kind in [ Kinds.gru; Kinds.lstm ] do
+                use net = Network.create kind { NetworkConfig.defaults with InputSize = 3; Units = 6; OutputSize = 3; OutputBias = true; Seed = 2L }
+                use x = randomInputs 1 4 7 3 Precision.Float32 // [batch; time; inputs]
+                let run epochs =
+                    use r =
+                        Training.fitWith { FitHooks.none with Threads = Some 1 }
+                            { FitConfig.defaults with Epochs = epochs; BatchSize = 4; RecurrentNoise = 0.01; TrainInitialState = true; Validation = Some(tiny.Generate 4 1) }
+                            net (TrainingData.Fresh(tiny, 4))
+                    for _ in 1 .. epochs / 3 do
+                        use rollout = Network.unroll net x
+                        ()
+                    r.Steps
+                run 3 |> ignore
+                let baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+                Expect.equal (run 300) 300 (sprintf "%s: steps" kind.Name)
+                Expect.equal DisposeScopeManager.Statistics.ThreadTotalLiveCount baseline (sprintf "%s: live tensors back at baseline" kind.Name)
+        }
+
         test "Training.defaultThreads: one below 128 units, then one per 64 units, at most all cores" {
             let cores = Environment.ProcessorCount
             for units in [ 1; 64; 127 ] do
