@@ -108,14 +108,16 @@ module FusedBptt =
             | _ -> invalidArg "u" "a gru unroll keeps its gates (r, z, gh_n) and n"
         let time, batch, n = states.shape[0], states.shape[1], states.shape[2]
         let r, z, ghN = gates.narrow(2L, 0L, n), gates.narrow(2L, n, n), gates.narrow(2L, 2L * n, n) // [time; batch; H] each, views
-        let hPrev = shiftedBy h0 states // [time; batch; H]
-        // Each factor in as few passes as possible: x (1 - y) as addcmul(x, y, x, -1) (libtorch's
-        // `1 - x` with a double went through a slow path here, about 4 passes' time).
-        let nSlope = Recurrence.oneMinusSquare cand // 1 - n^2 [time; batch; H]
-        let kn = torch.addcmul(nSlope, z, nSlope, minusOne) // (1 - z)(1 - n^2): dL/da_n = G kn
-        let kr = (kn * ghN).mul_(torch.addcmul(r, r, r, minusOne)) // da_r = G kn gh_n r (1 - r)
-        let kz = torch.addcmul(z, z, z, minusOne).mul_(hPrev.sub_(cand)) // da_z = G z (1 - z)(h_{t-1} - n); hPrev is not needed after
-        let k = torch.cat([| kr; kz; kn * r |], 2L) // [time; batch; 3H], becomes dL/dgh
+        // The factors are written into one new buffer k, block by block, with in-place ops: every
+        // new [time; batch; H] tensor costs about as much as two passes here (fresh pages from the
+        // allocator), so the pass allocates three (k, kn, the previous states).
+        let k = torch.empty([| time; batch; 3L * n |], states.dtype, device = states.device) // [time; batch; 3H], becomes dL/dgh
+        let kR, kZ, kN = k.narrow(2L, 0L, n), k.narrow(2L, n, n), k.narrow(2L, 2L * n, n) // [time; batch; H] views
+        let kn = Recurrence.oneMinusSquare cand // 1 - n^2 [time; batch; H]
+        kn.addcmul_(z, kn, minusOne) |> ignore // (1 - z)(1 - n^2): dL/da_n = G kn
+        kR.copy_(r).addcmul_(r, r, minusOne).mul_(ghN).mul_(kn) |> ignore // da_r = G kn gh_n r (1 - r)
+        kZ.copy_(z).addcmul_(z, z, minusOne).mul_((shiftedBy h0 states).sub_(cand)) |> ignore // da_z = G z (1 - z)(h_{t-1} - n)
+        kN.copy_(kn).mul_(r) |> ignore // dL/dgh_n = G kn r
         let blocks = k.view(time, batch, 3L, n).unbind 0 // time x [batch; 3; H]
         let ks, gs, gUp, zs = k.unbind 0, g.unbind 0, g.unsqueeze(2L).unbind 0, z.unbind 0 // time x [batch; ..]
         let last = int time - 1
@@ -128,13 +130,13 @@ module FusedBptt =
         let dH0 = ks[0].mm(w).addcmul_(gs[0], zs[0], one) // [batch; H]
         // dL/ddrive in k's own buffer: the r and z blocks are those of gh; the n block is da_n,
         // without gh_n's factor r.
-        k.narrow(2L, 2L * n, n).copy_(g).mul_(kn) |> ignore
+        kN.copy_(g).mul_(kn) |> ignore
         { Drive = k // [time; batch; 3H]
           Recurrent = dW
           RecurrentBias = Some dB
           InitialState = dH0 }
 
-    /// The lstm's backward pass. g: dL/dstates [time; batch; 2H] (h then c), only read. With H_t and
+    /// The lstm's backward pass. g: dL/dstates [time; batch; 2H] (h then c), overwritten. With H_t and
     /// C_t the gradients of h_t and c_t along every path: H_t = g_h + da_{t+1} W_hh,
     /// C_t = g_c + H_t o (1 - tanh(c_t)^2) + C_{t+1} f_{t+1}, da_t = [C_t k_i, C_t k_f, C_t k_g, H_t k_o]
     /// (k computed before the loop, PyTorch's gate order i, f, g, o): five ops per step; dW_hh over all
@@ -153,12 +155,16 @@ module FusedBptt =
         let i, f, o, gg = gate 0L, gate 1L, gate 2L, gate 3L
         let hs, cs = states.narrow(2L, 0L, n), states.narrow(2L, n, n) // [time; batch; H] each
         let cPrev = shiftedBy (h0.narrow(1L, n, n)) cs // [time; batch; H]
-        let gh = g.narrow(2L, 0L, n).contiguous() // [time; batch; H], becomes H_t
-        let gc = g.narrow(2L, n, n).contiguous() // [time; batch; H], becomes C_t
-        let kc = o * Recurrence.oneMinusSquare tc // dc_t / dh_t's factor, [time; batch; H]
-        // x (1 - x) as addcmul(x, x, x, -1): one pass (see gruGradients).
-        let slope (x: Tensor) = torch.addcmul(x, x, x, minusOne)
-        let k = torch.cat([| slope(i).mul_(gg); slope(f).mul_(cPrev); i * Recurrence.oneMinusSquare gg; slope(o).mul_(tc) |], 2L) // [time; batch; 4H], becomes da
+        // g is this pass's own buffer: its h and c blocks become H_t and C_t in place.
+        let gh, gc = g.narrow(2L, 0L, n), g.narrow(2L, n, n) // [time; batch; H] views
+        let kc = tc.square().neg_().add_(one).mul_(o) // o (1 - tanh(c)^2): dL/dc_t += H_t kc, [time; batch; H]
+        // One new buffer for the factors, written block by block in place (see gruGradients).
+        let k = torch.empty([| time; batch; 4L * n |], states.dtype, device = states.device) // [time; batch; 4H], becomes da
+        let block b = k.narrow(2L, b * n, n) // [time; batch; H], PyTorch's order i, f, g, o
+        block(0L).copy_(i).addcmul_(i, i, minusOne).mul_(gg) |> ignore // i (1 - i) g
+        block(1L).copy_(f).addcmul_(f, f, minusOne).mul_(cPrev) |> ignore // f (1 - f) c_{t-1}
+        block(2L).fill_(one).addcmul_(gg, gg, minusOne).mul_(i) |> ignore // i (1 - g^2)
+        block(3L).copy_(o).addcmul_(o, o, minusOne).mul_(tc) |> ignore // o (1 - o) tanh(c)
         let cBlocks = k.view(time, batch, 4L, n).narrow(2L, 0L, 3L).unbind 0 // time x [batch; 3; H]: i, f, g
         let oBlock = k.narrow(2L, 3L * n, n).unbind 0 // time x [batch; H]
         let ks, hsG, csG, cUp, kcs, fs = k.unbind 0, gh.unbind 0, gc.unbind 0, gc.unsqueeze(2L).unbind 0, kc.unbind 0, f.unbind 0

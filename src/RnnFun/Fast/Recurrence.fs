@@ -72,7 +72,10 @@ module Recurrence =
         let bHh = bHh.detach () // [3H]
         let wT = wHh.detach().t().contiguous() // [H; 3H]: contiguous for the small products
         // New buffers (the steps overwrite them): the gates and the candidate's input part.
-        let gates = torch.cat([| drive.narrow(2L, 0L, 2L * n) + bHh.narrow(0L, 0L, 2L * n); bHh.narrow(0L, 2L * n, n).expand([| time; batch; n |]) |], 2L) // [time; batch; 3H]
+        // (Filled in place: each new [time; batch; ..] tensor costs about two passes, fresh pages.)
+        let gates = torch.empty([| time; batch; 3L * n |], drive.dtype, device = drive.device) // [time; batch; 3H]
+        gates.narrow(2L, 0L, 2L * n).copy_(drive.narrow(2L, 0L, 2L * n)).add_(bHh.narrow(0L, 0L, 2L * n)) |> ignore
+        gates.narrow(2L, 2L * n, n).copy_(bHh.narrow(0L, 2L * n, n)) |> ignore // broadcast over time and batch
         let cand = ownCopy (drive.narrow(2L, 2L * n, n)) // [time; batch; H]
         // Views of every step's slice, made once (an op each through TorchSharp).
         let gs, rzs, rs, zs, ghNs = gates.unbind 0, gates.narrow(2L, 0L, 2L * n).unbind 0, gates.narrow(2L, 0L, n).unbind 0, gates.narrow(2L, n, n).unbind 0, gates.narrow(2L, 2L * n, n).unbind 0
