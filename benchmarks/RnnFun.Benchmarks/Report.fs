@@ -283,17 +283,21 @@ let write (path: string) (mode: Mode) (r: Results) =
         let forwardHeadline = r.GatedForward |> List.filter (fun x -> x.IsHeadline)
         let range (xs: float list) = if xs.IsEmpty then "n/a" else sprintf "%s to %s" (f3 (List.min xs)) (f3 (List.max xs))
         lines
-            [ sprintf "At one thread the training-step ratios (RnnFun over %s) lie between %s, and the forward ratios between %s;"
+            [ sprintf "At one thread the training-step ratios (RnnFun over %s) range from %s, and the forward ratios from %s;"
                   "torch" (range (headline |> List.map (fun x -> x.Ratio))) (range (forwardHeadline |> List.map (fun x -> x.Ratio)))
-              sprintf "the autograd path ran at %s of torch's time." (range (headline |> List.choose (fun x -> x.AutogradRatio)))
+              sprintf "the autograd path took %s times torch's time." (range (headline |> List.choose (fun x -> x.AutogradRatio)))
               "The hand-written gated pass (`Recurrence.gruForward` / `lstmForward`, `FusedBptt`) works on time-major"
               "buffers: the input projection of all steps is one product (the kind's `InputDrive`), each step one"
               "[batch; H] x [H; 3H or 4H] product into its slice of a preallocated buffer and a few in-place gate ops"
-              "(gru: six ops forward, three backward; lstm: seven and five), the backward factors that do not depend"
+              "(gru: five ops forward, three backward; lstm: seven and five), the backward factors that do not depend"
               "on the incoming gradient are computed for all steps at once before its loop, and the weight_hh"
               "gradient is one product over all steps at the end (weight_ih's follows through autograd from the"
-              "drive's gradient, also one product). libtorch's modules run their loop in C++, but record every"
-              "gate op for autograd and replay them, one weight-gradient product per step."
+              "drive's gradient, also one product). libtorch's `torch.nn.GRU` runs its loop in C++, recording every"
+              "gate op for autograd and replaying them, one weight-gradient product per step. Its `torch.nn.LSTM`"
+              "runs far faster than per-op work allows at small N (its forward pass reaches several times the"
+              "GFLOP/s of `Network.unroll`), consistent with libtorch's fused oneDNN LSTM kernel on CPU (not"
+              "verified from TorchSharp); `Network.unroll` also returns the packed state with every step's c,"
+              "which the module does not."
               "" ]
     // Fixed points.
     lines
