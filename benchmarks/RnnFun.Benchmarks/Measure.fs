@@ -25,6 +25,24 @@ type Row =
       /// inner step / torch.nn.RNN, the same way.
       InnerRatio: float option }
 
+/// Seconds per operation of a gated kind against torch's module at one size and thread count.
+type GatedRow =
+    { Kind: string
+      N: int
+      Threads: int
+      /// The headline row: one thread on both sides (see docs/performance.md).
+      IsHeadline: bool
+      /// Training.fit per step (the hand-written pass), or Network.unroll per pass.
+      RnnFun: float
+      /// Training.fit with FusedBackward = false (autograd through every step), training only.
+      Autograd: float option
+      /// torch.nn.GRU / torch.nn.LSTM + Linear (+ Adam).
+      Torch: float
+      /// RnnFun / torch, median over rounds of the per-round ratio.
+      Ratio: float
+      /// autograd path / torch, the same way.
+      AutogradRatio: float option }
+
 type FixedPointRow =
     { Problem: string
       RnnFunSeconds: float
@@ -63,6 +81,9 @@ type Results =
       TinyOpMicroseconds: float
       Training: Row list
       Forward: Row list
+      /// Gated kinds: training steps and forward passes against torch.nn.GRU / torch.nn.LSTM.
+      GatedTraining: GatedRow list
+      GatedForward: GatedRow list
       FixedPoints: FixedPointRow list
       FlipFlop: FlipFlopTraining option
       Demo: DemoRun option
@@ -208,6 +229,64 @@ let forward (plan: Plan) (n: int) : Row list =
               Ratio = pairedRatio samples["rnnfun"] samples["fused"]
               InnerRatio = None } ]
 
+/// Thread counts of the gated comparison: one thread (the headline, equal on both sides), then
+/// RnnFun's default where it differs (both sides at that count).
+let private gatedThreads (n: int) =
+    [ yield 1, true
+      if defaultThreads n <> 1 then yield defaultThreads n, false ]
+
+let gatedTraining (plan: Plan) (kind: RnnFun.Kind) (n: int) : GatedRow list =
+    let steps = plan.TrainingStepsPerCall
+    let a, b = checkGatedAgree kind n
+    say "  %s N=%d: first-batch loss from the same weights: RnnFun %.6f, torch %.6f" kind.Name n a b
+    [ for threads, headline in gatedThreads n do
+        use fit = new GatedFitSteps(kind, n, Some threads, steps, true)
+        use autograd = new GatedFitSteps(kind, n, Some threads, steps, false)
+        use theirs = new TorchGatedSteps(kind, n, threads, steps)
+        torch.set_num_threads threads
+        let samples =
+            interleaveWithin plan.Warmup
+                (if headline then plan.MinRounds else plan.OtherMinRounds) plan.MaxRounds
+                (budget plan (if headline then plan.TrainingBudget else plan.OtherTrainingBudget))
+                [ { Name = "fit"; OperationsPerCall = steps; Call = fit.Run }
+                  { Name = "torch"; OperationsPerCall = steps; Call = theirs.Run }
+                  // The autograd path (what gated training cost before the hand-written pass) on the headline rows.
+                  if headline then { Name = "autograd"; OperationsPerCall = steps; Call = autograd.Run } ]
+        let m name = median samples[name]
+        yield
+            { Kind = kind.Name
+              N = n
+              Threads = threads
+              IsHeadline = headline
+              RnnFun = m "fit"
+              Autograd = (if headline then Some(m "autograd") else None)
+              Torch = m "torch"
+              Ratio = pairedRatio samples["fit"] samples["torch"]
+              AutogradRatio = (if headline then Some(pairedRatio samples["autograd"] samples["torch"]) else None) } ]
+
+let gatedForward (plan: Plan) (kind: RnnFun.Kind) (n: int) : GatedRow list =
+    let passes = plan.ForwardPassesPerCall
+    [ for threads, headline in gatedThreads n do
+        use ours = new GatedForward(kind, n, threads, passes)
+        use theirs = new TorchGatedForward(kind, n, threads, passes)
+        torch.set_num_threads threads
+        let samples =
+            interleaveWithin plan.Warmup
+                (if headline then plan.MinRounds else plan.OtherMinRounds) (plan.MaxRounds + 2)
+                (budget plan (if headline then plan.ForwardBudget else plan.OtherForwardBudget))
+                [ { Name = "rnnfun"; OperationsPerCall = passes; Call = ours.Run }
+                  { Name = "torch"; OperationsPerCall = passes; Call = theirs.Run } ]
+        yield
+            { Kind = kind.Name
+              N = n
+              Threads = threads
+              IsHeadline = headline
+              RnnFun = median samples["rnnfun"]
+              Autograd = None
+              Torch = median samples["torch"]
+              Ratio = pairedRatio samples["rnnfun"] samples["torch"]
+              AutogradRatio = None } ]
+
 let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
     let mutable ours = Unchecked.defaultof<SearchOutcome>
     let mutable theirs = Unchecked.defaultof<SearchOutcome>
@@ -238,7 +317,7 @@ let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
 let private ms (s: float) = s * 1e3
 
 /// The sections of a run, in order.
-let allSections = [ "gemm"; "training"; "forward"; "fixed-points"; "demo"; "memory" ]
+let allSections = [ "gemm"; "training"; "forward"; "gated"; "fixed-points"; "demo"; "memory" ]
 
 /// The sizes of the memory probes: T doubles at B = 64, N = 64; then N doubles at T = 100, B = 64.
 let memorySizes =
@@ -283,6 +362,35 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
             let d = rows |> List.find (fun r -> r.IsDefault)
             report "forward ratio N=%d: %.3f" n d.Ratio
             yield! rows ]
+    // 3b. Gated kinds against torch.nn.GRU / torch.nn.LSTM.
+    let gatedTrainingRows, gatedForwardRows =
+        if not (on "gated") then [], []
+        else
+            let training =
+                [ for kind in gatedKinds do
+                    for n in unitCounts do
+                        say "%s training step, N = %d ..." kind.Name n
+                        let rows = gatedTraining plan kind n
+                        for r in rows do
+                            say "  %s N=%d threads=%d%s: Training.fit %.2f ms/step (%.1f GFLOP/s), autograd path %s ms, torch.nn.%s %.2f ms (%.1f GFLOP/s), ratio %.3f"
+                                r.Kind r.N r.Threads (if r.IsHeadline then " (headline)" else " (default)") (ms r.RnnFun) (gatedStepFlops kind n / r.RnnFun / 1e9)
+                                (r.Autograd |> Option.map (fun t -> sprintf "%.2f" (ms t)) |> Option.defaultValue "-") (kind.Name.ToUpperInvariant()) (ms r.Torch) (gatedStepFlops kind n / r.Torch / 1e9) r.Ratio
+                        let h = rows |> List.find (fun r -> r.IsHeadline)
+                        report "%s training-step ratio N=%d: %.3f" kind.Name n h.Ratio
+                        h.AutogradRatio |> Option.iter (report "%s training-step ratio, autograd path, N=%d: %.3f" kind.Name n)
+                        yield! rows ]
+            let forward =
+                [ for kind in gatedKinds do
+                    for n in unitCounts do
+                        say "%s forward, N = %d ..." kind.Name n
+                        let rows = gatedForward plan kind n
+                        for r in rows do
+                            say "  %s N=%d threads=%d%s: Network.unroll %.3f ms (%.1f GFLOP/s), torch.nn.%s %.3f ms (%.1f GFLOP/s), ratio %.3f"
+                                r.Kind r.N r.Threads (if r.IsHeadline then " (headline)" else " (default)") (ms r.RnnFun) (gatedForwardFlops kind n / r.RnnFun / 1e9)
+                                (kind.Name.ToUpperInvariant()) (ms r.Torch) (gatedForwardFlops kind n / r.Torch / 1e9) r.Ratio
+                        report "%s forward ratio N=%d: %.3f" kind.Name n (rows |> List.find (fun r -> r.IsHeadline)).Ratio
+                        yield! rows ]
+            training, forward
     // 4. Fixed points.
     let fixedPointRows, flipFlopTraining =
         if not (on "fixed-points") then [], None
@@ -349,6 +457,8 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
       TinyOpMicroseconds = tiny
       Training = trainingRows
       Forward = forwardRows
+      GatedTraining = gatedTrainingRows
+      GatedForward = gatedForwardRows
       FixedPoints = fixedPointRows
       FlipFlop = flipFlopTraining
       Demo = demo

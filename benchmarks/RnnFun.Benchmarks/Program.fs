@@ -3,8 +3,9 @@
 ///   --write-docs         with --quick: also write docs/performance.md from the quick numbers
 ///   (no --quick)         full mode: the quick harness, then BenchmarkDotNet; writes docs/performance.md
 ///   --no-demo            skip the `rnnfun demo` measurement
-///   --only A,B           run only these sections: gemm, training, forward, fixed-points, demo, memory
-///   --profile-step N     where one fused training step at N units spends its time (then exits)
+///   --only A,B           run only these sections: gemm, training, forward, gated, fixed-points, demo, memory
+///   --profile-step [KIND] N  where one fused training step at N units spends its time (rnn, or
+///                        the gated KIND gru / lstm; then exits)
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
 ///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
 module RnnFun.Benchmarks.Program
@@ -14,7 +15,7 @@ open System.IO
 open RnnFun.Benchmarks
 
 let private usage =
-    "usage: dotnet run -c Release --project benchmarks/RnnFun.Benchmarks -- [--quick [--write-docs]] [--no-demo] [--only gemm,training,forward,fixed-points,demo,memory] [--cli PATH] [--docs PATH]"
+    "usage: dotnet run -c Release --project benchmarks/RnnFun.Benchmarks -- [--quick [--write-docs]] [--no-demo] [--only gemm,training,forward,gated,fixed-points,demo,memory] [--cli PATH] [--docs PATH]"
 
 [<EntryPoint>]
 let main argv =
@@ -24,6 +25,12 @@ let main argv =
     | "--memory-probe" :: what :: t :: b :: n :: [] ->
         // Child mode of the memory section: prints the extra peak bytes on the last line.
         printfn "%d" (Workloads.memoryProbe what (int t) (int b) (int n))
+        exit 0
+    | "--profile-step" :: kind :: n :: [] ->
+        // The same for a gated kind (gru, lstm).
+        let phases = Workloads.profileGatedStep (RnnFun.Presets.kindByName kind) (int n) 200
+        for name, ms in phases do printfn "%-40s %7.3f ms" name ms
+        printfn "%-40s %7.3f ms" "total" (phases |> List.sumBy snd)
         exit 0
     | "--profile-step" :: n :: [] ->
         // Where one fused training step spends its time (one thread), for work on the fused pass.

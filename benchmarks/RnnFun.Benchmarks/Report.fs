@@ -84,7 +84,7 @@ let write (path: string) (mode: Mode) (r: Results) =
           ""
           "The quick mode prints one `name: value` line per result on stdout (details go to stderr);"
           "`--quick --write-docs` also rewrites this page from its numbers. Other options: `--no-demo`,"
-          "`--only gemm,training,forward,fixed-points,demo` (some sections only), `--cli PATH` (the `rnnfun`"
+          "`--only gemm,training,forward,gated,fixed-points,demo` (some sections only), `--cli PATH` (the `rnnfun`"
           "executable), `--docs PATH` (where the page goes). The full mode runs the interleaved harness with"
           "more rounds, then BenchmarkDotNet in process, and keeps BenchmarkDotNet's logs and tables under"
           "`benchmarks/RnnFun.Benchmarks/BenchmarkDotNet.Artifacts/`."
@@ -98,6 +98,8 @@ let write (path: string) (mode: Mode) (r: Results) =
     lines [ "```" ]
     for x in defaultTraining do line (sprintf "training-step ratio N=%d: %s" x.N (f3 x.Ratio))
     for x in defaultForward do line (sprintf "forward ratio N=%d: %s" x.N (f3 x.Ratio))
+    for x in r.GatedTraining |> List.filter (fun x -> x.IsHeadline) do line (sprintf "%s training-step ratio N=%d: %s" x.Kind x.N (f3 x.Ratio))
+    for x in r.GatedForward |> List.filter (fun x -> x.IsHeadline) do line (sprintf "%s forward ratio N=%d: %s" x.Kind x.N (f3 x.Ratio))
     match flip with
     | Some f ->
         line (sprintf "fixed-points speedup: %s" (f2 f.Speedup))
@@ -223,6 +225,80 @@ let write (path: string) (mode: Mode) (r: Results) =
                 (ms x.RnnFun) (ms x.Fused) (f3 x.Ratio) (gflops (forwardFlops x.N) x.RnnFun) (gflops (forwardFlops x.N) x.Fused))
     line ""
     bdnTable "forward" [ "RnnFunUnroll", "Network.unroll"; "TorchRnn", "torch.nn.RNN" ] forwardFlops
+    // Gated kinds.
+    let gemm1 = r.Gemm |> List.tryFind (fun (t, _) -> t = 1) |> Option.map snd
+    let kindOf name = if name = "gru" then RnnFun.Kinds.gru else RnnFun.Kinds.lstm
+    let torchName name = if name = "gru" then "torch.nn.GRU" else "torch.nn.LSTM"
+    lines
+        [ "## Gated cells: gru and lstm"
+          ""
+          sprintf "The same training step and forward pass (B = %d, T = %d, 3 inputs, 3 outputs) for the built-in" BatchSize Time
+          "`gru` and `lstm` kinds against TorchSharp's own `torch.nn.GRU` / `torch.nn.LSTM` (batch_first) +"
+          "`torch.nn.Linear` (+ Adam), both starting from the very same weights (RnnFun's network, copied"
+          "into torch's modules by their shared state_dict names; the first batch's loss is checked to agree"
+          "before timing). All weights are trained on both sides (weight_ih_l0, weight_hh_l0, bias_ih_l0,"
+          "bias_hh_l0, w_out, b_out). Contestants:"
+          ""
+          "- **Training.fit**: the library's path, with the hand-written pass for gated cells (`FusedBptt`,"
+          "  `FitConfig.FusedBackward = true`, the default)."
+          "- **autograd path**: `Training.fit` with `FusedBackward = false`: autograd through every `kind.Step`,"
+          "  which is how gated kinds trained before the hand-written pass (one-thread rows only)."
+          "- **torch**: `torch.nn.GRU` / `torch.nn.LSTM` + `torch.nn.Linear` + Adam, `mse_loss`, the loss read back."
+          ""
+          "Rows at one thread on both sides are the headline (equal thread counts, the least sensitive to"
+          "other load on the machine); rows at RnnFun's default thread count follow where it differs."
+          "FLOP rates count the matrix products only: forward 2BTGN(N+I) + 2BTNO with G = 3 (gru) or 4 (lstm)"
+          "gate blocks, a step three times that;"
+          (match gemm1 with
+           | Some g -> sprintf "the machine's one-thread 1024 x 1024 GEMM runs at %s GFLOP/s." (f1 g)
+           | None -> "the GEMM rate was not measured in this run.")
+          ""
+          "Interleaved Stopwatch medians, training step, ms per step:"
+          ""
+          "| kind | N | threads | Training.fit | autograd path | torch | fit / torch | autograd / torch | fit GFLOP/s | torch GFLOP/s |"
+          "|---|---|---|---|---|---|---|---|---|---|" ]
+    for x in r.GatedTraining do
+        let kind = kindOf x.Kind
+        line (
+            sprintf "| %s | %d | %d%s | %s | %s | %s | %s | %s | %s | %s |" x.Kind x.N x.Threads (if x.IsHeadline then "" else " (default)")
+                (ms x.RnnFun) (x.Autograd |> Option.map ms |> Option.defaultValue "-") (ms x.Torch) (f3 x.Ratio)
+                (x.AutogradRatio |> Option.map f3 |> Option.defaultValue "-")
+                (gflops (gatedStepFlops kind x.N) x.RnnFun) (gflops (gatedStepFlops kind x.N) x.Torch))
+    if r.GatedTraining.IsEmpty then line "Not measured in this run."
+    lines
+        [ ""
+          "Forward pass (`Network.unroll`, outputs and states, no gradient, against the module and its Linear), ms per pass:"
+          ""
+          "| kind | N | threads | Network.unroll | torch | ratio | unroll GFLOP/s | torch GFLOP/s |"
+          "|---|---|---|---|---|---|---|---|" ]
+    for x in r.GatedForward do
+        let kind = kindOf x.Kind
+        line (
+            sprintf "| %s | %d | %d%s | %s | %s | %s | %s | %s |" x.Kind x.N x.Threads (if x.IsHeadline then "" else " (default)")
+                (ms x.RnnFun) (ms x.Torch) (f3 x.Ratio) (gflops (gatedForwardFlops kind x.N) x.RnnFun) (gflops (gatedForwardFlops kind x.N) x.Torch))
+    if r.GatedForward.IsEmpty then line "Not measured in this run."
+    line ""
+    if not r.GatedTraining.IsEmpty then
+        let headline = r.GatedTraining |> List.filter (fun x -> x.IsHeadline)
+        let forwardHeadline = r.GatedForward |> List.filter (fun x -> x.IsHeadline)
+        let range (xs: float list) = if xs.IsEmpty then "n/a" else sprintf "%s to %s" (f3 (List.min xs)) (f3 (List.max xs))
+        lines
+            [ sprintf "At one thread the training-step ratios (RnnFun over %s) range from %s, and the forward ratios from %s;"
+                  "torch" (range (headline |> List.map (fun x -> x.Ratio))) (range (forwardHeadline |> List.map (fun x -> x.Ratio)))
+              sprintf "the autograd path took %s times torch's time." (range (headline |> List.choose (fun x -> x.AutogradRatio)))
+              "The hand-written gated pass (`Recurrence.gruForward` / `lstmForward`, `FusedBptt`) works on time-major"
+              "buffers: the input projection of all steps is one product (the kind's `InputDrive`), each step one"
+              "[batch; H] x [H; 3H or 4H] product into its slice of a preallocated buffer and a few in-place gate ops"
+              "(gru: five ops forward, three backward; lstm: seven and five), the backward factors that do not depend"
+              "on the incoming gradient are computed for all steps at once before its loop, and the weight_hh"
+              "gradient is one product over all steps at the end (weight_ih's follows through autograd from the"
+              "drive's gradient, also one product). libtorch's `torch.nn.GRU` runs its loop in C++, recording every"
+              "gate op for autograd and replaying them, one weight-gradient product per step. Its `torch.nn.LSTM`"
+              "runs far faster than per-op work allows at small N (its forward pass reaches several times the"
+              "GFLOP/s of `Network.unroll`), consistent with libtorch's fused oneDNN LSTM kernel on CPU (not"
+              "verified from TorchSharp); `Network.unroll` also returns the packed state with every step's c,"
+              "which the module does not."
+              "" ]
     // Fixed points.
     lines
         [ "## Fixed-point search"

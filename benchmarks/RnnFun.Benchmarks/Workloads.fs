@@ -231,6 +231,160 @@ type FusedForward(n: int, threads: int, passes: int) =
             x.Dispose()
 
 // ---------------------------------------------------------------------------------------------
+// Gated cells (gru, lstm) against torch.nn.GRU / torch.nn.LSTM
+
+/// The gated kinds compared, by name.
+let gatedKinds = [ Kinds.gru; Kinds.lstm ]
+
+/// Gate blocks of a gated kind: 3 (gru), 4 (lstm).
+let gateBlocks (kind: Kind) = if kind.Name = "gru" then 3 else 4
+
+/// FLOPs of one gated forward pass (matrix products only): recurrence and input projection
+/// 2 B T G N (N + I) with G gate blocks, readout 2 B T N O.
+let gatedForwardFlops (kind: Kind) (n: int) =
+    let b, t, i, o, g = float BatchSize, float Time, float InputCount, float OutputCount, float (gateBlocks kind)
+    let n = float n
+    2.0 * b * t * g * n * (n + i) + 2.0 * b * t * n * o
+
+/// A gated training step: the forward pass plus a backward pass of about twice its cost.
+let gatedStepFlops (kind: Kind) (n: int) = 3.0 * gatedForwardFlops kind n
+
+/// The gated network of the benchmarks: 3 inputs, n units, 3 outputs, b_out; every weight trained
+/// (a gated kind's default), seed 0.
+let gatedNetwork (kind: Kind) (n: int) =
+    Network.create kind { NetworkConfig.defaults with InputSize = InputCount; Units = n; OutputSize = OutputCount; OutputBias = true; Seed = 0L }
+
+/// torch.nn.GRU / torch.nn.LSTM (batch_first) and torch.nn.Linear holding the very weights of `net`
+/// (state_dict names are shared: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0; w_out, b_out).
+let private torchGated (net: Network) =
+    let n = int64 net.Sizes.Units
+    let cell: torch.nn.Module =
+        if net.Kind.Name = "gru" then torch.nn.GRU(int64 InputCount, n, 1L, true, true) :> torch.nn.Module
+        else torch.nn.LSTM(int64 InputCount, n, 1L, true, true) :> torch.nn.Module
+    let linear = torch.nn.Linear(n, int64 OutputCount)
+    do
+        use _ = torch.NewDisposeScope()
+        use _ = torch.no_grad ()
+        let w = Network.weights net
+        for struct (name, p) in cell.named_parameters () do
+            expectShape name w[name].shape p
+            p.copy_(w[name]) |> ignore
+        expectShape "w_out" w["w_out"].shape linear.weight
+        linear.weight.copy_(w["w_out"]) |> ignore
+        linear.bias.copy_(w["b_out"]) |> ignore
+    cell, linear
+
+/// The states [batch; time; units] of torch's gated module from zeros.
+let private torchStates (cell: torch.nn.Module) (x: Tensor) : Tensor =
+    match cell with
+    | :? Modules.GRU as gru -> let struct (states, _) = gru.forward(x, null) in states
+    | :? Modules.LSTM as lstm -> let struct (states, _, _) = lstm.forward(x, Nullable()) in states
+    | _ -> failwith "not a gated module"
+
+/// `Training.fit` of a gated kind for one epoch over `steps` fixed batches (as `FitSteps`): the
+/// hand-written pass (`FusedBackward = true`, the default) or autograd through every step.
+type GatedFitSteps(kind: Kind, n: int, threads: int option, steps: int, fused: bool) =
+    let net = gatedNetwork kind n
+    let data =
+        let parts = batches steps
+        { parts[0] with
+            Inputs = parts |> Array.collect (fun b -> b.Inputs)
+            Targets = parts |> Array.collect (fun b -> b.Targets)
+            Mask = None
+            Trials = BatchSize * steps }
+    let config = { FitConfig.defaults with BatchSize = BatchSize; Epochs = 1; LearningRate = 1e-3; Seed = 0; FusedBackward = fused }
+    let hooks = { FitHooks.none with Threads = threads }
+    member _.Network = net
+    member _.Run() =
+        use result = Training.fitWith hooks config net (TrainingData.Dataset data)
+        if result.Steps <> steps then failwithf "Training.fit ran %d steps, expected %d" result.Steps steps
+    interface IDisposable with
+        member _.Dispose() = (net :> IDisposable).Dispose()
+
+/// torch.nn.GRU / torch.nn.LSTM (batch_first) + torch.nn.Linear + Adam, starting from the same
+/// weights as `GatedFitSteps`'s network, on the same batches, `mse_loss`, the loss read back.
+type TorchGatedSteps(kind: Kind, n: int, threads: int, steps: int) =
+    let cell, linear =
+        use net = gatedNetwork kind n
+        torchGated net
+    let parameters = Seq.append (cell.parameters ()) (linear.parameters ()) |> Array.ofSeq
+    let optimizer = torch.optim.Adam(parameters, 1e-3, 0.9, 0.999, 1e-8, 0.0, false, false)
+    let data = batches steps
+    member _.Run() =
+        torch.set_num_threads threads
+        for b in data do
+            use _ = torch.NewDisposeScope()
+            let x, y, _ = Training.toTensors Precision.Float32 b
+            checkBatch x y
+            optimizer.zero_grad ()
+            let states = torchStates cell x // [batch; time; units]
+            expectShape "states" [| int64 BatchSize; int64 Time; int64 n |] states
+            let loss = torch.nn.functional.mse_loss (linear.forward states, y)
+            if Double.IsNaN(loss.ToDouble()) then failwith "torch gated step: loss is NaN"
+            loss.backward ()
+            optimizer.step () |> ignore
+    interface IDisposable with
+        member _.Dispose() =
+            optimizer.Dispose()
+            cell.Dispose()
+            linear.Dispose()
+
+/// The first batch's loss through RnnFun and through torch's module, from the same weights: the
+/// two contestants compute the same function (a check, raised on a mismatch).
+let checkGatedAgree (kind: Kind) (n: int) =
+    use net = gatedNetwork kind n
+    let cell, linear = torchGated net
+    use _ = torch.NewDisposeScope()
+    use _ = torch.no_grad ()
+    let x, y, _ = Training.toTensors Precision.Float32 (batches 1).[0]
+    use ours = Network.unroll net x
+    let a = torch.nn.functional.mse_loss(ours.Outputs, y).ToDouble()
+    let b = torch.nn.functional.mse_loss(linear.forward (torchStates cell x), y).ToDouble()
+    cell.Dispose()
+    linear.Dispose()
+    if abs (a - b) > 1e-5 * (abs b + 1e-3) then failwithf "%s N=%d: RnnFun's loss %g differs from torch's %g" kind.Name n a b
+    a, b
+
+/// `Network.unroll` of a gated network over one batch, `passes` times, without gradients.
+type GatedForward(kind: Kind, n: int, threads: int, passes: int) =
+    let net = gatedNetwork kind n
+    let x =
+        let x, _, _ = Training.toTensors Precision.Float32 (batches 1).[0]
+        x.DetachFromDisposeScope()
+    member _.Run() =
+        torch.set_num_threads threads
+        use _ = torch.no_grad ()
+        for _ in 1 .. passes do
+            use _ = torch.NewDisposeScope()
+            use rollout = Network.unroll net x
+            expectShape "outputs" [| int64 BatchSize; int64 Time; int64 OutputCount |] rollout.Outputs
+    interface IDisposable with
+        member _.Dispose() =
+            (net :> IDisposable).Dispose()
+            x.Dispose()
+
+/// torch.nn.GRU / torch.nn.LSTM + torch.nn.Linear forward over the same batch, `passes` times.
+type TorchGatedForward(kind: Kind, n: int, threads: int, passes: int) =
+    let cell, linear =
+        use net = gatedNetwork kind n
+        torchGated net
+    let x =
+        let x, _, _ = Training.toTensors Precision.Float32 (batches 1).[0]
+        x.DetachFromDisposeScope()
+    member _.Run() =
+        torch.set_num_threads threads
+        use _ = torch.no_grad ()
+        for _ in 1 .. passes do
+            use _ = torch.NewDisposeScope()
+            let outputs = linear.forward (torchStates cell x)
+            expectShape "outputs" [| int64 BatchSize; int64 Time; int64 OutputCount |] outputs
+    interface IDisposable with
+        member _.Dispose() =
+            cell.Dispose()
+            linear.Dispose()
+            x.Dispose()
+
+// ---------------------------------------------------------------------------------------------
 // Fixed points
 
 /// A fixed-point problem: a network, the constant input and the initial states.
@@ -633,10 +787,67 @@ let profileInnerStep (n: int) (steps: int) : (string * float) list =
         lap "readout and loss"
         loss.backward(null, true, false, null)
         lap "autograd: loss to states"
-        let dDrive, dW, _ = FusedBptt.gradients unrolled unrolled.States.grad
+        let grads = FusedBptt.gradients unrolled unrolled.States.grad
         lap "recurrence backward"
-        torch.autograd.backward([| unrolled.Drive; unrolled.WRec |], [| dDrive; dW |], Nullable(false), false, null)
+        torch.autograd.backward([| unrolled.Drive; unrolled.WRec |], [| grads.Drive; grads.Recurrent |], Nullable(false), false, null)
         lap "autograd: drive and W_rec to leaves"
+        optimizer.step () |> ignore
+        lap "Adam"
+        scope.Dispose()
+        lap "dispose scope"
+    for l in leaves do l.Dispose()
+    [ for name in order -> name, totals[name] / float steps ]
+
+/// Where one fused training step of a gated kind (gru, lstm) spends its time at n units, one
+/// thread: mean milliseconds per phase over `steps` steps after a warm-up (as `profileInnerStep`).
+let profileGatedStep (kind: Kind) (n: int) (steps: int) : (string * float) list =
+    torch.set_num_threads 1
+    use net = gatedNetwork kind n
+    let names, leaves =
+        use _ = torch.NewDisposeScope()
+        net.Parameters
+        |> List.map (fun p -> p.Spec.Name, torch.nn.Parameter(p.Value.detach().clone(), true).DetachFromDisposeScope() :?> Modules.Parameter)
+        |> List.unzip
+    use optimizer = torch.optim.Adam(leaves, 1e-3, 0.9, 0.999, 1e-8, 0.0, false, false)
+    let data = batches 4
+    let totals = Dictionary<string, float>()
+    let order = ResizeArray<string>()
+    let watch = Diagnostics.Stopwatch()
+    let mutable measuring = false
+    let lap (name: string) =
+        if measuring then
+            if not (totals.ContainsKey name) then
+                totals[name] <- 0.0
+                order.Add name
+            totals[name] <- totals[name] + watch.Elapsed.TotalMilliseconds
+        watch.Restart()
+    let recurrence = (Recurrence.ofKind kind).Value
+    let wName, bName = (Recurrence.parameterNames recurrence (net.Parameters |> List.map (fun p -> p.Spec))).Value
+    let state = int64 (Network.stateSize net)
+    for i in 1 .. steps + 5 do
+        measuring <- i > 5
+        watch.Restart()
+        let scope = torch.NewDisposeScope()
+        let x, y, _ = Training.toTensors Precision.Float32 data[i % data.Length]
+        optimizer.zero_grad ()
+        let w = leafWeights names leaves
+        let h0 = torch.zeros([| int64 BatchSize; state |], torch.ScalarType.Float32)
+        lap "data, zero_grad, weights"
+        let drive = kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; drive]
+        lap "input drive"
+        let unrolled = FusedBptt.unrollWith recurrence w[wName] (bName |> Option.map (fun b -> w[b])) h0 drive
+        lap "recurrence forward"
+        let outputs = Network.readoutWith net w unrolled.States // [time; batch; outputs]
+        let loss = Training.mse outputs (y.transpose(0L, 1L)) None
+        loss.ToDouble() |> ignore
+        lap "readout and loss"
+        loss.backward(null, true, false, null)
+        lap "autograd: loss to states"
+        let grads = FusedBptt.gradients unrolled unrolled.States.grad
+        lap "recurrence backward"
+        let pairs = [ unrolled.Drive, grads.Drive; unrolled.WRec, grads.Recurrent ] @ (match unrolled.BRec, grads.RecurrentBias with Some b, Some g -> [ b, g ] | _ -> [])
+        torch.autograd.backward(pairs |> List.map fst |> Array.ofList, pairs |> List.map snd |> Array.ofList, Nullable(false), false, null)
+        lap "autograd: drive and weight_hh to leaves"
         optimizer.step () |> ignore
         lap "Adam"
         scope.Dispose()

@@ -109,7 +109,7 @@ public sealed class RnnKind
     /// <summary>True when it has a closed-form state Jacobian (otherwise the analysis uses autograd).</summary>
     public bool HasClosedFormJacobian => Core.KindModule.closedFormJacobian(Inner) is not null;
 
-    /// <summary>True when it runs a hand-written recurrence and backward pass (the built-in vanilla kinds).</summary>
+    /// <summary>True when it runs a hand-written recurrence and backward pass (the built-in rnn, ctrnn, gru and lstm).</summary>
     public bool HasHandWrittenRecurrence => Core.Recurrence.ofKind(Inner) is not null;
 
     /// <summary>alpha = dt / tau of a continuous-time kind; null for a discrete-time map.</summary>

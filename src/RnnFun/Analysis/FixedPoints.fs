@@ -412,6 +412,13 @@ module FixedPoints =
 
     let private solvedQ (eq: Equations) (x: Tensor) (drive: Tensor) = (eq.Residual x drive).square().sum(1L) * 0.5 // [states]
 
+    /// The hand-written rnn or ctrnn recurrence and its W_rec: these have a closed-form speed
+    /// gradient; the gated ones go through autograd.
+    let private vanillaRecurrence (net: Network) (w: Weights) : (FusedRecurrence * Tensor) option =
+        match Network.handWritten net w with
+        | Some ((FusedRecurrence.Rnn | FusedRecurrence.Ctrnn _) as r, wRec, _) -> Some(r, wRec)
+        | _ -> None
+
     /// `speedGradient` with the kind's closed form already looked up.
     let private speedGradientWith (recurrence: (FusedRecurrence * Tensor) option) (residual: Tensor -> Tensor -> Tensor) (vectorJacobian: (Tensor -> Tensor -> Tensor -> Tensor) option) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
         match recurrence with
@@ -436,6 +443,8 @@ module FixedPoints =
                 let slope = Recurrence.oneMinusSquare t // [states; units]
                 use alphaScalar = alpha.ToScalar()
                 (r.square().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alphaScalar))
+            | FusedRecurrence.Gru
+            | FusedRecurrence.Lstm -> invalidArg "recurrence" "no closed-form speed gradient for a gated recurrence (vanillaRecurrence gives None)"
         | None when vectorJacobian.IsSome ->
             use _ = torch.no_grad ()
             let r = residual x drive // [states; units]
@@ -454,7 +463,7 @@ module FixedPoints =
     /// 2 sigmoid(2x) - 1), autograd through the kind's Step otherwise. w: the network's effective
     /// weights. Opens no scope; the result holds no graph.
     let speedGradient (net: Network) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
-        speedGradientWith (Network.handWritten net w) (fun x drive -> net.Kind.Step w x drive - x) None x drive
+        speedGradientWith (vanillaRecurrence net w) (fun x drive -> net.Kind.Step w x drive - x) None x drive
 
     /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
     /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
@@ -476,7 +485,7 @@ module FixedPoints =
         let mutable finished = false
         let eq = equationsOf net.Kind w
         // Once: the closed-form gradient of q, when the kind has one and the search solves F(x) = x.
-        let recurrence = if (Kind.fixedPointResidual net.Kind).IsSome then None else Network.handWritten net w
+        let recurrence = if (Kind.fixedPointResidual net.Kind).IsSome then None else vanillaRecurrence net w
         let mutable departed = 0.0
         use oneMinusB1 = (1.0 - b1).ToScalar()
         use oneMinusB2 = (1.0 - b2).ToScalar()

@@ -288,11 +288,19 @@ module Network =
         | [ p ] -> Some p.Spec.Name
         | _ -> None
 
-    /// The hand-written recurrence and the recurrent weights it computes with, from effective weights.
-    let internal handWritten (net: Network) (w: Weights) : (FusedRecurrence * Tensor) option =
-        match Recurrence.ofKind net.kind, recurrentName net with
-        | Some r, Some name -> Some(r, w[name])
-        | _ -> None
+    /// The hand-written recurrence and the names of the recurrent weights (and the gru's b_hh) it
+    /// computes with (`Recurrence.parameterNames`).
+    let internal handWrittenNames (net: Network) : (FusedRecurrence * string * string option) option =
+        match Recurrence.ofKind net.kind with
+        | Some r ->
+            Recurrence.parameterNames r (net.parameters |> List.map (fun p -> p.Spec))
+            |> Option.map (fun (weights, bias) -> r, weights, bias)
+        | None -> None
+
+    /// The hand-written recurrence and the recurrent weights (and the gru's b_hh) it computes with,
+    /// from effective weights.
+    let internal handWritten (net: Network) (w: Weights) : (FusedRecurrence * Tensor * Tensor option) option =
+        handWrittenNames net |> Option.map (fun (r, weights, bias) -> r, w[weights], bias |> Option.map (fun b -> w[b]))
 
     /// The effective weights (free values projected onto the constraints), as new tensors in the
     /// caller's dispose scope. Gradients flow from them to the free values.
@@ -430,9 +438,10 @@ module Network =
         let wantsGrad = torch.is_grad_enabled () && (x.requires_grad || h.requires_grad || w.Values |> Seq.exists (fun t -> t.requires_grad))
         let states =
             match (if wantsGrad then None else handWritten net w) with
-            | Some (recurrence, wRec) ->
-                let drive = net.kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; units]
-                (Recurrence.forward recurrence wRec h drive).transpose(0L, 1L).contiguous() // [batch; time; units]
+            | Some (recurrence, wRec, bRec) ->
+                // Time-major inside the hand-written pass, batch-first again outside.
+                let drive = net.kind.InputDrive w (x.transpose(0L, 1L)) // [time; batch; drive]
+                (Recurrence.forwardWith recurrence wRec bRec h drive).transpose(0L, 1L).contiguous() // [batch; time; state]
             | None -> unrollStates net.kind w h x // [batch; time; state]
         let outputs = readoutWith net w states // [batch; time; outputs]
         { Outputs = outputs.MoveToOuterDisposeScope(); States = states.MoveToOuterDisposeScope() }

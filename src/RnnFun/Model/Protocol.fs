@@ -72,13 +72,21 @@ type StateLayout =
       Rates: string }
 
 /// A recurrence with a forward pass and BPTT written by hand (see `Recurrence` and `FusedBptt`),
-/// computing with the kind's `Role.Recurrent` weights.
+/// computing with the kind's recurrent weights: the `Role.Recurrent` W_rec of rnn and ctrnn, the
+/// `Role.RecurrentBlocks` weight_hh of gru and lstm (and the gru's `Role.RecurrentBias` b_hh, which
+/// r multiplies, so that it cannot fold into the drive). The drive is the kind's `InputDrive`.
 [<RequireQualifiedAccess>]
 type FusedRecurrence =
     /// h' = tanh(h W' + drive)
     | Rnn
     /// h' = (1 - alpha) h + alpha (tanh(h) W' + drive)
     | Ctrnn of alpha: float
+    /// PyTorch's GRU: drive = x W_ih' + b_ih [..; 3H] (blocks r, z, n), gh = h W_hh' + b_hh,
+    /// r, z = sigmoid(drive + gh) (r, z blocks), n = tanh(drive_n + r gh_n), h' = n + z (h - n).
+    | Gru
+    /// PyTorch's LSTM: drive = x W_ih' + b_ih + b_hh [..; 4H] (blocks i, f, g, o), a = drive + h W_hh',
+    /// c' = f c + i g, h' = o tanh(c'); the state packed as [h; c].
+    | Lstm
 
 /// A hand-written recurrence and the step function it stands for. It is used only while the kind's
 /// `Step` is that very function (reference equality), so a kind derived from a built-in one with
@@ -224,11 +232,27 @@ module Kind =
             | KindSetting.Number v when Double.IsNaN v || Double.IsInfinity v -> Check.fail name (sprintf "%s: the setting is not finite (%g)" where v)
             | _ -> ()
         match kind.HandWritten with
-        | Some _ when obj.ReferenceEquals(kind.HandWritten.Value.Step, kind.Step) ->
-            // The hand-written recurrences work on one block of Units values with a [units; units] W_rec.
-            match specs |> List.filter (fun s -> s.Role = Role.Recurrent) with
-            | [ r ] when r.Shape = [| sizes.Units; sizes.Units |] -> ()
-            | _ -> Check.fail "parameters" (sprintf "%s has a hand-written recurrence and needs exactly one Role.Recurrent parameter of shape [%d; %d]" where sizes.Units sizes.Units)
-            if layout.Blocks.Length <> 1 || layout.Blocks.Head.Size <> sizes.Units then
-                Check.fail "state" (sprintf "%s has a hand-written recurrence and needs one state block of %d values" where sizes.Units)
+        | Some h when obj.ReferenceEquals(h.Step, kind.Step) ->
+            let units = sizes.Units
+            let exactlyOne (role: Role) (roleText: string) (shape: int[]) =
+                match specs |> List.filter (fun s -> s.Role = role) with
+                | [ r ] when r.Shape = shape -> ()
+                | _ -> Check.fail "parameters" (sprintf "%s has a hand-written recurrence and needs exactly one %s parameter of shape [%s]" where roleText (String.Join("; ", shape)))
+            let stateOf (blocks: int) =
+                if layout.Blocks.Length <> blocks || layout.Blocks |> List.exists (fun b -> b.Size <> units) then
+                    Check.fail "state" (sprintf "%s has a hand-written recurrence and needs %d state block(s) of %d values" where blocks units)
+            match h.Recurrence with
+            | FusedRecurrence.Rnn
+            | FusedRecurrence.Ctrnn _ ->
+                // One block of Units values with a [units; units] W_rec.
+                exactlyOne Role.Recurrent "Role.Recurrent" [| units; units |]
+                stateOf 1
+            | FusedRecurrence.Gru ->
+                exactlyOne (Role.RecurrentBlocks 3) "Role.RecurrentBlocks 3" [| 3 * units; units |]
+                exactlyOne Role.RecurrentBias "Role.RecurrentBias" [| 3 * units |]
+                stateOf 1
+            | FusedRecurrence.Lstm ->
+                // Packed [h; c]: the readout and rates block must be h, the first one.
+                exactlyOne (Role.RecurrentBlocks 4) "Role.RecurrentBlocks 4" [| 4 * units; units |]
+                stateOf 2
         | _ -> ()

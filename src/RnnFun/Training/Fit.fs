@@ -108,8 +108,8 @@ type FitConfig =
       /// Seed of data order, fresh data and noise.
       Seed: int
       /// Back-propagate through time with the kind's hand-written pass (`Kind.HandWritten`, the
-      /// built-in rnn and ctrnn) where it applies (`FusedBptt`); false: autograd through every step.
-      /// Same gradients.
+      /// built-in rnn, ctrnn, gru and lstm) where it applies (`FusedBptt`); false: autograd through
+      /// every step. Same gradients.
       FusedBackward: bool }
 
     static member defaults =
@@ -170,8 +170,8 @@ type Trainer =
           Optimised: Modules.Parameter list
           Optimizer: torch.optim.Optimizer
           Generator: torch.Generator
-          /// The hand-written recurrence and the name of the weights it computes with.
-          Fused: (FusedRecurrence * string) option
+          /// The hand-written recurrence and the names of the weights (and the gru's b_hh) it computes with.
+          Fused: (FusedRecurrence * string * string option) option
           mutable StepsTaken: int }
 
     /// Optimiser steps taken so far.
@@ -362,10 +362,7 @@ module Training =
               | None -> () ]
         let fused =
             if not config.FusedBackward then None
-            else
-                match FusedBptt.recurrenceOf net.kind, Network.recurrentName net with
-                | Some r, Some name -> Some(r, name)
-                | _ -> None
+            else Network.handWrittenNames net
         { Config = config
           Source = net
           Working = { net with parameters = List.map2 (fun (p: Parameter) v -> { p with Value = v }) net.parameters leaves }
@@ -376,6 +373,12 @@ module Training =
           Generator = new torch.Generator(uint64 (uint32 config.Seed))
           Fused = fused
           StepsTaken = 0 }
+
+    /// The hand-written recurrence the trainer back-propagates through (`FusedBptt`: the built-in
+    /// rnn, ctrnn, gru and lstm), or None when it runs autograd through the kind's step (a kind
+    /// without one, a step of one's own, `FusedBackward = false`).
+    let handWrittenRecurrence (trainer: Trainer) : FusedRecurrence option =
+        trainer.Fused |> Option.map (fun (r, _, _) -> r)
 
     /// The loss of a batch (with noise and regularisation when training), and the fused unroll when
     /// it was used. Opens no scope.
@@ -403,11 +406,11 @@ module Training =
             else drive
         let fused =
             match t.Fused with
-            | Some (recurrence, wRec) when training -> Some(FusedBptt.unroll recurrence w[wRec] h0 drive)
+            | Some (recurrence, wRec, bRec) when training -> Some(FusedBptt.unrollWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive)
             | _ -> None
         let states =
             match fused with
-            | Some u -> u.States // [time; batch; units]
+            | Some u -> u.States // [time; batch; state]
             | None -> Network.unrollDrive kind w h0 drive // [batch; time; state]
         let outputs = Network.readoutWith net w states // same layout as the states, [..; outputs]
         let loss = mse outputs (turn y) (mask |> Option.map turn)

@@ -115,7 +115,7 @@ module Gated =
                         let dz = scaleRows (z * (1.0 - z)) (block whh n 1L) // [batch; H; H]
                         let dn = scaleRows (1.0 - candidate.square ()) (scaleRows hn dr + scaleRows r (block whh n 2L)) // [batch; H; H]
                         diag z + scaleRows (h - candidate) dz + scaleRows (1.0 - z) dn } // [batch; H; H]
-          HandWritten = None
+          HandWritten = Some { Recurrence = FusedRecurrence.Gru; Step = step }
           TimeScale = None
           // F(h) - h = (1 - z) (n - h): the fixed points are the zeros of n(h) - h.
           FixedPointResidual =
@@ -190,7 +190,7 @@ module Gated =
                         let top = torch.cat([| dhdh; diag (dtc * f) |], 2L) // [batch; H; 2H]
                         let bottom = torch.cat([| dcdh; diag f |], 2L) // [batch; H; 2H]
                         torch.cat([| top; bottom |], 1L) } // [batch; 2H; 2H]
-          HandWritten = None
+          HandWritten = Some { Recurrence = FusedRecurrence.Lstm; Step = step }
           TimeScale = None
           FixedPointResidual = None }
 
