@@ -65,6 +65,17 @@ type FixedPointRow =
       BaselineUnmatched: int
       Phases: SearchPhases }
 
+/// `FixedPoints.find` on a trained gated flip-flop (no FixedPointFinder-style baseline: that one is
+/// written for torch.nn.RNN).
+type GatedFixedPointRow =
+    { Problem: string
+      Seconds: float
+      Unique: int
+      Converged: int
+      /// Fixed points by number of unstable modes, "8 / 12 / 6 / 1".
+      ByModes: string
+      Training: FlipFlopTraining }
+
 /// Extra peak resident memory of one workload size (see Workloads.memoryProbe).
 type MemoryRow =
     { What: string
@@ -85,6 +96,7 @@ type Results =
       GatedTraining: GatedRow list
       GatedForward: GatedRow list
       FixedPoints: FixedPointRow list
+      GatedFixedPoints: GatedFixedPointRow list
       FlipFlop: FlipFlopTraining option
       Demo: DemoRun option
       Memory: MemoryRow list
@@ -419,6 +431,32 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
             report "fixed-points speedup W=2I against the search alone: %.2f" w2iRow.SearchOnlySpeedup
             report "fixed-points found (W=2I, unique, q < 1e-12): rnnfun %d, baseline %d" w2iRow.RnnFun.Unique w2iRow.Baseline.Unique
             [ w2iRow; flipFlopRow ], Some flipFlopTraining
+    let gatedFixedPointRows =
+        if not (on "fixed-points") then []
+        else
+            [ for kind in [ Kinds.gru ] do
+                say "fixed points: training the %s flip-flop preset ..." kind.Name
+                let problem, training = flipFlopProblemOf kind
+                torch.set_num_threads (fixedPointThreads problem.Network.Sizes.Units)
+                let mutable last = Unchecked.defaultof<FixedPointResult>
+                let samples =
+                    interleave plan.SearchWarmup plan.SearchRounds
+                        [ { Name = "rnnfun"; OperationsPerCall = 1; Call = fun () -> last <- FixedPoints.find FixedPointConfig.defaults problem.Network (ConstantInput.Same problem.Input) problem.Initial } ]
+                let byModes =
+                    let counts = last.FixedPoints |> Array.countBy (fun p -> p.UnstableModes) |> Map.ofArray
+                    let top = if counts.IsEmpty then 0 else counts |> Map.toSeq |> Seq.map fst |> Seq.max
+                    String.Join(" / ", [ for m in 0 .. top -> string (counts |> Map.tryFind m |> Option.defaultValue 0) ])
+                let row =
+                    { Problem = problem.Name
+                      Seconds = median samples["rnnfun"]
+                      Unique = last.FixedPoints.Length
+                      Converged = last.Converged
+                      ByModes = byModes
+                      Training = training }
+                say "  %s: FixedPoints.find %.3f s (%d unique: %s by unstable modes; %d of %d converged)" row.Problem row.Seconds row.Unique row.ByModes row.Converged problem.Initial.Length
+                report "fixed-points %s s: %.3f" kind.Name row.Seconds
+                (problem.Network :> IDisposable).Dispose()
+                yield row ]
 
     // 5. The demo pipeline.
     let demo =
@@ -460,6 +498,7 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
       GatedTraining = gatedTrainingRows
       GatedForward = gatedForwardRows
       FixedPoints = fixedPointRows
+      GatedFixedPoints = gatedFixedPointRows
       FlipFlop = flipFlopTraining
       Demo = demo
       Memory = memory

@@ -358,6 +358,18 @@ let write (path: string) (mode: Mode) (r: Results) =
                 (t.ValidationLoss.ToString("0.0e0", inv)))
         line ""
     | None -> ()
+    if not r.GatedFixedPoints.IsEmpty then
+        lines
+            [ "Gated kinds (`FixedPoints.find` alone: the baseline above is written for `torch.nn.RNN`). The"
+              "gru solves its own fixed-point equations n(h) - h = 0 (`Kind.FixedPointResidual`; docs/analysis.md):"
+              ""
+              "| problem | FixedPoints.find s | unique points (by unstable modes) | starts converged | training |"
+              "|---|---|---|---|---|" ]
+        for x in r.GatedFixedPoints do
+            line (
+                sprintf "| %s | %s | %d (%s) | %d of 1024 | %s s, %d epochs, validation loss %s |" x.Problem (f3 x.Seconds) x.Unique x.ByModes x.Converged
+                    (f1 x.Training.Seconds) x.Training.Epochs (x.Training.ValidationLoss.ToString("0.0e0", inv)))
+        line ""
     match mode with
     | Quick -> ()
     | Full (rows, _) ->

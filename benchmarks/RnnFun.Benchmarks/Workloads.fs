@@ -411,8 +411,8 @@ type FlipFlopTraining =
 
 /// Trains `Presets.flipFlop 0` and samples 1024 initial states (noise 0.5, seed 0) from its
 /// trajectories on 64 fresh trials, as `rnnfun demo` does.
-let flipFlopProblem () =
-    let preset = Presets.flipFlop 0
+let flipFlopProblemOf (kind: Kind) =
+    let preset = Presets.flipFlop 0 |> Presets.withKind kind
     let fit = Presets.train preset
     let trials = preset.Task.Generate 64 12345
     let trajectory =
@@ -426,11 +426,14 @@ let flipFlopProblem () =
           Epochs = fit.StoppedAtEpoch
           FinalLoss = (if fit.Losses.Length > 0 then Array.last fit.Losses else nan)
           ValidationLoss = (if fit.ValidationLosses.Length > 0 then Array.last fit.ValidationLosses else nan) }
-    { Name = "trained flip-flop, 64 units"
+    { Name = (if kind.Name = "rnn" then "trained flip-flop, 64 units" else sprintf "trained %s flip-flop, 64 units" kind.Name)
       Network = fit.Network
       Input = Array.zeroCreate preset.Network.InputSize
       Initial = InitialStates.fromStates 1024 0.5 0 trajectory },
     training
+
+/// `flipFlopProblemOf Kinds.rnn`.
+let flipFlopProblem () = flipFlopProblemOf Kinds.rnn
 
 /// The outcome of one search, reduced to what the benchmark compares.
 type SearchOutcome =
