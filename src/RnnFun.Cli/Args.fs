@@ -97,7 +97,7 @@ type FixedPointArgs =
             | N_Init _ -> "number of initial states (default 1024)."
             | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
             | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
-            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, to OUT's name + .slow-points.json."
+            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, beside OUT with its extension replaced (--out fps.json: fps.slow-points.json)."
             | Seed _ -> "seed of the sampling (default 0)."
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."
