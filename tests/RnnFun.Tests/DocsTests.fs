@@ -100,7 +100,7 @@ let private figureTests =
                 // README: `rnnfun demo`, full size (the demo writes to ./rnnfun-demo by default).
                 let demo = run [ "demo"; "--quiet" ]
                 let shown = blockAfter "## What the demo shows" readme
-                Expect.equal (maskTimes shown) (maskTimes (demo.Replace("/home/me/", "./").TrimStart('\n'))) "README.md shows what `rnnfun demo` prints (times aside)"
+                Expect.equal (maskTimes (demo.Replace("/home/me/", "./").TrimStart('\n'))) (maskTimes shown) "README.md shows what `rnnfun demo` prints (times aside)"
                 // training.md's measured table: whole `rnnfun train` commands.
                 for task in [ "flipflop"; "integrator" ] do
                     let out = run [ "train"; "--task"; task; "--out"; task + ".json"; "--quiet" ]
