@@ -126,6 +126,15 @@ let private figureTests =
                 if Directory.Exists dir then Directory.Delete(dir, true)
         }
 
+        test "train --help gives each task's own preset learning rate, batch size and epochs" {
+            let _, help, _ = rnnfunIn (Path.GetTempPath()) [ "train"; "--help" ]
+            let words = Text.RegularExpressions.Regex.Replace(help, @"\s+", " ")
+            for task in [ "flipflop"; "integrator"; "sine" ] do
+                let preset = Presets.byName task 0
+                for value in [ sprintf "%g" preset.Fit.LearningRate; string preset.Fit.BatchSize; string preset.Fit.Epochs ] do
+                    Expect.stringContains words (sprintf "%s %s" task value) (sprintf "train --help gives %s's preset value %s" task value)
+        }
+
         test "where --slow-points writes is the file name --help, analysis.md and formats.md give" {
             let root = repositoryRoot.Force()
             let dir = Path.Combine(Path.GetTempPath(), "rnnfun-docs-" + Guid.NewGuid().ToString("N"))
