@@ -32,6 +32,14 @@ type DemoArgs =
             | Kind _ -> "rnn, ctrnn (dt 5, tau 50), gru, lstm or ugrnn; the task preset's kind by default."
             | Quiet -> "print only the summary."
 
+/// "flipflop 0.01, integrator 0.003, sine 0.01" (or "64 for every task"): a preset setting per task, read from the presets
+/// themselves so that the help cannot drift from them.
+let private perTask (setting: RnnFun.Preset -> string) =
+    let values = [ "flipflop"; "integrator"; "sine" ] |> List.map (fun task -> task, setting (RnnFun.Presets.byName task 0))
+    match values |> List.map snd |> List.distinct with
+    | [ one ] -> one + " for every task"
+    | _ -> values |> List.map (fun (task, value) -> task + " " + value) |> String.concat ", "
+
 [<HelpFlags("--help", "-h")>]
 type TrainArgs =
     | [<Mandatory>] Task of name: string
@@ -53,11 +61,11 @@ type TrainArgs =
             match a with
             | Task _ -> "flipflop, integrator or sine."
             | Kind _ -> "rnn, ctrnn (dt 5, tau 50), gru, lstm or ugrnn; the preset's kind by default."
-            | Units _ -> "number of recurrent units (preset: 64)."
-            | Epochs _ -> "number of epochs (preset's by default)."
-            | Lr _ -> "learning rate (preset: 0.01)."
-            | Batch_Size _ -> "trials per batch (preset: 64)."
-            | Seq_Len _ -> "steps per trial (task's default by default)."
+            | Units _ -> sprintf "number of recurrent units (the task's preset: %s)." (perTask (fun p -> string p.Network.Units))
+            | Epochs _ -> sprintf "number of epochs (the task's preset: %s)." (perTask (fun p -> string p.Fit.Epochs))
+            | Lr _ -> sprintf "learning rate (the task's preset: %s)." (perTask (fun p -> sprintf "%g" p.Fit.LearningRate))
+            | Batch_Size _ -> sprintf "trials per batch (the task's preset: %s)." (perTask (fun p -> string p.Fit.BatchSize))
+            | Seq_Len _ -> sprintf "steps per trial (the task's preset: %s)." (perTask (fun p -> string (p.Task.Generate 1 0).Time))
             | Dale_Ratio _ -> "fraction of excitatory units (Dale's law)."
             | No_Autapses -> "no unit projects onto itself."
             | Seed _ -> "seed of weights, data and noise (default 0)."
@@ -91,7 +99,7 @@ type FixedPointArgs =
             | N_Init _ -> "number of initial states (default 1024)."
             | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
             | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
-            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, to OUT's name + .slow-points.json."
+            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, beside OUT with its extension replaced (--out fps.json: fps.slow-points.json)."
             | Seed _ -> "seed of the sampling (default 0)."
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."

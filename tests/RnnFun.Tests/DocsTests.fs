@@ -1,6 +1,7 @@
 /// Code shown in the docs is code that runs in CI: these tests fail when the two drift apart.
 module RnnFun.Tests.DocsTests
 
+open System
 open System.IO
 open Expecto
 open RnnFun
@@ -34,6 +35,130 @@ let private readmeExample () =
         printfn "%d %A unstable modes %d |lambda1| %.3f" p.Id p.Kind p.UnstableModes p.Eigenvalues[0].Magnitude
     // README:end
     found
+
+/// The body of the first fenced block that starts after `marker` (a fence with or without a language).
+let private blockAfter (marker: string) (markdown: string) =
+    let at = markdown.IndexOf marker
+    if at < 0 then failwithf "%s not found" marker
+    let fence = markdown.IndexOf("```", at)
+    let body = markdown.IndexOf('\n', fence) + 1
+    markdown.Substring(body, markdown.IndexOf("\n```", body) + 1 - body)
+
+/// Durations change from run to run: "3.5s" and "0.54s" become "#s"; docs may quote any.
+let private maskTimes (text: string) = Text.RegularExpressions.Regex.Replace(text, @"\b\d+(\.\d+)?s\b", "#s")
+
+/// Runs the built rnnfun (the app host beside the tests) in `dir`: exit code, stdout, stderr.
+let private rnnfunIn (dir: string) (args: string list) =
+    let info = Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "RnnFun.Cli"), args, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir)
+    use p = Diagnostics.Process.Start info
+    let err = p.StandardError.ReadToEndAsync()
+    let out = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    p.ExitCode, out, err.Result
+
+/// Every line the doc shows (but "..." lines, which elide) is a line of the run's output, in order;
+/// `doc` and `output` are compared with their times masked.
+let private expectExcerpt (doc: string) (output: string) (what: string) =
+    let actual = (maskTimes output).Replace("\r", "").Split('\n')
+    let mutable at = 0
+    for line in (maskTimes doc).Split('\n') |> Array.filter (fun l -> l.Trim() <> "" && l.Trim() <> "...") do
+        match actual |> Array.skip at |> Array.tryFindIndex ((=) line) with
+        | Some i -> at <- at + i + 1
+        | None -> failtestf "%s shows a line the run does not print (in this order):\n%s\nThe run printed:\n%s" what line output
+
+/// A row of a markdown table whose cells start with `first` (for example [ "integrator"; "0" ]).
+let private tableRow (first: string list) (markdown: string) =
+    markdown.Split('\n')
+    |> Array.map (fun l -> l.Trim().Trim('|').Split('|') |> Array.map (fun c -> c.Trim()))
+    |> Array.tryFind (fun cells -> cells.Length > first.Length && List.ofArray cells[.. first.Length - 1] = first)
+    |> Option.defaultWith (fun () -> failwithf "no table row %A" first)
+
+/// `actual` rounded to the significant digits the doc gives `shown` with ("0.0074": 2) is `shown`.
+let private sameToShownDigits (shown: string) (actual: float) =
+    let digits = shown.TrimStart('0', '.').Replace(".", "").Length
+    let rounded = Double.Parse(actual.ToString("G" + string digits, Globalization.CultureInfo.InvariantCulture), Globalization.CultureInfo.InvariantCulture)
+    rounded = Double.Parse(shown, Globalization.CultureInfo.InvariantCulture)
+
+/// The figures the docs quote from runs of the command line, checked against the same runs here so
+/// that they cannot drift from the code (training, the search and the topology are deterministic on
+/// one machine; another CPU may round differently, and then the docs need the figures of CI's
+/// machine). Durations are not checked.
+let private figureTests =
+    testSequenced <| testList "figures" [
+        test "the README's demo output, docs/training.md's seed-0 rows and docs/analysis.md's command outputs are what the commands print" {
+            let root = repositoryRoot.Force()
+            let readme = File.ReadAllText(Path.Combine(root, "README.md"))
+            let training = File.ReadAllText(Path.Combine(root, "docs", "training.md"))
+            let analysis = File.ReadAllText(Path.Combine(root, "docs", "analysis.md"))
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-docs-" + Guid.NewGuid().ToString("N"))
+            Directory.CreateDirectory dir |> ignore
+            try
+                let run args =
+                    let code, out, err = rnnfunIn dir args
+                    Expect.equal code 0 (sprintf "rnnfun %s: exit code; stderr: %s" (String.concat " " args) err)
+                    out.Replace(dir, "/home/me")
+                // README: `rnnfun demo`, full size (the demo writes to ./rnnfun-demo by default).
+                let demo = run [ "demo"; "--quiet" ]
+                let shown = blockAfter "## What the demo shows" readme
+                Expect.equal (maskTimes (demo.Replace("/home/me/", "./").TrimStart('\n'))) (maskTimes shown) "README.md shows what `rnnfun demo` prints (times aside)"
+                // training.md's measured table: whole `rnnfun train` commands.
+                for task in [ "flipflop"; "integrator" ] do
+                    let out = run [ "train"; "--task"; task; "--out"; task + ".json"; "--quiet" ]
+                    let m = Text.RegularExpressions.Regex.Match(out, @"^(\S+) after (\d+) epochs \((\d+) steps, [^)]*\): .*best validation loss ([^ ]+) ")
+                    Expect.isTrue m.Success (sprintf "train's summary line: %s" out)
+                    let log = TrainingLogFile.load (task + ".training-log.json" |> fun f -> Path.Combine(dir, f))
+                    let row = tableRow [ task; "0" ] training
+                    let reason = if m.Groups[1].Value = "stop-loss" then ", stop-loss" else ""
+                    Expect.equal row[2] (sprintf "%s (%s)%s" m.Groups[2].Value m.Groups[3].Value reason) (sprintf "docs/training.md: %s seed 0's epochs (steps)" task)
+                    let best = log.ValidationLosses[log.BestEpoch - 1]
+                    Expect.isTrue (sameToShownDigits row[3] best) (sprintf "docs/training.md: %s seed 0's best validation MSE is %s, the run's %g" task row[3] best)
+                // analysis.md: the fixed-points and topology commands on the flip-flop trained above,
+                // each run as the doc's own command line.
+                for command in [ "$ rnnfun fixed-points "; "$ rnnfun topology " ] do
+                    let at = analysis.IndexOf command
+                    Expect.isGreaterThanOrEqual at 0 (sprintf "docs/analysis.md shows `%s`" command)
+                    let block = analysis.Substring(at, analysis.IndexOf("\n```", at) + 1 - at)
+                    let lines = block.Split('\n')
+                    let args = lines[0].Substring(2).Split(' ', StringSplitOptions.RemoveEmptyEntries) |> List.ofArray |> List.tail
+                    let out = run args
+                    expectExcerpt (String.concat "\n" lines[1..]) out (sprintf "docs/analysis.md's `%s` output" (lines[0].Substring 2))
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
+
+        test "train --help gives each task's own preset learning rate, batch size and epochs" {
+            let _, help, _ = rnnfunIn (Path.GetTempPath()) [ "train"; "--help" ]
+            let words = Text.RegularExpressions.Regex.Replace(help, @"\s+", " ")
+            for task in [ "flipflop"; "integrator"; "sine" ] do
+                let preset = Presets.byName task 0
+                for value in [ sprintf "%g" preset.Fit.LearningRate; string preset.Fit.BatchSize; string preset.Fit.Epochs ] do
+                    Expect.stringContains words (sprintf "%s %s" task value) (sprintf "train --help gives %s's preset value %s" task value)
+        }
+
+        test "where --slow-points writes is the file name --help, analysis.md and formats.md give" {
+            let root = repositoryRoot.Force()
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-docs-" + Guid.NewGuid().ToString("N"))
+            Directory.CreateDirectory dir |> ignore
+            try
+                do
+                    use net = Network.scaledIdentity Kinds.rnn 2 2.0
+                    ModelFile.save (Path.Combine(dir, "m.json")) net
+                let code, _, err = rnnfunIn dir [ "fixed-points"; "--model"; "m.json"; "--box"; "-1.5,1.5"; "--n-init"; "32"; "--slow-points"; "--out"; "fps.json"; "--quiet" ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                let written = Directory.GetFiles dir |> Array.map Path.GetFileName |> Array.except [ "m.json"; "fps.json" ]
+                Expect.hasLength written 1 (sprintf "one slow-point file beside fps.json: %A" written)
+                FixedPointFile.load (Path.Combine(dir, written[0])) |> ignore
+                let _, help, _ = rnnfunIn dir [ "fixed-points"; "--help" ]
+                for name, text in [ "--help", help
+                                    "docs/analysis.md", File.ReadAllText(Path.Combine(root, "docs", "analysis.md"))
+                                    "docs/formats.md", File.ReadAllText(Path.Combine(root, "docs", "formats.md")) ] do
+                    // Argu wraps the help, markdown quotes with backticks: compare the words.
+                    let words = Text.RegularExpressions.Regex.Replace(text.Replace("`", ""), @"\s+", " ")
+                    Expect.stringContains words ("--out fps.json: " + written[0]) (sprintf "%s names the file --out fps.json --slow-points writes" name)
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
+    ]
 
 [<Tests>]
 let tests =
@@ -69,4 +194,6 @@ let tests =
             let program = File.ReadAllText(Path.Combine(root, "tests", "package-check", "Program.cs"))
             Expect.equal (firstBlock "csharp" doc) program "docs/getting-started.md shows tests/package-check/Program.cs"
         }
+
+        figureTests
     ]
