@@ -434,23 +434,24 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
     let gatedFixedPointRows =
         if not (on "fixed-points") then []
         else
-            [ for kind in [ Kinds.gru ] do
+            [ for kind in [ RnnFun.Kinds.gru ] do
                 say "fixed points: training the %s flip-flop preset ..." kind.Name
                 let problem, training = flipFlopProblemOf kind
                 torch.set_num_threads (fixedPointThreads problem.Network.Sizes.Units)
-                let mutable last = Unchecked.defaultof<FixedPointResult>
+                let mutable last = Unchecked.defaultof<RnnFun.FixedPointResult>
                 let samples =
                     interleave plan.SearchWarmup plan.SearchRounds
-                        [ { Name = "rnnfun"; OperationsPerCall = 1; Call = fun () -> last <- FixedPoints.find FixedPointConfig.defaults problem.Network (ConstantInput.Same problem.Input) problem.Initial } ]
+                        [ { Name = "rnnfun"; OperationsPerCall = 1; Call = fun () -> last <- RnnFun.FixedPoints.find RnnFun.FixedPointConfig.defaults problem.Network (RnnFun.ConstantInput.Same problem.Input) problem.Initial } ]
+                let found: RnnFun.FixedPointResult = last
                 let byModes =
-                    let counts = last.FixedPoints |> Array.countBy (fun p -> p.UnstableModes) |> Map.ofArray
+                    let counts = found.FixedPoints |> Array.countBy (fun p -> p.UnstableModes) |> Map.ofArray
                     let top = if counts.IsEmpty then 0 else counts |> Map.toSeq |> Seq.map fst |> Seq.max
                     String.Join(" / ", [ for m in 0 .. top -> string (counts |> Map.tryFind m |> Option.defaultValue 0) ])
                 let row =
                     { Problem = problem.Name
                       Seconds = median samples["rnnfun"]
-                      Unique = last.FixedPoints.Length
-                      Converged = last.Converged
+                      Unique = found.FixedPoints.Length
+                      Converged = found.Converged
                       ByModes = byModes
                       Training = training }
                 say "  %s: FixedPoints.find %.3f s (%d unique: %s by unstable modes; %d of %d converged)" row.Problem row.Seconds row.Unique row.ByModes row.Converged problem.Initial.Length
