@@ -73,12 +73,14 @@ module Gated =
     let gru: Kind =
         // The recurrent half: h W_hh' + b_hh [batch; 3H], kept apart because r multiplies its n block.
         let recurrent (w: Weights) (h: Tensor) = torch.addmm(w["bias_hh_l0"], h, w["weight_hh_l0"].t (), 1.0f, 1.0f)
-        // n = tanh(W_in x + b_in + r (W_hn h + b_hn)) alone [batch; H] (the fixed-point residual's part).
-        let candidateOf (w: Weights) (h: Tensor) (drive: Tensor) =
+        // r, W_hn h + b_hn and n = tanh(W_in x + b_in + r (W_hn h + b_hn)), [batch; H] each: what the
+        // fixed-point residual n(h) - h and its derivatives read.
+        let candidateParts (w: Weights) (h: Tensor) (drive: Tensor) =
             let n = h.shape[1]
             let gh = recurrent w h // [batch; 3H]
             let r = torch.sigmoid (drive.narrow(1L, 0L, n) + gh.narrow(1L, 0L, n)) // [batch; H]
-            torch.tanh (part n 2L drive + r * part n 2L gh)
+            let hn = part n 2L gh // [batch; H]
+            n, r, hn, torch.tanh (part n 2L drive + r * hn)
         // One function value: the closed-form Jacobian is the derivative of exactly this step.
         let step: Weights -> Tensor -> Tensor -> Tensor =
             fun w h drive ->
@@ -121,27 +123,19 @@ module Gated =
           FixedPointResidual =
             Some
                 { Step = step
-                  Residual = fun w h drive -> candidateOf w h drive - h // [batch; H]
+                  Residual = fun w h drive -> (let _, _, _, candidate = candidateParts w h drive in candidate - h) // [batch; H]
                   Jacobian =
                     Some(fun w h drive ->
-                        let n = h.shape[1]
+                        let n, r, hn, candidate = candidateParts w h drive
                         let whh = w["weight_hh_l0"] // [3H; H]
-                        let gh = recurrent w h // [batch; 3H]
-                        let r = torch.sigmoid (drive.narrow(1L, 0L, n) + gh.narrow(1L, 0L, n)) // [batch; H]
-                        let hn = part n 2L gh // [batch; H]
-                        let candidate = torch.tanh (part n 2L drive + r * hn) // [batch; H]
                         let dr = scaleRows (r * (1.0 - r)) (block whh n 0L) // [batch; H; H]
                         scaleRows (1.0 - candidate.square ()) (scaleRows hn dr + scaleRows r (block whh n 2L))
                         - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) // [batch; H; H]
                   // v' dn/dh - v = (v (1 - n^2) hn r (1 - r)) W_hr + (v (1 - n^2) r) W_hn - v.
                   VectorJacobian =
                     Some(fun w h drive v ->
-                        let n = h.shape[1]
+                        let n, r, hn, candidate = candidateParts w h drive
                         let whh = w["weight_hh_l0"] // [3H; H]
-                        let gh = recurrent w h // [batch; 3H]
-                        let r = torch.sigmoid (drive.narrow(1L, 0L, n) + gh.narrow(1L, 0L, n)) // [batch; H]
-                        let hn = part n 2L gh // [batch; H]
-                        let candidate = torch.tanh (part n 2L drive + r * hn) // [batch; H]
                         let va = v * (1.0 - candidate.square ()) * r // [batch; H]
                         torch.addmm(torch.mm(va * hn * (1.0 - r), whh.narrow(0L, 0L, n)), va, whh.narrow(0L, 2L * n, n), 1.0f, 1.0f) - v) } } // [batch; H]
 
