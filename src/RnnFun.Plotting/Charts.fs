@@ -36,7 +36,6 @@ type TrainingLog =
           LearningRates = r.LearningRates
           BestEpoch = r.BestEpoch }
 
-/// Plotly.NET figures of RnnFun's plain results (never tensors). Every function returns a
 /// Where the topology figure puts its nodes.
 [<RequireQualifiedAccess>]
 type TopologyLayout =
@@ -47,6 +46,7 @@ type TopologyLayout =
     /// PC1 (of their ids without a PCA): every node apart, attractors below the saddles.
     | Layered
 
+/// Plotly.NET figures of RnnFun's plain results (never tensors). Every function returns a
 /// `GenericChart` with a title, axis titles and a legend; given empty input it returns a chart that
 /// says "no data" instead of throwing. Charts compose with Plotly.NET's own functions
 /// (`Chart.withSize`, `Chart.withTitle`, ...).

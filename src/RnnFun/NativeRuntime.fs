@@ -5,6 +5,14 @@ open System.IO
 open System.Reflection
 open System.Runtime.InteropServices
 
+/// libtorch, the native runtime TorchSharp needs, is in none of the places it is looked for: says
+/// which package to reference. Raised by RnnFun's first use of TorchSharp instead of the process
+/// aborting inside TorchSharp's initialisation.
+exception NativeRuntimeMissing of searched: string list * version: string with
+    override this.Message =
+        sprintf "libtorch, the native runtime TorchSharp needs, was not found (looked in %s): reference the package libtorch-cpu-linux-x64 %s in the program that uses RnnFun (see docs/native-runtime.md)"
+            (String.Join(", ", this.searched)) this.version
+
 /// Makes TorchSharp load the libtorch this library was built against, even when another libtorch
 /// (Debian's python3-torch puts libtorch 1.13 in /usr/lib/x86_64-linux-gnu) is on the system
 /// library path. TorchSharp loads `torch_cpu` by its bare name; outside an application with a
@@ -14,14 +22,6 @@ open System.Runtime.InteropServices
 /// The library calls `ensure` before its first use of TorchSharp (creating or loading a network, a
 /// PyTorch file); a program that calls TorchSharp before any RnnFun function calls it first.
 /// docs/native-runtime.md has the details.
-/// libtorch, the native runtime TorchSharp needs, is in none of the places it is looked for: says
-/// which package to reference. Raised by RnnFun's first use of TorchSharp instead of the process
-/// aborting inside TorchSharp's initialisation.
-exception NativeRuntimeMissing of searched: string list * version: string with
-    override this.Message =
-        sprintf "libtorch, the native runtime TorchSharp needs, was not found (looked in %s): reference the package libtorch-cpu-linux-x64 %s in the program that uses RnnFun (see docs/native-runtime.md)"
-            (String.Join(", ", this.searched)) this.version
-
 [<RequireQualifiedAccess>]
 module NativeRuntime =
     /// The libtorch version of the `libtorch-cpu-linux-x64` package (Directory.Packages.props).
@@ -91,8 +91,9 @@ module NativeRuntime =
 
     /// Loads the project's libtorch by absolute path, once, on Linux, before TorchSharp does. Does
     /// nothing elsewhere, when libtorch is already in the process, or when RNNFUN_LIBTORCH_PRELOAD=0
-    /// (for a program that brings its own libtorch). Raises `NativeRuntimeMissing` when no libtorch is in the process
-    /// nor in any of the folders looked in (TorchSharp would abort the process).
+    /// (for a program that brings its own libtorch). When none of these folders has libtorch,
+    /// TorchSharp's own search runs, and if it fails too, `NativeRuntimeMissing` is raised (where an
+    /// unhandled TorchSharp error would end the process).
     let ensure () : unit =
         // Every caller waits for the first one's loads to finish, so that none reaches TorchSharp before them.
         lock gate (fun () ->
@@ -100,5 +101,11 @@ module NativeRuntime =
                 try preload () with _ -> () // TorchSharp's own loading then runs as before
                 attempted <- true)
         match missing with
-        | Some searched when not (libtorchMapped ()) -> raise (NativeRuntimeMissing(searched, libTorchVersion))
+        | Some searched when not (libtorchMapped ()) ->
+            // TorchSharp has fallbacks of its own (its package folder, CUDA packages, the loader's
+            // default path): let it try, and turn its failure into one clear exception instead of an
+            // unhandled type-initialisation error that ends the process.
+            let started = try TorchSharp.torch.get_num_threads () >= 0 with _ -> false
+            if started then lock gate (fun () -> missing <- None)
+            else raise (NativeRuntimeMissing(searched, libTorchVersion))
         | _ -> ()

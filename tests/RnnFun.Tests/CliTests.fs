@@ -402,8 +402,8 @@ let tests =
                     Expect.stringContains err "would need about" "the estimate"
                     Expect.stringContains err "is available" "what the machine has"
                     Expect.isFalse (File.Exists model) "no model written"
-                // A small model, then a search from far too many states.
-                let code, _, err = rnnfun [ "train"; "--task"; "flipflop"; "--units"; "4"; "--epochs"; "1"; "--quiet"; "--out"; model ]
+                // A model, then a search from far too many states (64 values each: about 1 TB).
+                let code, _, err = rnnfun [ "train"; "--task"; "flipflop"; "--units"; "64"; "--epochs"; "1"; "--quiet"; "--out"; model ]
                 Expect.equal code 0 ("a small model trains; stderr: " + err)
                 let fps = Path.Combine(dir, "fps.json")
                 let code, _, err = rnnfun [ "fixed-points"; "--model"; model; "--n-init"; "2000000000"; "--box"; "-1,1"; "--out"; fps ]

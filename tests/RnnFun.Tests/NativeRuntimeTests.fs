@@ -60,11 +60,16 @@ let tests =
                 Expect.isFalse (out.Contains "/usr/lib") (sprintf "the project's libtorch: %s" out))
         }
         test "with no libtorch anywhere it looks, RnnFun raises NativeRuntimeMissing naming the package (no abort)" {
-            // A program that forgot the libtorch package, on a machine whose NuGet cache lacks it.
-            let torchSharp = target typeof<torch>.Assembly.Location
+            // A program that forgot the libtorch package, on a machine whose NuGet cache lacks it:
+            // TorchSharp.dll copied away from its package (so that TorchSharp's own search, which
+            // starts from its package folder, finds nothing either) and an empty NuGet cache.
             let quikGraph = target typeof<QuikGraph.Edge<int>>.Assembly.Location
             let rnnFun = target typeof<Network>.Assembly.Location
             withTempDir (fun dir ->
+                let lib = Path.Combine(dir, "lib")
+                Directory.CreateDirectory lib |> ignore
+                let torchSharp = Path.Combine(lib, "TorchSharp.dll")
+                File.Copy(target typeof<torch>.Assembly.Location, torchSharp)
                 let script = Path.Combine(dir, "forgot-libtorch.fsx")
                 File.WriteAllText(script, String.concat "\n" [
                     sprintf "#r @\"%s\"" torchSharp

@@ -38,7 +38,7 @@ let run (args: ParseResults<FixedPointArgs>) =
         match args.TryGetResult Box, args.TryGetResult FixedPointArgs.Task, args.TryGetResult Initial_States with
         | _, _, Some file ->
             if args.Contains Box || args.Contains FixedPointArgs.Task then raise (UserError "--initial-states, --box and --task: give one of them")
-            for flag, given in [ "--n-init", args.Contains N_Init; "--noise", args.Contains FixedPointArgs.Noise ] do
+            for flag, given in [ "--n-init", args.Contains N_Init; "--noise", args.Contains FixedPointArgs.Noise; "--seed", args.Contains FixedPointArgs.Seed ] do
                 if given then raise (UserError(sprintf "%s does not apply to --initial-states (the file's states are used as they are)" flag))
             let states = ArrayFile.readMatrix file
             let width = Network.stateSize net

@@ -605,7 +605,8 @@ module FixedPoints =
                   let xaNew = torch.where(anyBetter.unsqueeze(1L), chosen, xa) // [a; units]
                   let moved = Arrays.ofTensor (anyBetter.to_type(torch.ScalarType.Float64))
                   index.MoveToOuterDisposeScope(), xaNew.MoveToOuterDisposeScope(), moved
-                let mutable next = x
+                // One copy of x per iteration, its rows overwritten chunk by chunk.
+                let next = x.clone () // [k; units]
                 for rows in active |> Array.chunkBySize (matrixRows n) do
                     let index, xaNew, moved = stepRows rows
                     for j in 0 .. rows.Length - 1 do
@@ -614,7 +615,7 @@ module FixedPoints =
                         elif damped[i] then stalled[i] <- true
                         else damped[i] <- true
                     // Every chunk reads the iteration's x and writes its own rows of the next one.
-                    next <- next.index_copy(0L, index, xaNew)
+                    next.index_copy_(0L, index, xaNew) |> ignore
                 let old = x
                 x <- next.MoveToOuterDisposeScope()
                 old.Dispose()
@@ -840,8 +841,8 @@ module FixedPoints =
                 unsolved |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
                 x <- x.index_copy(0L, index, slowed)
         let finalQ = Arrays.ofTensor (qOf kind w x drive)
-        // Converged: the equations solved to TolQ (for F(x) - x itself, q < TolQ).
-        let solved = Arrays.ofTensor (solvedQ eq x drive)
+        // Converged: q of F below TolQ, for every kind (a residual solved to TolQ implies it, since
+        // |F(x) - x| = (1 - g) |R(x)| <= |R(x)|).
         let states = rows x
         let points =
             Array.init k (fun i ->
@@ -850,7 +851,7 @@ module FixedPoints =
                   Input = inputs[i]
                   Q = finalQ[i]
                   Speed = sqrt (2.0 * finalQ[i])
-                  Search = Some { Iterations = iterations[i]; Converged = solved[i] < config.TolQ && finalQ[i] < config.TolQ }
+                  Search = Some { Iterations = iterations[i]; Converged = finalQ[i] < config.TolQ }
                   Eigenvalues = [||]
                   Linearisation = None
                   UnstableModes = 0

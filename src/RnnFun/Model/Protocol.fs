@@ -88,9 +88,6 @@ type FusedRecurrence =
     /// c' = f c + i g, h' = o tanh(c'); the state packed as [h; c].
     | Lstm
 
-/// A hand-written recurrence and the step function it stands for. It is used only while the kind's
-/// `Step` is that very function (reference equality), so a kind derived from a built-in one with
-/// another step (`{ Kinds.rnn with Step = ... }`) takes the general path: no name test, no probe.
 /// Equations with the same zeros as F(h) - h, scaled for the fixed-point search. A gated cell
 /// h' = g h + (1 - g) c (0 < g < 1) has F(h) - h = (1 - g) (c - h): where the gate is shut, 1 - g is
 /// tiny over a whole region, q = |F(h) - h|^2 / 2 is flat there, and Newton's steps on it stall; the
@@ -106,6 +103,9 @@ type FixedPointResidual =
       VectorJacobian: (Weights -> Tensor -> Tensor -> Tensor -> Tensor) option
       Step: Weights -> Tensor -> Tensor -> Tensor }
 
+/// A hand-written recurrence and the step function it stands for. It is used only while the kind's
+/// `Step` is that very function (reference equality), so a kind derived from a built-in one with
+/// another step (`{ Kinds.rnn with Step = ... }`) takes the general path: no name test, no probe.
 type HandWritten =
     { Recurrence: FusedRecurrence
       Step: Weights -> Tensor -> Tensor -> Tensor }

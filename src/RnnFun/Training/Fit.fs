@@ -452,17 +452,17 @@ module Training =
     /// Refuses (`InsufficientMemory`) a step whose unrolled activations would not fit: backpropagation
     /// through time keeps about 4 tensors of [batch; time; state + drive + outputs], the drive as wide
     /// as the recurrent weights' rows (3H for a gru).
-    let private requireStepMemory (net: Network) (batch: Batch) =
+    let private requireStepMemory (net: Network) (trials: int) (time: int) (outputs: int) =
         let driveRows =
             net.Parameters
             |> List.tryPick (fun p -> match p.Spec.Role with Role.Recurrent | Role.RecurrentBlocks _ -> Some(float p.Spec.Shape[0]) | _ -> None)
             |> Option.defaultValue (float net.Sizes.Units)
-        let width = float (Network.stateSize net) + driveRows + float batch.OutputSize
-        Memory.require (sprintf "a training step on %d trials of %d steps" batch.Trials batch.Time) (float batch.Trials * float batch.Time * width * Memory.elementBytes net.Precision * 4.0)
+        let width = float (Network.stateSize net) + driveRows + float outputs
+        Memory.require (sprintf "a training step on %d trials of %d steps" trials time) (float trials * float time * width * Memory.elementBytes net.Precision * 4.0)
 
-    /// `step` on a batch already checked (fit's own batches).
+    /// `step` on a batch already checked (fit's own batches, whose size `fitWith` checked once:
+    /// memory this process freed but still holds would read as unavailable on later steps).
     let private stepUnchecked (trainer: Trainer) (batch: Batch) : StepOutcome =
-        requireStepMemory trainer.Source batch
         use _ = torch.NewDisposeScope()
         let x, y, mask = toTensors trainer.Source.Precision batch
         trainer.Optimizer.zero_grad ()
@@ -487,6 +487,7 @@ module Training =
     let step (trainer: Trainer) (batch: Batch) : StepOutcome =
         Batch.validate "batch" batch
         checkSizes trainer.Source "batch" batch.InputSize batch.OutputSize
+        requireStepMemory trainer.Source batch.Trials batch.Time batch.OutputSize
         stepUnchecked trainer batch
 
     let private evaluateTensors (trainer: Trainer) (x: Tensor) (y: Tensor) (mask: Tensor option) : float =
@@ -538,7 +539,8 @@ module Training =
             let one = task.Generate 1 config.Seed
             let perTrial = float one.Time * float (one.InputSize + one.OutputSize + 1) * (4.0 + Memory.elementBytes net.Precision)
             Memory.require (sprintf "batches of %d trials of %d steps" config.BatchSize one.Time) (float config.BatchSize * perTrial)
-        | TrainingData.Dataset _ -> ()
+            requireStepMemory net config.BatchSize one.Time one.OutputSize
+        | TrainingData.Dataset b -> requireStepMemory net (min config.BatchSize b.Trials) b.Time b.OutputSize
         let batchesOf epoch : (unit -> Batch)[] =
             match data with
             | TrainingData.Dataset b ->
