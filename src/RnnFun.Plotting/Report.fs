@@ -398,7 +398,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                            "runs that reached no fixed point", string t.Unreached ]
                  let topologyPca =
                      match pca, fixedPoints with
-                     | Some p, Some fps when p.Mean.Length = fps[0].State.Length -> Some p
+                     | Some p, Some fps when fps.Length > 0 && p.Mean.Length = fps[0].State.Length -> Some p
                      | _ -> None
                  let points = defaultArg fixedPoints [||]
                  // In PC1-PC2 saddles can sit over attractors: the layered view keeps every node apart.

@@ -71,10 +71,12 @@ module Check =
 [<RequireQualifiedAccess>]
 module Memory =
     /// Bytes the machine can give now: MemAvailable from /proc/meminfo on Linux (it counts reclaimable
-    /// caches), else the runtime's view of the memory available to the process.
+    /// caches), at most the runtime's limit for the process (a container's memory limit, else the
+    /// physical memory); elsewhere that limit alone.
     let available () : float =
         let fromRuntime () = float (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
-        try
+        let fromProc () =
+          try
             if IO.File.Exists "/proc/meminfo" then
                 IO.File.ReadLines "/proc/meminfo"
                 |> Seq.tryFind (fun line -> line.StartsWith "MemAvailable:")
@@ -84,7 +86,8 @@ module Memory =
                     | _ -> None)
                 |> Option.defaultWith fromRuntime
             else fromRuntime ()
-        with _ -> fromRuntime ()
+          with _ -> fromRuntime ()
+        min (fromRuntime ()) (fromProc ())
 
     /// Raises `InsufficientMemory` when `needed` bytes (an estimate of the peak) exceed what is available.
     let require (what: string) (needed: float) =

@@ -225,6 +225,12 @@ let memoryTests =
                 | InsufficientMemory (what, _, _) -> Expect.stringContains what "batches of 2000000000 trials" "names the batches"
                 | other -> failtestf "expected InsufficientMemory, got %O" other)
         }
+        test "a null trajectory state is refused by name, not with a null reference" {
+            Expect.throwsC (fun () -> InitialStates.fromStates 4 0.5 0 [| null |] |> ignore) (fun e ->
+                match e with
+                | InvalidArgument (argument, _) -> Expect.equal argument "states" "names the states"
+                | other -> failtestf "expected InvalidArgument, got %O" other)
+        }
         test "sizes that fit are not refused" {
             use net = Network.create Kinds.gru { NetworkConfig.defaults with InputSize = 3; Units = 512; OutputSize = 3 }
             // About 290 MB: above the 100 MB below which nothing is checked, so the machine's available

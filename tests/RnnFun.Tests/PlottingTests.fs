@@ -493,6 +493,11 @@ let tests =
             Expect.equal (count "side by side in the order of PC1" html) 1 "one of them layered, in the order of PC1"
         }
 
+        test "report: an empty fixed-point list with states and a topology does not throw" {
+            let inputs = { ReportInputs.empty with States = Some decoupledTrajectories; FixedPoints = Some [||]; Topology = Some topology.Value }
+            Expect.stringContains (Report.html inputs) "Fixed-point topology" "the topology is drawn (layered, no PCA positions)"
+        }
+
         test "report with no inputs: each section says its input is missing; still one plotly.js" {
             let html = Report.html ReportInputs.empty
             for title in Report.sectionTitles do

@@ -162,7 +162,9 @@ module InitialStates =
         Check.positive "n_init" count
         if isNull states || states.Length = 0 then Check.fail "states" "expected at least one trajectory state"
         if noise < 0.0 || Double.IsNaN noise then Check.fail "noise" (sprintf "expected a number >= 0, got %g" noise)
-        Memory.require (sprintf "%d initial states" count) (float count * (float states[0].Length * 8.0 + 32.0))
+        if states |> Array.exists isNull then Check.fail "states" "expected trajectory states, found a null row"
+        let width = states[0].Length
+        Memory.require (sprintf "%d initial states" count) (float count * (float width * 8.0 + 32.0))
         let random = Random(seed)
         Array.init count (fun _ ->
             let s = states[random.Next states.Length]
