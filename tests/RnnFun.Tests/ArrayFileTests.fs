@@ -42,8 +42,15 @@ let tests =
                 let file = Path.Combine(dir, "states.csv")
                 File.WriteAllText(file, "h0,h1,h2\n# a comment\n0.5, -1e-3, 2\n\n3 4\t5\n")
                 Expect.equal (ArrayFile.readMatrix file) [| [| 0.5; -1e-3; 2.0 |]; [| 3.0; 4.0; 5.0 |] |] "two rows"
-                File.WriteAllText(file, "1,2,3\n4,5\n")
-                expectFormatError "ragged" (fun () -> ArrayFile.readMatrix file) "row 2 has 2 values"
+                File.WriteAllText(file, "1,2,3\n\n4,5\n")
+                expectFormatError "ragged" (fun () -> ArrayFile.readMatrix file) "line 3 has 2 values"
+                // A first line with a typo is an error, not a header; a decimal comma is refused.
+                File.WriteAllText(file, "1,2,x\n4,5,6\n")
+                expectFormatError "typo in the first line" (fun () -> ArrayFile.readMatrix file) "line 1: value 3"
+                File.WriteAllText(file, "1;2\n0,5;0,25\n")
+                expectFormatError "decimal comma" (fun () -> ArrayFile.readMatrix file) "line 2: value 1 is not a number ('.' is the decimal point)"
+                File.WriteAllText(file, "0.5; 0.25\n1;2\n")
+                Expect.equal (ArrayFile.readMatrix file) [| [| 0.5; 0.25 |]; [| 1.0; 2.0 |] |] "semicolons"
                 File.WriteAllText(file, "1,2,3\n4,x,6\n")
                 expectFormatError "non-numeric" (fun () -> ArrayFile.readMatrix file) "line 2: value 2"
                 File.WriteAllText(file, "1,NaN,3\n")

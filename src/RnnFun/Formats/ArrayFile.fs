@@ -38,7 +38,8 @@ module ArrayFile =
         let headerLength, headerStart =
             match major with
             | 1 -> int (BitConverter.ToUInt16(bytes, 8)), 10
-            | 2 | 3 -> int (BitConverter.ToUInt32(bytes, 8)), 12
+            | 2 | 3 when bytes.Length >= 12 -> int (BitConverter.ToUInt32(bytes, 8)), 12
+            | 2 | 3 -> fail path "the .npy header is cut short"
             | v -> fail path (sprintf ".npy format version %d is not supported (1, 2 and 3 are)" v)
         if headerStart + headerLength > bytes.Length then fail path "the .npy header is cut short"
         let header = Encoding.Latin1.GetString(bytes, headerStart, headerLength)
@@ -64,9 +65,11 @@ module ArrayFile =
             fail path (sprintf "the file holds fewer values than its shape (%s) says" shapeText)
         { Shape = shape; Values = Array.init (int count) (fun i -> read (dataStart + i * size)) }
 
-    /// Reads rows of numbers from text: one row a line, values separated by commas, semicolons, tabs
-    /// or spaces; blank lines and lines starting with # are skipped, and a first line that is not
-    /// numbers is taken for a header. Every row must have the same length.
+    /// Reads rows of numbers from text: one row a line, values separated by commas, tabs or spaces, or
+    /// by semicolons in a line that has one (then a comma is no separator, so "0,5;0,25" is refused
+    /// rather than misread); '.' is the decimal point. Blank lines and lines starting with # are
+    /// skipped, and a first line with no number in it is taken for a header. Every row must have the
+    /// same length.
     let readText (path: string) : float[][] =
         let lines =
             try File.ReadAllLines path
@@ -74,7 +77,8 @@ module ArrayFile =
             | :? FileNotFoundException | :? DirectoryNotFoundException -> fail path "no such file"
             | :? UnauthorizedAccessException -> fail path "no permission to read it"
         let parse (line: string) =
-            line.Split([| ','; ';'; '\t'; ' ' |], StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+            let separators = if line.Contains ';' then [| ';'; '\t'; ' ' |] else [| ','; '\t'; ' ' |]
+            line.Split(separators, StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
             |> Array.map (fun s ->
                 match Double.TryParse(s, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
                 | true, v -> Some v
@@ -85,18 +89,18 @@ module ArrayFile =
             |> Array.filter (fun (_, l) -> l <> "" && not (l.StartsWith "#"))
             |> Array.mapi (fun k (number, line) ->
                 let cells = parse line
-                if cells |> Array.forall Option.isSome then Some(cells |> Array.map Option.get)
-                elif k = 0 then None // a header
+                if cells |> Array.forall Option.isSome then Some(number, cells |> Array.map Option.get)
+                elif k = 0 && cells |> Array.forall Option.isNone then None // a header
                 else
                     let bad = Array.findIndex Option.isNone cells
-                    fail path (sprintf "line %d: value %d is not a number" number (bad + 1)))
+                    fail path (sprintf "line %d: value %d is not a number ('.' is the decimal point)" number (bad + 1)))
             |> Array.choose id
         if rows.Length > 0 then
-            let width = rows[0].Length
-            match rows |> Array.tryFindIndex (fun r -> r.Length <> width) with
-            | Some i -> fail path (sprintf "row %d has %d values, the first row %d" (i + 1) rows[i].Length width)
+            let width = (snd rows[0]).Length
+            match rows |> Array.tryFind (fun (_, r) -> r.Length <> width) with
+            | Some (number, r) -> fail path (sprintf "line %d has %d values, the first row %d" number r.Length width)
             | None -> ()
-        rows
+        rows |> Array.map snd
 
     /// Rows [rows][columns] from a .npy file (2-D, or 1-D as one row) or a text file, told apart by
     /// the name's extension. Non-finite values are refused.
