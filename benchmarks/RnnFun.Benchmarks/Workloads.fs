@@ -7,6 +7,7 @@ open System
 open System.Collections.Generic
 open TorchSharp
 open RnnFun
+open RnnFun.Baselines
 
 /// Sequence length of the training and forward benchmarks.
 [<Literal>]
@@ -543,137 +544,32 @@ let newPointsFrom (p: FixedPointProblem) (distance: float) (known: float[][]) (s
         let r = FixedPoints.find FixedPointConfig.defaults p.Network (ConstantInput.Same p.Input) states
         unmatched distance (r.FixedPoints |> Array.map (fun f -> f.State)) known
 
-/// FixedPointFinder's Torch defaults: Adam(lr = 1) on all states jointly, ReduceLROnPlateau(factor
-/// 0.95, patience 2) on the mean q, no clipping, at most 5000 iterations, stop when every state has
-/// q < 1e-12 or dq < 1e-20 lr; float32 (its default dtype); the step is torch.nn.RNN's, loaded with
-/// the network's effective weights. Then uniqueness at 1e-3 keeping the lowest q. With `linearise`
-/// (FixedPointFinder's defaults do this), also its outlier exclusion, a second uniqueness pass, and the
-/// Jacobians and eigen-decompositions of the unique points; without, the search alone.
+/// FixedPointFinder's Torch defaults (`RnnFun.Baselines.FixedPointFinderStyle.search`, shared with the
+/// tests), then uniqueness at 1e-3 keeping the lowest q. With `linearise` (FixedPointFinder's defaults
+/// do this), also its outlier exclusion, a second uniqueness pass, and the Jacobians and
+/// eigen-decompositions of the unique points; without, the search alone.
 let fixedPointFinderSearch (linearise: bool) (p: FixedPointProblem) : SearchOutcome =
-    let maxIters, tolQ, tolDq, tolUnique = 5000, 1e-12, 1e-20, 1e-3
-    let net = p.Network
-    let n, m, k = net.Sizes.Units, net.Sizes.Inputs, p.Initial.Length
-    torch.set_num_threads (fixedPointThreads n)
-    use outer = torch.NewDisposeScope()
-    let values = Network.values net |> Map.ofList
-    let matrix name =
-        match values[name] with
-        | ParameterValue.Matrix rows -> Arrays.matrixToTensor Precision.Float32 rows
-        | ParameterValue.Vector _ -> failwithf "%s: expected a matrix" name
-    let vector name =
-        match values |> Map.tryFind name with
-        | Some (ParameterValue.Vector v) -> Arrays.toTensor Precision.Float32 [| int64 v.Length |] v
-        | _ -> torch.zeros([| int64 n |], torch.ScalarType.Float32)
-    let rnn = torch.nn.RNN(int64 m, int64 n, nonLinearity = torch.nn.NonLinearities.Tanh, batchFirst = true)
-    do
-        use _ = torch.no_grad ()
-        for struct (name, parameter) in rnn.named_parameters () do
-            let source =
-                match name with
-                | "weight_ih_l0" -> matrix "w_in"
-                | "weight_hh_l0" -> matrix "w_rec"
-                | "bias_ih_l0" -> vector "b_in"
-                | "bias_hh_l0" -> vector "b_rec"
-                | other -> failwithf "unexpected torch.nn.RNN parameter %s" other
-            expectShape name parameter.shape source
-            parameter.copy_ source |> ignore
-            parameter.requires_grad <- false
-    let x = torch.nn.Parameter(Arrays.toTensor Precision.Float32 [| 1L; int64 k; int64 n |] (Array.concat p.Initial), true) // [1; states; units]
-    let u = Arrays.toTensor Precision.Float32 [| int64 k; 1L; int64 m |] (Array.init k (fun _ -> p.Input) |> Array.concat) // [states; 1; inputs]
-    let optimizer = torch.optim.Adam([ x ], 1.0, 0.9, 0.999, 1e-8, 0.0, false, false)
-    let scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min", 0.95, 2)
-    let group = optimizer.ParamGroups |> Seq.head
-    let mutable qPrev =
-        use nanScalar = Double.NaN.ToScalar()
-        torch.full([| int64 k |], nanScalar, dtype = torch.ScalarType.Float32).DetachFromDisposeScope()
-    use tolQScalar = tolQ.ToScalar()
-    let mutable iteration = 1
-    let mutable finished = false
-    try
-        while not finished do
-            use _ = torch.NewDisposeScope()
-            optimizer.zero_grad ()
-            let struct (_, fx) = rnn.forward (u, x) // h_n [1; states; units]
-            expectShape "F(x)" [| 1L; int64 k; int64 n |] fx
-            let dx = (x - fx).squeeze 0L // [states; units]
-            let q = dx.square().sum(1L) * 0.5 // [states]
-            let qMean = q.mean ()
-            let dq = (q - qPrev).abs ()
-            qMean.backward ()
-            optimizer.step () |> ignore
-            let lr = group.LearningRate
-            scheduler.step (qMean.ToDouble())
-            let allDone =
-                iteration > 1
-                && (use tolDqScalar = (tolDq * lr).ToScalar()
-                    dq.lt(tolDqScalar).logical_or(q.lt(tolQScalar)).all().item<bool> ())
-            if allDone || iteration + 1 > maxIters then finished <- true
-            else
-                let next = q.detach().clone().DetachFromDisposeScope()
-                qPrev.Dispose()
-                qPrev <- next
-                iteration <- iteration + 1
-        // q at the states the search returns (after its last step), evaluated as the search does.
-        use _ = torch.no_grad ()
-        let struct (_, fx) = rnn.forward (u, x)
-        let q = Arrays.ofTensor ((x - fx).squeeze(0L).square().sum(1L) * 0.5)
-        let states = Arrays.ofTensor (x.squeeze 0L)
-        let points =
-            [| for i in 0 .. k - 1 do
-                 if Double.IsFinite q[i] && q[i] < CountTolQ then
-                     yield Array.sub states (i * n) n, p.Input, q[i] |]
-        let unique = uniquePoints tolUnique points
-        if not linearise then
-            { Unique = unique.Length
-              Converged = points.Length
-              Iterations = iteration
-              Outliers = 0
-              Decomposed = 0
-              Points = unique }
-        else
-            // FixedPointFinder's default post-processing: exclude distance outliers (distance to the
-            // initial states' centroid over their mean distance to it > 10), uniqueness again, then
-            // (do_compute_jacobians, do_decompose_jacobians) the Jacobians of the unique points by
-            // autograd, one backward pass per unit on the batch sum, and their eigen-decomposition
-            // sorted by modulus, all in float32. Its discarded second ("sequential") Jacobian is left out.
-            let centroid = Array.init n (fun j -> p.Initial |> Array.averageBy (fun s -> s[j]))
-            let toCentroid (s: float[]) = sqrt (Array.fold2 (fun acc a b -> acc + (a - b) ** 2.0) 0.0 s centroid)
-            let meanDistance = p.Initial |> Array.averageBy toCentroid
-            let inliers = if meanDistance > 0.0 then unique |> Array.filter (fun s -> toCentroid s / meanDistance <= 10.0) else unique
-            let kept =
-                uniquePoints tolUnique (inliers |> Array.map (fun s -> s, p.Input, 0.0))
-            let decomposed =
-                if kept.Length = 0 then 0
-                else
-                    use _ = torch.enable_grad ()
-                    let c = int64 kept.Length
-                    let xs = Arrays.toTensor Precision.Float32 [| 1L; c; int64 n |] (Array.concat kept) // [1; points; units]
-                    let xs = xs.requires_grad_(true)
-                    let us = Arrays.toTensor Precision.Float32 [| c; 1L; int64 m |] (Array.init kept.Length (fun _ -> p.Input) |> Array.concat) // [points; 1; inputs]
-                    let struct (_, fx) = rnn.forward (us, xs) // [1; points; units]
-                    let rows =
-                        Array.init n (fun i ->
-                            let g = torch.autograd.grad([| fx.select(2L, int64 i).sum() |], [| xs |], retain_graph = (i < n - 1))
-                            g[0].squeeze(0L)) // [points; units]: dF_i/dx
-                    let jacobians = torch.stack(rows, 1L) // [points; units(i); units(j)]
-                    let struct (values, vectors) = torch.linalg.eig (jacobians.detach ()) // [points; units], [points; units; units]
-                    let order = values.abs().argsort(1L, true) // [points; units]
-                    let sortedValues = values.gather(1L, order) // [points; units]
-                    let sortedVectors = vectors.gather(2L, order.unsqueeze(1L).expand(vectors.shape)) // [points; units; units]
-                    let moduli = Arrays.ofTensor (sortedValues.abs ())
-                    Arrays.ofTensor (torch.real sortedVectors) |> ignore
-                    Arrays.ofTensor (torch.imag sortedVectors) |> ignore
-                    moduli.Length / n
-            { Unique = kept.Length
-              Converged = points.Length
-              Iterations = iteration
-              Outliers = unique.Length - inliers.Length
-              Decomposed = decomposed
-              Points = kept }
-    finally
-        qPrev.Dispose()
-        optimizer.Dispose()
-        rnn.Dispose()
+    torch.set_num_threads (fixedPointThreads p.Network.Sizes.Units)
+    let run = FixedPointFinderStyle.search p.Network p.Input p.Initial
+    let converged = [| for i in 0 .. run.Q.Length - 1 do if Double.IsFinite run.Q[i] && run.Q[i] < CountTolQ then yield run.Final[i], run.Q[i] |]
+    if not linearise then
+        let unique = FixedPointFinderStyle.unique 1e-3 converged
+        { Unique = unique.Length
+          Converged = converged.Length
+          Iterations = run.Iterations
+          Outliers = 0
+          Decomposed = 0
+          Points = unique |> Array.map fst }
+    else
+        let first = FixedPointFinderStyle.unique 1e-3 converged
+        let kept = FixedPointFinderStyle.points CountTolQ p.Initial run
+        let moduli = FixedPointFinderStyle.linearise p.Network p.Input kept
+        { Unique = kept.Length
+          Converged = converged.Length
+          Iterations = run.Iterations
+          Outliers = first.Length - kept.Length
+          Decomposed = moduli.Length
+          Points = kept }
 
 // ---------------------------------------------------------------------------------------------
 // GEMM and tiny-op latency

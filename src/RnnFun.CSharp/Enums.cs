@@ -86,6 +86,15 @@ public enum StopReason
     Diverged,
 }
 
+/// <summary>How the fixed-point search's Adam rate changes.</summary>
+public enum FixedPointAdamRule
+{
+    /// <summary>FixedPointFinder's PyTorch version: the rate drops on a plateau of the mean q; no clipping.</summary>
+    Plateau,
+    /// <summary>FixedPointFinder's TensorFlow version: an adaptive rate and adaptive gradient-norm clipping.</summary>
+    AdaptiveWithClipping,
+}
+
 /// <summary>What a fixed point is, from the moduli of its Jacobian's eigenvalues (discrete-time map).</summary>
 public enum FixedPointType
 {

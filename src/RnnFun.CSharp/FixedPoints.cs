@@ -40,6 +40,9 @@ public sealed class FixedPointInfo
     /// <summary>q below the tolerance (false for slow points); null when read from a file.</summary>
     public bool? Converged => Interop.ToObj(Inner.Search)?.Converged;
 
+    /// <summary>True when deflation found it (no initial state was carried to it); null when read from a file.</summary>
+    public bool? Deflated => Interop.ToObj(Inner.Search)?.Deflated;
+
     /// <summary>True when the point carries its Jacobian and eigenvectors (false when read from a file; see <see cref="FixedPointFinder.Analyse"/>).</summary>
     public bool HasLinearisation => Inner.Linearisation is not null;
 
@@ -69,7 +72,7 @@ public sealed class FixedPointInfo
 }
 
 /// <summary>Progress of a fixed-point search.</summary>
-/// <param name="Phase">"adam", "newton" or "chord".</param>
+/// <param name="Phase">"adam", "newton", "chord" or "deflation".</param>
 /// <param name="Iteration">Iteration within the phase.</param>
 /// <param name="MaxIterations">Most iterations of the phase.</param>
 /// <param name="WorstQ">Largest q among the states the phase is working on.</param>
@@ -94,11 +97,32 @@ public sealed class FixedPointOptions
     /// <summary>Phase 1: a state leaves Adam as soon as its q is below this (default 1e-4).</summary>
     public double AdamSwitchQ { get; init; } = D.AdamSwitchQ;
 
-    /// <summary>Adam's initial learning rate, for the sum of q over the states (default 0.1).</summary>
+    /// <summary>Adam's initial learning rate, for the mean of q over the initial states (default 1.0, FixedPointFinder's).</summary>
     public double InitialLearningRate { get; init; } = D.InitialLearningRate;
 
-    /// <summary>Adam's epsilon (default 1e-3).</summary>
+    /// <summary>Adam's epsilon, for the mean of q (default 1e-8, FixedPointFinder's PyTorch default).</summary>
     public double AdamEpsilon { get; init; } = D.AdamEpsilon;
+
+    /// <summary>How Adam's rate changes (default <see cref="FixedPointAdamRule.Plateau"/>, FixedPointFinder's PyTorch version).</summary>
+    public FixedPointAdamRule AdamRule { get; init; } = D.AdamRule.IsPlateau ? FixedPointAdamRule.Plateau : FixedPointAdamRule.AdaptiveWithClipping;
+
+    /// <summary>With <see cref="FixedPointAdamRule.Plateau"/>: the factor the rate is multiplied by on a plateau (default 0.95).</summary>
+    public double PlateauFactor { get; init; } = D.AdamRule is Core.AdamRule.Plateau p ? p.factor : 0.95;
+
+    /// <summary>With <see cref="FixedPointAdamRule.Plateau"/>: iterations without improvement tolerated before the rate drops (default 2).</summary>
+    public int PlateauPatience { get; init; } = D.AdamRule is Core.AdamRule.Plateau p ? p.patience : 2;
+
+    /// <summary>Deflation after the search, to find points no initial state reached (default true).</summary>
+    public bool Deflation { get; init; } = D.Deflation is not null;
+
+    /// <summary>Deflation rounds; a round that finds no new point ends it (default 3).</summary>
+    public int DeflationRounds { get; init; } = Core.DeflationConfig.defaults.MaxRounds;
+
+    /// <summary>Deflation starts per round, midpoints of pairs of known points (default 64).</summary>
+    public int DeflationStarts { get; init; } = Core.DeflationConfig.defaults.MaxStarts;
+
+    /// <summary>Deflated Newton iterations per round (default 10).</summary>
+    public int DeflationIterations { get; init; } = Core.DeflationConfig.defaults.Iterations;
 
     /// <summary>Phase 1 in float64 (default false: float32, about twice as fast; with float32 here and <see cref="Float64"/> true, the first Newton steps are float32 too; the rest uses <see cref="Float64"/>).</summary>
     public bool AdamFloat64 { get; init; } = D.AdamPrecision.IsFloat64;
@@ -131,9 +155,15 @@ public sealed class FixedPointOptions
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
     internal Core.FixedPointConfig ToCore(IProgress<FixedPointProgressInfo>? progress) =>
-        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon, Interop.Precision(AdamFloat64),
+        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon,
+            AdamRule == FixedPointAdamRule.Plateau ? Core.AdamRule.NewPlateau(PlateauFactor, PlateauPatience) : Core.AdamRule.AdaptiveWithClipping,
+            Interop.Precision(AdamFloat64),
             NewtonIterations, SharedJacobianRadius, ChordIterations,
-            Interop.OfNullable(OutlierDistanceScale), IncludeSlowPoints, SlowTolQ, EigenTolerance,
+            Interop.OfNullable(OutlierDistanceScale),
+            Deflation
+                ? Interop.Some(new Core.DeflationConfig(DeflationRounds, DeflationStarts, DeflationIterations, Core.DeflationConfig.defaults.Power, Core.DeflationConfig.defaults.Shift))
+                : FSharpOption<Core.DeflationConfig>.None,
+            IncludeSlowPoints, SlowTolQ, EigenTolerance,
             Interop.Precision(Float64), Interop.OfNullable(Threads),
             progress is null
                 ? FSharpOption<FSharpFunc<Core.FixedPointProgress, Unit>>.None
@@ -156,6 +186,8 @@ public sealed class FixedPointSearch
         Duplicates = r.Duplicates;
         Outliers = r.Outliers;
         NotConverged = r.NotConverged;
+        Deflated = r.Deflated;
+        PointOfState = Interop.ReadOnly((int[])r.PointOfState.Clone());
         Elapsed = r.Elapsed;
     }
 
@@ -179,6 +211,12 @@ public sealed class FixedPointSearch
 
     /// <summary>States that ended above TolQ (slow points among them).</summary>
     public int NotConverged { get; }
+
+    /// <summary>Points found by deflation, among <see cref="FixedPoints"/>.</summary>
+    public int Deflated { get; }
+
+    /// <summary>For each initial state, the <see cref="FixedPointInfo.Id"/> of the point it converged to, or -1 (not converged, or an outlier).</summary>
+    public IReadOnlyList<int> PointOfState { get; }
 
     /// <summary>Time the search took.</summary>
     public TimeSpan Elapsed { get; }

@@ -59,7 +59,12 @@ let run (args: ParseResults<FixedPointArgs>) =
     if not (tolQ > 0.0) then raise (UserError "--tol-q: expected a number > 0")
     let progress (p: FixedPointProgress) =
         if not quiet then eprintf "\r%-6s iteration %4d/%d  worst q %s  converged %d/%d   " p.Phase p.Iteration p.MaxIterations (sci p.WorstQ) p.Converged p.States
-    let config = { FixedPointConfig.defaults with TolQ = tolQ; IncludeSlowPoints = args.Contains Slow_Points; Progress = Some progress }
+    let config =
+        { FixedPointConfig.defaults with
+            TolQ = tolQ
+            IncludeSlowPoints = args.Contains Slow_Points
+            Deflation = (if args.Contains No_Deflation then None else FixedPointConfig.defaults.Deflation)
+            Progress = Some progress }
     let result = FixedPoints.find config net (ConstantInput.Same input) initial
     if not quiet then eprintfn ""
     FixedPointFile.save out result.FixedPoints
@@ -67,7 +72,7 @@ let run (args: ParseResults<FixedPointArgs>) =
     let kinds, modes = kindCounts result.FixedPoints
     printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates result.Elapsed.TotalSeconds
     if not quiet then
-        printfn "  converged %d, duplicates %d, outliers %d, not converged %d%s" result.Converged result.Duplicates result.Outliers result.NotConverged
+        printfn "  converged %d, duplicates %d, outliers %d, not converged %d, found by deflation %d%s" result.Converged result.Duplicates result.Outliers result.NotConverged result.Deflated
             (if config.IncludeSlowPoints then sprintf ", slow points %d" result.SlowPoints.Length else "")
         if result.FixedPoints.Length > 0 then
             printfn "  slowest q %s" (sci (result.FixedPoints |> Array.map (fun p -> p.Q) |> Array.max))

@@ -19,10 +19,12 @@ type FixedPointKind =
 
 /// How the search reached a point (a point read from a file has no such record).
 type SearchRecord =
-    { /// Optimiser iterations (Adam + Newton) it took.
+    { /// Optimiser iterations (Adam + Newton, or deflated Newton) it took.
       Iterations: int
       /// q below the tolerance (false for slow points).
-      Converged: bool }
+      Converged: bool
+      /// Found by deflation (`FixedPointConfig.Deflation`): no initial state was carried to it.
+      Deflated: bool }
 
 /// A point's linearisation: its Jacobian and right eigenvectors. Present on points the search or
 /// `FixedPoints.analyse` computed; absent on points read from a file (which stores eigenvalues only).
@@ -79,6 +81,34 @@ type FixedPointProgress =
       /// The states the phase is working on.
       States: int }
 
+/// How phase 1's Adam rate changes from iteration to iteration.
+[<RequireQualifiedAccess>]
+type AdamRule =
+    /// FixedPointFinder's PyTorch version (the default): `ReduceLROnPlateau(mode 'min', factor,
+    /// patience)` on the mean q, its relative threshold 1e-4 and no cooldown; no gradient clipping.
+    | Plateau of factor: float * patience: int
+    /// FixedPointFinder's TensorFlow version: x0.95 when the loss is worse than each of the last 5,
+    /// x1/0.95 when it fell over the last 5, and the gradient's norm clipped to the 95th percentile of
+    /// the last 128 norms.
+    | AdaptiveWithClipping
+
+/// Deflation: after the search, damped Newton steps on the residual with the points found divided
+/// out (Farrell, Birkisson and Funke 2015), from starts between those points, so that points no
+/// initial state was carried to are found too.
+type DeflationConfig =
+    { /// Rounds: each starts from the midpoints of pairs of the points known so far (under the same
+      /// input); the search stops after a round that finds no new point.
+      MaxRounds: int
+      /// At most this many starts per round (pairs spread evenly over all of them).
+      MaxStarts: int
+      /// Deflated Newton iterations per round.
+      Iterations: int
+      /// The operator m(x) = prod_j (1 / ||x - x_j||^Power + Shift).
+      Power: float
+      Shift: float }
+
+    static member defaults = { MaxRounds = 3; MaxStarts = 64; Iterations = 10; Power = 2.0; Shift = 1.0 }
+
 /// Settings of the fixed-point search. `FixedPointConfig.defaults` is tuned for speed and exactness.
 type FixedPointConfig =
     { /// Converged when q < this (float64 reaches ~1e-30 with Newton refinement).
@@ -89,10 +119,12 @@ type FixedPointConfig =
       MaxAdamIterations: int
       /// Phase 1: a state leaves Adam as soon as its q is below this (Newton finishes the work).
       AdamSwitchQ: float
-      /// Adam's initial rate, for the sum of q over the states (each state's own scale).
+      /// Adam's initial rate, for the mean of q over the initial states (FixedPointFinder's loss).
       InitialLearningRate: float
-      /// Adam's epsilon.
+      /// Adam's epsilon, for the mean of q.
       AdamEpsilon: float
+      /// How the rate changes (and whether gradients are clipped).
+      AdamRule: AdamRule
       /// Precision of phase 1, which only has to bring states near a fixed point (float32 is about
       /// twice as fast). With float32 here and float64 in `Precision`, the first Newton steps of
       /// phase 2 also run in float32; its last steps, phase 3 and the linearisation use `Precision`.
@@ -110,6 +142,8 @@ type FixedPointConfig =
       /// Drop points whose distance to the initial states' centroid exceeds this many times the
       /// initial states' mean distance to it (FixedPointFinder's rule); None: keep all.
       OutlierDistanceScale: float option
+      /// Deflation after the search, to find points no initial state reached; None: none.
+      Deflation: DeflationConfig option
       /// Report points with TolQ <= q < SlowTolQ apart, as slow points.
       IncludeSlowPoints: bool
       SlowTolQ: float
@@ -125,21 +159,36 @@ type FixedPointConfig =
     static member defaults =
         { TolQ = 1e-20
           TolUnique = 1e-3
-          MaxAdamIterations = 100
-          AdamSwitchQ = 1e-4
-          InitialLearningRate = 0.1
-          AdamEpsilon = 1e-3
+          MaxAdamIterations = 200
+          AdamSwitchQ = 1e-6
+          InitialLearningRate = 1.0
+          AdamEpsilon = 1e-8
+          AdamRule = AdamRule.Plateau(0.95, 2)
           AdamPrecision = Precision.Float32
           NewtonIterations = 40
           SharedJacobianRadius = 0.1
           ChordIterations = 8
           OutlierDistanceScale = Some 10.0
+          Deflation = Some DeflationConfig.defaults
           IncludeSlowPoints = false
           SlowTolQ = 1e-6
           EigenTolerance = 1e-3
           Precision = Precision.Float64
           Threads = None
           Progress = None }
+
+/// Where a search spent its time.
+type SearchTimings =
+    { /// Phase 1 (and the set-up before it).
+      Adam: TimeSpan
+      /// Phases 2 and 3: Newton and chord steps, and the slow points' Newton steps.
+      Newton: TimeSpan
+      /// Outlier exclusion and uniqueness.
+      Uniqueness: TimeSpan
+      /// Phase 4.
+      Deflation: TimeSpan
+      /// Jacobians and eigen-decompositions of the points (and slow points).
+      Linearisation: TimeSpan }
 
 /// The outcome of a search: unique fixed points, slow points if asked, and the accounting.
 type FixedPointResult =
@@ -148,11 +197,17 @@ type FixedPointResult =
       InitialStates: int
       /// States that reached q < TolQ.
       Converged: int
+      /// Points found by deflation (`FixedPointConfig.Deflation`), among `FixedPoints`.
+      Deflated: int
+      /// [initial states]: the `Id` of the fixed point each initial state converged to (the nearest
+      /// within `TolUnique`), or -1 for a state that did not converge or was an outlier.
+      PointOfState: int[]
       Duplicates: int
       Outliers: int
       /// States that ended above TolQ (slow points among them).
       NotConverged: int
-      Elapsed: TimeSpan }
+      Elapsed: TimeSpan
+      Timings: SearchTimings }
 
 /// Initial states for the search, as plain data.
 [<RequireQualifiedAccess>]
@@ -347,6 +402,24 @@ module FixedPoints =
                     rate <- rate / 0.95
                     sinceChange <- 0
 
+    /// torch.optim.lr_scheduler.ReduceLROnPlateau(mode 'min', factor, patience, threshold 1e-4
+    /// relative, cooldown 0, eps 1e-8), as FixedPointFinder's PyTorch version steps it on the mean q.
+    type private PlateauRate(initial: float, factor: float, patience: int) =
+        let mutable rate = initial
+        let mutable best = infinity
+        let mutable bad = 0
+        member _.Rate = rate
+        member _.Update(loss: float) =
+            if loss < best * (1.0 - 1e-4) then
+                best <- loss
+                bad <- 0
+            else bad <- bad + 1
+            if bad > patience then
+                let next = rate * factor
+                // PyTorch ignores a change smaller than its eps.
+                if rate - next > 1e-8 then rate <- next
+                bad <- 0
+
     /// FixedPointFinder's adaptive gradient-norm clip: the 95th percentile of the last 128 norms.
     type private AdaptiveClip() =
         let norms = System.Collections.Generic.Queue<float>()
@@ -467,14 +540,23 @@ module FixedPoints =
     let speedGradient (net: Network) (w: Weights) (x: Tensor) (drive: Tensor) : Tensor * Tensor =
         speedGradientWith (vanillaRecurrence net w) (fun x drive -> net.Kind.Step w x drive - x) None x drive
 
-    /// Phase 1: Adam on the sum of q with FixedPointFinder's adaptive rate and clipping. A state leaves
-    /// as soon as its q is below `AdamSwitchQ` (or is not finite), so the batch shrinks as states
-    /// arrive. x0 [k; units], drive [k; drive] -> where each state left [k; units] (x0's precision).
+    /// Phase 1: Adam on the mean of q over the initial states, as FixedPointFinder's, with its rate
+    /// rule (`AdamRule`). A state leaves as soon as its q is below `AdamSwitchQ` (or is not finite), so
+    /// the batch shrinks as states arrive; a state that left keeps counting in the mean with the q it
+    /// left with. x0 [k; units], drive [k; drive] -> where each state left [k; units] (x0's precision).
     /// Sets `iterations[i]` to the Adam steps state i took.
     let private adam (config: FixedPointConfig) (net: Network) (w: Weights) report (x0: Tensor) (drive0: Tensor) (iterations: int[]) : Tensor =
         let k = int x0.shape[0]
         let result = x0.clone () // rows are overwritten as their states leave
-        let rate = AdaptiveRate(config.InitialLearningRate)
+        // The rule's rate and whether it clips, behind one pair of functions.
+        let rate, update, clips =
+            match config.AdamRule with
+            | AdamRule.Plateau (factor, patience) ->
+                let p = PlateauRate(config.InitialLearningRate, factor, patience)
+                (fun () -> p.Rate), p.Update, false
+            | AdamRule.AdaptiveWithClipping ->
+                let a = AdaptiveRate(config.InitialLearningRate)
+                (fun () -> a.Rate), a.Update, true
         let clip = AdaptiveClip()
         let b1, b2 = 0.9, 0.999
         let mutable ids = Array.init k id // row of the working tensors -> state
@@ -493,7 +575,9 @@ module FixedPoints =
         use oneMinusB2 = (1.0 - b2).ToScalar()
         use b1Scalar = b1.ToScalar()
         use b2Scalar = b2.ToScalar()
-        use epsilon = config.AdamEpsilon.ToScalar()
+        // The gradient below is of the sum of q; Adam's step is invariant to the loss's scale but for
+        // epsilon, so epsilon for the mean over k states is k times epsilon for the sum.
+        use epsilon = (config.AdamEpsilon * float k).ToScalar()
         while not finished do
             use _ = torch.NewDisposeScope()
             let q, gradient = speedGradientWith recurrence eq.Residual eq.VectorJacobian x drive // [active], [active; units]
@@ -520,23 +604,24 @@ module FixedPoints =
                         v <- compact v
                         drive <- compact drive
                         gradient.index_select(0L, keep) // [staying; units]
-                let norm = grad.norm().ToDouble()
-                let limit = clip.Clip norm
-                if norm > limit then
-                    use scale = (limit / norm).ToScalar()
-                    grad.mul_(scale) |> ignore
+                if clips then
+                    let norm = grad.norm().ToDouble()
+                    let limit = clip.Clip norm
+                    if norm > limit then
+                        use scale = (limit / norm).ToScalar()
+                        grad.mul_(scale) |> ignore
                 it <- it + 1
                 m.mul_(b1Scalar).add_(grad, oneMinusB1) |> ignore
                 v.mul_(b2Scalar).addcmul_(grad, grad, oneMinusB2) |> ignore
                 // x -= rate m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps), in place.
                 use correction2 = (sqrt (1.0 - b2 ** float it)).ToScalar()
-                use stepScale = (-rate.Rate / (1.0 - b1 ** float it)).ToScalar()
+                use stepScale = (-(rate ()) / (1.0 - b1 ** float it)).ToScalar()
                 let denominator = v.sqrt().div_(correction2).add_(epsilon) // [staying; units]
                 x.addcdiv_(m, denominator, stepScale) |> ignore
                 // The rate rule watches the sum of q over all states, those that left counting with
                 // the q they left with: leaving is not progress.
                 departed <- departed + (done' |> Array.sumBy (fun j -> if Double.IsFinite qv[j] then qv[j] else 0.0))
-                rate.Update(departed + (staying |> Array.sumBy (fun j -> qv[j])))
+                update ((departed + (staying |> Array.sumBy (fun j -> qv[j]))) / float k)
                 ids <- staying |> Array.map (fun j -> ids[j])
         for t in [ m; v; x; drive ] do t.Dispose()
         result
@@ -672,6 +757,91 @@ module FixedPoints =
                 iteration <- iteration + 1
         members, x, steps, unusable
 
+    /// Deflated Newton: damped Newton steps on G(x) = m(x) R(x), where R is the search's residual and
+    /// m(x) = prod_j (1 / ||x - x_j||^p + shift) divides out the known points x_j (known [p; n]), from
+    /// starts [s; n] under drive [s; drive]. The step is Newton's on R scaled by 1 / (1 - grad(ln m) . d)
+    /// (Sherman-Morrison on G's Jacobian), with a line search on m^2 q. Returns the states [s; n] and
+    /// the iterations each took; a state has found a point where its q of R is below `TolQ`.
+    let private deflatedNewton (config: FixedPointConfig) (d: DeflationConfig) (eq: Equations) report (known: Tensor) (starts: Tensor) (drive: Tensor) : Tensor * int[] =
+        let s = int starts.shape[0]
+        let n = starts.shape[1]
+        let fractions = [| 1.0; 0.5; 0.25; 0.125; 0.0625; 0.03125; 0.015625 |]
+        let nf = int64 fractions.Length
+        let knownSquares = known.square().sum(1L) // [p]
+        use exponent = (-d.Power / 2.0).ToScalar()
+        use tiny = 1e-12.ToScalar()
+        // ln m(x) [b] and its gradient [b; n]. Distances by |x|^2 + |x_j|^2 - 2 x . x_j, so that no
+        // [b; p; n] tensor is formed (cancellation matters only within ~1e-8 of a known point).
+        let logM (x: Tensor) =
+            let d2 = (x.square().sum(1L, keepdim = true) + knownSquares.unsqueeze(0L) - torch.mm(x, known.t()) * 2.0).clamp_min(1e-300) // [b; p]
+            let inverse = d2.pow(exponent) // [b; p]
+            let term: Tensor = inverse + d.Shift // [b; p]
+            // d/dx ln(||x - x_j||^-p + shift) = -p ||x - x_j||^(-p-2) (x - x_j) / term_j
+            let coefficient = inverse / d2 / term * (-d.Power) // [b; p]
+            term.log().sum(1L), x * coefficient.sum(1L, keepdim = true) - torch.mm(coefficient, known) // [b], [b; n]
+        let iterations = Array.zeroCreate<int> s
+        let stalled = Array.zeroCreate<bool> s
+        let mutable x = starts.clone () // [s; n]
+        let mutable iteration = 0
+        while iteration < d.Iterations do
+            use _ = torch.NewDisposeScope()
+            let qTensor = solvedQ eq x drive // [s]
+            report "deflation" iteration d.Iterations qTensor
+            let qAll = Arrays.ofTensor qTensor
+            let active = [| for i in 0 .. s - 1 do if not stalled[i] && Double.IsFinite qAll[i] && qAll[i] >= config.TolQ then yield i |]
+            if active.Length = 0 then iteration <- d.Iterations
+            else
+                let next = x.clone () // [s; n]
+                for rows in active |> Array.chunkBySize (matrixRows n) do
+                    use _ = torch.NewDisposeScope()
+                    let index = indexTensor rows
+                    let a' = int64 rows.Length
+                    let xa = x.index_select(0L, index) // [a; n]
+                    let da = drive.index_select(0L, index) // [a; drive]
+                    let r = eq.Residual xa da // [a; n]
+                    let q = r.square().sum(1L) * 0.5 // [a]
+                    let jacobian = eq.Jacobian xa da // [a; n; n]
+                    let direct, _ = solveEx jacobian ((-r).unsqueeze(2L))
+                    let direct = direct.squeeze(2L) // [a; n]
+                    // Where the direct solve fails, a Levenberg-Marquardt step (lambda = 2q).
+                    let transposed = jacobian.transpose(1L, 2L) // [a; n; n]
+                    let newton =
+                        if Arrays.ofTensor (torch.isfinite(direct).all().to_type(torch.ScalarType.Float64)) = [| 1.0 |] then direct
+                        else
+                            let eye = torch.eye(n, dtype = x.dtype).unsqueeze(0L) // [1; n; n]
+                            let normal = torch.bmm(transposed, jacobian) + eye * (q * 2.0).clamp_min(1e-24).view(-1L, 1L, 1L) // [a; n; n]
+                            let damped = -((fst (solveEx normal (torch.bmm(transposed, r.unsqueeze(2L))))).squeeze(2L)) // [a; n]
+                            torch.where(torch.isfinite(direct).all(1L, keepdim = true), direct, damped)
+                    let lnM, gradient = logM xa // [a], [a; n]
+                    let denominator = 1.0 - (gradient * newton).sum(1L, keepdim = true) // [a; 1]
+                    let deflated = newton / denominator // [a; n]
+                    let step = torch.where(torch.isfinite(deflated).all(1L, keepdim = true).logical_and(denominator.abs().gt(tiny)), deflated, newton) // [a; n]
+                    let objective = lnM * 2.0 + q.log() // [a]: ln(m^2 q)
+                    let candidates = torch.cat(fractions |> Array.map (fun f -> xa + step * f), 0L) // [fractions * a; n]
+                    let qc = solvedQ eq candidates (da.repeat(nf, 1L)) // [fractions * a]
+                    let lnMc, _ = logM candidates
+                    let objectives = (lnMc * 2.0 + qc.log()).view(nf, a') // [fractions; a]
+                    let better = objectives.lt(objective.unsqueeze(0L)).logical_and(torch.isfinite(objectives)) // [fractions; a]
+                    let first = better.to_type(torch.ScalarType.Int64).argmax(0L) // [a]
+                    let chosen = candidates.view(nf, a', n).gather(0L, first.view(1L, -1L, 1L).expand(1L, a', n)).squeeze(0L) // [a; n]
+                    let anyBetter = better.any(0L) // [a]
+                    next.index_copy_(0L, index, torch.where(anyBetter.unsqueeze(1L), chosen, xa)) |> ignore
+                    let moved = Arrays.ofTensor (anyBetter.to_type(torch.ScalarType.Float64))
+                    rows |> Array.iteri (fun j i -> if moved[j] > 0.0 then iterations[i] <- iterations[i] + 1 else stalled[i] <- true)
+                let old = x
+                x <- next.MoveToOuterDisposeScope()
+                old.Dispose()
+                iteration <- iteration + 1
+        x, iterations
+
+    /// Starts between known points: the midpoints of pairs (i, j), i < j, of which at least one is
+    /// new (index >= `firstNew`), at most `maxStarts`, spread evenly over all such pairs.
+    let private midpointPairs (states: float[][]) (firstNew: int) (maxStarts: int) : (int * int)[] =
+        let count = states.Length
+        let pairs = [| for j in max 1 firstNew .. count - 1 do for i in 0 .. j - 1 -> i, j |]
+        if pairs.Length <= maxStarts then pairs
+        else Array.init maxStarts (fun c -> pairs[int (int64 c * int64 pairs.Length / int64 maxStarts)])
+
     /// Finds the fixed points of F(x) = step(x, u) from the initial states, to machine precision:
     /// phase 1, Adam on q with FixedPointFinder's adaptive rate and clipping brings every state near a
     /// fixed point; phase 2, damped Newton steps on one state per neighbourhood; phase 3, the other
@@ -723,14 +893,22 @@ module FixedPoints =
         let start = Arrays.matrixToTensor config.Precision initial // [k; units]
         let iterations = Array.zeroCreate<int> k
         // Phase 1, in AdamPrecision on a copy of the network.
-        let approached =
-            if config.MaxAdamIterations <= 0 then start
-            else
-                use adamNet = Network.toPrecision config.AdamPrecision work
-                let wa = Network.weights adamNet
-                let driveA = kind.InputDrive wa (u.to_type(config.AdamPrecision.ScalarType)) // [k; drive]
-                let reached = adam config adamNet wa report (start.to_type(config.AdamPrecision.ScalarType)) driveA iterations
-                reached.to_type(config.Precision.ScalarType) // [k; units]
+        let lap =
+            let mutable last = TimeSpan.Zero
+            fun () ->
+                let now = stopwatch.Elapsed
+                let span = now - last
+                last <- now
+                span
+        // Adam in AdamPrecision on a copy of the network: from [r; units] under inputs [r; inputs].
+        let descend (settings: FixedPointConfig) (from: Tensor) (inputsOfRows: Tensor) (its: int[]) =
+            use adamNet = Network.toPrecision settings.AdamPrecision work
+            let wa = Network.weights adamNet
+            let driveA = kind.InputDrive wa (inputsOfRows.to_type(settings.AdamPrecision.ScalarType)) // [r; drive]
+            let reached = adam settings adamNet wa report (from.to_type(settings.AdamPrecision.ScalarType)) driveA its
+            reached.to_type(settings.Precision.ScalarType) // [r; units]
+        let approached = if config.MaxAdamIterations <= 0 then start else descend config start u iterations // [k; units]
+        let adamTime = lap ()
         // Neighbourhoods: sorted by q, a state within the radius (on [x, u]) of a representative
         // belongs to it; otherwise it becomes one.
         let owner = Array.init k id
@@ -843,6 +1021,7 @@ module FixedPoints =
                 unsolved |> Array.iteri (fun j i -> iterations[i] <- iterations[i] + steps[j])
                 x <- x.index_copy(0L, index, slowed)
         let finalQ = Arrays.ofTensor (qOf kind w x drive)
+        let newtonTime = lap ()
         // Converged: q of F below TolQ, for every kind (a residual solved to TolQ implies it, since
         // |F(x) - x| = (1 - g) |R(x)| <= |R(x)|).
         let states = rows x
@@ -853,7 +1032,7 @@ module FixedPoints =
                   Input = inputs[i]
                   Q = finalQ[i]
                   Speed = sqrt (2.0 * finalQ[i])
-                  Search = Some { Iterations = iterations[i]; Converged = finalQ[i] < config.TolQ }
+                  Search = Some { Iterations = iterations[i]; Converged = finalQ[i] < config.TolQ; Deflated = false }
                   Eigenvalues = [||]
                   Linearisation = None
                   UnstableModes = 0
@@ -873,11 +1052,56 @@ module FixedPoints =
             | _ -> false
         let inliers = converged |> Array.filter (isOutlier >> not)
         let uniquePoints = unique config.TolUnique inliers
+        let uniquenessTime = lap ()
+        let distance2 (a: float[]) (b: float[]) = Array.fold2 (fun acc x y -> acc + (x - y) * (x - y)) 0.0 a b
+        // Phase 4: deflation, per constant input, from between the points found.
+        let deflatedPoints =
+            match config.Deflation with
+            | None -> [||]
+            | Some d when d.MaxRounds <= 0 || d.Iterations <= 0 || d.MaxStarts <= 0 -> [||]
+            | Some d ->
+                [| for input, group in uniquePoints |> Array.groupBy (fun p -> p.Input) do
+                       let known = ResizeArray<float[]>(group |> Array.map (fun p -> p.State))
+                       let found = ResizeArray<FixedPoint>()
+                       let mutable firstNew = 0
+                       let mutable round = 0
+                       while round < d.MaxRounds do
+                           let pairs = midpointPairs (known.ToArray()) firstNew d.MaxStarts
+                           if pairs.Length = 0 then round <- d.MaxRounds
+                           else
+                               use _ = torch.NewDisposeScope()
+                               let starts = pairs |> Array.map (fun (i, j) -> Array.map2 (fun a b -> 0.5 * (a + b)) known[i] known[j])
+                               let knownT = Arrays.matrixToTensor config.Precision (known.ToArray()) // [p; n]
+                               let startT = Arrays.matrixToTensor config.Precision starts // [s; n]
+                               let uT = Arrays.matrixToTensor config.Precision (Array.create starts.Length input) // [s; inputs]
+                               let driveT = kind.InputDrive w uT // [s; drive]
+                               let reached, steps = deflatedNewton config d eq report knownT startT driveT
+                               let solved = Arrays.ofTensor (solvedQ eq reached driveT)
+                               let qF = Arrays.ofTensor (qOf kind w reached driveT)
+                               let states = rows reached
+                               let candidates =
+                                   [| for c in 0 .. starts.Length - 1 do
+                                          if solved[c] < config.TolQ && qF[c] < config.TolQ && Array.forall Double.IsFinite states[c] then
+                                              yield { Id = -1; State = states[c]; Input = input; Q = qF[c]; Speed = sqrt (2.0 * qF[c])
+                                                      Search = Some { Iterations = steps[c]; Converged = true; Deflated = true }
+                                                      Eigenvalues = [||]; Linearisation = None; UnstableModes = 0; Stable = false
+                                                      Kind = FixedPointKind.Attractor; ContinuousEigenvalues = None } |]
+                                   |> Array.filter (isOutlier >> not)
+                               let fresh =
+                                   unique config.TolUnique candidates
+                                   |> Array.filter (fun c -> known |> Seq.forall (fun st -> distance2 st c.State > config.TolUnique * config.TolUnique))
+                               firstNew <- known.Count
+                               for f in fresh do
+                                   known.Add f.State
+                                   found.Add f
+                               round <- if fresh.Length = 0 then d.MaxRounds else round + 1
+                       yield! found |]
+        let deflationTime = lap ()
         let withIds (ps: FixedPoint[]) = ps |> Array.mapi (fun i p -> { p with Id = i })
         // `Threads`, when given, bounds the eigen-decompositions' threads too.
         let eigenThreads = config.Threads |> Option.defaultWith eigenWorkers
         let analysed =
-            analyseWith eigenThreads config.EigenTolerance work uniquePoints
+            analyseWith eigenThreads config.EigenTolerance work (Array.append uniquePoints deflatedPoints)
             |> Array.sortBy (fun p -> p.UnstableModes, p.Q)
             |> withIds
         let slow =
@@ -890,14 +1114,37 @@ module FixedPoints =
                 // Numbered after the fixed points, so that ids stay unique when both are shown together.
                 |> Array.mapi (fun i p -> { p with Id = analysed.Length + i })
             else [||]
+        // Each converged inlier state lies within TolUnique of a kept point (the uniqueness rule).
+        let pointOfState =
+            let t2 = config.TolUnique * config.TolUnique
+            refined
+            |> Array.map (fun p ->
+                if not (p.Search.Value.Converged && finite p) || isOutlier p then -1
+                else
+                    let mutable best, bestDistance = -1, infinity
+                    for f in analysed do
+                        if f.Input = p.Input then
+                            let d2 = distance2 f.State p.State
+                            if d2 <= t2 && d2 < bestDistance then
+                                best <- f.Id
+                                bestDistance <- d2
+                    best)
         { FixedPoints = analysed
+          PointOfState = pointOfState
           SlowPoints = slow
           InitialStates = k
           Converged = converged.Length
+          Deflated = deflatedPoints.Length
           Duplicates = inliers.Length - uniquePoints.Length
           Outliers = converged.Length - inliers.Length
           NotConverged = refined.Length - converged.Length
-          Elapsed = stopwatch.Elapsed }
+          Elapsed = stopwatch.Elapsed
+          Timings =
+            { Adam = adamTime
+              Newton = newtonTime
+              Uniqueness = uniquenessTime
+              Deflation = deflationTime
+              Linearisation = lap () } }
 
     /// The points with `Q` and `Speed` recomputed under `net` (in float64), everything else kept: a
     /// point read from a file carries the q of the model it was found for, which says nothing about
