@@ -97,8 +97,8 @@ public sealed class FixedPointOptions
     /// <summary>Phase 1: a state leaves Adam as soon as its q is below this (default 1e-4).</summary>
     public double AdamSwitchQ { get; init; } = D.AdamSwitchQ;
 
-    /// <summary>Adam's initial learning rate, for the mean of q over the initial states (default 1.0, FixedPointFinder's).</summary>
-    public double InitialLearningRate { get; init; } = D.InitialLearningRate;
+    /// <summary>Adam's initial learning rate, for the mean of q over the initial states; null (default): the kind's own (0.1 for the lstm), else FixedPointFinder's 1.0.</summary>
+    public double? InitialLearningRate { get; init; } = Interop.ToNullable(D.InitialLearningRate);
 
     /// <summary>Adam's epsilon, for the mean of q (default 1e-8, FixedPointFinder's PyTorch default).</summary>
     public double AdamEpsilon { get; init; } = D.AdamEpsilon;
@@ -155,7 +155,7 @@ public sealed class FixedPointOptions
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
     internal Core.FixedPointConfig ToCore(IProgress<FixedPointProgressInfo>? progress) =>
-        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, InitialLearningRate, AdamEpsilon,
+        new(TolQ, TolUnique, MaxAdamIterations, AdamSwitchQ, Interop.OfNullable(InitialLearningRate), AdamEpsilon,
             AdamRule == FixedPointAdamRule.Plateau ? Core.AdamRule.NewPlateau(PlateauFactor, PlateauPatience) : Core.AdamRule.AdaptiveWithClipping,
             Interop.Precision(AdamFloat64),
             NewtonIterations, SharedJacobianRadius, ChordIterations,

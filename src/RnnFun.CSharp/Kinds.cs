@@ -158,6 +158,7 @@ public sealed class RnnKind
     /// <param name="timeScale">alpha of a continuous-time kind (eigenvalues of its flow are (lambda - 1) / alpha); null: a discrete map.</param>
     /// <param name="settings">Settings written beside the name in model files (double or string values).</param>
     /// <param name="withSettings">The kind rebuilt from settings read back from a model file (numbers come back as double; a setting the file lacks is absent); null: the kind as given, and a file whose settings differ from its own is refused.</param>
+    /// <param name="fixedPointLearningRate">The fixed-point search's initial Adam rate for this kind's state (when the search's options leave it null); null: 1.0, FixedPointFinder's.</param>
     /// <returns>The kind.</returns>
     /// <exception cref="ArgumentException">A name or setting is invalid.</exception>
     public static RnnKind Custom(
@@ -172,7 +173,8 @@ public sealed class RnnKind
         double noiseGain = 1.0,
         double? timeScale = null,
         IReadOnlyDictionary<string, object>? settings = null,
-        Func<IReadOnlyDictionary<string, object>, RnnKind>? withSettings = null)
+        Func<IReadOnlyDictionary<string, object>, RnnKind>? withSettings = null,
+        double? fixedPointLearningRate = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(step);
@@ -181,6 +183,7 @@ public sealed class RnnKind
             throw new ArgumentException($"'{name}' is a built-in kind's name: choose another", nameof(name));
         if (!double.IsFinite(noiseGain) || noiseGain < 0) throw new ArgumentException("expected a finite number >= 0", nameof(noiseGain));
         if (timeScale is double a && !(a > 0 && a <= 1)) throw new ArgumentException("expected a number in (0, 1]", nameof(timeScale));
+        if (fixedPointLearningRate is double r && !(r > 0 && double.IsFinite(r))) throw new ArgumentException("expected a finite number > 0", nameof(fixedPointLearningRate));
         var vanilla = Core.Kinds.rnn;
         var coreSettings = Interop.List((settings ?? new Dictionary<string, object>()).Select(s => Tuple.Create(s.Key, CoreSetting(s.Key, s.Value))));
         var reader = withSettings is null
@@ -210,7 +213,8 @@ public sealed class RnnKind
                 : Interop.Some(new Core.ClosedFormJacobian(FuncConvert.FromFunc(jacobian), coreStep)),
             FSharpOption<Core.HandWritten>.None,
             Interop.OfNullable(timeScale),
-            FSharpOption<Core.FixedPointResidual>.None);
+            FSharpOption<Core.FixedPointResidual>.None,
+            Interop.OfNullable(fixedPointLearningRate));
         return new RnnKind(kind);
     }
 

@@ -70,7 +70,8 @@ let reluKind: Kind =
       Jacobian = None
       HandWritten = None
       TimeScale = None
-      FixedPointResidual = None }
+      FixedPointResidual = None
+      FixedPointLearningRate = None }
 
 let private toNested (t: torch.Tensor) =
     let b, time, n = int t.shape[0], int t.shape[1], int t.shape[2]

@@ -119,8 +119,9 @@ type FixedPointConfig =
       MaxAdamIterations: int
       /// Phase 1: a state leaves Adam as soon as its q is below this (Newton finishes the work).
       AdamSwitchQ: float
-      /// Adam's initial rate, for the mean of q over the initial states (FixedPointFinder's loss).
-      InitialLearningRate: float
+      /// Adam's initial rate, for the mean of q over the initial states (FixedPointFinder's loss);
+      /// None: the kind's `FixedPointLearningRate`, else FixedPointFinder's 1.0.
+      InitialLearningRate: float option
       /// Adam's epsilon, for the mean of q.
       AdamEpsilon: float
       /// How the rate changes (and whether gradients are clipped).
@@ -161,7 +162,7 @@ type FixedPointConfig =
           TolUnique = 1e-3
           MaxAdamIterations = 200
           AdamSwitchQ = 1e-6
-          InitialLearningRate = 1.0
+          InitialLearningRate = None
           AdamEpsilon = 1e-8
           AdamRule = AdamRule.Plateau(0.95, 2)
           AdamPrecision = Precision.Float32
@@ -548,14 +549,18 @@ module FixedPoints =
     let private adam (config: FixedPointConfig) (net: Network) (w: Weights) report (x0: Tensor) (drive0: Tensor) (iterations: int[]) : Tensor =
         let k = int x0.shape[0]
         let result = x0.clone () // rows are overwritten as their states leave
+        let initialRate =
+            config.InitialLearningRate
+            |> Option.orElse net.Kind.FixedPointLearningRate
+            |> Option.defaultValue 1.0
         // The rule's rate and whether it clips, behind one pair of functions.
         let rate, update, clips =
             match config.AdamRule with
             | AdamRule.Plateau (factor, patience) ->
-                let p = PlateauRate(config.InitialLearningRate, factor, patience)
+                let p = PlateauRate(initialRate, factor, patience)
                 (fun () -> p.Rate), p.Update, false
             | AdamRule.AdaptiveWithClipping ->
-                let a = AdaptiveRate(config.InitialLearningRate)
+                let a = AdaptiveRate(initialRate)
                 (fun () -> a.Rate), a.Update, true
         let clip = AdaptiveClip()
         let b1, b2 = 0.9, 0.999
@@ -866,6 +871,19 @@ module FixedPoints =
         Check.allFinite "inputs" (Seq.concat inputs)
         if not (config.TolQ > 0.0) then Check.fail "tol_q" "expected a number > 0"
         if config.TolUnique < 0.0 then Check.fail "tol_unique" "expected a number >= 0"
+        match config.InitialLearningRate with
+        | Some rate when not (rate > 0.0 && Double.IsFinite rate) -> Check.fail "initial_learning_rate" (sprintf "expected a number > 0, got %g" rate)
+        | _ -> ()
+        if not (config.AdamEpsilon >= 0.0 && Double.IsFinite config.AdamEpsilon) then
+            Check.fail "adam_epsilon" (sprintf "expected a number >= 0, got %g" config.AdamEpsilon)
+        match config.AdamRule with
+        | AdamRule.Plateau (factor, patience) when not (factor > 0.0 && factor < 1.0) || patience < 0 ->
+            Check.fail "adam_rule" (sprintf "Plateau expects 0 < factor < 1 and patience >= 0, got %g and %d" factor patience)
+        | _ -> ()
+        match config.Deflation with
+        | Some d when not (d.Power > 0.0 && Double.IsFinite d.Power) || not (d.Shift >= 0.0 && Double.IsFinite d.Shift) ->
+            Check.fail "deflation" (sprintf "expected Power > 0 and Shift >= 0, got %g and %g" d.Power d.Shift)
+        | _ -> ()
         if config.SharedJacobianRadius < 0.0 || Double.IsNaN config.SharedJacobianRadius then
             Check.fail "shared_jacobian_radius" (sprintf "expected a number >= 0, got %g" config.SharedJacobianRadius)
         let k = initial.Length

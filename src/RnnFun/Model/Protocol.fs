@@ -155,7 +155,10 @@ type Kind =
       /// (lambda - 1) / alpha); None for a discrete-time map.
       TimeScale: float option
       /// Better-scaled fixed-point equations, when the kind has them (see `FixedPointResidual`).
-      FixedPointResidual: FixedPointResidual option }
+      FixedPointResidual: FixedPointResidual option
+      /// The fixed-point search's initial Adam rate for this kind's state, taken when
+      /// `FixedPointConfig.InitialLearningRate` is None; None: 1.0, FixedPointFinder's.
+      FixedPointLearningRate: float option }
 
 /// What every part of the library reads from a kind's declarations.
 [<RequireQualifiedAccess>]
@@ -222,6 +225,10 @@ module Kind =
         for s in specs do
             if s.Optional && s.Role <> Role.InputBias && s.Role <> Role.OutputBias then
                 Check.fail s.Name (sprintf "%s: only an InputBias or OutputBias parameter can be optional (it is created when the config asks for that bias); %s has role %A" where s.Name s.Role)
+        match kind.FixedPointLearningRate with
+        | Some rate when not (rate > 0.0 && Double.IsFinite rate) ->
+            Check.fail "fixed_point_learning_rate" (sprintf "%s: expected a number > 0, got %g" where rate)
+        | _ -> ()
         let settingNames = kind.Settings |> List.map fst
         if (List.distinct settingNames).Length <> settingNames.Length then
             Check.fail "settings" (sprintf "%s: setting names repeat (%s)" where (String.Join(", ", settingNames)))

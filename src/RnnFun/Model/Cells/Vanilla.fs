@@ -85,7 +85,8 @@ module Vanilla =
                         (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L) } // [batch; units; units]
           HandWritten = Some { Recurrence = FusedRecurrence.Rnn; Step = step }
           TimeScale = None
-          FixedPointResidual = None }
+          FixedPointResidual = None
+          FixedPointLearningRate = None }
 
     let private readoutText (r: Readout) = match r with Readout.State -> "state" | Readout.Rate -> "rate"
 
@@ -147,7 +148,8 @@ module Vanilla =
                         eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha }
           HandWritten = Some { Recurrence = FusedRecurrence.Ctrnn alpha; Step = step }
           TimeScale = Some alpha
-          FixedPointResidual = None }
+          FixedPointResidual = None
+          FixedPointLearningRate = None }
 
     /// The continuous-time network with pyrnn's defaults (dt = 5, tau = 100, state readout).
     let ctrnn: Kind = ctrnnWith CtrnnConfig.defaults
