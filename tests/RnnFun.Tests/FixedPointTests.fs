@@ -64,14 +64,56 @@ let tests =
             Expect.stringContains problem "[3; 3]" "says the shape it needs"
         }
 
+        test "deflation finds the points no state reached: from states at the 8 corners of the W = 2I cube, all 27 of {-a*, 0, a*}^3" {
+            use net = Network.scaledIdentity Kinds.rnn 3 2.0
+            let random = Random(3)
+            // Each state within 1e-4 of a corner (q below AdamSwitchQ, so Newton's steps alone take it
+            // there): the search alone reaches the 8 attractors only.
+            let corners = [| for a in [ -aStar; aStar ] do for b in [ -aStar; aStar ] do for c in [ -aStar; aStar ] -> [| a; b; c |] |]
+            let initial = Array.init 64 (fun i -> corners[i % 8] |> Array.map (fun v -> v + 1e-4 * (random.NextDouble() - 0.5)))
+            let alone = FixedPoints.find { FixedPointConfig.defaults with Deflation = None } net (ConstantInput.Same [| 0.0 |]) initial
+            Expect.equal alone.FixedPoints.Length 8 "without deflation, the 8 attractors"
+            Expect.equal alone.Deflated 0 "none deflated"
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) initial
+            let expected = [ for a in [ -aStar; 0.0; aStar ] do for b in [ -aStar; 0.0; aStar ] do for c in [ -aStar; 0.0; aStar ] -> [| a; b; c |] ]
+            Expect.equal r.FixedPoints.Length 27 "27 fixed points"
+            for e in expected do
+                let near = r.FixedPoints |> Array.filter (fun f -> maxAbsDiff f.State e < 1e-9)
+                Expect.equal near.Length 1 (sprintf "one point at %A" e)
+                let zeros = e |> Array.filter (fun v -> v = 0.0) |> Array.length
+                Expect.equal near[0].UnstableModes zeros "a zero coordinate is an unstable mode"
+                Expect.equal near[0].Search.Value.Deflated (zeros > 0) "the saddles and the repeller come from deflation"
+                Expect.isLessThan near[0].Q 1e-20 "converged"
+            Expect.equal r.Deflated 19 "19 found by deflation"
+            Expect.equal (r.PointOfState |> Array.filter (fun id -> id >= 0 && r.FixedPoints[id].Kind = FixedPointKind.Attractor) |> Array.length) 64 "every state ends at its corner"
+        }
+
+        test "a search with deflation never reports a point twice, and its settings are checked" {
+            use net = Network.scaledIdentity Kinds.rnn 2 2.0
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 32 -1.5 1.5 2 1)
+            for i in 0 .. r.FixedPoints.Length - 1 do
+                for j in i + 1 .. r.FixedPoints.Length - 1 do
+                    Expect.isGreaterThan (maxAbsDiff r.FixedPoints[i].State r.FixedPoints[j].State) 1e-3 (sprintf "points %d and %d are distinct" i j)
+            Expect.equal r.FixedPoints.Length 9 "the 9 points of the square"
+            let bad config = expectInvalid (fun () -> FixedPoints.find config net (ConstantInput.Same [| 0.0 |]) [| [| 0.1; 0.2 |] |] |> ignore)
+            let argument, _ = bad { FixedPointConfig.defaults with Deflation = Some { DeflationConfig.defaults with Power = 0.0 } } "Power 0"
+            Expect.equal argument "deflation" "names deflation"
+            let argument, _ = bad { FixedPointConfig.defaults with InitialLearningRate = Some -1.0 } "a negative rate"
+            Expect.equal argument "initial_learning_rate" "names the rate"
+            let argument, _ = bad { FixedPointConfig.defaults with AdamRule = AdamRule.Plateau(1.5, 2) } "factor 1.5"
+            Expect.equal argument "adam_rule" "names the rule"
+        }
+
         test "Network.scaledIdentity (rnn) is the oracle: fixed points exactly {-a*, 0, a*}^2 for gain 2, the origin alone for gain 0.5" {
             use net = Network.scaledIdentity Kinds.rnn 2 2.0
             let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.5 1.5 2 0)
-            let expected = [ for a in [ -aStar; 0.0; aStar ] do for b in [ -aStar; 0.0; aStar ] -> [| a; b |] ] |> List.sort
-            let found = r.FixedPoints |> Array.map (fun p -> p.State) |> List.ofArray |> List.sort
+            let expected = [ for a in [ -aStar; 0.0; aStar ] do for b in [ -aStar; 0.0; aStar ] -> [| a; b |] ]
+            let found = r.FixedPoints |> Array.map (fun p -> p.State)
             Expect.equal found.Length 9 "9 fixed points"
-            for f, e in List.zip found expected do
-                Expect.isLessThan (maxAbsDiff f e) 1e-8 (sprintf "%A at %A" f e)
+            // The expected points lie 0.96 apart: each has exactly one found point within 1e-8.
+            for e in expected do
+                let near = found |> Array.filter (fun f -> maxAbsDiff f e < 1e-8)
+                Expect.equal near.Length 1 (sprintf "one point at %A (found %A)" e found)
             use weak = Network.scaledIdentity Kinds.rnn 2 0.5
             let r = FixedPoints.find FixedPointConfig.defaults weak (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 64 -1.5 1.5 2 0)
             Expect.equal r.FixedPoints.Length 1 "one fixed point"

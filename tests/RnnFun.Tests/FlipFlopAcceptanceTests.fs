@@ -6,11 +6,13 @@ open System
 open Expecto
 open TorchSharp
 open RnnFun
+open RnnFun.Baselines
 
 type private Analysed =
     { Network: Network
       Initial: float[][]
-      Points: FixedPoint[] }
+      Points: FixedPoint[]
+      Search: FixedPointResult }
 
 /// Trained once per seed and shared by the tests below.
 let private analysed =
@@ -28,7 +30,7 @@ let private analysed =
                      InitialStates.ofTrajectories run.States
                  let initial = InitialStates.fromStates 1024 0.5 seed states
                  let found = FixedPoints.find FixedPointConfig.defaults r.Network (ConstantInput.Same [| 0.0; 0.0; 0.0 |]) initial
-                 { Network = r.Network; Initial = initial; Points = found.FixedPoints })).Value
+                 { Network = r.Network; Initial = initial; Points = found.FixedPoints; Search = found })).Value
 
 let private readout (net: Network) (state: float[]) =
     use _ = torch.NewDisposeScope()
@@ -73,6 +75,32 @@ let tests =
                     let p1, p2 = pattern ends[0], pattern ends[1]
                     let differing = Array.map2 (<>) p1 p2 |> Array.filter id |> Array.length
                     Expect.equal differing 1 (sprintf "saddle %d: %A and %A differ in exactly one bit" saddle.Id p1 p2)
+            }
+            // FixedPointFinder's own search (PyTorch defaults, written independently with torch.nn.RNN
+            // and torch.optim.Adam) from the same 1024 states: the reference a user compares with.
+            test (sprintf "seed %d: every point the FixedPointFinder-style search finds from the same states is found, and each state ends at the same point" seed) {
+                let a = analysed seed
+                torch.set_num_threads 1
+                let run = FixedPointFinderStyle.search a.Network [| 0.0; 0.0; 0.0 |] a.Initial
+                let theirs = FixedPointFinderStyle.points 1e-12 a.Initial run
+                let ours = a.Points |> Array.map (fun p -> p.State)
+                Expect.isGreaterThanOrEqual theirs.Length 20 "the baseline finds the points it is known to"
+                // Positions agree to float32's precision (the baseline's): 1e-4 is far below the 0.5-1
+                // between points.
+                let ourIndex = FixedPointFinderStyle.nearest 1e-4 ours theirs
+                theirs |> Array.iteri (fun i t -> Expect.isGreaterThanOrEqual ourIndex[i] 0 (sprintf "the baseline's point %d (%A...) has a point of ours within 1e-4" i (Array.truncate 3 t)))
+                Expect.equal a.Points.Length 27 "all 27 points (8 / 12 / 6 / 1)"
+                // State by state: where the baseline's Adam carried a state, ours ends too.
+                let theirPointOfState = FixedPointFinderStyle.nearest 1e-3 theirs run.Final
+                let ourPointOfBaseline = Array.init ours.Length (fun j -> (FixedPointFinderStyle.nearest 1e-4 theirs [| ours[j] |])[0])
+                let mutable compared, same = 0, 0
+                for i in 0 .. a.Initial.Length - 1 do
+                    let ourId = a.Search.PointOfState[i]
+                    if theirPointOfState[i] >= 0 && ourId >= 0 then
+                        compared <- compared + 1
+                        if ourPointOfBaseline[ourId] = theirPointOfState[i] then same <- same + 1
+                Expect.isGreaterThanOrEqual compared 1000 "both searches converge from almost every state"
+                Expect.isGreaterThanOrEqual (float same / float compared) 0.999 (sprintf "%d of %d states end at the baseline's point" same compared)
             }
         // The shared Jacobians (phase 3) must not change the answer on a real network: every state
         // taking its own Newton steps finds the same points.

@@ -572,9 +572,13 @@ module FixedPoints =
         let mutable v = torch.zeros_like x // [active; units]
         let mutable it = 0
         let mutable finished = false
-        let eq = equationsOf net.Kind w
-        // Once: the closed-form gradient of q, when the kind has one and the search solves F(x) = x.
-        let recurrence = if (Kind.fixedPointResidual net.Kind).IsSome then None else vanillaRecurrence net w
+        // With slow points asked for, Adam descends q of the map itself, whose local minima they are
+        // (a kind's residual has other minima, or none, where the map has a ghost); Newton's steps then
+        // solve the residual from there.
+        let onMap = config.IncludeSlowPoints || (Kind.fixedPointResidual net.Kind).IsNone
+        let eq = if onMap then mapEquations net.Kind w else equationsOf net.Kind w
+        // Once: the closed-form gradient of q, when the kind has one and Adam descends q of F.
+        let recurrence = if onMap then vanillaRecurrence net w else None
         let mutable departed = 0.0
         use oneMinusB1 = (1.0 - b1).ToScalar()
         use oneMinusB2 = (1.0 - b2).ToScalar()
