@@ -144,17 +144,17 @@ let cliPath (root: string option) (explicitPath: string option) =
 type DemoRun =
     { Seconds: float
       PeakBytes: int64
-      ExitCode: int }
+      ExitCode: int
+      Stdout: string }
 
-/// Runs `rnnfun demo --quiet --out <temporary folder>` and measures its wall time and peak resident
-/// memory (the child's VmHWM, a high-water mark kept by the kernel, polled from /proc every 20 ms).
-let runDemo (cli: string) =
-    let out = Path.Combine(Path.GetTempPath(), "rnnfun-bench-demo-" + Guid.NewGuid().ToString("N"))
+/// Runs the CLI with `args` as a child process and measures its wall time and peak resident memory
+/// (the child's VmHWM, a high-water mark kept by the kernel, polled from /proc every 20 ms).
+let runCli (cli: string) (args: string list) =
     let psi =
         if cli.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) then ProcessStartInfo("dotnet")
         else ProcessStartInfo(cli)
     if cli.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) then psi.ArgumentList.Add cli
-    for a in [ "demo"; "--quiet"; "--out"; out ] do psi.ArgumentList.Add a
+    for a in args do psi.ArgumentList.Add a
     psi.UseShellExecute <- false
     psi.RedirectStandardOutput <- true
     psi.RedirectStandardError <- true
@@ -175,12 +175,19 @@ let runDemo (cli: string) =
     stderr.Wait()
     // Not getrusage's ru_maxrss of the children: a child created by fork counts the parent's resident
     // pages until it execs, so that figure grows with this benchmark's own size.
-    try Directory.Delete(out, true) with _ -> ()
     if p.ExitCode <> 0 then
-        eprintfn "rnnfun demo exited with %d:\n%s" p.ExitCode (stderr.Result.Trim())
+        eprintfn "rnnfun %s exited with %d:\n%s" (List.head args) p.ExitCode (stderr.Result.Trim())
     { Seconds = sw.Elapsed.TotalSeconds
       PeakBytes = peak
-      ExitCode = p.ExitCode }
+      ExitCode = p.ExitCode
+      Stdout = stdout.Result }
+
+/// Runs `rnnfun demo --quiet --out <temporary folder>` (`runCli`).
+let runDemo (cli: string) =
+    let out = Path.Combine(Path.GetTempPath(), "rnnfun-bench-demo-" + Guid.NewGuid().ToString("N"))
+    let run = runCli cli [ "demo"; "--quiet"; "--out"; out ]
+    try Directory.Delete(out, true) with _ -> ()
+    run
 
 // ---------------------------------------------------------------------------------------------
 // Peak memory of a workload, in a child process of this benchmark

@@ -76,6 +76,17 @@ type GatedFixedPointRow =
       ByModes: string
       Training: FlipFlopTraining }
 
+/// `rnnfun fixed-points` on a random network of `Units` units (Workloads.writeRandomNetwork) as a
+/// child process: the search's own time (as the command prints it), the whole command's, its peak
+/// resident memory.
+type ScalingRow =
+    { Units: int
+      States: int
+      Points: int
+      SearchSeconds: float
+      CommandSeconds: float
+      PeakBytes: int64 }
+
 /// Extra peak resident memory of one workload size (see Workloads.memoryProbe).
 type MemoryRow =
     { What: string
@@ -97,6 +108,11 @@ type Results =
       GatedForward: GatedRow list
       FixedPoints: FixedPointRow list
       GatedFixedPoints: GatedFixedPointRow list
+      /// Every point the FixedPointFinder-style search finds, over trained networks and state seeds.
+      FixedPointUnion: UnionRun list
+      FixedPointScaling: ScalingRow list
+      /// `rnnfun fixed-points` on the trained flip-flop: (whole command s, the search's own s).
+      FixedPointCommand: (float * float) option
       FlipFlop: FlipFlopTraining option
       Demo: DemoRun option
       Memory: MemoryRow list
@@ -122,6 +138,11 @@ type Plan =
       InnerAtOtherThreads: bool
       SearchWarmup: int
       SearchRounds: int
+      /// The union comparison: flip-flop network seeds and initial-state seeds.
+      UnionNetworkSeeds: int list
+      UnionStateSeeds: int list
+      /// Unit counts of the fixed-point scaling table (256 initial states each).
+      ScalingUnits: int list
       GemmRounds: int
       /// After this many seconds of the run, groups stop at their minimum number of rounds (so that
       /// a loaded machine does not stretch the run).
@@ -141,6 +162,9 @@ let quickPlan =
       InnerAtOtherThreads = false
       SearchWarmup = 1
       SearchRounds = 3
+      UnionNetworkSeeds = [ 0; 1; 2; 3 ]
+      UnionStateSeeds = [ 0 .. 5 ]
+      ScalingUnits = [ 64; 128; 256 ]
       GemmRounds = 15
       SoftDeadline = 100.0 }
 
@@ -156,6 +180,7 @@ let fullPlan =
         OtherForwardBudget = 5.0
         InnerAtOtherThreads = true
         SearchRounds = 5
+        ScalingUnits = [ 64; 128; 256; 512; 1024 ]
         SoftDeadline = 300.0 }
 
 /// The run's clock, for the soft deadline.
@@ -422,8 +447,10 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                     (unmatched 1e-2 r.Baseline.Points r.RnnFun.Points) (unmatched 1e-2 r.RnnFun.Points r.Baseline.Points)
                 say "    baseline's unique points re-evaluated in float64: %d of %d have q < 1e-12 (largest q %.2e); baseline points missing from RnnFun's set that FixedPoints.find confirms when started there: %d"
                     r.BaselineVerified r.Baseline.Unique r.BaselineWorstQ64 r.ConfirmedExtra
-                say "    FixedPoints.find phases: Adam %.3f s (last progress report at iteration %d; at most 100), Newton %.3f s (%d iterations), chord %.3f s (%d iterations), uniqueness + Jacobians + eigen %.3f s"
-                    r.Phases.AdamSeconds r.Phases.AdamIterations r.Phases.NewtonSeconds r.Phases.NewtonIterations r.Phases.ChordSeconds r.Phases.ChordIterations r.Phases.RestSeconds
+                let t = r.Phases.Timings
+                say "    FixedPoints.find phases (one run, %.3f s): Adam %.3f s (last progress report at iteration %d), Newton and chord %.3f s (%d and %d iterations), uniqueness %.3f s, deflation %.3f s (%d iterations, %d points), Jacobians + eigen %.3f s"
+                    r.Phases.Seconds t.Adam.TotalSeconds r.Phases.AdamIterations t.Newton.TotalSeconds r.Phases.NewtonIterations r.Phases.ChordIterations
+                    t.Uniqueness.TotalSeconds t.Deflation.TotalSeconds r.Phases.DeflationIterations r.Phases.Deflated t.Linearisation.TotalSeconds
             report "fixed-points speedup: %.2f" flipFlopRow.Speedup
             report "fixed-points speedup against the search alone: %.2f" flipFlopRow.SearchOnlySpeedup
             report "fixed-points found (flip-flop, unique, q < 1e-12): rnnfun %d, baseline %d" flipFlopRow.RnnFun.Unique flipFlopRow.Baseline.Unique
@@ -458,6 +485,63 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                 report "fixed-points %s s: %.3f" kind.Name row.Seconds
                 (problem.Network :> IDisposable).Dispose()
                 yield row ]
+
+    let union =
+        if not (on "fixed-points") then []
+        else
+            say "fixed points: the union comparison, flip-flop networks %A x state seeds %A ..." plan.UnionNetworkSeeds plan.UnionStateSeeds
+            let runs = fixedPointUnion plan.UnionNetworkSeeds plan.UnionStateSeeds
+            for u in runs do
+                say "  network %d, states %d: baseline %d points (%.3f s), FixedPoints.find %d (%.3f s, %d by deflation); baseline-only %d, RnnFun-only %d; %d of %d states at the same point"
+                    u.NetworkSeed u.StateSeed u.BaselinePoints u.BaselineSeconds u.RnnFunPoints u.RnnFunSeconds u.Deflated u.BaselineOnly u.RnnFunOnly u.StatesSame u.StatesCompared
+            let count f = runs |> List.filter f |> List.length
+            report "fixed-points union runs with all 27: baseline %d, rnnfun %d of %d" (count (fun u -> u.BaselinePoints = 27)) (count (fun u -> u.RnnFunPoints = 27)) runs.Length
+            report "fixed-points union baseline-only points: %d" (runs |> List.sumBy (fun u -> u.BaselineOnly))
+            report "fixed-points union states at the baseline's point: %d of %d" (runs |> List.sumBy (fun u -> u.StatesSame)) (runs |> List.sumBy (fun u -> u.StatesCompared))
+            runs
+    let scaling, command =
+        match cli with
+        | Some path when on "fixed-points" ->
+            let folder = IO.Path.Combine(IO.Path.GetTempPath(), "rnnfun-bench-fp-" + Guid.NewGuid().ToString("N"))
+            IO.Directory.CreateDirectory folder |> ignore
+            // "27 fixed points (...) from 256 initial states in 1.23s" -> (27, 1.23)
+            let parse (stdout: string) =
+                let m = Text.RegularExpressions.Regex.Match(stdout, @"^(\d+) fixed points .* in ([0-9.]+)s", Text.RegularExpressions.RegexOptions.Multiline)
+                if m.Success then Some(int m.Groups[1].Value, float m.Groups[2].Value) else None
+            try
+                let rows =
+                    [ for n in plan.ScalingUnits do
+                        say "fixed points: rnnfun fixed-points on a random %d-unit network ..." n
+                        let model = IO.Path.Combine(folder, sprintf "random-%d.json" n)
+                        writeRandomNetwork n 0 model
+                        let run = Harness.runCli path [ "fixed-points"; "--model"; model; "--box"; "-1,1"; "--n-init"; "256"; "--quiet"; "--out"; IO.Path.Combine(folder, "fps.json") ]
+                        match run.ExitCode, parse run.Stdout with
+                        | 0, Some (points, search) ->
+                            say "  N = %d: %d points, search %.2f s, command %.2f s, peak %.0f MiB" n points search run.Seconds (float run.PeakBytes / 1048576.0)
+                            report "fixed-points scaling N=%d: search %.2f s, command %.2f s, peak MiB %.0f" n search run.Seconds (float run.PeakBytes / 1048576.0)
+                            yield { Units = n; States = 256; Points = points; SearchSeconds = search; CommandSeconds = run.Seconds; PeakBytes = run.PeakBytes }
+                        | _ -> say "  N = %d: the command failed" n ]
+                let command =
+                    let model = IO.Path.Combine(folder, "flipflop.json")
+                    let net, _ = trainedFlipFlopNetwork 0
+                    RnnFun.ModelFile.save model net
+                    (net :> IDisposable).Dispose()
+                    let runs =
+                        [ for _ in 1 .. 3 do
+                            let run = Harness.runCli path [ "fixed-points"; "--model"; model; "--quiet"; "--out"; IO.Path.Combine(folder, "fps.json") ]
+                            match run.ExitCode, parse run.Stdout with
+                            | 0, Some (_, search) -> yield run.Seconds, search
+                            | _ -> () ]
+                    if runs.IsEmpty then None
+                    else
+                        let whole = runs |> List.map fst |> Array.ofList |> median
+                        let search = runs |> List.map snd |> Array.ofList |> median
+                        report "fixed-points command (trained flip-flop, 1024 states): %.2f s, its search %.2f s" whole search
+                        Some(whole, search)
+                rows, command
+            finally
+                try IO.Directory.Delete(folder, true) with _ -> ()
+        | _ -> [], None
 
     // 5. The demo pipeline.
     let demo =
@@ -500,6 +584,9 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
       GatedForward = gatedForwardRows
       FixedPoints = fixedPointRows
       GatedFixedPoints = gatedFixedPointRows
+      FixedPointUnion = union
+      FixedPointScaling = scaling
+      FixedPointCommand = command
       FlipFlop = flipFlopTraining
       Demo = demo
       Memory = memory

@@ -29,9 +29,10 @@ let private percent (ratio: float) =
     else sprintf "%.0f%% less time" (-p)
 
 /// Adam iterations of FixedPoints.find: progress is reported every 10 iterations, and the phase
-/// runs at most 100 (FixedPointConfig.defaults).
+/// runs at most `MaxAdamIterations`.
 let private adamIterations (p: Workloads.SearchPhases) =
-    if p.AdamIterations >= 90 then 100.0 else float p.AdamIterations + 5.0
+    let most = float RnnFun.FixedPointConfig.defaults.MaxAdamIterations
+    if float p.AdamIterations >= most - 10.0 then most else float p.AdamIterations + 5.0
 
 let write (path: string) (mode: Mode) (r: Results) =
     let b = StringBuilder()
@@ -305,12 +306,13 @@ let write (path: string) (mode: Mode) (r: Results) =
           ""
           "From the same 1024 initial states:"
           ""
-          "- **FixedPoints.find** with `FixedPointConfig.defaults`: Adam with FixedPointFinder's adaptive rate and"
-          "  clipping (float32, at most 100 iterations, a state leaves once its q < 1e-4); then, in float64,"
-          "  batched Newton / Levenberg-Marquardt steps on one state per neighbourhood of radius 0.1 and chord"
-          "  steps with the converged point's Jacobian for the others (Newton for any that fail), every state"
-          "  to q < 1e-20; outlier exclusion, uniqueness, and the Jacobian and eigen-decomposition of every"
-          "  unique point."
+          "- **FixedPoints.find** with `FixedPointConfig.defaults`: Adam with FixedPointFinder's PyTorch rule"
+          "  (lr 1.0 on the mean q, `ReduceLROnPlateau(0.95, 2)`, no clipping; float32, at most 200"
+          "  iterations, a state leaves once its q < 1e-6); then, in float64, batched Newton /"
+          "  Levenberg-Marquardt steps on one state per neighbourhood of radius 0.1 and chord steps with the"
+          "  converged point's Jacobian for the others (Newton for any that fail), every state to q < 1e-20;"
+          "  outlier exclusion, uniqueness; deflation from the midpoints of pairs of the points found (64"
+          "  starts, 10 iterations a round); and the Jacobian and eigen-decomposition of every unique point."
           "- **FixedPointFinder-style Adam**: FixedPointFinder's Torch defaults written with TorchSharp: Adam"
           "  (lr 1.0) on all states jointly, `ReduceLROnPlateau(factor 0.95, patience 2)` on the mean q, no"
           "  clipping, at most 5000 iterations, stop when every state has q < 1e-12 or dq < 1e-20 lr,"
@@ -337,10 +339,11 @@ let write (path: string) (mode: Mode) (r: Results) =
     line ""
     for x in r.FixedPoints do
         let p = x.Phases
+        let t = p.Timings
         line (
-            sprintf "- %s: `FixedPoints.find` spent %s s in its Adam phase (%s iterations), %s s in %d Newton iterations, %s s in %d chord iterations and %s s in uniqueness, Jacobians and eigen-decompositions (one extra run, timed through its progress callback)."
-                x.Problem (f3 p.AdamSeconds) (if p.AdamIterations >= 100 then "100" elif p.AdamIterations >= 90 then sprintf "%d-100" p.AdamIterations else sprintf "about %d" p.AdamIterations)
-                (f3 p.NewtonSeconds) p.NewtonIterations (f3 p.ChordSeconds) p.ChordIterations (f3 p.RestSeconds))
+            sprintf "- %s: one extra run of `FixedPoints.find` (%s s, its `Timings`) spent %s s in its Adam phase (about %.0f iterations), %s s in %d Newton and %d chord iterations, %s s in uniqueness, %s s in deflation (%d iterations, %d new points) and %s s in Jacobians and eigen-decompositions."
+                x.Problem (f3 p.Seconds) (f3 t.Adam.TotalSeconds) (adamIterations p) (f3 t.Newton.TotalSeconds) p.NewtonIterations p.ChordIterations
+                (f3 t.Uniqueness.TotalSeconds) (f3 t.Deflation.TotalSeconds) p.DeflationIterations p.Deflated (f3 t.Linearisation.TotalSeconds))
         line (
             sprintf "  Re-evaluated in float64, %d of the baseline's %d unique points have q < 1e-12 (largest q %s). %s"
                 x.BaselineVerified x.Baseline.Unique (x.BaselineWorstQ64.ToString("0.0e0", inv))
@@ -351,6 +354,67 @@ let write (path: string) (mode: Mode) (r: Results) =
                          (if x.ConfirmedExtra = 1 then "a genuine fixed point" else "genuine fixed points")
                  else sprintf "%d of them %s not in `FixedPoints.find`'s set, and `FixedPoints.find` started there does not confirm %s as distinct fixed points." x.BaselineUnmatched (if x.BaselineUnmatched = 1 then "is" else "are") (if x.BaselineUnmatched = 1 then "it" else "them")))
     line ""
+    if not r.FixedPointUnion.IsEmpty then
+        let runs = r.FixedPointUnion
+        let count f = runs |> List.filter f |> List.length
+        let networks = runs |> List.map (fun u -> u.NetworkSeed) |> List.distinct
+        let seeds = runs |> List.map (fun u -> u.StateSeed) |> List.distinct
+        lines
+            [ "### Every point the baseline finds"
+              ""
+              sprintf "The flip-flop preset trained with seeds %s (`rnnfun train --task flipflop --seed S`), each searched"
+                  (String.Join(", ", networks))
+              sprintf "from 1024 states `InitialStates.fromStates 1024 0.5 s` of its trajectories for s = %s (FixedPointFinder's"
+                  (String.Join(", ", seeds))
+              "`sample_states`: states drawn with replacement, plus N(0, 0.5^2)), by the FixedPointFinder-style search"
+              "(`tests/Baselines/FixedPointFinderStyle.fs`, shared with the tests) and by `FixedPoints.find` at its"
+              "defaults. A point of one matches a point of the other within 1e-4; a state ends at a point when it"
+              "lies within 1e-3 of it."
+              ""
+              "| | FixedPointFinder-style | FixedPoints.find |"
+              "|---|---|---|"
+              sprintf "| runs with all 27 points (8 / 12 / 6 / 1) | %d of %d | %d of %d |" (count (fun u -> u.BaselinePoints = 27)) runs.Length (count (fun u -> u.RnnFunPoints = 27)) runs.Length
+              sprintf "| points only this search found, over all runs | %d | %d |" (runs |> List.sumBy (fun u -> u.BaselineOnly)) (runs |> List.sumBy (fun u -> u.RnnFunOnly))
+              sprintf "| median time of a run, s | %s | %s |" (f3 (median (runs |> List.map (fun u -> u.BaselineSeconds) |> Array.ofList))) (f3 (median (runs |> List.map (fun u -> u.RnnFunSeconds) |> Array.ofList)))
+              ""
+              sprintf "States both searches converged from: %d; of these, %d end at the same point. Points found by"
+                  (runs |> List.sumBy (fun u -> u.StatesCompared)) (runs |> List.sumBy (fun u -> u.StatesSame))
+              sprintf "deflation, from no state: %d in all (%s)."
+                  (runs |> List.sumBy (fun u -> u.Deflated))
+                  (match [ for u in runs do if u.Deflated > 0 then yield sprintf "network %d, states %d: %d" u.NetworkSeed u.StateSeed u.Deflated ] with
+                   | [] -> "none"
+                   | xs -> String.Join("; ", xs))
+              "" ]
+    if not r.FixedPointScaling.IsEmpty then
+        lines
+            [ "### Scaling with the number of units"
+              ""
+              "`rnnfun fixed-points --box -1,1 --n-init 256` on random networks (W_rec ~ N(0, 1.2^2 / N), no input"
+              "weights), run as a child process: the search's own time as the command prints it, the whole"
+              "command's wall time, and the child's peak resident memory (VmHWM, which includes libtorch's"
+              "mapped libraries, about 0.4 GB). Newton's Jacobians go `FixedPoints.matrixRows N` states at a time,"
+              "so memory grows with the states' own size, not with states x N^2."
+              ""
+              "| N | points | search s | command s | peak MiB |"
+              "|---|---|---|---|---|" ]
+        for x in r.FixedPointScaling do
+            line (sprintf "| %d | %d | %s | %s | %.0f |" x.Units x.Points (f2 x.SearchSeconds) (f2 x.CommandSeconds) (float x.PeakBytes / 1048576.0))
+        line ""
+        match r.FixedPointScaling |> List.tryFind (fun x -> x.Units = 64), r.FixedPointScaling |> List.tryLast with
+        | Some a, Some b when b.Units > a.Units && a.SearchSeconds > 0.0 ->
+            line (
+                sprintf "From N = %d to N = %d (x%d) the search's time grew x%.0f, as N^%.1f (a dense LU is N^3)."
+                    a.Units b.Units (b.Units / a.Units) (b.SearchSeconds / a.SearchSeconds)
+                    (log (b.SearchSeconds / a.SearchSeconds) / log (float b.Units / float a.Units)))
+            line ""
+        | _ -> ()
+    match r.FixedPointCommand with
+    | Some (whole, search) ->
+        line (
+            sprintf "The whole command on the trained flip-flop (`rnnfun fixed-points --model M`, 1024 states from its trajectories): %s s, of which the search takes %s s; the rest is the runtime's start, loading libtorch and the model, sampling the trajectories and writing the file."
+                (f2 whole) (f2 search))
+        line ""
+    | None -> ()
     match r.FlipFlop with
     | Some t ->
         line (
@@ -480,7 +544,7 @@ let write (path: string) (mode: Mode) (r: Results) =
               "eigen-decompositions alone for 27 points); the baseline stops in float32 once every state is below"
               "1e-12 or stops moving. An iteration of `FixedPoints.find`'s Adam phase (float32, closed-form gradient,"
               sprintf "the Adam update in place, a read-back of q per iteration) takes about %s ms, one of the baseline's search (float32, autograd, `torch.optim.Adam`) %s ms."
-                  (f2 (f.Phases.AdamSeconds / adamIterations f.Phases * 1e3)) (f2 (f.BaselineSearchSeconds / float (max 1 f.Baseline.Iterations) * 1e3))
+                  (f2 (f.Phases.Timings.Adam.TotalSeconds / adamIterations f.Phases * 1e3)) (f2 (f.BaselineSearchSeconds / float (max 1 f.Baseline.Iterations) * 1e3))
               "" ]
     | None -> ()
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore

@@ -485,45 +485,35 @@ let rnnfunSearch (p: FixedPointProblem) : SearchOutcome =
       Decomposed = r.FixedPoints |> Array.filter (fun f -> f.Eigenvalues.Length > 0) |> Array.length
       Points = counted |> Array.map (fun f -> f.State) }
 
-/// Where FixedPoints.find spends its time (one extra run with a progress callback, which costs a
-/// little itself): seconds of the Adam phase (with its last reported iteration; reports come every 10),
-/// of the Newton steps (representatives, and any state whose chord steps failed), of the chord steps,
-/// and the rest (uniqueness, Jacobians and eigen-decompositions). The time between two reports counts
-/// for the phase of the later one.
+/// Where FixedPoints.find spends its time, from one extra run: the search's own `Timings`, and the
+/// iterations its progress reports counted (Adam reports every 10th).
 type SearchPhases =
-    { AdamSeconds: float
+    { Timings: SearchTimings
+      Seconds: float
       AdamIterations: int
-      NewtonSeconds: float
       NewtonIterations: int
-      ChordSeconds: float
       ChordIterations: int
-      RestSeconds: float }
+      DeflationIterations: int
+      Deflated: int }
 
 let rnnfunSearchPhases (p: FixedPointProblem) : SearchPhases =
-    let sw = Diagnostics.Stopwatch.StartNew()
-    let seconds = Collections.Generic.Dictionary<string, float>()
     let iterations = Collections.Generic.Dictionary<string, int>()
-    let mutable last = 0.0
     let progress (f: FixedPointProgress) =
-        let now = sw.Elapsed.TotalSeconds
-        seconds[f.Phase] <- (match seconds.TryGetValue f.Phase with | true, s -> s | _ -> 0.0) + (now - last)
-        // Newton restarts at 0 for the fallback run: count its reports, not its largest iteration.
+        // Newton and deflation restart at 0 for each batch they run: count reports, not the largest.
         iterations[f.Phase] <-
             match iterations.TryGetValue f.Phase with
-            | true, i when f.Phase = "newton" -> i + (if f.Iteration > 0 then 1 else 0)
+            | true, i when f.Phase = "newton" || f.Phase = "deflation" -> i + (if f.Iteration > 0 then 1 else 0)
             | true, i -> max i f.Iteration
             | _ -> f.Iteration
-        last <- now
-    FixedPoints.find { FixedPointConfig.defaults with Progress = Some progress } p.Network (ConstantInput.Same p.Input) p.Initial |> ignore
-    let total = sw.Elapsed.TotalSeconds
-    let get (d: Collections.Generic.Dictionary<string, 'T>) key zero = match d.TryGetValue key with | true, v -> v | _ -> zero
-    { AdamSeconds = get seconds "adam" 0.0
-      AdamIterations = get iterations "adam" 0
-      NewtonSeconds = get seconds "newton" 0.0
-      NewtonIterations = get iterations "newton" 0
-      ChordSeconds = get seconds "chord" 0.0
-      ChordIterations = get iterations "chord" 0
-      RestSeconds = total - last }
+    let r = FixedPoints.find { FixedPointConfig.defaults with Progress = Some progress } p.Network (ConstantInput.Same p.Input) p.Initial
+    let get key = match iterations.TryGetValue key with | true, v -> v | _ -> 0
+    { Timings = r.Timings
+      Seconds = r.Elapsed.TotalSeconds
+      AdamIterations = get "adam"
+      NewtonIterations = get "newton"
+      ChordIterations = get "chord"
+      DeflationIterations = get "deflation"
+      Deflated = r.Deflated }
 
 /// q = 0.5 ||F(x) - x||^2 of the given states, evaluated in float64 with RnnFun's step.
 let q64 (p: FixedPointProblem) (states: float[][]) : float[] =
@@ -543,6 +533,82 @@ let newPointsFrom (p: FixedPointProblem) (distance: float) (known: float[][]) (s
     else
         let r = FixedPoints.find FixedPointConfig.defaults p.Network (ConstantInput.Same p.Input) states
         unmatched distance (r.FixedPoints |> Array.map (fun f -> f.State)) known
+
+/// One run of the union comparison: a trained flip-flop network, 1024 states sampled from its
+/// trajectories with one seed, searched by the baseline and by `FixedPoints.find`.
+type UnionRun =
+    { NetworkSeed: int
+      StateSeed: int
+      BaselinePoints: int
+      RnnFunPoints: int
+      /// Baseline points with no RnnFun point within 1e-4, and the other way round.
+      BaselineOnly: int
+      RnnFunOnly: int
+      /// States both searches converged from, and those that ended at the same point.
+      StatesCompared: int
+      StatesSame: int
+      Deflated: int
+      RnnFunSeconds: float
+      BaselineSeconds: float }
+
+/// The flip-flop preset trained with `networkSeed`, and its trajectory states on 64 fresh trials.
+let trainedFlipFlopNetwork (networkSeed: int) =
+    let preset = Presets.flipFlop networkSeed
+    let fit = Presets.train preset
+    let trials = preset.Task.Generate 64 12345
+    let states =
+        use _ = torch.NewDisposeScope()
+        let x, _, _ = Training.toTensors fit.Network.Precision trials
+        use run = Network.unrollFrom fit.Network None x
+        InitialStates.ofTrajectories run.States
+    fit.Network, states
+
+/// For each trained network and each state seed, both searches from the same 1024 states
+/// (`InitialStates.fromStates 1024 0.5 seed`, as FixedPointFinder's `sample_states` draws them).
+let fixedPointUnion (networkSeeds: int list) (stateSeeds: int list) : UnionRun list =
+    [ for networkSeed in networkSeeds do
+        let net, states = trainedFlipFlopNetwork networkSeed
+        for stateSeed in stateSeeds do
+            let initial = InitialStates.fromStates 1024 0.5 stateSeed states
+            let input = Array.zeroCreate net.Sizes.Inputs
+            torch.set_num_threads (fixedPointThreads net.Sizes.Units)
+            let sw = Diagnostics.Stopwatch.StartNew()
+            let run = FixedPointFinderStyle.search net input initial
+            let theirs = FixedPointFinderStyle.points CountTolQ initial run
+            let baselineSeconds = sw.Elapsed.TotalSeconds
+            let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same input) initial
+            let ours = r.FixedPoints |> Array.map (fun f -> f.State)
+            let theirPointOfState = FixedPointFinderStyle.nearest 1e-3 theirs run.Final
+            let ourPointOfBaseline = ours |> Array.map (fun o -> (FixedPointFinderStyle.nearest 1e-4 theirs [| o |])[0])
+            let compared = [| for i in 0 .. initial.Length - 1 do if theirPointOfState[i] >= 0 && r.PointOfState[i] >= 0 then yield i |]
+            yield
+                { NetworkSeed = networkSeed
+                  StateSeed = stateSeed
+                  BaselinePoints = theirs.Length
+                  RnnFunPoints = ours.Length
+                  BaselineOnly = unmatched 1e-4 theirs ours
+                  RnnFunOnly = unmatched 1e-4 ours theirs
+                  StatesCompared = compared.Length
+                  StatesSame = compared |> Array.filter (fun i -> ourPointOfBaseline[r.PointOfState[i]] = theirPointOfState[i]) |> Array.length
+                  Deflated = r.Deflated
+                  RnnFunSeconds = r.Elapsed.TotalSeconds
+                  BaselineSeconds = baselineSeconds }
+        (net :> IDisposable).Dispose() ]
+
+/// A random rnn of `units` units, W_rec ~ N(0, 1.2^2 / units) (past the edge of chaos, so that it
+/// has several fixed points), one input and one output, written to `path` as a model file.
+let writeRandomNetwork (units: int) (seed: int) (path: string) =
+    let random = Random(seed)
+    let scale = 1.2 / sqrt (float units)
+    let config = { NetworkConfig.defaults with InputSize = 1; Units = units; OutputSize = 1 }
+    use net =
+        Network.ofValues Kinds.rnn config
+            (Map.ofList
+                [ "w_in", ParameterValue.Matrix(Array.init units (fun _ -> [| 0.0 |]))
+                  "w_rec", ParameterValue.Matrix(Array.init units (fun _ -> Array.init units (fun _ -> scale * Sampling.standardNormal random)))
+                  "b_rec", ParameterValue.Vector(Array.zeroCreate units)
+                  "w_out", ParameterValue.Matrix [| Array.zeroCreate units |] ])
+    ModelFile.save path net
 
 /// FixedPointFinder's Torch defaults (`RnnFun.Baselines.FixedPointFinderStyle.search`, shared with the
 /// tests), then uniqueness at 1e-3 keeping the lowest q. With `linearise` (FixedPointFinder's defaults
