@@ -95,7 +95,7 @@ let write (path: string) (mode: Mode) (r: Results) =
     let defaultForward = r.Forward |> List.filter (fun x -> x.IsDefault)
     let flip = r.FixedPoints |> List.tryFind (fun x -> x.Problem.StartsWith "trained")
     let at64 = defaultTraining |> List.tryFind (fun x -> x.N = 64)
-    lines [ "## Summary"; ""; "Interleaved medians, RnnFun's default thread counts (training: `Training.defaultThreads`, 1 below 128 units, then one per 64 units; fixed points: 1 up to 128 units):"; "" ]
+    lines [ "## Summary"; ""; "Interleaved medians, RnnFun's default thread counts (training: `Training.defaultThreads`, 1 below 128 units, then one per 64 units; fixed points: 1 thread):"; "" ]
     lines [ "```" ]
     for x in defaultTraining do line (sprintf "training-step ratio N=%d: %s" x.N (f3 x.Ratio))
     for x in defaultForward do line (sprintf "forward ratio N=%d: %s" x.N (f3 x.Ratio))

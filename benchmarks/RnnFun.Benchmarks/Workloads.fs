@@ -33,7 +33,7 @@ let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = Time }
 let defaultThreads (n: int) = Training.defaultThreads n
 
 /// FixedPoints.find's default libtorch thread count at n units (FixedPointConfig.Threads = None).
-let fixedPointThreads (n: int) = if n <= 128 then 1 else Environment.ProcessorCount
+let fixedPointThreads (_: int) = 1
 
 /// The thread setting that is not the default (1 <-> all cores; 2 on a 1-core machine).
 let otherThreads (n: int) =

@@ -151,7 +151,7 @@ public sealed class FixedPointOptions
     /// <summary>Search in float64 (default true) or float32.</summary>
     public bool Float64 { get; init; } = D.Precision.IsFloat64;
 
-    /// <summary>libtorch threads during the search, and at most this many eigen-decompositions at once; null (default): 1 up to 128 units, else all cores, and the eigen-decompositions on the cores libtorch leaves free.</summary>
+    /// <summary>libtorch threads during the search, and at most this many eigen-decompositions at once; null (default): 1, and the eigen-decompositions on the cores it leaves free.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
     internal Core.FixedPointConfig ToCore(IProgress<FixedPointProgressInfo>? progress) =>

@@ -152,8 +152,7 @@ type FixedPointConfig =
       EigenTolerance: float
       Precision: Precision
       /// libtorch threads during the search, and at most this many eigen-decompositions at once; None:
-      /// 1 libtorch thread up to 128 units (faster there), else all cores, and the eigen-decompositions
-      /// on the cores libtorch leaves free.
+      /// 1 libtorch thread, and the eigen-decompositions on the cores it leaves free.
       Threads: int option
       Progress: (FixedPointProgress -> unit) option }
 
@@ -904,7 +903,10 @@ module FixedPoints =
                     WorstQ = q.max().ToDouble()
                     Converged = (q.lt(config.TolQ.ToScalar()).sum().ToInt64() |> int)
                     States = int q.shape[0] })
-        use _ = LibtorchThreads.lease (config.Threads |> Option.defaultValue (if n <= 128 then 1 else Environment.ProcessorCount))
+        // One libtorch thread by default at every size: with more, libtorch 2.10's batched LU must go
+        // one matrix at a time (`solveEx`), and on a shared 2-core machine two threads made a 256-unit
+        // search 9 times slower than one (46 s against 5 s).
+        use _ = LibtorchThreads.lease (config.Threads |> Option.defaultValue 1)
         use work = Network.toPrecision config.Precision net
         use scope = torch.NewDisposeScope()
         let kind = work.Kind
