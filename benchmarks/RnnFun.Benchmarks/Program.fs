@@ -6,6 +6,7 @@
 ///   --only A,B           run only these sections: gemm, training, forward, gated, fixed-points, demo, memory
 ///   --profile-step [KIND] N  where one fused training step at N units spends its time (rnn, or
 ///                        the gated KIND gru / lstm; then exits)
+///   --profile-preset N   the preset path's cost per step at N units, part by part (then exits)
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
 ///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
 module RnnFun.Benchmarks.Program
@@ -25,6 +26,12 @@ let main argv =
     | "--memory-probe" :: what :: t :: b :: n :: [] ->
         // Child mode of the memory section: prints the extra peak bytes on the last line.
         printfn "%d" (Workloads.memoryProbe what (int t) (int b) (int n))
+        exit 0
+    | "--profile-preset" :: n :: [] ->
+        // Where the preset path's extra time per step goes (clipping, validation, fresh data; one thread).
+        printfn "%-40s %7.1f us" "tryClipGradients (global norm)" (PresetPath.clippingMicroseconds (int n) 1000)
+        for name, ms in PresetPath.components (int n) 15 do printfn "%-40s %7.3f ms" name ms
+        for name, ms in PresetPath.profile (int n) 15 do printfn "%-40s %7.3f ms/step" name ms
         exit 0
     | "--profile-step" :: kind :: n :: [] ->
         // The same for a gated kind (gru, lstm).
