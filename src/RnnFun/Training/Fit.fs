@@ -196,6 +196,9 @@ type FitResult =
       LearningRates: float[]
       /// Validation loss per epoch (empty without validation data).
       ValidationLosses: float[]
+      /// Seconds since training started at the end of each epoch, its validation included (one per
+      /// entry of `Losses`): the time to a validation loss is the entry of the first epoch that reached it.
+      EpochEndSeconds: float[]
       /// 1-based epoch whose weights were kept as best (0: none completed).
       BestEpoch: int
       StopReason: StopReason
@@ -564,6 +567,7 @@ module Training =
         let losses = ResizeArray<float>()
         let rates = ResizeArray<float>()
         let validationLosses = ResizeArray<float>()
+        let epochEnds = ResizeArray<float>()
         let mutable best: (Tensor list * Tensor option) option = None
         let mutable bestLoss = Double.PositiveInfinity
         let mutable bestEpoch = 0
@@ -647,6 +651,7 @@ module Training =
                         reason <- StopReason.StopLoss
                         stoppedAt <- epoch + 1
                     | _ -> ()
+                    epochEnds.Add stopwatch.Elapsed.TotalSeconds
                 epoch <- epoch + 1
             if reason = StopReason.Completed then stoppedAt <- epoch
             let currentFinite = allFinite ()
@@ -663,6 +668,7 @@ module Training =
               Losses = losses.ToArray()
               LearningRates = rates.ToArray()
               ValidationLosses = validationLosses.ToArray()
+              EpochEndSeconds = epochEnds.ToArray()
               BestEpoch = (if config.KeepBest then bestEpoch else 0)
               StopReason = reason
               StoppedAtEpoch = stoppedAt
