@@ -108,7 +108,7 @@ public sealed class TrainingOptions
     /// <summary>Seed of data order, fresh data and noise (default 0).</summary>
     public int Seed { get; init; } = D.Seed;
 
-    /// <summary>libtorch threads during training; null (default): 1 below 128 units, then one per 64 units, at most all cores.</summary>
+    /// <summary>libtorch threads during training; null (default): 1 below 256 units, then one per 128 units, at most all cores.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(Core.FitHooks.none.Threads);
 
     /// <summary>Back-propagate through time with the hand-written pass of the built-in kinds where it applies (default true); false: autograd through every step. Same gradients.</summary>

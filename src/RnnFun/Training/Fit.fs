@@ -140,8 +140,8 @@ type FitHooks =
       /// Called with the best weights so far whenever they improve (a network disposed after the
       /// call); `ModelFile.saveBest path` writes them to a model file.
       OnBest: (Network -> unit) option
-      /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 128 units,
-      /// then one per 64 units, at most all cores).
+      /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 256 units,
+      /// then one per 128 units, at most all cores).
       Threads: int option }
 
     /// No reports, no cancellation, no checkpoints, the default threads.
@@ -319,11 +319,12 @@ module Training =
         | None -> ()
         validateConfig config net
 
-    /// libtorch threads `fit` uses when `FitHooks.Threads` is None: one below 128 units (a step is
-    /// many small ops there, and a second thread mostly adds contention), then one per 64 units, at
-    /// most all cores (128 units: 2 threads, 256: 4).
+    /// libtorch threads `fit` uses when `FitHooks.Threads` is None: one below 256 units (a step is
+    /// many small ops there; a second thread gains little on a quiet machine and loses several times
+    /// over on a shared one, docs/performance.md), then one per 128 units, at most all cores (256
+    /// units: 2 threads, 512: 4).
     let defaultThreads (units: int) =
-        if units < 128 then 1 else min Environment.ProcessorCount (units / 64)
+        if units < 256 then 1 else min Environment.ProcessorCount (units / 128)
 
     let private finite (t: Tensor) =
         use _ = torch.NewDisposeScope()
