@@ -90,13 +90,21 @@ let write (path: string) (mode: Mode) (r: Results) =
           "`benchmarks/RnnFun.Benchmarks/BenchmarkDotNet.Artifacts/`."
           "" ]
     // Summary.
-    let defaultTraining = r.Training |> List.filter (fun x -> x.IsDefault)
-    let defaultForward = r.Forward |> List.filter (fun x -> x.IsDefault)
+    // Headline ratios: one thread on both sides (equal thread counts, the least sensitive to outside load).
+    let defaultTraining = r.Training |> List.filter (fun x -> x.Threads = 1)
+    let defaultForward = r.Forward |> List.filter (fun x -> x.Threads = 1)
     let flip = r.FixedPoints |> List.tryFind (fun x -> x.Problem.StartsWith "trained")
     let at64 = defaultTraining |> List.tryFind (fun x -> x.N = 64)
-    lines [ "## Summary"; ""; "Interleaved medians, RnnFun's default thread counts (training: `Training.defaultThreads`, 1 below 128 units, then one per 64 units; fixed points: 1 up to 128 units):"; "" ]
+    lines [ "## Summary"; ""; "Interleaved medians, one thread on both sides (RnnFun's default for training below 256 units, `Training.defaultThreads`):"; "" ]
     lines [ "```" ]
     for x in defaultTraining do line (sprintf "training-step ratio N=%d: %s" x.N (f3 x.Ratio))
+    match r.Preset with
+    | Some p ->
+        for x in p.Rows |> List.filter (fun x -> x.Threads = 1) do
+            line (sprintf "preset-step ratio to Training.fit N=%d: %s" x.N (f3 x.PresetOverFit))
+            x.PresetOverPython |> Option.iter (fun v -> line (sprintf "preset-step ratio to Python nn.RNN N=%d: %s" x.N (f3 v)))
+            x.FitOverPython |> Option.iter (fun v -> line (sprintf "training-step ratio to Python nn.RNN N=%d: %s" x.N (f3 v)))
+    | None -> ()
     for x in defaultForward do line (sprintf "forward ratio N=%d: %s" x.N (f3 x.Ratio))
     for x in r.GatedTraining |> List.filter (fun x -> x.IsHeadline) do line (sprintf "%s training-step ratio N=%d: %s" x.Kind x.N (f3 x.Ratio))
     for x in r.GatedForward |> List.filter (fun x -> x.IsHeadline) do line (sprintf "%s forward ratio N=%d: %s" x.Kind x.N (f3 x.Ratio))
@@ -210,6 +218,8 @@ let write (path: string) (mode: Mode) (r: Results) =
                                 (methods |> List.map (fst >> cell) |> String.concat " | ") (rate (fst methods.Head)) (rate (fst last)))
                 line ""
     bdnTable "training" [ "RnnFunFit", "Training.fit"; "RnnFunInnerStep", "inner step"; "TorchRnn", "torch.nn.RNN" ] stepFlops
+    // The preset path against Python PyTorch (PresetPath.fs).
+    r.Preset |> Option.iter (PresetPath.markdown >> lines)
     // Forward.
     lines
         [ "## Forward pass"
