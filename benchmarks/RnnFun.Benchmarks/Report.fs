@@ -48,8 +48,9 @@ let write (path: string) (mode: Mode) (r: Results) =
         [ "# Performance"
           ""
           "How fast RnnFun trains, runs and analyses networks, measured against libtorch's built-in"
-          "recurrent layer (`torch.nn.RNN`, whose time loop runs inside libtorch) and against a"
-          "FixedPointFinder-style fixed-point search, in one process, on the same data and sizes."
+          "recurrent layer (`torch.nn.RNN`, whose time loop runs inside libtorch), against the same layer in"
+          "Python PyTorch (a child process, where `/usr/bin/python3` has torch) and against a"
+          "FixedPointFinder-style fixed-point search, on the same data and sizes."
           ""
           sprintf "This page was produced by %s, on %s." modeText (m.Date.ToString("yyyy-MM-dd HH:mm 'UTC'", inv))
           "Absolute times depend on the machine and its load; the ratios, measured side by side, are the"
@@ -85,7 +86,8 @@ let write (path: string) (mode: Mode) (r: Results) =
           "The quick mode prints one `name: value` line per result on stdout (details go to stderr);"
           "`--quick --write-docs` also rewrites this page from its numbers. Other options: `--no-demo`,"
           "`--only gemm,training,forward,gated,fixed-points,demo` (some sections only), `--cli PATH` (the `rnnfun`"
-          "executable), `--docs PATH` (where the page goes). The full mode runs the interleaved harness with"
+          "executable), `--docs PATH` (where the page goes), `--preset-md PATH` (the preset-path section alone),"
+          "`--profile-preset N` (the preset path's pieces at N units). The full mode runs the interleaved harness with"
           "more rounds, then BenchmarkDotNet in process, and keeps BenchmarkDotNet's logs and tables under"
           "`benchmarks/RnnFun.Benchmarks/BenchmarkDotNet.Artifacts/`."
           "" ]

@@ -102,7 +102,7 @@ module Presets =
         | other -> Check.fail "task" (sprintf "unknown task '%s' (expected flipflop, integrator or sine)" other)
 
     /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
-    /// (dt/tau = 0.1) for tasks of these lengths.
+    /// (dt/tau = 0.1) for tasks of these lengths (the flip-flop has its own: `withKindNamed`).
     let kinds: Kind list =
         Kinds.builtIn |> List.map (fun k -> if k.Name = Kinds.ctrnn.Name then Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 } else k)
 
