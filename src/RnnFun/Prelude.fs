@@ -111,9 +111,9 @@ module Sampling =
 
 /// The stream of `System.Random(seed).NextDouble()` (.NET's seeded generator, Knuth's subtractive
 /// one, which keeps its sequence across .NET versions for compatibility), without its virtual calls:
-/// the flip-flop task draws two numbers per step and bit of every fresh training batch, and through
-/// `System.Random` those draws cost about a tenth of a 64-unit training step. Same numbers, in the
-/// same order (checked against `System.Random` by the tests).
+/// the flip-flop task draws two numbers per step and bit of every fresh training batch; generating
+/// a batch took about a tenth of a 64-unit training step, some half of it in `System.Random`'s
+/// draws. Same numbers, in the same order (checked against `System.Random` by the tests).
 type internal SeededUniform(seed: int) =
     let state: int[] =
         let a = Array.zeroCreate<int> 56

@@ -417,7 +417,7 @@ module Training =
             match fused, t.Fused with
             | Some u, _ -> u.States // [time; batch; state]
             // A validation pass: Network.unroll's forward pass, a few in-place ops per step instead
-            // of the kind's step with its tanh (about 4 times cheaper here at 64 units).
+            // of the kind's step with its tanh (8.4 against 10.1 ms for 256 trials at 64 units here).
             | None, Some (recurrence, wRec, bRec) -> Recurrence.forwardWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive // [time; batch; state]
             | None, None -> Network.unrollDrive kind w h0 drive // [batch; time; state]
         let outputs = Network.readoutWith net w states // same layout as the states, [..; outputs]
