@@ -102,6 +102,9 @@ type Results =
       /// Microseconds of one tiny op (tanh of 8 x 8) through TorchSharp.
       TinyOpMicroseconds: float
       Training: Row list
+      /// The preset path against Python PyTorch and TorchSharp, and the whole flip-flop command
+      /// (with the training section).
+      Preset: PresetPath.PresetResults option
       Forward: Row list
       /// Gated kinds: training steps and forward passes against torch.nn.GRU / torch.nn.LSTM.
       GatedTraining: GatedRow list
@@ -146,7 +149,9 @@ type Plan =
       GemmRounds: int
       /// After this many seconds of the run, groups stop at their minimum number of rounds (so that
       /// a loaded machine does not stretch the run).
-      SoftDeadline: float }
+      SoftDeadline: float
+      /// Runs of the whole flip-flop command (and of its Python counterpart).
+      CommandRounds: int }
 
 let quickPlan =
     { TrainingStepsPerCall = 8
@@ -166,7 +171,8 @@ let quickPlan =
       UnionStateSeeds = [ 0 .. 5 ]
       ScalingUnits = [ 64; 128; 256 ]
       GemmRounds = 15
-      SoftDeadline = 100.0 }
+      SoftDeadline = 100.0
+      CommandRounds = 3 }
 
 /// The full mode's plan: more rounds and larger budgets (the run may take longer).
 let fullPlan =
@@ -181,7 +187,8 @@ let fullPlan =
         InnerAtOtherThreads = true
         SearchRounds = 5
         ScalingUnits = [ 64; 128; 256; 512; 1024 ]
-        SoftDeadline = 300.0 }
+        SoftDeadline = 300.0
+        CommandRounds = 5 }
 
 /// The run's clock, for the soft deadline.
 let private runClock = Diagnostics.Stopwatch()
@@ -384,9 +391,14 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                 say "  N=%d threads=%d%s: Training.fit %.2f ms/step (%.1f GFLOP/s), inner step %s ms, torch.nn.RNN %.2f ms (%.1f GFLOP/s), ratio %.3f"
                     r.N r.Threads (if r.IsDefault then " (default)" else "") (ms r.RnnFun) (stepFlops n / r.RnnFun / 1e9)
                     (r.Inner |> Option.map (fun t -> sprintf "%.2f" (ms t)) |> Option.defaultValue "-") (ms r.Fused) (stepFlops n / r.Fused / 1e9) r.Ratio
-            let d = rows |> List.find (fun r -> r.IsDefault)
-            report "training-step ratio N=%d: %.3f" n d.Ratio
+            // The headline: one thread on both sides (a two-thread baseline collapses under outside load).
+            let h = rows |> List.find (fun r -> r.Threads = 1)
+            report "training-step ratio N=%d: %.3f" n h.Ratio
             yield! rows ]
+    // 2b. The preset path against Python PyTorch, and the whole flip-flop command.
+    let presetResults =
+        if not (on "training") then None
+        else Some(PresetPath.run plan.Warmup plan.MinRounds plan.MaxRounds (budget plan plan.TrainingBudget) plan.CommandRounds root cli)
     // 3. Forward pass.
     let forwardRows =
         [ for n in (if on "forward" then unitCounts else []) do
@@ -396,8 +408,8 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                 say "  N=%d threads=%d%s: Network.unroll %.3f ms (%.1f GFLOP/s), torch.nn.RNN %.3f ms (%.1f GFLOP/s), ratio %.3f"
                     r.N r.Threads (if r.IsDefault then " (default)" else "") (ms r.RnnFun) (forwardFlops n / r.RnnFun / 1e9)
                     (ms r.Fused) (forwardFlops n / r.Fused / 1e9) r.Ratio
-            let d = rows |> List.find (fun r -> r.IsDefault)
-            report "forward ratio N=%d: %.3f" n d.Ratio
+            let h = rows |> List.find (fun r -> r.Threads = 1)
+            report "forward ratio N=%d: %.3f" n h.Ratio
             yield! rows ]
     // 3b. Gated kinds against torch.nn.GRU / torch.nn.LSTM.
     let gatedTrainingRows, gatedForwardRows =
@@ -579,6 +591,7 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
       Gemm = gemmRates
       TinyOpMicroseconds = tiny
       Training = trainingRows
+      Preset = presetResults
       Forward = forwardRows
       GatedTraining = gatedTrainingRows
       GatedForward = gatedForwardRows

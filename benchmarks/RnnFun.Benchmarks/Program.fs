@@ -6,7 +6,9 @@
 ///   --only A,B           run only these sections: gemm, training, forward, gated, fixed-points, demo, memory
 ///   --profile-step [KIND] N  where one fused training step at N units spends its time (rnn, or
 ///                        the gated KIND gru / lstm; then exits)
+///   --profile-preset N   the preset path's cost per step at N units, part by part (then exits)
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
+///   --preset-md PATH     with --quick: also write the preset-path section (markdown) alone to PATH
 ///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
 module RnnFun.Benchmarks.Program
 
@@ -26,6 +28,12 @@ let main argv =
         // Child mode of the memory section: prints the extra peak bytes on the last line.
         printfn "%d" (Workloads.memoryProbe what (int t) (int b) (int n))
         exit 0
+    | "--profile-preset" :: n :: [] ->
+        // Where the preset path's extra time per step goes (clipping, validation, fresh data; one thread).
+        printfn "%-40s %7.1f us" "tryClipGradients (global norm)" (PresetPath.clippingMicroseconds (int n) 1000)
+        for name, ms in PresetPath.components (int n) 15 do printfn "%-40s %7.3f ms" name ms
+        for name, ms in PresetPath.profile (int n) 15 do printfn "%-40s %7.3f ms/step" name ms
+        exit 0
     | "--profile-step" :: kind :: n :: [] ->
         // The same for a gated kind (gru, lstm).
         let phases = Workloads.profileGatedStep (RnnFun.Presets.kindByName kind) (int n) 200
@@ -41,11 +49,11 @@ let main argv =
     | _ -> ()
     let value flag =
         args |> List.pairwise |> List.tryPick (fun (a, b) -> if a = flag then Some b else None)
-    let known = set [ "--quick"; "--write-docs"; "--no-demo"; "--only"; "--cli"; "--docs"; "--help"; "-h" ]
+    let known = set [ "--quick"; "--write-docs"; "--no-demo"; "--only"; "--cli"; "--docs"; "--preset-md"; "--help"; "-h" ]
     let unknown =
         args
         |> List.indexed
-        |> List.filter (fun (i, a) -> not (known.Contains a) && not (i > 0 && (args[i - 1] = "--cli" || args[i - 1] = "--docs" || args[i - 1] = "--only")))
+        |> List.filter (fun (i, a) -> not (known.Contains a) && not (i > 0 && (args[i - 1] = "--cli" || args[i - 1] = "--docs" || args[i - 1] = "--only" || args[i - 1] = "--preset-md")))
     if has "--help" || has "-h" then
         printfn "%s" usage
         0
@@ -79,6 +87,12 @@ let main argv =
         elif has "--quick" then
             let results = Measure.run Measure.quickPlan root cli sections
             if has "--write-docs" then writePage Report.Quick results
+            match value "--preset-md", results.Preset with
+            | Some path, Some p ->
+                // The preset-path section alone, for a page that keeps the other sections' figures.
+                IO.File.WriteAllLines(path, PresetPath.markdown p)
+                eprintfn "wrote %s" path
+            | _ -> ()
             0
         else
             let watch = Diagnostics.Stopwatch.StartNew()

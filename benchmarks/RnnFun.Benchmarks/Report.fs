@@ -49,8 +49,9 @@ let write (path: string) (mode: Mode) (r: Results) =
         [ "# Performance"
           ""
           "How fast RnnFun trains, runs and analyses networks, measured against libtorch's built-in"
-          "recurrent layer (`torch.nn.RNN`, whose time loop runs inside libtorch) and against a"
-          "FixedPointFinder-style fixed-point search, in one process, on the same data and sizes."
+          "recurrent layer (`torch.nn.RNN`, whose time loop runs inside libtorch), against the same layer in"
+          "Python PyTorch (a child process, where `/usr/bin/python3` has torch) and against a"
+          "FixedPointFinder-style fixed-point search, on the same data and sizes."
           ""
           sprintf "This page was produced by %s, on %s." modeText (m.Date.ToString("yyyy-MM-dd HH:mm 'UTC'", inv))
           "Absolute times depend on the machine and its load; the ratios, measured side by side, are the"
@@ -86,18 +87,27 @@ let write (path: string) (mode: Mode) (r: Results) =
           "The quick mode prints one `name: value` line per result on stdout (details go to stderr);"
           "`--quick --write-docs` also rewrites this page from its numbers. Other options: `--no-demo`,"
           "`--only gemm,training,forward,gated,fixed-points,demo` (some sections only), `--cli PATH` (the `rnnfun`"
-          "executable), `--docs PATH` (where the page goes). The full mode runs the interleaved harness with"
+          "executable), `--docs PATH` (where the page goes), `--preset-md PATH` (the preset-path section alone),"
+          "`--profile-preset N` (the preset path's pieces at N units). The full mode runs the interleaved harness with"
           "more rounds, then BenchmarkDotNet in process, and keeps BenchmarkDotNet's logs and tables under"
           "`benchmarks/RnnFun.Benchmarks/BenchmarkDotNet.Artifacts/`."
           "" ]
     // Summary.
-    let defaultTraining = r.Training |> List.filter (fun x -> x.IsDefault)
-    let defaultForward = r.Forward |> List.filter (fun x -> x.IsDefault)
+    // Headline ratios: one thread on both sides (equal thread counts, the least sensitive to outside load).
+    let defaultTraining = r.Training |> List.filter (fun x -> x.Threads = 1)
+    let defaultForward = r.Forward |> List.filter (fun x -> x.Threads = 1)
     let flip = r.FixedPoints |> List.tryFind (fun x -> x.Problem.StartsWith "trained")
     let at64 = defaultTraining |> List.tryFind (fun x -> x.N = 64)
-    lines [ "## Summary"; ""; "Interleaved medians, RnnFun's default thread counts (training: `Training.defaultThreads`, 1 below 128 units, then one per 64 units; fixed points: 1 thread):"; "" ]
+    lines [ "## Summary"; ""; "Interleaved medians, one thread on both sides (RnnFun's default for training below 256 units, `Training.defaultThreads`, and for the fixed-point search):"; "" ]
     lines [ "```" ]
     for x in defaultTraining do line (sprintf "training-step ratio N=%d: %s" x.N (f3 x.Ratio))
+    match r.Preset with
+    | Some p ->
+        for x in p.Rows |> List.filter (fun x -> x.Threads = 1) do
+            line (sprintf "preset-step ratio to Training.fit N=%d: %s" x.N (f3 x.PresetOverFit))
+            x.PresetOverPython |> Option.iter (fun v -> line (sprintf "preset-step ratio to Python nn.RNN N=%d: %s" x.N (f3 v)))
+            x.FitOverPython |> Option.iter (fun v -> line (sprintf "training-step ratio to Python nn.RNN N=%d: %s" x.N (f3 v)))
+    | None -> ()
     for x in defaultForward do line (sprintf "forward ratio N=%d: %s" x.N (f3 x.Ratio))
     for x in r.GatedTraining |> List.filter (fun x -> x.IsHeadline) do line (sprintf "%s training-step ratio N=%d: %s" x.Kind x.N (f3 x.Ratio))
     for x in r.GatedForward |> List.filter (fun x -> x.IsHeadline) do line (sprintf "%s forward ratio N=%d: %s" x.Kind x.N (f3 x.Ratio))
@@ -211,6 +221,8 @@ let write (path: string) (mode: Mode) (r: Results) =
                                 (methods |> List.map (fst >> cell) |> String.concat " | ") (rate (fst methods.Head)) (rate (fst last)))
                 line ""
     bdnTable "training" [ "RnnFunFit", "Training.fit"; "RnnFunInnerStep", "inner step"; "TorchRnn", "torch.nn.RNN" ] stepFlops
+    // The preset path against Python PyTorch (PresetPath.fs).
+    r.Preset |> Option.iter (PresetPath.markdown >> lines)
     // Forward.
     lines
         [ "## Forward pass"

@@ -108,7 +108,7 @@ public sealed class TrainingOptions
     /// <summary>Seed of data order, fresh data and noise (default 0).</summary>
     public int Seed { get; init; } = D.Seed;
 
-    /// <summary>libtorch threads during training; null (default): 1 below 128 units, then one per 64 units, at most all cores.</summary>
+    /// <summary>libtorch threads during training; null (default): 1 below 256 units, then one per 128 units, at most all cores.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(Core.FitHooks.none.Threads);
 
     /// <summary>Back-propagate through time with the hand-written pass of the built-in kinds where it applies (default true); false: autograd through every step. Same gradients.</summary>
@@ -154,6 +154,7 @@ public sealed class TrainingResult : IDisposable
         Losses = Interop.ReadOnly(r.Losses);
         LearningRates = Interop.ReadOnly(r.LearningRates);
         ValidationLosses = Interop.ReadOnly(r.ValidationLosses);
+        EpochEndSeconds = Interop.ReadOnly(r.EpochEndSeconds);
         BestEpoch = r.BestEpoch;
         StopReason = EnumConversions.FromCore(r.StopReason);
         StoppedAtEpoch = r.StoppedAtEpoch;
@@ -177,6 +178,9 @@ public sealed class TrainingResult : IDisposable
 
     /// <summary>Validation loss per epoch (empty without validation data).</summary>
     public IReadOnlyList<double> ValidationLosses { get; }
+
+    /// <summary>Seconds since training started at the end of each epoch, its validation included (one per entry of <see cref="Losses"/>).</summary>
+    public IReadOnlyList<double> EpochEndSeconds { get; }
 
     /// <summary>1-based epoch whose weights were kept as best (0: none completed, or KeepBest was false).</summary>
     public int BestEpoch { get; }

@@ -69,7 +69,7 @@ type TrainArgs =
             | Dale_Ratio _ -> "fraction of excitatory units (Dale's law)."
             | No_Autapses -> "no unit projects onto itself."
             | Seed _ -> "seed of weights, data and noise (default 0)."
-            | Threads _ -> "libtorch threads (default: 1 below 128 units, then one per 64 units, at most all cores)."
+            | Threads _ -> "libtorch threads (default: 1 below 256 units, then one per 128 units, at most all cores)."
             | Out _ -> "model file to write (the best weights); a training log is written beside it."
             | Quiet -> "print only the final line."
 

@@ -56,6 +56,8 @@ type TrainingSummary =
       LearningRates: float[]
       /// Validation loss per epoch (empty without validation data).
       ValidationLosses: float[]
+      /// Seconds since training started at the end of each epoch (`FitResult.EpochEndSeconds`).
+      EpochEndSeconds: float[]
       /// 1-based epoch whose weights were kept as best (0: none completed).
       BestEpoch: int
       StopReason: StopReason
@@ -71,6 +73,7 @@ type TrainingSummary =
         { Losses = r.Losses
           LearningRates = r.LearningRates
           ValidationLosses = r.ValidationLosses
+          EpochEndSeconds = r.EpochEndSeconds
           BestEpoch = r.BestEpoch
           StopReason = r.StopReason
           StoppedAtEpoch = r.StoppedAtEpoch

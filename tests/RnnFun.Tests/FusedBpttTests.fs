@@ -174,12 +174,12 @@ let tests =
                 Expect.equal DisposeScopeManager.Statistics.ThreadTotalLiveCount baseline (sprintf "%s: live tensors back at baseline" kind.Name)
         }
 
-        test "Training.defaultThreads: one below 128 units, then one per 64 units, at most all cores" {
+        test "Training.defaultThreads: one below 256 units, then one per 128 units, at most all cores" {
             let cores = Environment.ProcessorCount
-            for units in [ 1; 64; 127 ] do
+            for units in [ 1; 64; 127; 128; 255 ] do
                 Expect.equal (Training.defaultThreads units) 1 (sprintf "%d units" units)
-            Expect.equal (Training.defaultThreads 128) (min cores 2) "128 units"
-            Expect.equal (Training.defaultThreads 256) (min cores 4) "256 units"
+            Expect.equal (Training.defaultThreads 256) (min cores 2) "256 units"
+            Expect.equal (Training.defaultThreads 512) (min cores 4) "512 units"
             Expect.equal (Training.defaultThreads 100000) cores "never more than the cores"
         }
 

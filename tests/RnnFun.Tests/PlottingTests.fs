@@ -121,6 +121,7 @@ let private emptyFit () =
       Losses = [||]
       LearningRates = [||]
       ValidationLosses = [||]
+      EpochEndSeconds = [||]
       BestEpoch = 0
       StopReason = StopReason.Completed
       StoppedAtEpoch = 0

@@ -20,6 +20,12 @@ let private withFile (text: string) (f: string -> unit) = withTextFile "training
 
 let private variant (find: string) (replace: string) = replaceOnce handWritten find replace
 
+/// The same log in version 2, with the epochs' end times.
+let private handWritten2 =
+    replaceOnce (variant "\"version\": 1" "\"version\": 2") "\"validation_loss\": [0.4, 0.2]," "\"validation_loss\": [0.4, 0.2], \"epoch_end_s\": [0.0625, 0.125],"
+
+let private variant2 (find: string) (replace: string) = replaceOnce handWritten2 find replace
+
 /// A run's result without training: the log needs only the network's kind and size.
 let private resultOf (net: Network) (initial: float[] option) : FitResult =
     { Network = net
@@ -27,6 +33,7 @@ let private resultOf (net: Network) (initial: float[] option) : FitResult =
       Losses = [| 0.6339712560176849; 0.3907653331756592; 1e-300 |]
       LearningRates = [| 0.01; 0.01; 0.001 |]
       ValidationLosses = [| 0.4372005760669708; 0.3387943208217621 |]
+      EpochEndSeconds = [| 0.1260552; 0.2521104; 1.0 / 3.0 |]
       BestEpoch = 2
       StopReason = StopReason.StopLoss
       StoppedAtEpoch = 3
@@ -81,13 +88,21 @@ let tests =
                 Expect.equal log.Config.StopLoss None "stop loss"
                 Expect.equal log.LearningRates [| 0.01; 0.005 |] "rates"
                 Expect.equal log.InitialState (Some [| 0.1; -0.2; 0.3; 0.0 |]) "initial state"
-                Expect.equal log.StopReason StopReason.Completed "stop reason")
+                Expect.equal log.StopReason StopReason.Completed "stop reason"
+                Expect.isEmpty log.EpochEndSeconds "a version-1 log has no epoch end times")
+            withFile handWritten2 (fun path ->
+                let log = TrainingLogFile.load path
+                Expect.equal log.EpochEndSeconds [| 0.0625; 0.125 |] "version 2: the epochs' end times"
+                Expect.equal log.LearningRates [| 0.01; 0.005 |] "rates")
         }
 
         test "bad files raise FileFormatError naming the key" {
             let cases =
                 [ "wrong format", variant "\"rnnfun.training-log\"" "\"rnnfun.model\"", "format"
-                  "wrong version", variant "\"version\": 1" "\"version\": 2", "version 2 is not supported"
+                  "wrong version", variant "\"version\": 1" "\"version\": 3", "version 3 is not supported"
+                  "epoch end times in version 1", variant "\"validation_loss\": [0.4, 0.2]," "\"validation_loss\": [0.4, 0.2], \"epoch_end_s\": [1, 2],", "unknown key 'epoch_end_s'"
+                  "no epoch end times in version 2", variant2 "\"epoch_end_s\": [0.0625, 0.125]," "", "epoch_end_s: missing key"
+                  "negative epoch end time", variant2 "[0.0625, 0.125]" "[-0.0625, 0.125]", "epoch_end_s"
                   "truncated", handWritten.Substring(0, handWritten.Length / 2), "not a valid JSON document"
                   "missing key", variant "\"steps\": 4, " "", "steps: missing key"
                   "unknown key", variant "\"task\": \"flipflop\"," "\"task\": \"flipflop\", \"extra\": 1,", "unknown key 'extra'"

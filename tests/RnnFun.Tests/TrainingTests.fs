@@ -147,6 +147,15 @@ let tests =
                 if File.Exists path then File.Delete path
         }
 
+        test "fit records when each epoch ended, validation included" {
+            use net = smallNet 6L
+            use r = Training.fitWith oneThread { quick with Epochs = 4; Validation = Some(smallTask.Generate 16 -1) } net fresh
+            Expect.equal r.EpochEndSeconds.Length r.Losses.Length "one time per epoch"
+            Expect.isTrue (r.EpochEndSeconds[0] > 0.0) "the first epoch took time"
+            Expect.isTrue (r.EpochEndSeconds |> Array.pairwise |> Array.forall (fun (a, b) -> a <= b)) "times never go back"
+            Expect.isLessThanOrEqual r.EpochEndSeconds[r.EpochEndSeconds.Length - 1] r.WallTime.TotalSeconds "within the run's wall time"
+        }
+
         test "cancellation stops after the current batch and returns what it has" {
             use cancel = new CancellationTokenSource()
             use net = smallNet 1L

@@ -75,11 +75,11 @@ let runWith (interrupts: Interrupts) (args: ParseResults<DemoArgs>) =
     if task <> "flipflop" && task <> "integrator" then
         raise (UserError(sprintf "--task: unknown task '%s' (expected flipflop or integrator)" task))
     let seed = args.GetResult(DemoArgs.Seed, defaultValue = 0)
-    let kind =
-        args.TryGetResult DemoArgs.Kind
-        |> Option.map (fun name ->
-            try Presets.kindByName name
-            with InvalidArgument (_, problem) -> raise (UserError("--kind: " + problem)))
+    let kind = args.TryGetResult DemoArgs.Kind
+    // Checked before any work (the preset itself is made below).
+    kind |> Option.iter (fun name ->
+        try Presets.kindByName name |> ignore
+        with InvalidArgument (_, problem) -> raise (UserError("--kind: " + problem)))
     let quick = args.Contains DemoArgs.Quick
     let quiet = args.Contains DemoArgs.Quiet
     let say format = Printf.kprintf (fun text -> if not quiet then eprintfn "%s" text) format
@@ -89,7 +89,7 @@ let runWith (interrupts: Interrupts) (args: ParseResults<DemoArgs>) =
     let file name = IO.Path.Combine(dir, name)
     // 1. Train.
     let preset = Presets.byName task seed
-    let preset = match kind with Some k -> Presets.withKind k preset | None -> preset
+    let preset = match kind with Some name -> Presets.withKindNamed name preset | None -> preset
     let preset =
         if not quick then preset
         else

@@ -30,10 +30,8 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
         match args.TryGetResult Kind with
         | None -> preset
         | Some name ->
-            let kind =
-                try Presets.kindByName name
-                with InvalidArgument (_, problem) -> raise (UserError("--kind: " + problem))
-            Presets.withKind kind preset
+            try Presets.withKindNamed name preset
+            with InvalidArgument (_, problem) -> raise (UserError("--kind: " + problem))
     let network =
         { preset.Network with
             Units = args.GetResult(Units, defaultValue = preset.Network.Units)

@@ -129,7 +129,7 @@ module FileFormat =
         v
 
     /// Reads a file of a format: parses it, checks its "format" and "version", then reads its root
-    /// with the reader of that version. Every format has version 1 only. Version migration goes
+    /// with the reader of that version. Every format has version 1 only but the training log (1 and 2). Version migration goes
     /// here: a format's next version keeps a reader for each older one (reading the old document
     /// into the current record), so that older files keep loading. Every problem raises
     /// `FileFormatError` naming the file and the problem; `what` names the file's numbers in the

@@ -51,6 +51,9 @@ type TrainingRecord =
       LearningRates: float[]
       /// Validation loss per epoch (empty without validation data).
       ValidationLosses: float[]
+      /// Seconds since training started at the end of each epoch (`FitResult.EpochEndSeconds`; empty
+      /// in a version-1 log, which did not record them).
+      EpochEndSeconds: float[]
       /// 1-based epoch whose weights were kept (0: none).
       BestEpoch: int
       StopReason: StopReason
@@ -62,17 +65,18 @@ type TrainingRecord =
       /// The learnt initial state [units], when it was trained.
       InitialState: float[] option }
 
-/// The training-log format `rnnfun.training-log`, version 1 (docs/formats.md): the settings and
-/// per-epoch history of a training run, written beside a trained model.
+/// The training-log format `rnnfun.training-log`, version 2 (docs/formats.md): the settings and
+/// per-epoch history of a training run, written beside a trained model. Version 1 (without the
+/// epochs' end times) still loads.
 [<RequireQualifiedAccess>]
 module TrainingLogFile =
     /// The value of the `format` key.
     [<Literal>]
     let Format = "rnnfun.training-log"
 
-    /// The version this RnnFun writes and reads.
+    /// The version this RnnFun writes (it reads 1 and 2).
     [<Literal>]
-    let Version = 1
+    let Version = 2
 
     /// The record of a run: the task's name, the settings it was trained with and its result.
     let ofRun (task: string) (config: FitConfig) (result: FitResult) : TrainingRecord =
@@ -83,6 +87,7 @@ module TrainingLogFile =
           Losses = result.Losses
           LearningRates = result.LearningRates
           ValidationLosses = result.ValidationLosses
+          EpochEndSeconds = result.EpochEndSeconds
           BestEpoch = result.BestEpoch
           StopReason = result.StopReason
           StoppedAtEpoch = result.StoppedAtEpoch
@@ -144,6 +149,7 @@ module TrainingLogFile =
         numbers "loss" log.Losses
         numbers "learning_rate" log.LearningRates
         numbers "validation_loss" log.ValidationLosses
+        numbers "epoch_end_s" log.EpochEndSeconds
         w.WriteNumber("best_epoch", log.BestEpoch)
         w.WriteString("stop_reason", StopReason.text log.StopReason)
         w.WriteNumber("stopped_at_epoch", log.StoppedAtEpoch)
@@ -219,10 +225,12 @@ module TrainingLogFile =
     let private stopReasons =
         [ for r in [ StopReason.Completed; StopReason.StopLoss; StopReason.Cancelled; StopReason.Diverged ] -> StopReason.text r, r ]
 
-    /// Reads a training record from a parsed version-1 document. Raises `InvalidArgument` naming the key.
-    let private ofJson (root: JsonElement) : TrainingRecord =
+    /// Reads a training record from a parsed document of a version (2 has `epoch_end_s`, 1 does not).
+    /// Raises `InvalidArgument` naming the key.
+    let private ofJson (version: int) (root: JsonElement) : TrainingRecord =
         onlyKeys "file"
             [ "format"; "version"; "task"; "kind"; "n_units"; "config"; "loss"; "learning_rate"; "validation_loss"
+              if version >= 2 then "epoch_end_s"
               "best_epoch"; "stop_reason"; "stopped_at_epoch"; "steps"; "wall_time_s"; "initial_state" ]
             root
         let get key = required root key key
@@ -253,6 +261,10 @@ module TrainingLogFile =
           Losses = get "loss" |> vector "loss"
           LearningRates = get "learning_rate" |> vector "learning_rate"
           ValidationLosses = get "validation_loss" |> vector "validation_loss"
+          EpochEndSeconds =
+            if version >= 2 then
+                get "epoch_end_s" |> vector "epoch_end_s" |> Array.map (atLeastZero "epoch_end_s")
+            else [||]
           BestEpoch = get "best_epoch" |> integer "best_epoch" |> atLeast "best_epoch" 0
           StopReason = get "stop_reason" |> choice "stop_reason" stopReasons
           StoppedAtEpoch = get "stopped_at_epoch" |> integer "stopped_at_epoch" |> atLeast "stopped_at_epoch" 0
@@ -262,4 +274,4 @@ module TrainingLogFile =
 
     /// Reads a training log. Every problem raises `FileFormatError` naming the file and the problem
     /// (with the key it concerns).
-    let load (path: string) : TrainingRecord = FileFormat.load Format [ Version, ofJson ] path
+    let load (path: string) : TrainingRecord = FileFormat.load Format [ 1, ofJson 1; Version, ofJson Version ] path

@@ -140,8 +140,8 @@ type FitHooks =
       /// Called with the best weights so far whenever they improve (a network disposed after the
       /// call); `ModelFile.saveBest path` writes them to a model file.
       OnBest: (Network -> unit) option
-      /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 128 units,
-      /// then one per 64 units, at most all cores).
+      /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 256 units,
+      /// then one per 128 units, at most all cores).
       Threads: int option }
 
     /// No reports, no cancellation, no checkpoints, the default threads.
@@ -196,6 +196,9 @@ type FitResult =
       LearningRates: float[]
       /// Validation loss per epoch (empty without validation data).
       ValidationLosses: float[]
+      /// Seconds since training started at the end of each epoch, its validation included (one per
+      /// entry of `Losses`): the time to a validation loss is the entry of the first epoch that reached it.
+      EpochEndSeconds: float[]
       /// 1-based epoch whose weights were kept as best (0: none completed).
       BestEpoch: int
       StopReason: StopReason
@@ -316,11 +319,12 @@ module Training =
         | None -> ()
         validateConfig config net
 
-    /// libtorch threads `fit` uses when `FitHooks.Threads` is None: one below 128 units (a step is
-    /// many small ops there, and a second thread mostly adds contention), then one per 64 units, at
-    /// most all cores (128 units: 2 threads, 256: 4).
+    /// libtorch threads `fit` uses when `FitHooks.Threads` is None: one below 256 units (a step is
+    /// many small ops there; a second thread gains little on a quiet machine and loses several times
+    /// over on a shared one, docs/performance.md), then one per 128 units, at most all cores (256
+    /// units: 2 threads, 512: 4).
     let defaultThreads (units: int) =
-        if units < 128 then 1 else min Environment.ProcessorCount (units / 64)
+        if units < 256 then 1 else min Environment.ProcessorCount (units / 128)
 
     let private finite (t: Tensor) =
         use _ = torch.NewDisposeScope()
@@ -395,8 +399,9 @@ module Training =
         let x = if training && config.InputNoise > 0.0 then x + torch.randn(x.shape, x.dtype, generator = t.Generator) * config.InputNoise else x
         // The fused pass works time-major: x, y and the mask are turned (small copies), the
         // drive, states and outputs are computed that way, and the noise is drawn batch-first
-        // as on the general path, so that both paths see the same numbers.
-        let timeMajor = training && t.Fused.IsSome
+        // as on the general path, so that both paths see the same numbers. Evaluation (no
+        // gradient) runs the hand-written forward pass too, time-major as well.
+        let timeMajor = t.Fused.IsSome
         let turn (t: Tensor) = if timeMajor then t.transpose(0L, 1L) else t
         let drive = kind.InputDrive w (turn x) // [batch; time; drive] or [time; batch; drive]
         let drive =
@@ -409,9 +414,12 @@ module Training =
             | Some (recurrence, wRec, bRec) when training -> Some(FusedBptt.unrollWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive)
             | _ -> None
         let states =
-            match fused with
-            | Some u -> u.States // [time; batch; state]
-            | None -> Network.unrollDrive kind w h0 drive // [batch; time; state]
+            match fused, t.Fused with
+            | Some u, _ -> u.States // [time; batch; state]
+            // A validation pass: Network.unroll's forward pass, a few in-place ops per step instead
+            // of the kind's step with its tanh (8.4 against 10.1 ms for 256 trials at 64 units here).
+            | None, Some (recurrence, wRec, bRec) -> Recurrence.forwardWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive // [time; batch; state]
+            | None, None -> Network.unrollDrive kind w h0 drive // [batch; time; state]
         let outputs = Network.readoutWith net w states // same layout as the states, [..; outputs]
         let loss = mse outputs (turn y) (mask |> Option.map turn)
         if not training then loss, fused
@@ -560,6 +568,7 @@ module Training =
         let losses = ResizeArray<float>()
         let rates = ResizeArray<float>()
         let validationLosses = ResizeArray<float>()
+        let epochEnds = ResizeArray<float>()
         let mutable best: (Tensor list * Tensor option) option = None
         let mutable bestLoss = Double.PositiveInfinity
         let mutable bestEpoch = 0
@@ -643,6 +652,7 @@ module Training =
                         reason <- StopReason.StopLoss
                         stoppedAt <- epoch + 1
                     | _ -> ()
+                    epochEnds.Add stopwatch.Elapsed.TotalSeconds
                 epoch <- epoch + 1
             if reason = StopReason.Completed then stoppedAt <- epoch
             let currentFinite = allFinite ()
@@ -659,6 +669,7 @@ module Training =
               Losses = losses.ToArray()
               LearningRates = rates.ToArray()
               ValidationLosses = validationLosses.ToArray()
+              EpochEndSeconds = epochEnds.ToArray()
               BestEpoch = (if config.KeepBest then bestEpoch else 0)
               StopReason = reason
               StoppedAtEpoch = stoppedAt

@@ -102,7 +102,7 @@ module Presets =
         | other -> Check.fail "task" (sprintf "unknown task '%s' (expected flipflop, integrator or sine)" other)
 
     /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
-    /// (dt/tau = 0.1) for tasks of these lengths.
+    /// (dt/tau = 0.1) for tasks of these lengths (the flip-flop has its own: `withKindNamed`).
     let kinds: Kind list =
         Kinds.builtIn |> List.map (fun k -> if k.Name = Kinds.ctrnn.Name then Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 50.0 } else k)
 
@@ -120,6 +120,23 @@ module Presets =
         { preset with
             Kind = kind
             Network = { preset.Network with Trainable = preset.Network.Trainable |> Map.filter (fun name _ -> names.Contains name) } }
+
+    /// The flip-flop's continuous-time kind: dt 5, tau 10 (dt/tau = 0.5) and the rate readout
+    /// W_out tanh(h). A pulse lasts one step and the target flips with it: at dt/tau = 0.1 a pulse
+    /// moves the state a tenth of the way and a readout of the state cannot follow, and with the
+    /// state readout every dt/tau tried (0.1 to 1) stalled near MSE 0.16 (figures in docs/training.md).
+    let flipFlopCtrnn: Kind = Kinds.ctrnnWith { CtrnnConfig.defaults with Tau = 10.0; Readout = Readout.Rate }
+
+    /// The preset with the kind of that name (`kindByName`, `withKind`), and the task's own settings
+    /// for it where it has them: the flip-flop's ctrnn is `flipFlopCtrnn`, trained at lr 2e-2 for up to
+    /// 80 epochs (it learns more slowly than the discrete rnn). What `rnnfun train --kind` and
+    /// `rnnfun demo --kind` use. Raises `InvalidArgument("kind", ...)` for an unknown name.
+    let withKindNamed (name: string) (preset: Preset) : Preset =
+        let kind = kindByName name
+        if preset.Task.Name = "flipflop" && kind.Name = Kinds.ctrnn.Name then
+            let tuned = withKind flipFlopCtrnn preset
+            { tuned with Fit = { tuned.Fit with LearningRate = 2e-2; Epochs = 80 } }
+        else withKind kind preset
 
     /// The preset with another sequence length (steps per trial).
     let withSequenceLength (time: int) (preset: Preset) : Preset =

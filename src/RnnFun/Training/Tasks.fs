@@ -122,7 +122,7 @@ module Tasks =
             Check.fail "pulse_probability" (sprintf "expected a number in [0, 1], got %g" config.PulseProbability)
         let generate trials seed =
             Check.positive "trials" trials
-            let random = Random(seed)
+            let random = SeededUniform(seed) // System.Random(seed)'s numbers, drawn faster
             let bits, time = config.Bits, config.Time
             let inputs = Array.zeroCreate<float32> (trials * time * bits)
             let targets = Array.zeroCreate<float32> (trials * time * bits)
@@ -140,15 +140,27 @@ module Tasks =
                         for t in minus do if t < time then inputs[at trial t k] <- -1.0f
                         inputs[at trial 0 k] <- 1.0f
                     | FlipFlopForm.FixedPointFinder ->
-                        for t in 0 .. time - 1 do
-                            let pulse = t = 0 || random.NextDouble() < config.PulseProbability
-                            let sign = if random.NextDouble() < 0.5 then -1.0f else 1.0f
-                            if pulse then inputs[at trial t k] <- sign
+                        // A plain index walk (a fresh batch every training step: this loop is on the
+                        // preset path's clock); the draws come in the same order as ever.
+                        // The sign as -1 or +1 without a branch (it is a coin toss, which no
+                        // branch predictor guesses): u < 0.5 exactly when int (2 u) = 0.
+                        let sign (u: float) = float32 (int (u * 2.0)) * 2.0f - 1.0f
+                        let p = config.PulseProbability
+                        let first = at trial 0 k
+                        inputs[first] <- sign (random.NextDouble()) // t = 0 always pulses
+                        let mutable i = first + bits
+                        for _ in 1 .. time - 1 do
+                            let pulse = random.NextDouble() < p
+                            let s = sign (random.NextDouble())
+                            inputs[i] <- (if pulse then s else 0.0f)
+                            i <- i + bits
                     let mutable last = 0.0f
-                    for t in 0 .. time - 1 do
-                        let x = inputs[at trial t k]
-                        if x <> 0.0f then last <- x
-                        targets[at trial t k] <- last
+                    let mutable i = at trial 0 k
+                    for _ in 0 .. time - 1 do
+                        let x = inputs[i]
+                        last <- (if x <> 0.0f then x else last)
+                        targets[i] <- last
+                        i <- i + bits
             { Inputs = inputs; Targets = targets; Mask = None; Trials = trials; Time = time; InputSize = bits; OutputSize = bits }
         { Name = "flipflop"; InputSize = config.Bits; OutputSize = config.Bits; Generate = generate }
 
