@@ -91,10 +91,10 @@ public sealed class FixedPointOptions
     /// <summary>Two points are one when ||[x1, u1] - [x2, u2]|| &lt;= this; the lower q is kept (default 1e-3).</summary>
     public double TolUnique { get; init; } = D.TolUnique;
 
-    /// <summary>Phase 1: at most this many Adam iterations (default 100).</summary>
+    /// <summary>Phase 1: at most this many Adam iterations (default 200).</summary>
     public int MaxAdamIterations { get; init; } = D.MaxAdamIterations;
 
-    /// <summary>Phase 1: a state leaves Adam as soon as its q is below this (default 1e-4).</summary>
+    /// <summary>Phase 1: a state leaves Adam as soon as its q is below this (default 1e-6).</summary>
     public double AdamSwitchQ { get; init; } = D.AdamSwitchQ;
 
     /// <summary>Adam's initial learning rate, for the mean of q over the initial states; null (default): the kind's own (0.1 for the lstm), else FixedPointFinder's 1.0.</summary>

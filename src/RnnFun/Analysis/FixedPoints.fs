@@ -115,7 +115,7 @@ type FixedPointConfig =
       TolQ: float
       /// Two points are one when ||[x1, u1] - [x2, u2]|| <= this; the lower q is kept.
       TolUnique: float
-      /// Phase 1: at most this many Adam iterations (FixedPointFinder's adaptive rate and clipping).
+      /// Phase 1: at most this many Adam iterations (FixedPointFinder's rule: `AdamRule`).
       MaxAdamIterations: int
       /// Phase 1: a state leaves Adam as soon as its q is below this (Newton finishes the work).
       AdamSwitchQ: float
@@ -851,10 +851,11 @@ module FixedPoints =
         else Array.init maxStarts (fun c -> pairs[int (int64 c * int64 pairs.Length / int64 maxStarts)])
 
     /// Finds the fixed points of F(x) = step(x, u) from the initial states, to machine precision:
-    /// phase 1, Adam on q with FixedPointFinder's adaptive rate and clipping brings every state near a
-    /// fixed point; phase 2, damped Newton steps on one state per neighbourhood; phase 3, the other
-    /// states take chord steps with the Jacobian of the point their neighbourhood converged to (any
-    /// that fail take their own Newton steps). Then outlier exclusion, uniqueness and stability.
+    /// phase 1, Adam on q with FixedPointFinder's rule brings every state near the fixed point its
+    /// descent leads to; phase 2, damped Newton steps on one state per neighbourhood; phase 3, the
+    /// other states take chord steps with the Jacobian of the point their neighbourhood converged to
+    /// (any that fail take their own Newton steps). Then outlier exclusion and uniqueness; phase 4,
+    /// deflation from between the points found; stability.
     /// The network is unchanged.
     let find (config: FixedPointConfig) (net: Network) (input: ConstantInput) (initial: float[][]) : FixedPointResult =
         let stopwatch = Stopwatch.StartNew()
