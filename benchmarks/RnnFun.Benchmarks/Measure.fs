@@ -539,7 +539,7 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                     RnnFun.ModelFile.save model net
                     (net :> IDisposable).Dispose()
                     let runs =
-                        [ for _ in 1 .. 3 do
+                        [ for _ in 1 .. plan.CommandRounds do
                             let run = Harness.runCli path [ "fixed-points"; "--model"; model; "--quiet"; "--out"; IO.Path.Combine(folder, "fps.json") ]
                             match run.ExitCode, parse run.Stdout with
                             | 0, Some (_, search) -> yield run.Seconds, search

@@ -387,7 +387,7 @@ let write (path: string) (mode: Mode) (r: Results) =
               "|---|---|---|"
               sprintf "| runs with all 27 points (8 / 12 / 6 / 1) | %d of %d | %d of %d |" (count (fun u -> u.BaselinePoints = 27)) runs.Length (count (fun u -> u.RnnFunPoints = 27)) runs.Length
               sprintf "| points only this search found, over all runs | %d | %d |" (runs |> List.sumBy (fun u -> u.BaselineOnly)) (runs |> List.sumBy (fun u -> u.RnnFunOnly))
-              sprintf "| median time of a run, s | %s | %s |" (f3 (median (runs |> List.map (fun u -> u.BaselineSeconds) |> Array.ofList))) (f3 (median (runs |> List.map (fun u -> u.RnnFunSeconds) |> Array.ofList)))
+              sprintf "| median time of a run (search, uniqueness, outliers, Jacobians and eigen-decompositions), s | %s | %s |" (f3 (median (runs |> List.map (fun u -> u.BaselineSeconds) |> Array.ofList))) (f3 (median (runs |> List.map (fun u -> u.RnnFunSeconds) |> Array.ofList)))
               ""
               sprintf "States both searches converged from: %d; of these, %d end at the same point. Points found by"
                   (runs |> List.sumBy (fun u -> u.StatesCompared)) (runs |> List.sumBy (fun u -> u.StatesSame))

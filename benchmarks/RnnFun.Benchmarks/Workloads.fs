@@ -575,6 +575,8 @@ let fixedPointUnion (networkSeeds: int list) (stateSeeds: int list) : UnionRun l
             let sw = Diagnostics.Stopwatch.StartNew()
             let run = FixedPointFinderStyle.search net input initial
             let theirs = FixedPointFinderStyle.points CountTolQ initial run
+            // Its default pipeline linearises the points too, as FixedPoints.find does.
+            FixedPointFinderStyle.linearise net input theirs |> ignore
             let baselineSeconds = sw.Elapsed.TotalSeconds
             let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same input) initial
             let ours = r.FixedPoints |> Array.map (fun f -> f.State)

@@ -85,6 +85,7 @@ type FixedPointArgs =
     | Tol_Q of q: float
     | Slow_Points
     | No_Deflation
+    | Timings
     | Seed of seed: int
     | [<Mandatory>] Out of path: string
     | Quiet
@@ -100,6 +101,7 @@ type FixedPointArgs =
             | N_Init _ -> "number of initial states (default 1024)."
             | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
             | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
+            | Timings -> "print where the command's time went (start-up, loading the model, the initial states, each phase of the search, writing) on stderr."
             | No_Deflation -> "skip deflation, the last phase, which looks for fixed points that no initial state reached (by Newton's method with the points found divided out)."
             | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, beside OUT with its extension replaced (--out fps.json: fps.slow-points.json)."
             | Seed _ -> "seed of the sampling (default 0)."

@@ -16,11 +16,6 @@ type Run =
       /// Adam iterations taken.
       Iterations: int }
 
-/// FixedPointFinder's defaults: Adam(lr 1.0, betas 0.9 / 0.999, eps 1e-8) on all states jointly,
-/// `ReduceLROnPlateau(factor 0.95, patience 2)` stepped with the mean q, no clipping, at most 5000
-/// iterations, stop when every state has q < 1e-12 or |q - q_previous| < 1e-20 lr; float32 (its
-/// default dtype). The step is a torch.nn.RNN loaded with the network's effective weights. Uses the
-/// caller's libtorch thread setting.
 /// A torch.nn.RNN (tanh, batch first, float32) holding the network's effective weights, frozen.
 let private torchRnn (net: Network) =
     if net.Kind.Name <> "rnn" then invalidArg "net" (sprintf "the baseline is written for torch.nn.RNN (kind rnn), not %s" net.Kind.Name)
@@ -51,6 +46,11 @@ let private torchRnn (net: Network) =
         parameter.requires_grad <- false
     rnn
 
+/// FixedPointFinder's defaults: Adam(lr 1.0, betas 0.9 / 0.999, eps 1e-8) on all states jointly,
+/// `ReduceLROnPlateau(factor 0.95, patience 2)` stepped with the mean q, no clipping, at most 5000
+/// iterations, stop when every state has q < 1e-12 or |q - q_previous| < 1e-20 lr; float32 (its
+/// default dtype). The step is a torch.nn.RNN loaded with the network's effective weights. Uses the
+/// caller's libtorch thread setting.
 let search (net: Network) (input: float[]) (initial: float[][]) : Run =
     let maxIters, tolQ, tolDq = 5000, 1e-12, 1e-20
     let n, m, k = net.Sizes.Units, net.Sizes.Inputs, initial.Length
@@ -78,8 +78,9 @@ let search (net: Network) (input: float[]) (initial: float[][]) : Run =
             let dq = (q - qPrev).abs () // [states]
             qMean.backward ()
             optimizer.step () |> ignore
-            let lr = group.LearningRate
             scheduler.step (qMean.ToDouble())
+            // The rate after the scheduler's step, as FixedPointFinder reads it for its dq test.
+            let lr = group.LearningRate
             let allDone =
                 iteration > 1
                 && (use tolDqScalar = (tolDq * lr).ToScalar()
@@ -110,7 +111,8 @@ let unique (tolerance: float) (states: (float[] * float)[]) : (float[] * float)[
         if kept |> Seq.forall (fun (k, _) -> distance k x > tolerance) then kept.Add((x, q))
     kept.ToArray()
 
-/// FixedPointFinder's post-processing at its defaults: the states with q < `tolQ`, unique at 1e-3,
+/// FixedPointFinder's post-processing at its defaults, after keeping the states with q < `tolQ` (the
+/// tests' and the benchmark's threshold for a point to count; FixedPointFinder keeps every state): unique at 1e-3,
 /// without distance outliers (distance to the initial states' centroid over their mean distance to it
 /// above 10), unique again. Returns the points' states.
 let points (tolQ: float) (initial: float[][]) (run: Run) : float[][] =

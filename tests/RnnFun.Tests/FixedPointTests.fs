@@ -88,6 +88,58 @@ let tests =
             Expect.equal (r.PointOfState |> Array.filter (fun id -> id >= 0 && r.FixedPoints[id].Kind = FixedPointKind.Attractor) |> Array.length) 64 "every state ends at its corner"
         }
 
+        testProp "the deflated step is Newton's step on m(x) R(x), by central differences (float64, random rnn, known points and powers)" (fun (seed: int) ->
+            let seed = abs (seed % 10000)
+            use net = randomNet seed Kinds.rnn 3
+            let random = Random(seed)
+            let n = 3
+            let u = [| 0.3; -0.2 |]
+            let power = [| 1.0; 2.0; 3.0 |][seed % 3]
+            let d = { DeflationConfig.defaults with Power = power; Shift = 0.5 + random.NextDouble() }
+            let x = Array.init n (fun _ -> random.NextDouble() * 1.6 - 0.8)
+            let known = Array.init 3 (fun _ -> Array.init n (fun _ -> random.NextDouble() * 1.6 - 0.8))
+            use _ = torch.NewDisposeScope()
+            let residual (y: float[]) =
+                let h = Arrays.toTensor Precision.Float64 [| 1L; int64 n |] y
+                let input = Arrays.toTensor Precision.Float64 [| 1L; 2L |] u
+                Array.map2 (-) (values (Network.step net h input)) y
+            // The test's own m(x) = prod_j (1 / ||x - x_j||^p + shift) and G = m R.
+            let m (y: float[]) =
+                known |> Array.fold (fun acc k -> acc * (1.0 / (sqrt (Array.fold2 (fun s a b -> s + (a - b) ** 2.0) 0.0 y k)) ** power + d.Shift)) 1.0
+            let g (y: float[]) = residual y |> Array.map (fun r -> m y * r)
+            // Central differences: J[i][j] = dF_i / dy_j.
+            let jacobianOf (f: float[] -> float[]) (y: float[]) =
+                let step = 1e-6
+                let columns = Array.init n (fun j ->
+                    let plus = Array.copy y
+                    let minus = Array.copy y
+                    plus[j] <- plus[j] + step
+                    minus[j] <- minus[j] - step
+                    Array.map2 (fun a b -> (a - b) / (2.0 * step)) (f plus) (f minus))
+                Array.init n (fun i -> Array.init n (fun j -> columns[j][i]))
+            // Solves A z = b by Gaussian elimination with partial pivoting.
+            let solve (a: float[][]) (b: float[]) =
+                let a = a |> Array.map Array.copy
+                let b = Array.copy b
+                for c in 0 .. n - 1 do
+                    let pivot = [ c .. n - 1 ] |> List.maxBy (fun r -> abs (a[r][c]))
+                    let t = a[c] in a[c] <- a[pivot]; a[pivot] <- t
+                    let t = b[c] in b[c] <- b[pivot]; b[pivot] <- t
+                    for r in c + 1 .. n - 1 do
+                        let f = a[r][c] / a[c][c]
+                        for k in c .. n - 1 do a[r][k] <- a[r][k] - f * a[c][k]
+                        b[r] <- b[r] - f * b[c]
+                let z = Array.zeroCreate n
+                for r in n - 1 .. -1 .. 0 do
+                    z[r] <- (b[r] - Seq.sum (seq { for k in r + 1 .. n - 1 -> a[r][k] * z[k] })) / a[r][r]
+                z
+            let newton = solve (jacobianOf residual x) (residual x |> Array.map (fun v -> -v))
+            let expected = solve (jacobianOf g x) (g x |> Array.map (fun v -> -v))
+            let toT (rows: float[][]) = Arrays.matrixToTensor Precision.Float64 rows
+            let actual = values (FixedPoints.deflatedStep d (toT known) (toT [| x |]) (toT [| newton |]))
+            let scale = expected |> Array.map abs |> Array.max
+            maxAbsDiff actual expected / max scale 1e-3 < 1e-5)
+
         test "a search with deflation never reports a point twice, and its settings are checked" {
             use net = Network.scaledIdentity Kinds.rnn 2 2.0
             let r = FixedPoints.find FixedPointConfig.defaults net (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 32 -1.5 1.5 2 1)
@@ -96,7 +148,7 @@ let tests =
                     Expect.isGreaterThan (maxAbsDiff r.FixedPoints[i].State r.FixedPoints[j].State) 1e-3 (sprintf "points %d and %d are distinct" i j)
             Expect.equal r.FixedPoints.Length 9 "the 9 points of the square"
             let bad config = expectInvalid (fun () -> FixedPoints.find config net (ConstantInput.Same [| 0.0 |]) [| [| 0.1; 0.2 |] |] |> ignore)
-            let argument, _ = bad { FixedPointConfig.defaults with Deflation = Some { DeflationConfig.defaults with Power = 0.0 } } "Power 0"
+            let argument, _ = bad { FixedPointConfig.defaults with Deflation = Some { DeflationConfig.defaults with Power = 0.5 } } "Power 0.5"
             Expect.equal argument "deflation" "names deflation"
             let argument, _ = bad { FixedPointConfig.defaults with InitialLearningRate = Some -1.0 } "a negative rate"
             Expect.equal argument "initial_learning_rate" "names the rate"

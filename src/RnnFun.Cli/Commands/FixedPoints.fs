@@ -18,8 +18,19 @@ let private trajectoryStates (net: Network) (task: string) (trials: int) (seed: 
 
 /// Runs `rnnfun fixed-points`; returns the exit code (a user's mistake raises `UserError`).
 let run (args: ParseResults<FixedPointArgs>) =
+    // Since the process started: the runtime's start, the JIT of the parser, parsing.
+    let startUp = DateTime.Now - Diagnostics.Process.GetCurrentProcess().StartTime
+    let clock = Diagnostics.Stopwatch.StartNew()
+    let lap =
+        let mutable last = TimeSpan.Zero
+        fun () ->
+            let now = clock.Elapsed
+            let span = now - last
+            last <- now
+            span.TotalSeconds
     let path = args.GetResult FixedPointArgs.Model
     use net = ModelFile.load path
+    let loading = lap ()
     let out = args.GetResult FixedPointArgs.Out
     let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
     checkOutputFile "--out" out
@@ -54,6 +65,7 @@ let run (args: ParseResults<FixedPointArgs>) =
             let noise = args.GetResult(FixedPointArgs.Noise, defaultValue = 0.5)
             if noise < 0.0 then raise (UserError "--noise: expected a number >= 0")
             trajectoryStates net (defaultArg task "flipflop") 64 seed |> InitialStates.fromStates count noise seed
+    let sampling = lap ()
     let quiet = args.Contains FixedPointArgs.Quiet
     let tolQ = args.GetResult(Tol_Q, defaultValue = FixedPointConfig.defaults.TolQ)
     if not (tolQ > 0.0) then raise (UserError "--tol-q: expected a number > 0")
@@ -80,4 +92,10 @@ let run (args: ParseResults<FixedPointArgs>) =
         for p in result.FixedPoints do
             printfn "  %-4d %-10s %8d %10s %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes (sci p.Q) (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)
     printfn "wrote %s%s" (IO.Path.GetFullPath out) (if config.IncludeSlowPoints then " and " + slowPath else "")
+    if args.Contains FixedPointArgs.Timings then
+        let t = result.Timings
+        let search = result.Elapsed.TotalSeconds
+        let rest = lap () - search
+        eprintfn "timings: start-up %.2fs, loading the model (and libtorch) %.2fs, initial states %.2fs, search %.2fs (Adam %.2fs, Newton and chord %.2fs, uniqueness %.2fs, deflation %.2fs, Jacobians and eigenvalues %.2fs), writing %.2fs"
+            startUp.TotalSeconds loading sampling search t.Adam.TotalSeconds t.Newton.TotalSeconds t.Uniqueness.TotalSeconds t.Deflation.TotalSeconds t.Linearisation.TotalSeconds rest
     0

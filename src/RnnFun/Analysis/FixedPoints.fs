@@ -89,7 +89,7 @@ type AdamRule =
     | Plateau of factor: float * patience: int
     /// FixedPointFinder's TensorFlow version: x0.95 when the loss is worse than each of the last 5,
     /// x1/0.95 when it fell over the last 5, and the gradient's norm clipped to the 95th percentile of
-    /// the last 128 norms.
+    /// the last 128 norms. (That version's Adam epsilon is 0.01 for the mean: set `AdamEpsilon` too.)
     | AdaptiveWithClipping
 
 /// Deflation: after the search, damped Newton steps on the residual with the points found divided
@@ -145,7 +145,9 @@ type FixedPointConfig =
       OutlierDistanceScale: float option
       /// Deflation after the search, to find points no initial state reached; None: none.
       Deflation: DeflationConfig option
-      /// Report points with TolQ <= q < SlowTolQ apart, as slow points.
+      /// Report points with TolQ <= q < SlowTolQ apart, as slow points. For a kind with a
+      /// `FixedPointResidual`, Adam then descends q of the map itself (whose minima slow points are)
+      /// rather than the residual's, which can change which fixed points the states reach.
       IncludeSlowPoints: bool
       SlowTolQ: float
       /// |lambda| within this of 1 is marginal.
@@ -626,7 +628,7 @@ module FixedPoints =
                 use stepScale = (-(rate ()) / (1.0 - b1 ** float it)).ToScalar()
                 let denominator = v.sqrt().div_(correction2).add_(epsilon) // [staying; units]
                 x.addcdiv_(m, denominator, stepScale) |> ignore
-                // The rate rule watches the sum of q over all states, those that left counting with
+                // The rate rule watches the mean of q over all states, those that left counting with
                 // the q they left with: leaving is not progress.
                 departed <- departed + (done' |> Array.sumBy (fun j -> if Double.IsFinite qv[j] then qv[j] else 0.0))
                 update ((departed + (staying |> Array.sumBy (fun j -> qv[j]))) / float k)
@@ -765,6 +767,31 @@ module FixedPoints =
                 iteration <- iteration + 1
         members, x, steps, unusable
 
+    /// ln m(x) [b] and its gradient [b; n] for states x [b; n], where m(x) = prod_j (1 / ||x - x_j||^p +
+    /// shift) over known points [p; n]. Distances by |x|^2 + |x_j|^2 - 2 x . x_j, so that no [b; p; n]
+    /// tensor is formed (in float64 that resolves distances down to about 1e-8 |x|, far below
+    /// `TolUnique`).
+    let private deflationLog (d: DeflationConfig) (known: Tensor) (x: Tensor) : Tensor * Tensor =
+        use exponent = (-d.Power / 2.0).ToScalar()
+        use floor = (if x.dtype = torch.ScalarType.Float32 then 1e-30 else 1e-300).ToScalar()
+        let d2 = (x.square().sum(1L, keepdim = true) + known.square().sum(1L).unsqueeze(0L) - torch.mm(x, known.t()) * 2.0).clamp_min(floor) // [b; p]
+        let inverse = d2.pow(exponent) // [b; p]
+        let term: Tensor = inverse + d.Shift // [b; p]
+        // d/dx ln(||x - x_j||^-p + shift) = -p ||x - x_j||^(-p-2) (x - x_j) / term_j
+        let coefficient = inverse / d2 / term * (-d.Power) // [b; p]
+        term.log().sum(1L), x * coefficient.sum(1L, keepdim = true) - torch.mm(coefficient, known) // [b], [b; n]
+
+    /// The deflated Newton step at states x [b; n] from their Newton steps on R, newton [b; n]
+    /// (J_R d = -R): the Newton step of G = m R, which by Sherman-Morrison on J_G = m J_R + R grad(m)'
+    /// is d / (1 - grad(ln m) . d). Where that is not finite (or divides by almost 0), the Newton step
+    /// itself. known: the points divided out [p; n].
+    let deflatedStep (d: DeflationConfig) (known: Tensor) (x: Tensor) (newton: Tensor) : Tensor =
+        use tiny = 1e-12.ToScalar()
+        let _, gradient = deflationLog d known x // [b; n]
+        let denominator = 1.0 - (gradient * newton).sum(1L, keepdim = true) // [b; 1]
+        let deflated = newton / denominator // [b; n]
+        torch.where(torch.isfinite(deflated).all(1L, keepdim = true).logical_and(denominator.abs().gt(tiny)), deflated, newton) // [b; n]
+
     /// Deflated Newton: damped Newton steps on G(x) = m(x) R(x), where R is the search's residual and
     /// m(x) = prod_j (1 / ||x - x_j||^p + shift) divides out the known points x_j (known [p; n]), from
     /// starts [s; n] under drive [s; drive]. The step is Newton's on R scaled by 1 / (1 - grad(ln m) . d)
@@ -775,18 +802,7 @@ module FixedPoints =
         let n = starts.shape[1]
         let fractions = [| 1.0; 0.5; 0.25; 0.125; 0.0625; 0.03125; 0.015625 |]
         let nf = int64 fractions.Length
-        let knownSquares = known.square().sum(1L) // [p]
-        use exponent = (-d.Power / 2.0).ToScalar()
-        use tiny = 1e-12.ToScalar()
-        // ln m(x) [b] and its gradient [b; n]. Distances by |x|^2 + |x_j|^2 - 2 x . x_j, so that no
-        // [b; p; n] tensor is formed (cancellation matters only within ~1e-8 of a known point).
-        let logM (x: Tensor) =
-            let d2 = (x.square().sum(1L, keepdim = true) + knownSquares.unsqueeze(0L) - torch.mm(x, known.t()) * 2.0).clamp_min(1e-300) // [b; p]
-            let inverse = d2.pow(exponent) // [b; p]
-            let term: Tensor = inverse + d.Shift // [b; p]
-            // d/dx ln(||x - x_j||^-p + shift) = -p ||x - x_j||^(-p-2) (x - x_j) / term_j
-            let coefficient = inverse / d2 / term * (-d.Power) // [b; p]
-            term.log().sum(1L), x * coefficient.sum(1L, keepdim = true) - torch.mm(coefficient, known) // [b], [b; n]
+        let logM (x: Tensor) = fst (deflationLog d known x) // [b]
         let iterations = Array.zeroCreate<int> s
         let stalled = Array.zeroCreate<bool> s
         let mutable x = starts.clone () // [s; n]
@@ -820,14 +836,12 @@ module FixedPoints =
                             let normal = torch.bmm(transposed, jacobian) + eye * (q * 2.0).clamp_min(1e-24).view(-1L, 1L, 1L) // [a; n; n]
                             let damped = -((fst (solveEx normal (torch.bmm(transposed, r.unsqueeze(2L))))).squeeze(2L)) // [a; n]
                             torch.where(torch.isfinite(direct).all(1L, keepdim = true), direct, damped)
-                    let lnM, gradient = logM xa // [a], [a; n]
-                    let denominator = 1.0 - (gradient * newton).sum(1L, keepdim = true) // [a; 1]
-                    let deflated = newton / denominator // [a; n]
-                    let step = torch.where(torch.isfinite(deflated).all(1L, keepdim = true).logical_and(denominator.abs().gt(tiny)), deflated, newton) // [a; n]
+                    let lnM = logM xa // [a]
+                    let step = deflatedStep d known xa newton // [a; n]
                     let objective = lnM * 2.0 + q.log() // [a]: ln(m^2 q)
                     let candidates = torch.cat(fractions |> Array.map (fun f -> xa + step * f), 0L) // [fractions * a; n]
                     let qc = solvedQ eq candidates (da.repeat(nf, 1L)) // [fractions * a]
-                    let lnMc, _ = logM candidates
+                    let lnMc = logM candidates
                     let objectives = (lnMc * 2.0 + qc.log()).view(nf, a') // [fractions; a]
                     let better = objectives.lt(objective.unsqueeze(0L)).logical_and(torch.isfinite(objectives)) // [fractions; a]
                     let first = better.to_type(torch.ScalarType.Int64).argmax(0L) // [a]
@@ -885,8 +899,9 @@ module FixedPoints =
             Check.fail "adam_rule" (sprintf "Plateau expects 0 < factor < 1 and patience >= 0, got %g and %d" factor patience)
         | _ -> ()
         match config.Deflation with
-        | Some d when not (d.Power > 0.0 && Double.IsFinite d.Power) || not (d.Shift >= 0.0 && Double.IsFinite d.Shift) ->
-            Check.fail "deflation" (sprintf "expected Power > 0 and Shift >= 0, got %g and %g" d.Power d.Shift)
+        | Some d when not (d.Power >= 1.0 && Double.IsFinite d.Power) || not (d.Shift >= 0.0 && Double.IsFinite d.Shift) ->
+            // Below power 1, m R goes to 0 at a known root: nothing would be divided out.
+            Check.fail "deflation" (sprintf "expected Power >= 1 and Shift >= 0, got %g and %g" d.Power d.Shift)
         | _ -> ()
         if config.SharedJacobianRadius < 0.0 || Double.IsNaN config.SharedJacobianRadius then
             Check.fail "shared_jacobian_radius" (sprintf "expected a number >= 0, got %g" config.SharedJacobianRadius)
@@ -1121,6 +1136,15 @@ module FixedPoints =
                                    found.Add f
                                round <- if fresh.Length = 0 then d.MaxRounds else round + 1
                        yield! found |]
+                // Grouped by exact input, a point could still lie within TolUnique of a point under a
+                // nearby input: the uniqueness rule (on [x, u]) keeps the search's point.
+                |> Array.fold
+                    (fun (kept: FixedPoint list) p ->
+                        let joint (a: FixedPoint) = distance2 a.State p.State + distance2 a.Input p.Input
+                        let t2 = config.TolUnique * config.TolUnique
+                        if Seq.append uniquePoints kept |> Seq.exists (fun a -> joint a <= t2) then kept else kept @ [ p ])
+                    []
+                |> Array.ofList
         let deflationTime = lap ()
         let withIds (ps: FixedPoint[]) = ps |> Array.mapi (fun i p -> { p with Id = i })
         // `Threads`, when given, bounds the eigen-decompositions' threads too.
@@ -1148,12 +1172,14 @@ module FixedPoints =
                 else
                     let mutable best, bestDistance = -1, infinity
                     for f in analysed do
-                        if f.Input = p.Input then
-                            let d2 = distance2 f.State p.State
-                            if d2 <= t2 && d2 < bestDistance then
-                                best <- f.Id
-                                bestDistance <- d2
+                        // [x, u] together, as the uniqueness rule measures.
+                        let d2 = distance2 f.State p.State + distance2 f.Input p.Input
+                        if d2 <= t2 && d2 < bestDistance then
+                            best <- f.Id
+                            bestDistance <- d2
                     best)
+        let linearisationTime = lap ()
+        let elapsed = stopwatch.Elapsed
         { FixedPoints = analysed
           PointOfState = pointOfState
           SlowPoints = slow
@@ -1163,13 +1189,13 @@ module FixedPoints =
           Duplicates = inliers.Length - uniquePoints.Length
           Outliers = converged.Length - inliers.Length
           NotConverged = refined.Length - converged.Length
-          Elapsed = stopwatch.Elapsed
+          Elapsed = elapsed
           Timings =
             { Adam = adamTime
               Newton = newtonTime
               Uniqueness = uniquenessTime
               Deflation = deflationTime
-              Linearisation = lap () } }
+              Linearisation = linearisationTime } }
 
     /// The points with `Q` and `Speed` recomputed under `net` (in float64), everything else kept: a
     /// point read from a file carries the q of the model it was found for, which says nothing about
