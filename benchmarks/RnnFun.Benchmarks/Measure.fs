@@ -186,7 +186,7 @@ let fullPlan =
         OtherForwardBudget = 5.0
         InnerAtOtherThreads = true
         SearchRounds = 5
-        ScalingUnits = [ 64; 128; 256; 512; 1024 ]
+        ScalingUnits = [ 64; 128; 256; 512 ]
         SoftDeadline = 300.0
         CommandRounds = 5 }
 

@@ -6,6 +6,14 @@ open TorchSharp
 /// A TorchSharp tensor.
 type Tensor = torch.Tensor
 
+/// `squared ()`: the element-wise square as t * t. TorchSharp's `square ()` is `pow(2)` with a
+/// temporary Scalar that nothing keeps alive once its handle is read, so the garbage collector can
+/// free it while libtorch reads it (seen once under load: "Unknown scalar type" from pow).
+[<AutoOpen>]
+module internal TensorSquare =
+    type torch.Tensor with
+        member t.squared() = torch.mul(t, t)
+
 /// A user's argument is invalid: names the argument and says what was expected.
 exception InvalidArgument of argument: string * problem: string with
     override this.Message = sprintf "%s: %s" this.argument this.problem

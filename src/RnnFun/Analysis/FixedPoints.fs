@@ -457,7 +457,7 @@ module FixedPoints =
 
     let private indexTensor (rows: int[]) = torch.tensor(rows |> Array.map int64, dtype = torch.ScalarType.Int64)
 
-    let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).square().sum(1L) * 0.5 // [states]
+    let private qOf (kind: Kind) (w: Weights) (x: Tensor) (drive: Tensor) = (kind.Step w x drive - x).squared().sum(1L) * 0.5 // [states]
 
     /// The equations the search solves for x: F(x) - x, or the kind's better-scaled
     /// `FixedPointResidual` (the same zeros), with their Jacobian. `solvedQ` is |residual|^2 / 2; the
@@ -487,7 +487,7 @@ module FixedPoints =
               VectorJacobian = r.VectorJacobian |> Option.map (fun f -> f w) }
         | None -> mapEquations kind w
 
-    let private solvedQ (eq: Equations) (x: Tensor) (drive: Tensor) = (eq.Residual x drive).square().sum(1L) * 0.5 // [states]
+    let private solvedQ (eq: Equations) (x: Tensor) (drive: Tensor) = (eq.Residual x drive).squared().sum(1L) * 0.5 // [states]
 
     /// The hand-written rnn or ctrnn recurrence and its W_rec: these have a closed-form speed
     /// gradient; the gated ones go through autograd.
@@ -511,7 +511,7 @@ module FixedPoints =
                 let f = tanhOf (torch.addmm(drive, x, wT, 2.0f, 2.0f)) // [states; units]
                 let slope = Recurrence.oneMinusSquare f // [states; units]
                 let r = f.sub_ x // [states; units], in place: f is not needed any more
-                (r.square().sum(1L).mul_(half)), torch.addmm(r, slope.mul_ r, wRec, -1.0f, 1.0f)
+                (r.squared().sum(1L).mul_(half)), torch.addmm(r, slope.mul_ r, wRec, -1.0f, 1.0f)
             | FusedRecurrence.Ctrnn alpha ->
                 // F = x + alpha (tanh(x) W' + d - x), J - I = alpha (W diag(1 - tanh(x)^2) - I):
                 // (J - I)' r = alpha ((1 - tanh(x)^2) (r W) - r).
@@ -519,18 +519,18 @@ module FixedPoints =
                 let r = (torch.addmm(drive, t, wT, 1.0f, 1.0f) - x) * alpha // [states; units]
                 let slope = Recurrence.oneMinusSquare t // [states; units]
                 use alphaScalar = alpha.ToScalar()
-                (r.square().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alphaScalar))
+                (r.squared().sum(1L).mul_(half)), ((r.mm wRec).mul_(slope).sub_(r).mul_(alphaScalar))
             | FusedRecurrence.Gru
             | FusedRecurrence.Lstm -> invalidArg "recurrence" "no closed-form speed gradient for a gated recurrence (vanillaRecurrence gives None)"
         | None when vectorJacobian.IsSome ->
             use _ = torch.no_grad ()
             let r = residual x drive // [states; units]
-            (r.square().sum(1L) * 0.5), vectorJacobian.Value x drive r
+            (r.squared().sum(1L) * 0.5), vectorJacobian.Value x drive r
         | None ->
             let xg = x.detach().requires_grad_(true)
             let q =
                 use _ = torch.enable_grad ()
-                (residual xg drive).square().sum(1L) * 0.5 // [states]
+                (residual xg drive).squared().sum(1L) * 0.5 // [states]
             let grads = torch.autograd.grad([| q.sum () |] :> Collections.Generic.IList<Tensor>, [| xg |] :> Collections.Generic.IList<Tensor>)
             q.detach (), grads[0].detach ()
 
@@ -750,7 +750,7 @@ module FixedPoints =
         while not finished do
             use _ = torch.NewDisposeScope()
             let r = eq.Residual x dm // [m; units]
-            let q = r.square().sum(1L) * 0.5 // [m]
+            let q = r.squared().sum(1L) * 0.5 // [m]
             report "chord" iteration config.ChordIterations q
             let qValues = Arrays.ofTensor q
             if qValues |> Array.forall (fun v -> v < config.TolQ) || iteration >= config.ChordIterations then finished <- true
@@ -774,7 +774,7 @@ module FixedPoints =
     let private deflationLog (d: DeflationConfig) (known: Tensor) (x: Tensor) : Tensor * Tensor =
         use exponent = (-d.Power / 2.0).ToScalar()
         use floor = (if x.dtype = torch.ScalarType.Float32 then 1e-30 else 1e-300).ToScalar()
-        let d2 = (x.square().sum(1L, keepdim = true) + known.square().sum(1L).unsqueeze(0L) - torch.mm(x, known.t()) * 2.0).clamp_min(floor) // [b; p]
+        let d2 = (x.squared().sum(1L, keepdim = true) + known.squared().sum(1L).unsqueeze(0L) - torch.mm(x, known.t()) * 2.0).clamp_min(floor) // [b; p]
         let inverse = d2.pow(exponent) // [b; p]
         let term: Tensor = inverse + d.Shift // [b; p]
         // d/dx ln(||x - x_j||^-p + shift) = -p ||x - x_j||^(-p-2) (x - x_j) / term_j
@@ -823,7 +823,7 @@ module FixedPoints =
                     let xa = x.index_select(0L, index) // [a; n]
                     let da = drive.index_select(0L, index) // [a; drive]
                     let r = eq.Residual xa da // [a; n]
-                    let q = r.square().sum(1L) * 0.5 // [a]
+                    let q = r.squared().sum(1L) * 0.5 // [a]
                     let jacobian = eq.Jacobian xa da // [a; n; n]
                     let direct, _ = solveEx jacobian ((-r).unsqueeze(2L))
                     let direct = direct.squeeze(2L) // [a; n]

@@ -157,7 +157,7 @@ module FusedBptt =
         let cPrev = shiftedBy (h0.narrow(1L, n, n)) cs // [time; batch; H]
         // g is this pass's own buffer: its h and c blocks become H_t and C_t in place.
         let gh, gc = g.narrow(2L, 0L, n), g.narrow(2L, n, n) // [time; batch; H] views
-        let kc = tc.square().neg_().add_(one).mul_(o) // o (1 - tanh(c)^2): dL/dc_t += H_t kc, [time; batch; H]
+        let kc = tc.squared().neg_().add_(one).mul_(o) // o (1 - tanh(c)^2): dL/dc_t += H_t kc, [time; batch; H]
         // One new buffer for the factors, written block by block in place (see gruGradients).
         let k = torch.empty([| time; batch; 4L * n |], states.dtype, device = states.device) // [time; batch; 4H], becomes da
         let block b = k.narrow(2L, b * n, n) // [time; batch; H], PyTorch's order i, f, g, o

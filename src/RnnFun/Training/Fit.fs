@@ -231,7 +231,7 @@ module Training =
 
     /// Mean squared error over all steps and outputs, or over the masked-in steps only.
     let mse (outputs: Tensor) (targets: Tensor) (mask: Tensor option) : Tensor =
-        let err = (outputs - targets).square() // [batch; time; outputs]
+        let err = (outputs - targets).squared() // [batch; time; outputs]
         match mask with
         | None -> err.mean()
         | Some m -> (err * m.unsqueeze(-1L)).sum() / (m.sum() * float outputs.shape[2]).clamp_min(1e-12)
@@ -251,7 +251,7 @@ module Training =
             let grads = leaves |> Seq.filter (fun p -> not (isNull p.grad)) |> Seq.map (fun p -> p.grad) |> Array.ofSeq
             if grads.Length = 0 then true
             else
-                use norm = torch.stack(grads |> Array.map (fun g -> g.square().sum())).sum().sqrt()
+                use norm = torch.stack(grads |> Array.map (fun g -> g.squared().sum())).sum().sqrt()
                 let n = norm.ToDouble()
                 // An infinite or NaN norm has no direction to keep: scaling by c / n would turn every
                 // element into NaN or 0. The gradients are left as they are and the caller is told.
@@ -443,10 +443,10 @@ module Training =
             term reg.L1In isInput (fun t -> t.abs())
             term reg.L1Rec isRecurrent (fun t -> t.abs())
             term reg.L1Out isOutput (fun t -> t.abs())
-            term reg.L2In isInput (fun t -> t.square())
-            term reg.L2Rec isRecurrent (fun t -> t.square())
-            term reg.L2Out isOutput (fun t -> t.square())
-            if reg.L2Rate > 0.0 then total <- total + (Network.ratesOf net states).square().mean() * reg.L2Rate
+            term reg.L2In isInput (fun t -> t.squared())
+            term reg.L2Rec isRecurrent (fun t -> t.squared())
+            term reg.L2Out isOutput (fun t -> t.squared())
+            if reg.L2Rate > 0.0 then total <- total + (Network.ratesOf net states).squared().mean() * reg.L2Rate
             total, fused
 
     let private setRate (rate: float) (trainer: Trainer) =

@@ -115,7 +115,7 @@ module Gated =
                         let candidate = torch.tanh (part n 2L drive + r * hn) // [batch; H]
                         let dr = scaleRows (r * (1.0 - r)) (block whh n 0L) // [batch; H; H]
                         let dz = scaleRows (z * (1.0 - z)) (block whh n 1L) // [batch; H; H]
-                        let dn = scaleRows (1.0 - candidate.square ()) (scaleRows hn dr + scaleRows r (block whh n 2L)) // [batch; H; H]
+                        let dn = scaleRows (1.0 - candidate.squared ()) (scaleRows hn dr + scaleRows r (block whh n 2L)) // [batch; H; H]
                         diag z + scaleRows (h - candidate) dz + scaleRows (1.0 - z) dn } // [batch; H; H]
           HandWritten = Some { Recurrence = FusedRecurrence.Gru; Step = step }
           FixedPointLearningRate = None
@@ -130,14 +130,14 @@ module Gated =
                         let n, r, hn, candidate = candidateParts w h drive
                         let whh = w["weight_hh_l0"] // [3H; H]
                         let dr = scaleRows (r * (1.0 - r)) (block whh n 0L) // [batch; H; H]
-                        scaleRows (1.0 - candidate.square ()) (scaleRows hn dr + scaleRows r (block whh n 2L))
+                        scaleRows (1.0 - candidate.squared ()) (scaleRows hn dr + scaleRows r (block whh n 2L))
                         - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) // [batch; H; H]
                   // v' dn/dh - v = (v (1 - n^2) hn r (1 - r)) W_hr + (v (1 - n^2) r) W_hn - v.
                   VectorJacobian =
                     Some(fun w h drive v ->
                         let n, r, hn, candidate = candidateParts w h drive
                         let whh = w["weight_hh_l0"] // [3H; H]
-                        let va = v * (1.0 - candidate.square ()) * r // [batch; H]
+                        let va = v * (1.0 - candidate.squared ()) * r // [batch; H]
                         torch.addmm(torch.mm(va * hn * (1.0 - r), whh.narrow(0L, 0L, n)), va, whh.narrow(0L, 2L * n, n), 1.0f, 1.0f) - v) } } // [batch; H]
 
     /// PyTorch's LSTM (gates i, f, g, o), state packed as [h; c]:
@@ -176,11 +176,11 @@ module Gated =
                         let n, _, c, i, f, g, o = gates w s drive
                         let whh = w["weight_hh_l0"] // [4H; H]
                         let tc = torch.tanh (f * c + i * g) // [batch; H]
-                        let dtc = o * (1.0 - tc.square ()) // dh'/dc' [batch; H]
+                        let dtc = o * (1.0 - tc.squared ()) // dh'/dc' [batch; H]
                         let dcdh =
                             scaleRows (i * (1.0 - i) * g) (block whh n 0L)
                             + scaleRows (f * (1.0 - f) * c) (block whh n 1L)
-                            + scaleRows (i * (1.0 - g.square ())) (block whh n 2L) // [batch; H; H]
+                            + scaleRows (i * (1.0 - g.squared ())) (block whh n 2L) // [batch; H; H]
                         let dhdh = scaleRows (o * (1.0 - o) * tc) (block whh n 3L) + scaleRows dtc dcdh // [batch; H; H]
                         let top = torch.cat([| dhdh; diag (dtc * f) |], 2L) // [batch; H; 2H]
                         let bottom = torch.cat([| dcdh; diag f |], 2L) // [batch; H; 2H]
@@ -224,7 +224,7 @@ module Gated =
                         let whh = w["weight_hh_l0"] // [2H; H]
                         diag g
                         + scaleRows ((h - c) * g * (1.0 - g)) (block whh n 0L)
-                        + scaleRows ((1.0 - g) * (1.0 - c.square ())) (block whh n 1L) } // [batch; H; H]
+                        + scaleRows ((1.0 - g) * (1.0 - c.squared ())) (block whh n 1L) } // [batch; H; H]
           HandWritten = None
           FixedPointLearningRate = None
           TimeScale = None
@@ -236,10 +236,10 @@ module Gated =
                   Jacobian =
                     Some(fun w h drive ->
                         let n, _, c = gates w h drive
-                        scaleRows (1.0 - c.square ()) (block w["weight_hh_l0"] n 1L)
+                        scaleRows (1.0 - c.squared ()) (block w["weight_hh_l0"] n 1L)
                         - torch.eye(n, dtype = h.dtype).unsqueeze(0L)) // [batch; H; H]
                   // v' dc/dh - v = (v (1 - c^2)) W_hc - v.
                   VectorJacobian =
                     Some(fun w h drive v ->
                         let n, _, c = gates w h drive
-                        torch.mm(v * (1.0 - c.square ()), w["weight_hh_l0"].narrow(0L, n, n)) - v) } } // [batch; H]
+                        torch.mm(v * (1.0 - c.squared ()), w["weight_hh_l0"].narrow(0L, n, n)) - v) } } // [batch; H]

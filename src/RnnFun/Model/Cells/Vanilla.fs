@@ -82,7 +82,7 @@ module Vanilla =
                   Jacobian =
                     fun w h drive ->
                         let f = torch.tanh (torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f)) // [batch; units]
-                        (1.0 - f.square()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L) } // [batch; units; units]
+                        (1.0 - f.squared()).unsqueeze(2L) * w["w_rec"].unsqueeze(0L) } // [batch; units; units]
           HandWritten = Some { Recurrence = FusedRecurrence.Rnn; Step = step }
           TimeScale = None
           FixedPointResidual = None
@@ -143,7 +143,7 @@ module Vanilla =
                   Jacobian =
                     fun w h _ ->
                         let n = h.shape[1]
-                        let slope = 1.0 - torch.tanh(h).square() // [batch; units]
+                        let slope = 1.0 - torch.tanh(h).squared() // [batch; units]
                         let eye = torch.eye(n, dtype = h.dtype).unsqueeze(0L) * (1.0 - alpha) // [1; units; units]
                         eye + w["w_rec"].unsqueeze(0L) * slope.unsqueeze(1L) * alpha }
           HandWritten = Some { Recurrence = FusedRecurrence.Ctrnn alpha; Step = step }
