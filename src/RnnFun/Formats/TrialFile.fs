@@ -37,6 +37,15 @@ module Trials =
         | [| one |] -> sprintf "(%d,)" one
         | _ -> "(" + String.Join(", ", shape) + ")"
 
+    /// The index [i, j, k] of a flat row-major position in an array of a shape.
+    let private indexText (shape: int[]) (flat: int) =
+        let index = Array.zeroCreate shape.Length
+        let mutable rest = flat
+        for d in shape.Length - 1 .. -1 .. 0 do
+            index[d] <- rest % max 1 shape[d]
+            rest <- rest / max 1 shape[d]
+        "[" + String.Join(", ", index) + "]"
+
     /// Checks named arrays (name, shape and row-major values, as a file holds them) and makes trials
     /// of them. Raises `InvalidArgument` naming the array at fault: an unknown or missing array, a
     /// shape that does not fit the others, an empty array, NaN or infinite values, a negative or
@@ -58,7 +67,7 @@ module Trials =
                 Check.fail "inputs" (sprintf "no array 'inputs' [trials; time; inputs] (found %s)" held)
         let finite name (a: ArrayFile.NumericArray) =
             match a.Values |> Array.tryFindIndex (fun v -> not (Double.IsFinite v)) with
-            | Some i -> Check.fail name (sprintf "'%s' holds %g at flat index %d: NaN and infinite values are refused" name a.Values[i] i)
+            | Some i -> Check.fail name (sprintf "'%s' holds %g at %s: NaN and infinite values are refused" name a.Values[i] (indexText a.Shape i))
             | None -> ()
         if inputs.Shape.Length <> 3 then
             Check.fail "inputs" (sprintf "'inputs' has shape %s: expected 3 dimensions [trials; time; inputs]" (shapeText inputs.Shape))
@@ -95,7 +104,7 @@ module Trials =
                     Check.fail "mask" (sprintf "'mask' has shape %s: expected the targets' shape %s, or (%d, %d) for one weight per step" (shapeText m.Shape) (shapeText full) trials time)
                 finite "mask" m
                 match m.Values |> Array.tryFindIndex (fun v -> v < 0.0) with
-                | Some i -> Check.fail "mask" (sprintf "'mask' holds %g at flat index %d: expected weights >= 0" m.Values[i] i)
+                | Some i -> Check.fail "mask" (sprintf "'mask' holds %g at %s: expected weights >= 0" m.Values[i] (indexText m.Shape i))
                 | None -> ()
                 m)
         // A loss with no weight anywhere trains nothing (and would read as a perfect fit).
