@@ -31,14 +31,41 @@ public sealed class TaskBatch
         Mask = mask;
     }
 
+    private TaskBatch(float[,,] inputs, float[,,] targets, float[,,] outputMask)
+    {
+        Inputs = inputs;
+        Targets = targets;
+        OutputMask = outputMask;
+    }
+
+    /// <summary>Creates a batch whose mask weights each target value (not each step).</summary>
+    /// <param name="inputs">[trials, time, inputs]</param>
+    /// <param name="targets">[trials, time, outputs]: same trials and time as the inputs.</param>
+    /// <param name="outputMask">[trials, time, outputs]: weight of each target value in the loss (1 counts, 0 ignored).</param>
+    /// <returns>The batch.</returns>
+    /// <exception cref="ArgumentException">The shapes do not agree.</exception>
+    public static TaskBatch WithOutputMask(float[,,] inputs, float[,,] targets, float[,,] outputMask)
+    {
+        ArgumentNullException.ThrowIfNull(outputMask);
+        var checkedBatch = new TaskBatch(inputs, targets);
+        if (outputMask.GetLength(0) != targets.GetLength(0) || outputMask.GetLength(1) != targets.GetLength(1) || outputMask.GetLength(2) != targets.GetLength(2))
+            throw new ArgumentException(
+                $"expected [{targets.GetLength(0)}, {targets.GetLength(1)}, {targets.GetLength(2)}] (the targets' shape), got [{outputMask.GetLength(0)}, {outputMask.GetLength(1)}, {outputMask.GetLength(2)}]",
+                nameof(outputMask));
+        return new TaskBatch(checkedBatch.Inputs, checkedBatch.Targets, outputMask);
+    }
+
     /// <summary>[trials, time, inputs]</summary>
     public float[,,] Inputs { get; }
 
     /// <summary>[trials, time, outputs]</summary>
     public float[,,] Targets { get; }
 
-    /// <summary>[trials, time]: weight of each step in the loss; null: every step counts.</summary>
+    /// <summary>[trials, time]: weight of each step in the loss; null: every step counts (or <see cref="OutputMask"/> weights them).</summary>
     public float[,]? Mask { get; }
+
+    /// <summary>[trials, time, outputs]: weight of each target value in the loss, when the batch has such a mask (<see cref="WithOutputMask"/>); else null.</summary>
+    public float[,,]? OutputMask { get; }
 
     /// <summary>Number of trials.</summary>
     public int Trials => Inputs.GetLength(0);
@@ -54,13 +81,22 @@ public sealed class TaskBatch
 
     internal Core.Batch ToCore() =>
         new(Interop.Flatten(Inputs), Interop.Flatten(Targets),
-            Mask is null ? FSharpOption<float[]>.None : Interop.Some(Interop.Flatten(Mask)),
+            OutputMask is not null ? Interop.Some(Interop.Flatten(OutputMask))
+            : Mask is null ? FSharpOption<float[]>.None : Interop.Some(Interop.Flatten(Mask)),
             Trials, Time, InputSize, OutputSize);
 
-    internal static TaskBatch FromCore(Core.Batch b) =>
-        new(Interop.Array3(b.Inputs, b.Trials, b.Time, b.InputSize),
-            Interop.Array3(b.Targets, b.Trials, b.Time, b.OutputSize),
-            Interop.ToObj(b.Mask) is { } m ? Interop.Array2(m, b.Trials, b.Time) : null);
+    internal static TaskBatch FromCore(Core.Batch b)
+    {
+        var inputs = Interop.Array3(b.Inputs, b.Trials, b.Time, b.InputSize);
+        var targets = Interop.Array3(b.Targets, b.Trials, b.Time, b.OutputSize);
+        // A mask per step has trials * time values; one per target value, trials * time * outputs.
+        return Interop.ToObj(b.Mask) switch
+        {
+            null => new TaskBatch(inputs, targets),
+            { } m when m.Length == b.Trials * b.Time => new TaskBatch(inputs, targets, Interop.Array2(m, b.Trials, b.Time)),
+            { } m => new TaskBatch(inputs, targets, Interop.Array3(m, b.Trials, b.Time, b.OutputSize)),
+        };
+    }
 }
 
 /// <summary>A task: a name, its sizes and a generator of batches (a pure function of trial count and seed).</summary>
