@@ -74,7 +74,7 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
           OnBest = Some(ModelFile.saveBest out)
           Cancellation = interrupts.Token
           Progress = if quiet then None else Some(progressBar ()) }
-    let taskName, fit, result =
+    let taskName, fit, result, classic =
         match dataPath with
         | Some path ->
             let training, validation = dataOf args path seed
@@ -85,7 +85,7 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
             let network = { network with Trainable = network.Trainable |> Map.filter (fun name _ -> names.Contains name) }
             let fit = { fit with Validation = validation |> Option.map Trials.toBatch }
             use net = Network.create kind network
-            IO.Path.GetFileName path, fit, Training.fitWith hooks fit net (TrainingData.Dataset(Trials.toBatch training))
+            IO.Path.GetFileName path, fit, Training.fitWith hooks fit net (TrainingData.Dataset(Trials.toBatch training)), None
         | None ->
             let task = args.GetResult TrainArgs.Task
             let preset =
@@ -100,7 +100,7 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
                 | None -> preset
                 | Some kind -> Presets.withKind kind preset
             let network, fit = withOptions args preset.Network preset.Fit
-            task, fit, Presets.trainWith hooks { preset with Network = network; Fit = fit }
+            task, fit, Presets.trainWith hooks { preset with Network = network; Fit = fit }, Presets.classicTask task |> Option.map (fun c -> c, preset.ValidationTrials)
     use result = result
     // Saving is quick; a further Ctrl-C now ends the process.
     interrupts.EndTraining()
@@ -112,9 +112,14 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
     let last a = if Array.isEmpty a then nan else Array.last a
     let best = if result.BestEpoch > 0 then (if Array.isEmpty result.ValidationLosses then result.Losses else result.ValidationLosses)[result.BestEpoch - 1] else nan
     let bestName = if Array.isEmpty result.ValidationLosses then "best training loss" else "best validation loss"
-    printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, %s %.3g (epoch %d); wrote %s"
+    // A classic task's presets say how many held-out trials the network gets right (its `correct` rule).
+    let accuracy =
+        match classic with
+        | Some (task, trials) -> sprintf ", %.1f %% correct on %d held-out trials" (100.0 * Scoring.accuracy task result.Network trials (Presets.validationSeed seed)) trials
+        | None -> ""
+    printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, %s %.3g (epoch %d)%s; wrote %s"
         (StopReason.text result.StopReason)
-        result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) bestName best result.BestEpoch (IO.Path.GetFullPath out)
+        result.StoppedAtEpoch result.Steps result.WallTime.TotalSeconds (last result.Losses) bestName best result.BestEpoch accuracy (IO.Path.GetFullPath out)
     if interrupts.Cancelled then cancelledExitCode else 0
 
 /// Runs `rnnfun train`; returns the exit code (a user's mistake raises `UserError`).

@@ -93,13 +93,67 @@ module Presets =
           TrialsPerEpoch = 640
           ValidationTrials = 256 }
 
-    /// The preset of a task name: flipflop, integrator or sine.
+    /// The perceptual decision task of its preset: neurogym's coherences and noise, 20 ms steps, a
+    /// 500 ms stimulus (neurogym: 2000 ms) and a 300 ms decision (neurogym: 100 ms) scored with
+    /// gyyang/multitask's mask, so that a trial is short enough to train on quickly.
+    let perceptualDecisionTask: ClassicTask =
+        ClassicTasks.perceptualDecision
+            { PerceptualDecisionConfig.defaults with Stimulus = 500.0; Decision = 300.0; Mask = TrialMask.Yang }
+
+    /// The context-dependent integration task of its preset: neurogym's coherences, noise and
+    /// fixation, 20 ms steps, a 500 ms stimulus (neurogym: 750 ms), a delay of TruncExp(300, 100, 600) ms
+    /// (neurogym: (600, 300, 3000)) and a 300 ms decision (neurogym: 100 ms), gyyang/multitask's mask.
+    let contextDecisionTask: ClassicTask =
+        ClassicTasks.contextDecision
+            { ContextDecisionConfig.defaults with
+                Stimulus = 500.0; DelayMean = 300.0; DelayMin = 100.0; DelayMax = 600.0; Decision = 300.0; Mask = TrialMask.Yang }
+
+    let private classicPreset (task: ClassicTask) (seed: int) : Preset =
+        { Task = task.Task
+          Kind = Kinds.rnn
+          Network =
+            { NetworkConfig.defaults with
+                InputSize = task.Task.InputSize
+                Units = 64
+                OutputSize = task.Task.OutputSize
+                OutputBias = true
+                Seed = int64 seed
+                Trainable = Map.ofList [ "w_in", true; "w_out", true; "b_out", true ] }
+          Fit =
+            { FitConfig.defaults with
+                BatchSize = 64
+                Epochs = 30
+                LearningRate = 1e-2
+                Clipping = GradientClipping.GlobalNorm 1.0
+                Seed = seed }
+          TrialsPerEpoch = 640
+          ValidationTrials = 256 }
+
+    /// Perceptual decision making (`perceptualDecisionTask`): 64-unit discrete RNN, Adam lr 1e-2, batch 64.
+    let perceptualDecision (seed: int) : Preset = classicPreset perceptualDecisionTask seed
+
+    /// Context-dependent integration (`contextDecisionTask`): 64-unit discrete RNN, Adam lr 1e-2, batch 64.
+    let contextDecision (seed: int) : Preset = classicPreset contextDecisionTask seed
+
+    /// The classic task (with its `correct` rule) of a preset's task name, when it is one.
+    let classicTask (name: string) : ClassicTask option =
+        match name with
+        | "perceptual-decision" -> Some perceptualDecisionTask
+        | "context-decision" -> Some contextDecisionTask
+        | _ -> None
+
+    /// The names `byName` knows.
+    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision" ]
+
+    /// The preset of a task name: flipflop, integrator, sine, perceptual-decision or context-decision.
     let byName (name: string) (seed: int) : Preset =
         match name with
         | "flipflop" -> flipFlop seed
         | "integrator" -> integrator seed
         | "sine" -> sine seed
-        | other -> Check.fail "task" (sprintf "unknown task '%s' (expected flipflop, integrator or sine)" other)
+        | "perceptual-decision" -> perceptualDecision seed
+        | "context-decision" -> contextDecision seed
+        | other -> Check.fail "task" (sprintf "unknown task '%s' (expected %s)" other (System.String.Join(", ", names)))
 
     /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
     /// (dt/tau = 0.1) for tasks of these lengths.

@@ -1,0 +1,282 @@
+namespace RnnFun
+
+open System
+
+/// An epoch of a trial: its name and its steps [Start, Stop).
+type Epoch = { Name: string; Start: int; Stop: int }
+
+/// One trial of a classic task as plain data: its epochs, its condition, and the answer that is correct.
+type TrialCondition =
+    { /// In order, contiguous from step 0 to `Length`.
+      Epochs: Epoch list
+      /// The trial's parameters by name (choice, coherence, context, ...), for analysis per condition.
+      Parameters: (string * float) list
+      /// The correct choice: 0 for the first choice output (output 1), 1 for the second (output 2).
+      Choice: int
+      /// Steps the trial lasts; the batch's later steps are padding (inputs, targets and mask 0).
+      Length: int }
+
+    /// The epoch of a name; `InvalidArgument` when the trial has none.
+    member c.Epoch(name: string) =
+        match c.Epochs |> List.tryFind (fun e -> e.Name = name) with
+        | Some e -> e
+        | None -> Check.fail "epoch" (sprintf "no epoch '%s' (the trial has %s)" name (String.Join(", ", c.Epochs |> List.map (fun e -> e.Name))))
+
+/// A classic task: a `Task` with each trial's condition and the rule that says which trials a
+/// network got right.
+type ClassicTask =
+    { Task: Task
+      /// trials -> seed -> the batch (the one `Task.Generate` gives) and each trial's condition.
+      GenerateTrials: int -> int -> Batch * TrialCondition[]
+      /// A network's outputs [trials; time; outputs] (row-major, `Trajectories.Outputs`) and the
+      /// trials' conditions -> whether each trial is correct.
+      Correct: float[] -> TrialCondition[] -> bool[] }
+
+/// How the loss weights the steps and outputs of a trial (the padding after a trial always weighs 0).
+[<RequireQualifiedAccess>]
+type TrialMask =
+    /// Every step of the trial counts once, every output alike (neurogym's supervised datasets train
+    /// on every step).
+    | Uniform
+    /// gyyang/multitask's cost mask (task.py, `add_c_mask`): 0 in the first 100 ms, 1 until the go
+    /// cue, 0 for the 100 ms after it (the time to respond), 5 from then on; the fixation output's
+    /// weights doubled.
+    | Yang
+
+/// Perceptual decision making (two-alternative random-dot motion; neurogym's
+/// PerceptualDecisionMaking). Durations in ms.
+type PerceptualDecisionConfig =
+    { /// ms per step.
+      Dt: float
+      Fixation: float
+      Stimulus: float
+      Delay: float
+      Decision: float
+      /// Motion coherences in percent, drawn uniformly per trial.
+      Coherences: float list
+      /// Input noise: N(0, (Sigma / sqrt Dt)^2) on each evidence input at each stimulus step (neurogym's scaling).
+      Sigma: float
+      Mask: TrialMask }
+
+    /// neurogym's timing (fixation 100, stimulus 2000, delay 0, decision 100 ms), coherences
+    /// 0, 6.4, 12.8, 25.6, 51.2 %, sigma 1; 20 ms steps (neurogym: 100 ms); a uniform mask.
+    static member defaults =
+        { Dt = 20.0
+          Fixation = 100.0
+          Stimulus = 2000.0
+          Delay = 0.0
+          Decision = 100.0
+          Coherences = [ 0.0; 6.4; 12.8; 25.6; 51.2 ]
+          Sigma = 1.0
+          Mask = TrialMask.Uniform }
+
+/// Context-dependent integration (Mante et al. 2013; neurogym's ContextDecisionMaking with an
+/// explicit context). Durations in ms; the delay is drawn per trial from an exponential of mean
+/// `DelayMean`, kept when in [DelayMin, DelayMax) (neurogym's TruncExp).
+type ContextDecisionConfig =
+    { Dt: float
+      Fixation: float
+      Stimulus: float
+      DelayMean: float
+      DelayMin: float
+      DelayMax: float
+      Decision: float
+      /// Coherences in percent of each modality, drawn independently per trial and modality.
+      Coherences: float list
+      Sigma: float
+      Mask: TrialMask }
+
+    /// neurogym's timing (fixation 300, stimulus 750, delay TruncExp(600, 300, 3000), decision 100 ms),
+    /// coherences 5, 15, 50 %, sigma 1; 20 ms steps (neurogym: 100 ms); a uniform mask.
+    static member defaults =
+        { Dt = 20.0
+          Fixation = 300.0
+          Stimulus = 750.0
+          DelayMean = 600.0
+          DelayMin = 300.0
+          DelayMax = 3000.0
+          Decision = 100.0
+          Coherences = [ 5.0; 15.0; 50.0 ]
+          Sigma = 1.0
+          Mask = TrialMask.Uniform }
+
+/// The classic tasks of systems neuroscience, each with its epochs, a fixation input that stays on
+/// until the go cue (the decision epoch) and a fixation output that follows it, seeded trials and a
+/// `correct` rule. Inputs: [fixation; the task's evidence ...]; outputs: [fixation; choice 1; choice 2].
+[<RequireQualifiedAccess>]
+module ClassicTasks =
+    let private steps (dt: float) (ms: float) = int (Math.Round(ms / dt))
+
+    let private checkDurations (dt: float) (named: (string * float * bool) list) =
+        Check.finitePositive "dt" dt
+        for name, ms, mayBeZero in named do
+            if Double.IsNaN ms || Double.IsInfinity ms || ms < 0.0 then Check.fail name (sprintf "expected a duration >= 0 ms, got %g" ms)
+            if not mayBeZero && steps dt ms < 1 then Check.fail name (sprintf "%g ms is less than one step of %g ms" ms dt)
+
+    let private checkCoherences (coherences: float list) =
+        if List.isEmpty coherences then Check.fail "coherences" "expected at least one coherence"
+        for c in coherences do
+            if Double.IsNaN c || c < 0.0 || c > 100.0 then Check.fail "coherences" (sprintf "expected percentages in [0, 100], got %g" c)
+
+    let private checkSigma (sigma: float) =
+        if Double.IsNaN sigma || Double.IsInfinity sigma || sigma < 0.0 then Check.fail "sigma" (sprintf "expected a number >= 0, got %g" sigma)
+
+    /// The mask weight of an output at a step of a trial (go: the decision's first step).
+    let private weight (mask: TrialMask) (dt: float) (condition: TrialCondition) (go: int) (t: int) (output: int) =
+        if t >= condition.Length then 0.0f
+        else
+            match mask with
+            | TrialMask.Uniform -> 1.0f
+            | TrialMask.Yang ->
+                let grace = steps dt 100.0
+                let w =
+                    if t < steps dt 100.0 then 0.0f
+                    elif t < go then 1.0f
+                    elif t < go + grace then 0.0f
+                    else 5.0f
+                if output = 0 then 2.0f * w else w
+
+    /// Writes a trial's targets and mask: fixation output 1 until the go cue, then the choice output 1.
+    let private writeTargets (mask: TrialMask) (dt: float) (time: int) (trial: int) (condition: TrialCondition) (targets: float32[]) (weights: float32[]) =
+        let go = (condition.Epoch "decision").Start
+        for t in 0 .. time - 1 do
+            let o = (trial * time + t) * 3
+            if t < condition.Length then
+                if t < go then targets[o] <- 1.0f
+                else targets[o + 1 + condition.Choice] <- 1.0f
+            for k in 0 .. 2 do weights[o + k] <- weight mask dt condition go t k
+
+    /// Epochs from named step counts, in order from step 0.
+    let private epochsOf (durations: (string * int) list) =
+        let mutable start = 0
+        [ for name, n in durations do
+            yield { Name = name; Start = start; Stop = start + n }
+            start <- start + n ]
+
+    /// Whether each trial is correct: over its decision epoch, the mean fixation output is below 0.5
+    /// and the mean of the correct choice's output is above the other's (gyyang/multitask scores
+    /// the last step the same way: not fixating, and the response at the right place).
+    let correctChoice (outputs: float[]) (time: int) (conditions: TrialCondition[]) : bool[] =
+        if outputs.Length <> conditions.Length * time * 3 then
+            Check.fail "outputs" (sprintf "expected %d values (%d trials x %d steps x 3 outputs), got %d" (conditions.Length * time * 3) conditions.Length time outputs.Length)
+        conditions
+        |> Array.mapi (fun trial c ->
+            let d = c.Epoch "decision"
+            let mean k = (seq { for t in d.Start .. d.Stop - 1 -> outputs[(trial * time + t) * 3 + k] } |> Seq.average)
+            mean 0 < 0.5 && mean (1 + c.Choice) > mean (2 - c.Choice))
+
+    /// Perceptual decision making: inputs [fixation; evidence for choice 1; evidence for choice 2]
+    /// (0.5 +- coherence / 200 during the stimulus, plus noise; neurogym's ring of two), the fixation
+    /// input on until the decision epoch; outputs [fixation; choice 1; choice 2].
+    let perceptualDecision (config: PerceptualDecisionConfig) : ClassicTask =
+        checkDurations config.Dt [ "fixation", config.Fixation, false; "stimulus", config.Stimulus, false; "delay", config.Delay, true; "decision", config.Decision, false ]
+        checkCoherences config.Coherences
+        checkSigma config.Sigma
+        let durations = [ "fixation", steps config.Dt config.Fixation; "stimulus", steps config.Dt config.Stimulus; "delay", steps config.Dt config.Delay; "decision", steps config.Dt config.Decision ]
+        let time = durations |> List.sumBy snd
+        let coherences = Array.ofList config.Coherences
+        let noise = config.Sigma / sqrt config.Dt
+        let generateTrials trials seed =
+            Check.positive "trials" trials
+            let random = Random(seed)
+            // Noise from its own stream: a trial's condition does not depend on sigma.
+            let noiseRandom = Random(seed ^^^ 0x2545F491)
+            let inputs = Array.zeroCreate<float32> (trials * time * 3)
+            let targets = Array.zeroCreate<float32> (trials * time * 3)
+            let mask = Array.zeroCreate<float32> (trials * time * 3)
+            let conditions =
+                Array.init trials (fun trial ->
+                    let choice = random.Next 2
+                    let coherence = coherences[random.Next coherences.Length]
+                    let epochs = epochsOf durations
+                    let c = { Epochs = epochs; Parameters = [ "choice", float choice; "coherence", coherence ]; Choice = choice; Length = time }
+                    let stimulus = c.Epoch "stimulus"
+                    let go = (c.Epoch "decision").Start
+                    for t in 0 .. time - 1 do
+                        let o = (trial * time + t) * 3
+                        if t < go then inputs[o] <- 1.0f
+                        if t >= stimulus.Start && t < stimulus.Stop then
+                            for k in 0 .. 1 do
+                                let sign = if k = choice then 1.0 else -1.0
+                                let n = if noise > 0.0 then noise * Sampling.standardNormal noiseRandom else 0.0
+                                inputs[o + 1 + k] <- float32 (0.5 + sign * coherence / 200.0 + n)
+                    writeTargets config.Mask config.Dt time trial c targets mask
+                    c)
+            { Inputs = inputs; Targets = targets; Mask = Some mask; Trials = trials; Time = time; InputSize = 3; OutputSize = 3 }, conditions
+        { Task = { Name = "perceptual-decision"; InputSize = 3; OutputSize = 3; Generate = fun trials seed -> fst (generateTrials trials seed) }
+          GenerateTrials = generateTrials
+          Correct = fun outputs conditions -> correctChoice outputs time conditions }
+
+    /// neurogym's truncated exponential: draws of an exponential of mean `mean` until one falls in [low, high).
+    let private truncatedExponential (random: Random) (mean: float) (low: float) (high: float) =
+        if low >= high then high
+        else
+            let mutable x = -1.0
+            while not (x >= low && x < high) do
+                x <- -mean * log (1.0 - random.NextDouble())
+            x
+
+    /// Context-dependent integration (Mante et al. 2013): inputs [fixation; modality 1 evidence for
+    /// choice 1, for choice 2; modality 2 the same; context 1; context 2], outputs [fixation; choice 1;
+    /// choice 2]. Both modalities carry evidence (each for its own, independent choice) during the
+    /// stimulus; the context input (on all trial) says which one to report after the delay; the
+    /// fixation input stays on until the decision epoch, the go cue.
+    let contextDecision (config: ContextDecisionConfig) : ClassicTask =
+        checkDurations config.Dt [ "fixation", config.Fixation, false; "stimulus", config.Stimulus, false; "delay_min", config.DelayMin, true; "decision", config.Decision, false ]
+        Check.finitePositive "delay_mean" config.DelayMean
+        if Double.IsNaN config.DelayMax || config.DelayMax < config.DelayMin then
+            Check.fail "delay_max" (sprintf "expected a duration >= delay_min (%g ms), got %g" config.DelayMin config.DelayMax)
+        if Double.IsInfinity config.DelayMax then Check.fail "delay_max" "expected a finite duration (it sets the trials' padded length)"
+        checkCoherences config.Coherences
+        checkSigma config.Sigma
+        let fixation, stimulus, decision = steps config.Dt config.Fixation, steps config.Dt config.Stimulus, steps config.Dt config.Decision
+        let maxDelay = steps config.Dt config.DelayMax
+        let time = fixation + stimulus + maxDelay + decision
+        let coherences = Array.ofList config.Coherences
+        let noise = config.Sigma / sqrt config.Dt
+        let inputSize = 7
+        let generateTrials trials seed =
+            Check.positive "trials" trials
+            let random = Random(seed)
+            let noiseRandom = Random(seed ^^^ 0x2545F491)
+            let inputs = Array.zeroCreate<float32> (trials * time * inputSize)
+            let targets = Array.zeroCreate<float32> (trials * time * 3)
+            let mask = Array.zeroCreate<float32> (trials * time * 3)
+            let conditions =
+                Array.init trials (fun trial ->
+                    let choice = random.Next 2
+                    let other = random.Next 2
+                    let context = random.Next 2
+                    let coherence1 = coherences[random.Next coherences.Length]
+                    let coherence2 = coherences[random.Next coherences.Length]
+                    let delayMs = truncatedExponential random config.DelayMean config.DelayMin config.DelayMax
+                    // A delay of DelayMax rounds to at most maxDelay steps, which the padded length holds.
+                    let delay = min maxDelay (steps config.Dt delayMs)
+                    // The context's modality points to the correct choice, the other to an independent one.
+                    let choice1, choice2 = if context = 0 then choice, other else other, choice
+                    let epochs = epochsOf [ "fixation", fixation; "stimulus", stimulus; "delay", delay; "decision", decision ]
+                    let c =
+                        { Epochs = epochs
+                          Parameters =
+                            [ "choice", float choice; "context", float context; "coherence1", coherence1; "coherence2", coherence2
+                              "choice1", float choice1; "choice2", float choice2; "delay", float delay * config.Dt ]
+                          Choice = choice
+                          Length = fixation + stimulus + delay + decision }
+                    let s = c.Epoch "stimulus"
+                    let go = (c.Epoch "decision").Start
+                    for t in 0 .. c.Length - 1 do
+                        let o = (trial * time + t) * inputSize
+                        if t < go then inputs[o] <- 1.0f
+                        inputs[o + 5 + context] <- 1.0f
+                        if t >= s.Start && t < s.Stop then
+                            for m, modalityChoice, coherence in [ 0, choice1, coherence1; 1, choice2, coherence2 ] do
+                                for k in 0 .. 1 do
+                                    let sign = if k = modalityChoice then 1.0 else -1.0
+                                    let n = if noise > 0.0 then noise * Sampling.standardNormal noiseRandom else 0.0
+                                    inputs[o + 1 + 2 * m + k] <- float32 (0.5 + sign * coherence / 200.0 + n)
+                    writeTargets config.Mask config.Dt time trial c targets mask
+                    c)
+            { Inputs = inputs; Targets = targets; Mask = Some mask; Trials = trials; Time = time; InputSize = inputSize; OutputSize = 3 }, conditions
+        { Task = { Name = "context-decision"; InputSize = inputSize; OutputSize = 3; Generate = fun trials seed -> fst (generateTrials trials seed) }
+          GenerateTrials = generateTrials
+          Correct = fun outputs conditions -> correctChoice outputs time conditions }
