@@ -13,3 +13,9 @@ module Scoring =
         let batch, conditions = task.GenerateTrials trials seed
         let right = correct task net batch conditions
         float (right |> Array.filter id |> Array.length) / float trials
+
+    /// The fraction of the trials an ideal observer of their inputs gets right (`ClassicTask.IdealChoice`):
+    /// what noise leaves to be had.
+    let idealAccuracy (task: ClassicTask) (batch: Batch) (conditions: TrialCondition[]) : float =
+        let choices = task.IdealChoice batch conditions
+        float (Array.map2 (fun choice (c: TrialCondition) -> choice = c.Choice) choices conditions |> Array.filter id |> Array.length) / float conditions.Length

@@ -153,6 +153,19 @@ let tests =
                 Expect.notEqual other.Inputs a.Inputs (task.Task.Name + ": other seed")
                 Expect.equal (task.Task.Generate 16 3) a (task.Task.Name + ": Generate is GenerateTrials' batch")
         }
+        test "the library's ideal observer: right on every clean trial with evidence, near the noise's bound on noisy ones" {
+            let clean = ClassicTasks.contextDecision { ContextDecisionConfig.defaults with Sigma = 0.0 }
+            let b, conditions = clean.GenerateTrials 64 1
+            Expect.equal (Scoring.idealAccuracy clean b conditions) 1.0 "context decision without noise"
+            let pdm = ClassicTasks.perceptualDecision { PerceptualDecisionConfig.defaults with Sigma = 0.0; Coherences = [ 3.2; 51.2 ] }
+            let b, conditions = pdm.GenerateTrials 64 1
+            Expect.equal (Scoring.idealAccuracy pdm b conditions) 1.0 "perceptual decision without noise"
+            // Zero coherence holds no evidence: the observer is at chance there.
+            let zero = ClassicTasks.perceptualDecision { PerceptualDecisionConfig.defaults with Coherences = [ 0.0 ] }
+            let b, conditions = zero.GenerateTrials 400 1
+            let a = Scoring.idealAccuracy zero b conditions
+            Expect.isTrue (a > 0.4 && a < 0.6) (sprintf "chance at zero coherence: %.2f" a)
+        }
         test "context decision: both contexts, both choices and every coherence come up; the irrelevant choice is independent" {
             let _, conditions = (ClassicTasks.contextDecision ContextDecisionConfig.defaults).GenerateTrials 400 0
             let values name = conditions |> Array.map (fun c -> c.Parameters |> List.find (fun (n, _) -> n = name) |> snd) |> Array.distinct |> Array.sort

@@ -115,7 +115,10 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
     // A classic task's presets say how many held-out trials the network gets right (its `correct` rule).
     let accuracy =
         match classic with
-        | Some (task, trials) -> sprintf ", %.1f %% correct on %d held-out trials" (100.0 * Scoring.accuracy task result.Network trials (Presets.validationSeed seed)) trials
+        | Some (task, trials) ->
+            let batch, conditions = task.GenerateTrials trials (Presets.validationSeed seed)
+            let right = Scoring.correct task result.Network batch conditions |> Array.filter id |> Array.length
+            sprintf ", %.1f %% correct on %d held-out trials (ideal observer %.1f %%)" (100.0 * float right / float trials) trials (100.0 * Scoring.idealAccuracy task batch conditions)
         | None -> ""
     printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, %s %.3g (epoch %d)%s; wrote %s"
         (StopReason.text result.StopReason)

@@ -30,7 +30,10 @@ type ClassicTask =
       GenerateTrials: int -> int -> Batch * TrialCondition[]
       /// A network's outputs [trials; time; outputs] (row-major, `Trajectories.Outputs`) and the
       /// trials' conditions -> whether each trial is correct.
-      Correct: float[] -> TrialCondition[] -> bool[] }
+      Correct: float[] -> TrialCondition[] -> bool[]
+      /// The choice of an ideal observer of the trials' inputs (the evidence it should weigh, summed
+      /// over the stimulus, knowing the context): the best any network can do on the same noisy trials.
+      IdealChoice: Batch -> TrialCondition[] -> int[] }
 
 /// How the loss weights the steps and outputs of a trial (the padding after a trial always weighs 0).
 [<RequireQualifiedAccess>]
@@ -165,6 +168,16 @@ module ClassicTasks =
             let mean k = (seq { for t in d.Start .. d.Stop - 1 -> outputs[(trial * time + t) * 3 + k] } |> Seq.average)
             mean 0 < 0.5 && mean (1 + c.Choice) > mean (2 - c.Choice))
 
+    /// The ideal observer's choices: the evidence inputs `first` and `first + 1` (by trial) summed
+    /// over the stimulus epoch; the larger sum wins (ties go to choice 1).
+    let private idealChoice (b: Batch) (conditions: TrialCondition[]) (first: TrialCondition -> int) =
+        conditions
+        |> Array.mapi (fun trial c ->
+            let s = c.Epoch "stimulus"
+            let k = first c
+            let sum j = seq { for t in s.Start .. s.Stop - 1 -> float b.Inputs[(trial * b.Time + t) * b.InputSize + j] } |> Seq.sum
+            if sum (k + 1) > sum k then 1 else 0)
+
     /// Perceptual decision making: inputs [fixation; evidence for choice 1; evidence for choice 2]
     /// (0.5 +- coherence / 200 during the stimulus, plus noise; neurogym's ring of two), the fixation
     /// input on until the decision epoch; outputs [fixation; choice 1; choice 2].
@@ -205,7 +218,8 @@ module ClassicTasks =
             { Inputs = inputs; Targets = targets; Mask = Some mask; Trials = trials; Time = time; InputSize = 3; OutputSize = 3 }, conditions
         { Task = { Name = "perceptual-decision"; InputSize = 3; OutputSize = 3; Generate = fun trials seed -> fst (generateTrials trials seed) }
           GenerateTrials = generateTrials
-          Correct = fun outputs conditions -> correctChoice outputs time conditions }
+          Correct = fun outputs conditions -> correctChoice outputs time conditions
+          IdealChoice = fun b conditions -> idealChoice b conditions (fun _ -> 1) }
 
     /// neurogym's truncated exponential: draws of an exponential of mean `mean` until one falls in [low, high).
     let private truncatedExponential (random: Random) (mean: float) (low: float) (high: float) =
@@ -279,4 +293,5 @@ module ClassicTasks =
             { Inputs = inputs; Targets = targets; Mask = Some mask; Trials = trials; Time = time; InputSize = inputSize; OutputSize = 3 }, conditions
         { Task = { Name = "context-decision"; InputSize = inputSize; OutputSize = 3; Generate = fun trials seed -> fst (generateTrials trials seed) }
           GenerateTrials = generateTrials
-          Correct = fun outputs conditions -> correctChoice outputs time conditions }
+          Correct = fun outputs conditions -> correctChoice outputs time conditions
+          IdealChoice = fun b conditions -> idealChoice b conditions (fun c -> 1 + 2 * int (c.Parameters |> List.find (fun (n, _) -> n = "context") |> snd)) }
