@@ -174,6 +174,62 @@ public static class Tasks
         return new RnnTask(Interop.Call(() => Core.Tasks.sine(config)));
     }
 
+    /// <summary>
+    /// Perceptual decision making (two-alternative, noisy evidence; neurogym's PerceptualDecisionMaking):
+    /// inputs [fixation, evidence for choice 1, evidence for choice 2], outputs [fixation, choice 1,
+    /// choice 2]; the fixation input is on until the decision epoch (the go cue). Batches carry a mask
+    /// per target value (<see cref="TaskBatch.OutputMask"/>). Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="stimulus">Stimulus epoch: 0.5 +- coherence / 200 on the two evidence inputs, plus noise.</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="coherences">Coherences in percent; null: 0, 6.4, 12.8, 25.6, 51.2.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per evidence input and stimulus step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask (0 in the first 100 ms and the 100 ms after the go cue, 5 after it, fixation output doubled); false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask PerceptualDecision(
+        double dt = 20, double fixation = 100, double stimulus = 2000, double delay = 0, double decision = 100,
+        IReadOnlyList<double>? coherences = null, double sigma = 1.0, bool yangMask = false)
+    {
+        var d = Core.PerceptualDecisionConfig.defaults;
+        var config = new Core.PerceptualDecisionConfig(dt, fixation, stimulus, delay, decision,
+            coherences is null ? d.Coherences : Interop.List(coherences), sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.perceptualDecision(config).Task));
+    }
+
+    /// <summary>
+    /// Context-dependent integration (Mante et al. 2013; neurogym's ContextDecisionMaking with an explicit
+    /// context): inputs [fixation, modality 1 evidence for choice 1 and 2, modality 2 the same, context 1,
+    /// context 2], outputs [fixation, choice 1, choice 2]; the context says which modality to report after
+    /// the delay, and the fixation input is on until the decision epoch (the go cue). Trials are padded to
+    /// the longest delay (the padding is masked out). Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="stimulus">Stimulus epoch.</param>
+    /// <param name="delayMean">Mean of the exponential the delay is drawn from.</param>
+    /// <param name="delayMin">Shortest delay (draws below are redrawn).</param>
+    /// <param name="delayMax">Longest delay (draws at or above are redrawn).</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="coherences">Coherences in percent of each modality; null: 5, 15, 50.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per evidence input and stimulus step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask ContextDecision(
+        double dt = 20, double fixation = 300, double stimulus = 750, double delayMean = 600, double delayMin = 300,
+        double delayMax = 3000, double decision = 100, IReadOnlyList<double>? coherences = null, double sigma = 1.0,
+        bool yangMask = false)
+    {
+        var d = Core.ContextDecisionConfig.defaults;
+        var config = new Core.ContextDecisionConfig(dt, fixation, stimulus, delayMean, delayMin, delayMax, decision,
+            coherences is null ? d.Coherences : Interop.List(coherences), sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.contextDecision(config).Task));
+    }
+
     /// <summary>The frequency the sine task assigns to an input level: 0.1 + round(0.5 * input, 1).</summary>
     /// <param name="input">The input level.</param>
     /// <returns>The frequency omega.</returns>

@@ -35,7 +35,7 @@ type DemoArgs =
 /// "flipflop 0.01, integrator 0.003, sine 0.01" (or "64 for every task"): a preset setting per task, read from the presets
 /// themselves so that the help cannot drift from them.
 let private perTask (setting: RnnFun.Preset -> string) =
-    let values = [ "flipflop"; "integrator"; "sine" ] |> List.map (fun task -> task, setting (RnnFun.Presets.byName task 0))
+    let values = RnnFun.Presets.names |> List.map (fun task -> task, setting (RnnFun.Presets.byName task 0))
     match values |> List.map snd |> List.distinct with
     | [ one ] -> one + " for every task"
     | _ -> values |> List.map (fun (task, value) -> task + " " + value) |> String.concat ", "

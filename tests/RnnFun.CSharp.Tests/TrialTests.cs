@@ -90,3 +90,27 @@ public class TrialTests
         finally { File.Delete(path); }
     }
 }
+
+/// <summary>The classic tasks through the facade.</summary>
+public class ClassicTaskTests
+{
+    [Fact]
+    public void The_classic_tasks_give_batches_with_a_mask_per_target_value()
+    {
+        var pdm = Tasks.PerceptualDecision(stimulus: 200, decision: 200, yangMask: true).Generate(4, seed: 1);
+        Assert.Equal((4, 5 + 10 + 0 + 10, 3, 3), (pdm.Trials, pdm.Time, pdm.InputSize, pdm.OutputSize));
+        Assert.NotNull(pdm.OutputMask);
+        Assert.Null(pdm.Mask);
+        Assert.Equal(1f, pdm.Inputs[0, 14, 0]);    // fixation on until the go cue at step 15
+        Assert.Equal(0f, pdm.Inputs[0, 15, 0]);
+        Assert.Equal(0f, pdm.OutputMask![0, 19, 0]);  // the 100 ms after the go cue are not scored
+        Assert.Equal(10f, pdm.OutputMask![0, 20, 0]); // then 5, the fixation output's doubled
+        var cdm = Tasks.ContextDecision(delayMax: 400, delayMin: 300);
+        Assert.Equal(7, cdm.InputSize);
+        Assert.Equal(15 + 38 + 20 + 5, cdm.Generate(2).Time);
+        var e = Assert.Throws<ArgumentException>(() => Tasks.ContextDecision(delayMax: 100));
+        Assert.Equal("delayMax", e.ParamName);
+        Assert.Throws<ArgumentException>(() => Tasks.PerceptualDecision(coherences: Array.Empty<double>()));
+        Assert.Equal("decision", Assert.Throws<ArgumentException>(() => Tasks.PerceptualDecision(yangMask: true)).ParamName);
+    }
+}

@@ -18,9 +18,10 @@ let private genPerceptual =
         let! fixation = Gen.choose (1, 8)
         let! stimulus = Gen.choose (1, 30)
         let! delay = Gen.choose (0, 10)
-        let! decision = Gen.choose (1, 10)
-        let! coherences = Gen.nonEmptyListOf (Gen.elements [ 0.0; 3.2; 6.4; 12.8; 25.6; 51.2; 100.0 ])
         let! yang = Gen.elements [ false; true ]
+        // The Yang mask needs a decision past its 100 ms (5 steps) of grace.
+        let! decision = Gen.choose ((if yang then 6 else 1), 12)
+        let! coherences = Gen.nonEmptyListOf (Gen.elements [ 0.0; 3.2; 6.4; 12.8; 25.6; 51.2; 100.0 ])
         let! seed = Gen.choose (0, 100000)
         let config =
             { PerceptualDecisionConfig.defaults with
@@ -35,9 +36,9 @@ let private genContext =
         let! stimulus = Gen.choose (1, 20)
         let! delayMin = Gen.choose (0, 5)
         let! delaySpan = Gen.choose (0, 10)
-        let! decision = Gen.choose (1, 8)
-        let! coherences = Gen.nonEmptyListOf (Gen.elements [ 5.0; 15.0; 50.0; 80.0 ])
         let! yang = Gen.elements [ false; true ]
+        let! decision = Gen.choose ((if yang then 6 else 1), 10)
+        let! coherences = Gen.nonEmptyListOf (Gen.elements [ 5.0; 15.0; 50.0; 80.0 ])
         let! seed = Gen.choose (0, 100000)
         let config =
             { ContextDecisionConfig.defaults with
@@ -178,6 +179,17 @@ let tests =
             let delays = values "delay"
             Expect.isTrue (delays |> Array.forall (fun d -> d >= 300.0 && d <= 3000.0)) "delays in [300, 3000] ms"
         }
+        test "the perceptual decision preset, made small, learns the task: well above chance, near the ideal observer" {
+            let preset = Presets.perceptualDecision 0
+            let small = { preset with Network = { preset.Network with Units = 32 }; Fit = { preset.Fit with Epochs = 30 } }
+            use r = Presets.train small
+            let batch, conditions = Presets.perceptualDecisionTask.GenerateTrials 256 (Presets.validationSeed 0)
+            let right = Scoring.correct Presets.perceptualDecisionTask r.Network batch conditions
+            let accuracy = float (right |> Array.filter id |> Array.length) / 256.0
+            let ideal = Scoring.idealAccuracy Presets.perceptualDecisionTask batch conditions
+            Expect.isGreaterThan accuracy 0.75 (sprintf "accuracy %.3f (chance 0.5, ideal observer %.3f)" accuracy ideal)
+            Expect.isGreaterThan accuracy (ideal - 0.05) "near the ideal observer"
+        }
         test "bad settings are refused by name" {
             let refused f name =
                 Expect.throwsC (fun () -> f () |> ignore) (fun e -> match e with InvalidArgument (a, _) -> Expect.equal a name "names the setting" | e -> failtestf "got %O" e)
@@ -186,5 +198,6 @@ let tests =
             refused (fun () -> ClassicTasks.perceptualDecision { PerceptualDecisionConfig.defaults with Sigma = -1.0 }) "sigma"
             refused (fun () -> ClassicTasks.contextDecision { ContextDecisionConfig.defaults with DelayMax = 100.0 }) "delay_max"
             refused (fun () -> ClassicTasks.contextDecision { ContextDecisionConfig.defaults with DelayMax = infinity }) "delay_max"
+            refused (fun () -> ClassicTasks.contextDecision { ContextDecisionConfig.defaults with Mask = TrialMask.Yang }) "decision"
         }
     ]

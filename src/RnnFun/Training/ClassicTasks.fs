@@ -121,6 +121,12 @@ module ClassicTasks =
         for c in coherences do
             if Double.IsNaN c || c < 0.0 || c > 100.0 then Check.fail "coherences" (sprintf "expected percentages in [0, 100], got %g" c)
 
+    /// gyyang/multitask's mask leaves the first 100 ms after the go cue unscored: a decision no longer
+    /// than that would score no response at all.
+    let private checkMask (mask: TrialMask) (dt: float) (decision: float) =
+        if mask = TrialMask.Yang && steps dt decision <= steps dt 100.0 then
+            Check.fail "decision" (sprintf "%g ms: the Yang mask leaves the first 100 ms after the go cue unscored, so the decision must be longer to score any response" decision)
+
     let private checkSigma (sigma: float) =
         if Double.IsNaN sigma || Double.IsInfinity sigma || sigma < 0.0 then Check.fail "sigma" (sprintf "expected a number >= 0, got %g" sigma)
 
@@ -185,6 +191,7 @@ module ClassicTasks =
         checkDurations config.Dt [ "fixation", config.Fixation, false; "stimulus", config.Stimulus, false; "delay", config.Delay, true; "decision", config.Decision, false ]
         checkCoherences config.Coherences
         checkSigma config.Sigma
+        checkMask config.Mask config.Dt config.Decision
         let durations = [ "fixation", steps config.Dt config.Fixation; "stimulus", steps config.Dt config.Stimulus; "delay", steps config.Dt config.Delay; "decision", steps config.Dt config.Decision ]
         let time = durations |> List.sumBy snd
         let coherences = Array.ofList config.Coherences
@@ -243,6 +250,7 @@ module ClassicTasks =
         if Double.IsInfinity config.DelayMax then Check.fail "delay_max" "expected a finite duration (it sets the trials' padded length)"
         checkCoherences config.Coherences
         checkSigma config.Sigma
+        checkMask config.Mask config.Dt config.Decision
         let fixation, stimulus, decision = steps config.Dt config.Fixation, steps config.Dt config.Stimulus, steps config.Dt config.Decision
         let maxDelay = steps config.Dt config.DelayMax
         let time = fixation + stimulus + maxDelay + decision
