@@ -162,7 +162,7 @@ type ReportArgs =
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file."
             | Topology _ -> "its topology file."
-            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine)."
+            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision)."
             | Training_Log _ -> "the training log written beside the model by rnnfun train."
             | Out _ -> "the HTML report to write (self-contained, works offline)."
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
