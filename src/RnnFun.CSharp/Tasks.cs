@@ -230,6 +230,33 @@ public static class Tasks
         return new RnnTask(Interop.Call(() => Core.ClassicTasks.contextDecision(config).Task));
     }
 
+    /// <summary>
+    /// Parametric working memory (Romo et al. 1999; neurogym's DelayComparison): inputs [fixation,
+    /// stimulus], outputs [fixation, choice 1 (f1 &gt; f2), choice 2 (f1 &lt; f2)]; the stimulus input holds
+    /// (1 + (f - fmin) / (fmax - fmin)) / 2 plus noise during each stimulus epoch; the fixation input is
+    /// on until the decision epoch (the go cue). Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="stimulus1">First stimulus (f1).</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="stimulus2">Second stimulus (f2).</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="pairs">Frequency pairs in Hz, the higher first, each shown either way round; null: (18, 10), (22, 14), (26, 18), (30, 22), (34, 26).</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per stimulus step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask ParametricWorkingMemory(
+        double dt = 20, double fixation = 500, double stimulus1 = 500, double delay = 1000, double stimulus2 = 500,
+        double decision = 100, IReadOnlyList<(double F1, double F2)>? pairs = null, double sigma = 1.0, bool yangMask = false)
+    {
+        var d = Core.ParametricWorkingMemoryConfig.defaults;
+        var config = new Core.ParametricWorkingMemoryConfig(dt, fixation, stimulus1, delay, stimulus2, decision,
+            pairs is null ? d.Pairs : Interop.List(pairs.Select(p => Tuple.Create(p.F1, p.F2))), sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.parametricWorkingMemory(config).Task));
+    }
+
     /// <summary>The frequency the sine task assigns to an input level: 0.1 + round(0.5 * input, 1).</summary>
     /// <param name="input">The input level.</param>
     /// <returns>The frequency omega.</returns>

@@ -112,5 +112,9 @@ public class ClassicTaskTests
         Assert.Equal("delayMax", e.ParamName);
         Assert.Throws<ArgumentException>(() => Tasks.PerceptualDecision(coherences: Array.Empty<double>()));
         Assert.Equal("decision", Assert.Throws<ArgumentException>(() => Tasks.PerceptualDecision(yangMask: true)).ParamName);
+        var pwm = Tasks.ParametricWorkingMemory(pairs: new[] { (20.0, 10.0) }, sigma: 0).Generate(1, seed: 2);
+        Assert.Equal((2, 25 + 25 + 50 + 25 + 5), (pwm.InputSize, pwm.Time));
+        Assert.Contains(pwm.Inputs[0, 25, 1], new[] { 0.5f, 1f }); // f1: 10 Hz shows 0.5, 20 Hz shows 1
+        Assert.Equal("pairs", Assert.Throws<ArgumentException>(() => Tasks.ParametricWorkingMemory(pairs: new[] { (10.0, 20.0) })).ParamName);
     }
 }

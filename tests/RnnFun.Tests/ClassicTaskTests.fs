@@ -145,8 +145,40 @@ let tests =
                     let irrelevant = if sum (1 + 2 * (1 - context)) > sum (2 + 2 * (1 - context)) then 0 else 1
                     let named name = c.Parameters |> List.find (fun (n, _) -> n = name) |> snd |> int
                     Expect.equal irrelevant (named (if context = 0 then "choice2" else "choice1")) "the other modality points to its own choice"))
+        testProp "parametric working memory: f1 before the delay, f2 after it, the target says whether f1 > f2" (fun () ->
+            let gen =
+                gen {
+                    let! durations = Gen.arrayOfLength 5 (Gen.choose (1, 12))
+                    let! yang = Gen.elements [ false; true ]
+                    let! pairs = Gen.nonEmptyListOf (Gen.map2 (fun a d -> float a, float (a - d)) (Gen.choose (10, 40)) (Gen.choose (1, 10)))
+                    let! seed = Gen.choose (0, 100000)
+                    let ms i = 20.0 * float durations[i]
+                    let config =
+                        { ParametricWorkingMemoryConfig.defaults with
+                            Fixation = ms 0; Stimulus1 = ms 1; Delay = ms 2 - 20.0; Stimulus2 = ms 3
+                            Decision = (if yang then 20.0 * float (max 6 durations[4]) else ms 4)
+                            Pairs = pairs; Mask = if yang then TrialMask.Yang else TrialMask.Uniform }
+                    return config, seed
+                }
+            Prop.forAll (Arb.fromGen gen) (fun (config, seed) ->
+                let task = ClassicTasks.parametricWorkingMemory config
+                let b, conditions = task.GenerateTrials 6 seed
+                commonProperties task config.Mask b conditions
+                let clean, _ = (ClassicTasks.parametricWorkingMemory { config with Sigma = 0.0 }).GenerateTrials 6 seed
+                for trial in 0 .. 5 do
+                    let c = conditions[trial]
+                    let named name = c.Parameters |> List.find (fun (n, _) -> n = name) |> snd
+                    Expect.contains (config.Pairs |> List.collect (fun (a, b) -> [ a, b; b, a ])) (named "f1", named "f2") "a configured pair, either way round"
+                    // The independent rule: the stimulus input during each stimulus epoch, compared.
+                    let valuesIn name = let e = c.Epoch name in [ for t in e.Start .. e.Stop - 1 -> input clean trial t 1 ]
+                    Expect.equal (valuesIn "stimulus1" |> List.distinct |> List.length) 1 "a constant f1 without noise"
+                    let shown1, shown2 = List.head (valuesIn "stimulus1"), List.head (valuesIn "stimulus2")
+                    Expect.equal (if shown1 > shown2 then 0 else 1) c.Choice "choice 1 when f1 > f2"
+                    Expect.equal ((input clean trial ((c.Epoch "delay").Start) 1)) (if (c.Epoch "delay").Stop > (c.Epoch "delay").Start then 0.0f else shown2) "nothing shown in the delay"
+                Expect.equal (Scoring.idealAccuracy task clean conditions) 1.0 "the ideal observer is right without noise"))
         test "the same seed gives the same trials, different seeds differ; noise is there by default" {
-            for task in [ ClassicTasks.perceptualDecision PerceptualDecisionConfig.defaults; ClassicTasks.contextDecision ContextDecisionConfig.defaults ] do
+            for task in [ ClassicTasks.perceptualDecision PerceptualDecisionConfig.defaults; ClassicTasks.contextDecision ContextDecisionConfig.defaults
+                          ClassicTasks.parametricWorkingMemory ParametricWorkingMemoryConfig.defaults ] do
                 let a, ca = task.GenerateTrials 16 3
                 let again, cagain = task.GenerateTrials 16 3
                 Expect.equal (a, ca) (again, cagain) (task.Task.Name + ": same seed")
@@ -199,5 +231,7 @@ let tests =
             refused (fun () -> ClassicTasks.contextDecision { ContextDecisionConfig.defaults with DelayMax = 100.0 }) "delay_max"
             refused (fun () -> ClassicTasks.contextDecision { ContextDecisionConfig.defaults with DelayMax = infinity }) "delay_max"
             refused (fun () -> ClassicTasks.contextDecision { ContextDecisionConfig.defaults with Mask = TrialMask.Yang }) "decision"
+            refused (fun () -> ClassicTasks.parametricWorkingMemory { ParametricWorkingMemoryConfig.defaults with Pairs = [ 10.0, 18.0 ] }) "pairs"
+            refused (fun () -> ClassicTasks.parametricWorkingMemory { ParametricWorkingMemoryConfig.defaults with Stimulus2 = 0.0 }) "stimulus2"
         }
     ]

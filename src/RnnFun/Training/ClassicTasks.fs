@@ -103,6 +103,35 @@ type ContextDecisionConfig =
           Sigma = 1.0
           Mask = TrialMask.Uniform }
 
+/// Parametric working memory (Romo et al. 1999: is the first vibration's frequency f1 higher than the
+/// second's, f2, shown after a delay?), after neurogym's DelayComparison. Durations in ms.
+type ParametricWorkingMemoryConfig =
+    { Dt: float
+      Fixation: float
+      Stimulus1: float
+      Delay: float
+      Stimulus2: float
+      Decision: float
+      /// Frequency pairs in Hz, the higher one first; each trial draws a pair and shows it in this
+      /// order (choice 1: f1 > f2) or reversed (choice 2).
+      Pairs: (float * float) list
+      /// Input noise: N(0, (Sigma / sqrt Dt)^2) on the stimulus input at each stimulus step.
+      Sigma: float
+      Mask: TrialMask }
+
+    /// neurogym's timing (fixation 500, stimuli 500, delay 1000, decision 100 ms) and pairs (18, 10),
+    /// (22, 14), (26, 18), (30, 22), (34, 26) Hz, sigma 1; 20 ms steps (neurogym: 100 ms); a uniform mask.
+    static member defaults =
+        { Dt = 20.0
+          Fixation = 500.0
+          Stimulus1 = 500.0
+          Delay = 1000.0
+          Stimulus2 = 500.0
+          Decision = 100.0
+          Pairs = [ 18.0, 10.0; 22.0, 14.0; 26.0, 18.0; 30.0, 22.0; 34.0, 26.0 ]
+          Sigma = 1.0
+          Mask = TrialMask.Uniform }
+
 /// The classic tasks of systems neuroscience, each with its epochs, a fixation input that stays on
 /// until the go cue (the decision epoch) and a fixation output that follows it, seeded trials and a
 /// `correct` rule. Inputs: [fixation; the task's evidence ...]; outputs: [fixation; choice 1; choice 2].
@@ -303,3 +332,64 @@ module ClassicTasks =
           GenerateTrials = generateTrials
           Correct = fun outputs conditions -> correctChoice outputs time conditions
           IdealChoice = fun b conditions -> idealChoice b conditions (fun c -> 1 + 2 * int (c.Parameters |> List.find (fun (n, _) -> n = "context") |> snd)) }
+
+    /// Parametric working memory (Romo et al. 1999): inputs [fixation; stimulus], outputs [fixation;
+    /// choice 1 (f1 > f2); choice 2 (f1 < f2)]. The stimulus input holds (1 + (f - fmin) / (fmax - fmin)) / 2
+    /// (neurogym's positive encoding, 0.5 to 1 over the pairs' range) plus noise during each
+    /// stimulus epoch, 0 otherwise; the fixation input is on until the decision epoch.
+    let parametricWorkingMemory (config: ParametricWorkingMemoryConfig) : ClassicTask =
+        checkDurations config.Dt
+            [ "fixation", config.Fixation, false; "stimulus1", config.Stimulus1, false; "delay", config.Delay, true
+              "stimulus2", config.Stimulus2, false; "decision", config.Decision, false ]
+        if List.isEmpty config.Pairs then Check.fail "pairs" "expected at least one pair of frequencies"
+        for f1, f2 in config.Pairs do
+            if not (Double.IsFinite f1 && Double.IsFinite f2 && f1 > f2) then
+                Check.fail "pairs" (sprintf "expected pairs (f1, f2) of finite frequencies with f1 > f2, got (%g, %g)" f1 f2)
+        checkSigma config.Sigma
+        checkMask config.Mask config.Dt config.Decision
+        let durations =
+            [ "fixation", steps config.Dt config.Fixation; "stimulus1", steps config.Dt config.Stimulus1; "delay", steps config.Dt config.Delay
+              "stimulus2", steps config.Dt config.Stimulus2; "decision", steps config.Dt config.Decision ]
+        let time = durations |> List.sumBy snd
+        let pairs = Array.ofList config.Pairs
+        let all = pairs |> Array.collect (fun (a, b) -> [| a; b |])
+        let fmin, fmax = Array.min all, Array.max all
+        let represent f = if fmax > fmin then (1.0 + (f - fmin) / (fmax - fmin)) / 2.0 else 0.75
+        let noise = config.Sigma / sqrt config.Dt
+        let generateTrials trials seed =
+            Check.positive "trials" trials
+            let random = Random(seed)
+            let noiseRandom = Random(seed ^^^ 0x2545F491)
+            let inputs = Array.zeroCreate<float32> (trials * time * 2)
+            let targets = Array.zeroCreate<float32> (trials * time * 3)
+            let mask = Array.zeroCreate<float32> (trials * time * 3)
+            let conditions =
+                Array.init trials (fun trial ->
+                    let choice = random.Next 2
+                    let high, low = pairs[random.Next pairs.Length]
+                    let f1, f2 = if choice = 0 then high, low else low, high
+                    let c = { Epochs = epochsOf durations; Parameters = [ "choice", float choice; "f1", f1; "f2", f2 ]; Choice = choice; Length = time }
+                    let go = (c.Epoch "decision").Start
+                    let s1, s2 = c.Epoch "stimulus1", c.Epoch "stimulus2"
+                    for t in 0 .. time - 1 do
+                        let o = (trial * time + t) * 2
+                        if t < go then inputs[o] <- 1.0f
+                        let shown = if t >= s1.Start && t < s1.Stop then Some f1 elif t >= s2.Start && t < s2.Stop then Some f2 else None
+                        match shown with
+                        | Some f ->
+                            let n = if noise > 0.0 then noise * Sampling.standardNormal noiseRandom else 0.0
+                            inputs[o + 1] <- float32 (represent f + n)
+                        | None -> ()
+                    writeTargets config.Mask config.Dt time trial c targets mask
+                    c)
+            { Inputs = inputs; Targets = targets; Mask = Some mask; Trials = trials; Time = time; InputSize = 2; OutputSize = 3 }, conditions
+        // The ideal observer compares the stimulus input's means over the two stimulus epochs.
+        let ideal (b: Batch) (conditions: TrialCondition[]) =
+            conditions
+            |> Array.mapi (fun trial c ->
+                let mean (e: Epoch) = seq { for t in e.Start .. e.Stop - 1 -> float b.Inputs[(trial * b.Time + t) * b.InputSize + 1] } |> Seq.average
+                if mean (c.Epoch "stimulus1") > mean (c.Epoch "stimulus2") then 0 else 1)
+        { Task = { Name = "parametric-working-memory"; InputSize = 2; OutputSize = 3; Generate = fun trials seed -> fst (generateTrials trials seed) }
+          GenerateTrials = generateTrials
+          Correct = fun outputs conditions -> correctChoice outputs time conditions
+          IdealChoice = ideal }

@@ -145,17 +145,31 @@ module Presets =
             Network = { preset.Network with Trainable = Map.empty }
             Fit = { preset.Fit with Epochs = 100 } }
 
+    /// The parametric working memory task of its preset: neurogym's pairs, noise and stimuli, 20 ms
+    /// steps, a 200 ms fixation (neurogym: 500), a 500 ms delay (neurogym: 1000) and a 300 ms decision
+    /// (neurogym: 100 ms), gyyang/multitask's mask.
+    let parametricWorkingMemoryTask: ClassicTask =
+        ClassicTasks.parametricWorkingMemory
+            { ParametricWorkingMemoryConfig.defaults with Fixation = 200.0; Delay = 500.0; Decision = 300.0; Mask = TrialMask.Yang }
+
+    /// Parametric working memory (`parametricWorkingMemoryTask`): 64-unit discrete RNN, Adam lr 3e-3,
+    /// batch 64, 150 epochs.
+    let parametricWorkingMemory (seed: int) : Preset =
+        let preset = classicPreset parametricWorkingMemoryTask seed
+        { preset with Fit = { preset.Fit with LearningRate = 3e-3; Epochs = 150 } }
+
     /// The classic task (with its `correct` rule) of a preset's task name, when it is one.
     let classicTask (name: string) : ClassicTask option =
         match name with
         | "perceptual-decision" -> Some perceptualDecisionTask
         | "context-decision" -> Some contextDecisionTask
+        | "parametric-working-memory" -> Some parametricWorkingMemoryTask
         | _ -> None
 
     /// The names `byName` knows.
-    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision" ]
+    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision"; "parametric-working-memory" ]
 
-    /// The preset of a task name: flipflop, integrator, sine, perceptual-decision or context-decision.
+    /// The preset of a task name (`names`).
     let byName (name: string) (seed: int) : Preset =
         match name with
         | "flipflop" -> flipFlop seed
@@ -163,6 +177,7 @@ module Presets =
         | "sine" -> sine seed
         | "perceptual-decision" -> perceptualDecision seed
         | "context-decision" -> contextDecision seed
+        | "parametric-working-memory" -> parametricWorkingMemory seed
         | other -> Check.fail "task" (sprintf "unknown task '%s' (expected %s)" other (System.String.Join(", ", names)))
 
     /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
