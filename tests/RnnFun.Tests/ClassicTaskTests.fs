@@ -176,9 +176,38 @@ let tests =
                     Expect.equal (if shown1 > shown2 then 0 else 1) c.Choice "choice 1 when f1 > f2"
                     Expect.equal ((input clean trial ((c.Epoch "delay").Start) 1)) (if (c.Epoch "delay").Stop > (c.Epoch "delay").Start then 0.0f else shown2) "nothing shown in the delay"
                 Expect.equal (Scoring.idealAccuracy task clean conditions) 1.0 "the ideal observer is right without noise"))
+        testProp "delayed match-to-sample: the target says whether the test is the sample" (fun () ->
+            let gen =
+                gen {
+                    let! durations = Gen.arrayOfLength 5 (Gen.choose (1, 12))
+                    let! yang = Gen.elements [ false; true ]
+                    let! seed = Gen.choose (0, 100000)
+                    let ms i = 20.0 * float durations[i]
+                    let config =
+                        { DelayedMatchConfig.defaults with
+                            Fixation = ms 0; Sample = ms 1; Delay = ms 2 - 20.0; Test = ms 3
+                            Decision = (if yang then 20.0 * float (max 6 durations[4]) else ms 4)
+                            Mask = if yang then TrialMask.Yang else TrialMask.Uniform }
+                    return config, seed
+                }
+            Prop.forAll (Arb.fromGen gen) (fun (config, seed) ->
+                let task = ClassicTasks.delayedMatchToSample config
+                let b, conditions = task.GenerateTrials 8 seed
+                commonProperties task config.Mask b conditions
+                let clean, _ = (ClassicTasks.delayedMatchToSample { config with Sigma = 0.0 }).GenerateTrials 8 seed
+                for trial in 0 .. 7 do
+                    let c = conditions[trial]
+                    // The independent rule: the direction shown in the sample and in the test, compared.
+                    let shownIn name = let e = c.Epoch name in [ for t in e.Start .. e.Stop - 1 -> input clean trial t 1, input clean trial t 2 ] |> List.distinct
+                    match shownIn "sample", shownIn "test" with
+                    | [ s ], [ t ] ->
+                        Expect.contains [ (1.0f, 0.0f); (0.0f, 1.0f) ] s "one of two directions"
+                        Expect.equal (if s = t then 0 else 1) c.Choice "match: choice 1; non-match: choice 2"
+                    | s, t -> failtestf "constant stimuli expected without noise, got %A and %A" s t
+                Expect.equal (Scoring.idealAccuracy task clean conditions) 1.0 "the ideal observer is right without noise"))
         test "the same seed gives the same trials, different seeds differ; noise is there by default" {
             for task in [ ClassicTasks.perceptualDecision PerceptualDecisionConfig.defaults; ClassicTasks.contextDecision ContextDecisionConfig.defaults
-                          ClassicTasks.parametricWorkingMemory ParametricWorkingMemoryConfig.defaults ] do
+                          ClassicTasks.parametricWorkingMemory ParametricWorkingMemoryConfig.defaults; ClassicTasks.delayedMatchToSample DelayedMatchConfig.defaults ] do
                 let a, ca = task.GenerateTrials 16 3
                 let again, cagain = task.GenerateTrials 16 3
                 Expect.equal (a, ca) (again, cagain) (task.Task.Name + ": same seed")

@@ -132,6 +132,24 @@ type ParametricWorkingMemoryConfig =
           Sigma = 1.0
           Mask = TrialMask.Uniform }
 
+/// Delayed match-to-sample (Miller et al. 1996): is the test stimulus, after a delay, the sample?
+/// After neurogym's DelayedMatchToSample. Durations in ms.
+type DelayedMatchConfig =
+    { Dt: float
+      Fixation: float
+      Sample: float
+      Delay: float
+      Test: float
+      Decision: float
+      /// Input noise: N(0, (Sigma / sqrt Dt)^2) on each stimulus input at each sample and test step.
+      Sigma: float
+      Mask: TrialMask }
+
+    /// neurogym's timing (fixation 300, sample 500, delay 1000, test 500, decision 900 ms), sigma 1;
+    /// 20 ms steps (neurogym: 100 ms); a uniform mask.
+    static member defaults =
+        { Dt = 20.0; Fixation = 300.0; Sample = 500.0; Delay = 1000.0; Test = 500.0; Decision = 900.0; Sigma = 1.0; Mask = TrialMask.Uniform }
+
 /// The classic tasks of systems neuroscience, each with its epochs, a fixation input that stays on
 /// until the go cue (the decision epoch) and a fixation output that follows it, seeded trials and a
 /// `correct` rule. Inputs: [fixation; the task's evidence ...]; outputs: [fixation; choice 1; choice 2].
@@ -390,6 +408,62 @@ module ClassicTasks =
                 let mean (e: Epoch) = seq { for t in e.Start .. e.Stop - 1 -> float b.Inputs[(trial * b.Time + t) * b.InputSize + 1] } |> Seq.average
                 if mean (c.Epoch "stimulus1") > mean (c.Epoch "stimulus2") then 0 else 1)
         { Task = { Name = "parametric-working-memory"; InputSize = 2; OutputSize = 3; Generate = fun trials seed -> fst (generateTrials trials seed) }
+          GenerateTrials = generateTrials
+          Correct = fun outputs conditions -> correctChoice outputs time conditions
+          IdealChoice = ideal }
+
+    /// Delayed match-to-sample (Miller et al. 1996): inputs [fixation; stimulus cos; stimulus sin], the
+    /// sample and the test each one of two directions (0 or 90 degrees: (1, 0) or (0, 1), neurogym's
+    /// encoding) plus noise; outputs [fixation; choice 1 (match); choice 2 (non-match)]. The fixation
+    /// input is on until the decision epoch (neurogym's stays on through it: its issue #231).
+    let delayedMatchToSample (config: DelayedMatchConfig) : ClassicTask =
+        checkDurations config.Dt
+            [ "fixation", config.Fixation, false; "sample", config.Sample, false; "delay", config.Delay, true
+              "test", config.Test, false; "decision", config.Decision, false ]
+        checkSigma config.Sigma
+        checkMask config.Mask config.Dt config.Decision
+        let durations =
+            [ "fixation", steps config.Dt config.Fixation; "sample", steps config.Dt config.Sample; "delay", steps config.Dt config.Delay
+              "test", steps config.Dt config.Test; "decision", steps config.Dt config.Decision ]
+        let time = durations |> List.sumBy snd
+        let noise = config.Sigma / sqrt config.Dt
+        let generateTrials trials seed =
+            Check.positive "trials" trials
+            let random = Random(seed)
+            let noiseRandom = Random(seed ^^^ 0x2545F491)
+            let inputs = Array.zeroCreate<float32> (trials * time * 3)
+            let targets = Array.zeroCreate<float32> (trials * time * 3)
+            let mask = Array.zeroCreate<float32> (trials * time * 3)
+            let conditions =
+                Array.init trials (fun trial ->
+                    let choice = random.Next 2
+                    let sample = random.Next 2
+                    let test = if choice = 0 then sample else 1 - sample
+                    let c = { Epochs = epochsOf durations; Parameters = [ "choice", float choice; "sample", float sample; "test", float test ]; Choice = choice; Length = time }
+                    let go = (c.Epoch "decision").Start
+                    let ep, et = c.Epoch "sample", c.Epoch "test"
+                    for t in 0 .. time - 1 do
+                        let o = (trial * time + t) * 3
+                        if t < go then inputs[o] <- 1.0f
+                        let shown = if t >= ep.Start && t < ep.Stop then Some sample elif t >= et.Start && t < et.Stop then Some test else None
+                        match shown with
+                        | Some direction ->
+                            for k in 0 .. 1 do
+                                let n = if noise > 0.0 then noise * Sampling.standardNormal noiseRandom else 0.0
+                                inputs[o + 1 + k] <- float32 ((if k = direction then 1.0 else 0.0) + n)
+                        | None -> ()
+                    writeTargets config.Mask config.Dt time trial c targets mask
+                    c)
+            { Inputs = inputs; Targets = targets; Mask = Some mask; Trials = trials; Time = time; InputSize = 3; OutputSize = 3 }, conditions
+        // The ideal observer: each stimulus's likelier direction (the channel with the larger sum), then match or not.
+        let ideal (b: Batch) (conditions: TrialCondition[]) =
+            conditions
+            |> Array.mapi (fun trial c ->
+                let direction (e: Epoch) =
+                    let sum k = seq { for t in e.Start .. e.Stop - 1 -> float b.Inputs[(trial * b.Time + t) * b.InputSize + 1 + k] } |> Seq.sum
+                    if sum 1 > sum 0 then 1 else 0
+                if direction (c.Epoch "sample") = direction (c.Epoch "test") then 0 else 1)
+        { Task = { Name = "delayed-match-to-sample"; InputSize = 3; OutputSize = 3; Generate = fun trials seed -> fst (generateTrials trials seed) }
           GenerateTrials = generateTrials
           Correct = fun outputs conditions -> correctChoice outputs time conditions
           IdealChoice = ideal }

@@ -161,16 +161,33 @@ module Presets =
             Network = { preset.Network with Trainable = Map.empty }
             Fit = { preset.Fit with Epochs = 100 } }
 
+    /// The delayed match-to-sample task of its preset: neurogym's stimuli and noise, 20 ms steps, a
+    /// 200 ms fixation (neurogym: 300), a 500 ms delay (neurogym: 1000) and a 300 ms decision
+    /// (neurogym: 900 ms), gyyang/multitask's mask.
+    let delayedMatchToSampleTask: ClassicTask =
+        ClassicTasks.delayedMatchToSample
+            { DelayedMatchConfig.defaults with Fixation = 200.0; Delay = 500.0; Decision = 300.0; Mask = TrialMask.Yang }
+
+    /// Delayed match-to-sample (`delayedMatchToSampleTask`): 64-unit GRU (every parameter trained),
+    /// Adam lr 1e-2, batch 64, 100 epochs.
+    let delayedMatchToSample (seed: int) : Preset =
+        let preset = classicPreset delayedMatchToSampleTask seed
+        { preset with
+            Kind = Kinds.gru
+            Network = { preset.Network with Trainable = Map.empty }
+            Fit = { preset.Fit with Epochs = 100 } }
+
     /// The classic task (with its `correct` rule) of a preset's task name, when it is one.
     let classicTask (name: string) : ClassicTask option =
         match name with
         | "perceptual-decision" -> Some perceptualDecisionTask
         | "context-decision" -> Some contextDecisionTask
         | "parametric-working-memory" -> Some parametricWorkingMemoryTask
+        | "delayed-match-to-sample" -> Some delayedMatchToSampleTask
         | _ -> None
 
     /// The names `byName` knows.
-    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision"; "parametric-working-memory" ]
+    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision"; "parametric-working-memory"; "delayed-match-to-sample" ]
 
     /// The preset of a task name (`names`).
     let byName (name: string) (seed: int) : Preset =
@@ -181,6 +198,7 @@ module Presets =
         | "perceptual-decision" -> perceptualDecision seed
         | "context-decision" -> contextDecision seed
         | "parametric-working-memory" -> parametricWorkingMemory seed
+        | "delayed-match-to-sample" -> delayedMatchToSample seed
         | other -> Check.fail "task" (sprintf "unknown task '%s' (expected %s)" other (System.String.Join(", ", names)))
 
     /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
