@@ -257,6 +257,30 @@ public static class Tasks
         return new RnnTask(Interop.Call(() => Core.ClassicTasks.parametricWorkingMemory(config).Task));
     }
 
+    /// <summary>
+    /// Delayed match-to-sample (Miller et al. 1996; neurogym's DelayedMatchToSample): inputs [fixation,
+    /// stimulus cos, stimulus sin], sample and test each (1, 0) or (0, 1) plus noise; outputs [fixation,
+    /// choice 1 (match), choice 2 (non-match)]; the fixation input is on until the decision epoch.
+    /// Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="sample">Sample epoch.</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="test">Test epoch.</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per stimulus input and step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask DelayedMatchToSample(
+        double dt = 20, double fixation = 300, double sample = 500, double delay = 1000, double test = 500,
+        double decision = 900, double sigma = 1.0, bool yangMask = false)
+    {
+        var config = new Core.DelayedMatchConfig(dt, fixation, sample, delay, test, decision, sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.delayedMatchToSample(config).Task));
+    }
+
     /// <summary>The frequency the sine task assigns to an input level: 0.1 + round(0.5 * input, 1).</summary>
     /// <param name="input">The input level.</param>
     /// <returns>The frequency omega.</returns>

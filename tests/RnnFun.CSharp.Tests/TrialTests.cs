@@ -116,5 +116,8 @@ public class ClassicTaskTests
         Assert.Equal((2, 25 + 25 + 50 + 25 + 5), (pwm.InputSize, pwm.Time));
         Assert.Contains(pwm.Inputs[0, 25, 1], new[] { 0.5f, 1f }); // f1: 10 Hz shows 0.5, 20 Hz shows 1
         Assert.Equal("pairs", Assert.Throws<ArgumentException>(() => Tasks.ParametricWorkingMemory(pairs: new[] { (10.0, 20.0) })).ParamName);
+        var dms = Tasks.DelayedMatchToSample(sigma: 0).Generate(1, seed: 3);
+        Assert.Equal((3, 15 + 25 + 50 + 25 + 45), (dms.InputSize, dms.Time));
+        Assert.Equal(1f, dms.Inputs[0, 15, 1] + dms.Inputs[0, 15, 2]); // the sample: one of two directions
     }
 }

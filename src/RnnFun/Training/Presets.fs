@@ -169,13 +169,14 @@ module Presets =
             { DelayedMatchConfig.defaults with Fixation = 200.0; Delay = 500.0; Decision = 300.0; Mask = TrialMask.Yang }
 
     /// Delayed match-to-sample (`delayedMatchToSampleTask`): 64-unit GRU (every parameter trained),
-    /// Adam lr 1e-2, batch 64, 100 epochs.
+    /// Adam lr 1e-2, batch 64, 200 epochs, stop at 1e-4. Some seeds stay on the plateau where both
+    /// choices are 0.5 (docs/training.md).
     let delayedMatchToSample (seed: int) : Preset =
         let preset = classicPreset delayedMatchToSampleTask seed
         { preset with
             Kind = Kinds.gru
             Network = { preset.Network with Trainable = Map.empty }
-            Fit = { preset.Fit with Epochs = 100 } }
+            Fit = { preset.Fit with Epochs = 200; StopLoss = Some 1e-4 } }
 
     /// The classic task (with its `correct` rule) of a preset's task name, when it is one.
     let classicTask (name: string) : ClassicTask option =
