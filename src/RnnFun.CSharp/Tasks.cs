@@ -31,14 +31,41 @@ public sealed class TaskBatch
         Mask = mask;
     }
 
+    private TaskBatch(float[,,] inputs, float[,,] targets, float[,,] outputMask)
+    {
+        Inputs = inputs;
+        Targets = targets;
+        OutputMask = outputMask;
+    }
+
+    /// <summary>Creates a batch whose mask weights each target value (not each step).</summary>
+    /// <param name="inputs">[trials, time, inputs]</param>
+    /// <param name="targets">[trials, time, outputs]: same trials and time as the inputs.</param>
+    /// <param name="outputMask">[trials, time, outputs]: weight of each target value in the loss (1 counts, 0 ignored).</param>
+    /// <returns>The batch.</returns>
+    /// <exception cref="ArgumentException">The shapes do not agree.</exception>
+    public static TaskBatch WithOutputMask(float[,,] inputs, float[,,] targets, float[,,] outputMask)
+    {
+        ArgumentNullException.ThrowIfNull(outputMask);
+        var checkedBatch = new TaskBatch(inputs, targets);
+        if (outputMask.GetLength(0) != targets.GetLength(0) || outputMask.GetLength(1) != targets.GetLength(1) || outputMask.GetLength(2) != targets.GetLength(2))
+            throw new ArgumentException(
+                $"expected [{targets.GetLength(0)}, {targets.GetLength(1)}, {targets.GetLength(2)}] (the targets' shape), got [{outputMask.GetLength(0)}, {outputMask.GetLength(1)}, {outputMask.GetLength(2)}]",
+                nameof(outputMask));
+        return new TaskBatch(checkedBatch.Inputs, checkedBatch.Targets, outputMask);
+    }
+
     /// <summary>[trials, time, inputs]</summary>
     public float[,,] Inputs { get; }
 
     /// <summary>[trials, time, outputs]</summary>
     public float[,,] Targets { get; }
 
-    /// <summary>[trials, time]: weight of each step in the loss; null: every step counts.</summary>
+    /// <summary>[trials, time]: weight of each step in the loss; null: every step counts (or <see cref="OutputMask"/> weights them).</summary>
     public float[,]? Mask { get; }
+
+    /// <summary>[trials, time, outputs]: weight of each target value in the loss, when the batch has such a mask (<see cref="WithOutputMask"/>); else null.</summary>
+    public float[,,]? OutputMask { get; }
 
     /// <summary>Number of trials.</summary>
     public int Trials => Inputs.GetLength(0);
@@ -54,13 +81,22 @@ public sealed class TaskBatch
 
     internal Core.Batch ToCore() =>
         new(Interop.Flatten(Inputs), Interop.Flatten(Targets),
-            Mask is null ? FSharpOption<float[]>.None : Interop.Some(Interop.Flatten(Mask)),
+            OutputMask is not null ? Interop.Some(Interop.Flatten(OutputMask))
+            : Mask is null ? FSharpOption<float[]>.None : Interop.Some(Interop.Flatten(Mask)),
             Trials, Time, InputSize, OutputSize);
 
-    internal static TaskBatch FromCore(Core.Batch b) =>
-        new(Interop.Array3(b.Inputs, b.Trials, b.Time, b.InputSize),
-            Interop.Array3(b.Targets, b.Trials, b.Time, b.OutputSize),
-            Interop.ToObj(b.Mask) is { } m ? Interop.Array2(m, b.Trials, b.Time) : null);
+    internal static TaskBatch FromCore(Core.Batch b)
+    {
+        var inputs = Interop.Array3(b.Inputs, b.Trials, b.Time, b.InputSize);
+        var targets = Interop.Array3(b.Targets, b.Trials, b.Time, b.OutputSize);
+        // A mask per step has trials * time values; one per target value, trials * time * outputs.
+        return Interop.ToObj(b.Mask) switch
+        {
+            null => new TaskBatch(inputs, targets),
+            { } m when m.Length == b.Trials * b.Time => new TaskBatch(inputs, targets, Interop.Array2(m, b.Trials, b.Time)),
+            { } m => new TaskBatch(inputs, targets, Interop.Array3(m, b.Trials, b.Time, b.OutputSize)),
+        };
+    }
 }
 
 /// <summary>A task: a name, its sizes and a generator of batches (a pure function of trial count and seed).</summary>
@@ -136,6 +172,113 @@ public static class Tasks
     {
         var config = new Core.SineConfig(time, dt, levels);
         return new RnnTask(Interop.Call(() => Core.Tasks.sine(config)));
+    }
+
+    /// <summary>
+    /// Perceptual decision making (two-alternative, noisy evidence; neurogym's PerceptualDecisionMaking):
+    /// inputs [fixation, evidence for choice 1, evidence for choice 2], outputs [fixation, choice 1,
+    /// choice 2]; the fixation input is on until the decision epoch (the go cue). Batches carry a mask
+    /// per target value (<see cref="TaskBatch.OutputMask"/>). Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="stimulus">Stimulus epoch: 0.5 +- coherence / 200 on the two evidence inputs, plus noise.</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="coherences">Coherences in percent; null: 0, 6.4, 12.8, 25.6, 51.2.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per evidence input and stimulus step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask (0 in the first 100 ms and the 100 ms after the go cue, 5 after it, fixation output doubled); false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask PerceptualDecision(
+        double dt = 20, double fixation = 100, double stimulus = 2000, double delay = 0, double decision = 100,
+        IReadOnlyList<double>? coherences = null, double sigma = 1.0, bool yangMask = false)
+    {
+        var d = Core.PerceptualDecisionConfig.defaults;
+        var config = new Core.PerceptualDecisionConfig(dt, fixation, stimulus, delay, decision,
+            coherences is null ? d.Coherences : Interop.List(coherences), sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.perceptualDecision(config).Task));
+    }
+
+    /// <summary>
+    /// Context-dependent integration (Mante et al. 2013; neurogym's ContextDecisionMaking with an explicit
+    /// context): inputs [fixation, modality 1 evidence for choice 1 and 2, modality 2 the same, context 1,
+    /// context 2], outputs [fixation, choice 1, choice 2]; the context says which modality to report after
+    /// the delay, and the fixation input is on until the decision epoch (the go cue). Trials are padded to
+    /// the longest delay (the padding is masked out). Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="stimulus">Stimulus epoch.</param>
+    /// <param name="delayMean">Mean of the exponential the delay is drawn from.</param>
+    /// <param name="delayMin">Shortest delay (draws below are redrawn).</param>
+    /// <param name="delayMax">Longest delay (draws at or above are redrawn).</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="coherences">Coherences in percent of each modality; null: 5, 15, 50.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per evidence input and stimulus step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask ContextDecision(
+        double dt = 20, double fixation = 300, double stimulus = 750, double delayMean = 600, double delayMin = 300,
+        double delayMax = 3000, double decision = 100, IReadOnlyList<double>? coherences = null, double sigma = 1.0,
+        bool yangMask = false)
+    {
+        var d = Core.ContextDecisionConfig.defaults;
+        var config = new Core.ContextDecisionConfig(dt, fixation, stimulus, delayMean, delayMin, delayMax, decision,
+            coherences is null ? d.Coherences : Interop.List(coherences), sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.contextDecision(config).Task));
+    }
+
+    /// <summary>
+    /// Parametric working memory (Romo et al. 1999; neurogym's DelayComparison): inputs [fixation,
+    /// stimulus], outputs [fixation, choice 1 (f1 &gt; f2), choice 2 (f1 &lt; f2)]; the stimulus input holds
+    /// (1 + (f - fmin) / (fmax - fmin)) / 2 plus noise during each stimulus epoch; the fixation input is
+    /// on until the decision epoch (the go cue). Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="stimulus1">First stimulus (f1).</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="stimulus2">Second stimulus (f2).</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="pairs">Frequency pairs in Hz, the higher first, each shown either way round; null: (18, 10), (22, 14), (26, 18), (30, 22), (34, 26).</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per stimulus step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask ParametricWorkingMemory(
+        double dt = 20, double fixation = 500, double stimulus1 = 500, double delay = 1000, double stimulus2 = 500,
+        double decision = 100, IReadOnlyList<(double F1, double F2)>? pairs = null, double sigma = 1.0, bool yangMask = false)
+    {
+        var d = Core.ParametricWorkingMemoryConfig.defaults;
+        var config = new Core.ParametricWorkingMemoryConfig(dt, fixation, stimulus1, delay, stimulus2, decision,
+            pairs is null ? d.Pairs : Interop.List(pairs.Select(p => Tuple.Create(p.F1, p.F2))), sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.parametricWorkingMemory(config).Task));
+    }
+
+    /// <summary>
+    /// Delayed match-to-sample (Miller et al. 1996; neurogym's DelayedMatchToSample): inputs [fixation,
+    /// stimulus cos, stimulus sin], sample and test each (1, 0) or (0, 1) plus noise; outputs [fixation,
+    /// choice 1 (match), choice 2 (non-match)]; the fixation input is on until the decision epoch.
+    /// Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="sample">Sample epoch.</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="test">Test epoch.</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per stimulus input and step.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask DelayedMatchToSample(
+        double dt = 20, double fixation = 300, double sample = 500, double delay = 1000, double test = 500,
+        double decision = 900, double sigma = 1.0, bool yangMask = false)
+    {
+        var config = new Core.DelayedMatchConfig(dt, fixation, sample, delay, test, decision, sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.delayedMatchToSample(config).Task));
     }
 
     /// <summary>The frequency the sine task assigns to an input level: 0.1 + round(0.5 * input, 1).</summary>

@@ -35,14 +35,21 @@ type DemoArgs =
 /// "flipflop 0.01, integrator 0.003, sine 0.01" (or "64 for every task"): a preset setting per task, read from the presets
 /// themselves so that the help cannot drift from them.
 let private perTask (setting: RnnFun.Preset -> string) =
-    let values = [ "flipflop"; "integrator"; "sine" ] |> List.map (fun task -> task, setting (RnnFun.Presets.byName task 0))
+    let values = RnnFun.Presets.names |> List.map (fun task -> task, setting (RnnFun.Presets.byName task 0))
     match values |> List.map snd |> List.distinct with
     | [ one ] -> one + " for every task"
     | _ -> values |> List.map (fun (task, value) -> task + " " + value) |> String.concat ", "
 
+/// The network and settings `rnnfun train --data` starts from (the help reads them, as for the presets).
+let private dataNetwork = RnnFun.Trials.networkConfig 0 { Inputs = [| 0.0f |]; Targets = None; Mask = None; Lengths = None; Trials = 1; Time = 1; InputSize = 1; OutputSize = 1 }
+let private dataFit = RnnFun.Trials.fitConfig 0
+
 [<HelpFlags("--help", "-h")>]
 type TrainArgs =
-    | [<Mandatory>] Task of name: string
+    | Task of name: string
+    | Data of path: string
+    | Validation of path: string
+    | Validation_Split of fraction: float
     | Kind of kind: string
     | Units of n: int
     | Epochs of n: int
@@ -59,13 +66,16 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Task _ -> "flipflop, integrator or sine."
-            | Kind _ -> "rnn, ctrnn (dt 5, tau 50), gru, lstm or ugrnn; the preset's kind by default."
-            | Units _ -> sprintf "number of recurrent units (the task's preset: %s)." (perTask (fun p -> string p.Network.Units))
-            | Epochs _ -> sprintf "number of epochs (the task's preset: %s)." (perTask (fun p -> string p.Fit.Epochs))
-            | Lr _ -> sprintf "learning rate (the task's preset: %s)." (perTask (fun p -> sprintf "%g" p.Fit.LearningRate))
-            | Batch_Size _ -> sprintf "trials per batch (the task's preset: %s)." (perTask (fun p -> string p.Fit.BatchSize))
-            | Seq_Len _ -> sprintf "steps per trial (the task's preset: %s)." (perTask (fun p -> string (p.Task.Generate 1 0).Time))
+            | Task _ -> "train a task's preset: flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory or delayed-match-to-sample (or give --data)."
+            | Data _ -> "train on trials of your own instead: a .npz file with arrays inputs [trials; time; inputs], targets [trials; time; outputs], optional mask and lengths (docs/formats.md)."
+            | Validation _ -> "with --data: validation trials from this .npz file (same sizes)."
+            | Validation_Split _ -> "with --data: hold out this fraction of its trials for validation, e.g. 0.1 (default: no validation)."
+            | Kind _ -> "rnn, ctrnn (dt 5, tau 50), gru, lstm or ugrnn; the preset's kind by default (rnn with --data)."
+            | Units _ -> sprintf "number of recurrent units (the task's preset: %s; with --data: %d)." (perTask (fun p -> string p.Network.Units)) dataNetwork.Units
+            | Epochs _ -> sprintf "number of epochs (the task's preset: %s; with --data: %d passes over its trials)." (perTask (fun p -> string p.Fit.Epochs)) dataFit.Epochs
+            | Lr _ -> sprintf "learning rate (the task's preset: %s; with --data: %g)." (perTask (fun p -> sprintf "%g" p.Fit.LearningRate)) dataFit.LearningRate
+            | Batch_Size _ -> sprintf "trials per batch (the task's preset: %s; with --data: %d)." (perTask (fun p -> string p.Fit.BatchSize)) dataFit.BatchSize
+            | Seq_Len _ -> sprintf "steps per trial (the task's preset: %s; not with --data)." (perTask (fun p -> string (p.Task.Generate 1 0).Time))
             | Dale_Ratio _ -> "fraction of excitatory units (Dale's law)."
             | No_Autapses -> "no unit projects onto itself."
             | Seed _ -> "seed of weights, data and noise (default 0)."
@@ -77,6 +87,7 @@ type TrainArgs =
 type FixedPointArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Task of name: string
+    | Data of path: string
     | Box of range: string
     | Initial_States of path: string
     | Inputs of values: string
@@ -94,7 +105,8 @@ type FixedPointArgs =
         member a.Usage =
             match a with
             | Model _ -> "the model file."
-            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine); the default."
+            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample); the default."
+            | Data _ -> "sample initial states from the model's trajectories on trials of your own instead: a .npz file with an array inputs [trials; time; inputs] (and lengths), or a .npy of the inputs."
             | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
             | Initial_States _ -> "start from these states instead: a .npy file [states; units] (numpy.save) or a text file, one state a line (CSV or spaces)."
             | Inputs _ -> "the constant input, comma-separated (zeros by default)."
@@ -154,7 +166,7 @@ type ReportArgs =
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file."
             | Topology _ -> "its topology file."
-            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine)."
+            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample)."
             | Training_Log _ -> "the training log written beside the model by rnnfun train."
             | Out _ -> "the HTML report to write (self-contained, works offline)."
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
@@ -219,7 +231,7 @@ type CliArgs =
         member a.Usage =
             match a with
             | Info _ -> "print a model's kind, sizes, constraints and parameter counts."
-            | Train _ -> "train a network on a task preset and write the model file."
+            | Train _ -> "train a network on a task preset or on trials from a file, and write the model file."
             | Fixed_Points _ -> "find a model's fixed points, their stability and kind."
             | Topology _ -> "where the dynamics go between fixed points: a directed graph."
             | Report _ -> "one self-contained HTML report of a model and its analysis."

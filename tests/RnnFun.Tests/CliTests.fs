@@ -448,4 +448,53 @@ let tests =
                     Expect.stringStarts err "rnnfun: " "prefixed"
                 Expect.isFalse (File.Exists(Path.Combine(dir, "x.json")) || File.Exists(Path.Combine(dir, "x.pt"))) "nothing written")
         }
+        test "train --data and fixed-points --data: trials of your own; a bad file or size is one line, exit 2" {
+            withTempDir (fun dir ->
+                let trialsDir = Path.Combine(__SOURCE_DIRECTORY__, "..", "fixtures", "numpy", "trials")
+                // A 2-bit flip-flop written as a file, with lengths: the CLI knows nothing of the task.
+                let task = Tasks.flipFlop { FlipFlopConfig.defaults with Bits = 2; Time = 16 }
+                let data = Trials.ofBatch (Some(Array.init 96 (fun i -> 10 + i % 7))) (task.Generate 96 3)
+                let file = Path.Combine(dir, "trials.npz")
+                TrialFile.save file data
+                let model = Path.Combine(dir, "model.json")
+                let code, out, err = rnnfun [ "train"; "--data"; file; "--validation-split"; "0.25"; "--units"; "12"; "--epochs"; "3"; "--quiet"; "--out"; model ]
+                Expect.equal code 0 ("train exit code; stderr: " + err)
+                Expect.stringContains out "completed after 3 epochs (6 steps" "72 training trials in batches of 64: 2 steps an epoch"
+                Expect.stringContains out "best validation loss" "validated on the held-out quarter"
+                use net = ModelFile.load model
+                Expect.equal (net.Sizes.Inputs, net.Sizes.Units, net.Sizes.Outputs) (2, 12, 2) "sizes from the file and --units"
+                let record = TrainingLogFile.load (RnnFun.Cli.Common.trainingLogPath model)
+                Expect.equal (record.Task, record.ValidationLosses.Length) ("trials.npz", 3) "the log names the file"
+                let code, _, err = rnnfun [ "train"; "--data"; file; "--validation"; file; "--kind"; "gru"; "--units"; "6"; "--epochs"; "1"; "--quiet"; "--out"; Path.Combine(dir, "gru.json") ]
+                Expect.equal code 0 ("--validation FILE with a gru; stderr: " + err)
+                let fps = Path.Combine(dir, "fps.json")
+                let code, out, err = rnnfun [ "fixed-points"; "--model"; model; "--data"; file; "--n-init"; "32"; "--quiet"; "--out"; fps ]
+                Expect.equal code 0 ("fixed-points exit code; stderr: " + err)
+                Expect.stringContains out "from 32 initial states" "sampled from the file's trajectories"
+                let code, _, err = rnnfun [ "fixed-points"; "--model"; model; "--data"; Path.Combine(trialsDir, "inputs_only.npy"); "--n-init"; "16"; "--quiet"; "--out"; fps ]
+                Expect.equal code 0 ("a .npy of inputs; stderr: " + err)
+                let refused =
+                    [ [ "train"; "--data"; Path.Combine(trialsDir, "targets_time.npz"); "--out"; Path.Combine(dir, "x.json") ], "'targets' has shape (6, 7, 1)"
+                      [ "train"; "--data"; Path.Combine(trialsDir, "nan_inputs.npz"); "--out"; Path.Combine(dir, "x.json") ], "NaN"
+                      [ "train"; "--data"; Path.Combine(trialsDir, "empty.npz"); "--out"; Path.Combine(dir, "x.json") ], "the file is empty"
+                      [ "train"; "--data"; Path.Combine(trialsDir, "inputs_only.npy"); "--out"; Path.Combine(dir, "x.json") ], "training needs targets"
+                      [ "train"; "--data"; file; "--validation"; Path.Combine(trialsDir, "good.npz"); "--out"; Path.Combine(dir, "x.json") ], "--validation:"
+                      [ "train"; "--data"; file; "--validation-split"; "1.5"; "--out"; Path.Combine(dir, "x.json") ], "--validation-split: expected a fraction"
+                      [ "train"; "--data"; file; "--task"; "flipflop"; "--out"; Path.Combine(dir, "x.json") ], "give one of them"
+                      [ "train"; "--data"; file; "--seq-len"; "8"; "--out"; Path.Combine(dir, "x.json") ], "--seq-len does not apply"
+                      [ "train"; "--out"; Path.Combine(dir, "x.json") ], "--task or --data"
+                      [ "fixed-points"; "--model"; model; "--data"; file; "--box"; "-1,1"; "--out"; Path.Combine(dir, "x.json") ], "give one of them" ]
+                for args, fragment in refused do
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "%A: exit code" args)
+                    Expect.isTrue (oneLine err) (sprintf "%A: one line, got %s" args err)
+                    Expect.stringContains err fragment (sprintf "%A: the sentence" args)
+                use wide = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 3; Units = 4; OutputSize = 2 }
+                let wideModel = Path.Combine(dir, "wide.json")
+                ModelFile.save wideModel wide
+                let code, _, err = rnnfun [ "fixed-points"; "--model"; wideModel; "--data"; file; "--out"; Path.Combine(dir, "x.json") ]
+                Expect.equal code 2 "sizes that do not match --model"
+                Expect.stringContains err "has 2 inputs per step but the model has 3" "says both sizes"
+                Expect.isFalse (File.Exists(Path.Combine(dir, "x.json"))) "nothing written")
+        }
     ]

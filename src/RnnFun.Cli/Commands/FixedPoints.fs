@@ -46,9 +46,21 @@ let run (args: ParseResults<FixedPointArgs>) =
             values
         | None -> Array.zeroCreate net.Sizes.Inputs
     let initial =
+        let sources = [ "--initial-states", args.Contains Initial_States; "--data", args.Contains FixedPointArgs.Data; "--box", args.Contains Box; "--task", args.Contains FixedPointArgs.Task ]
+        match sources |> List.filter snd |> List.map fst with
+        | _ :: _ :: _ as given -> raise (UserError(sprintf "%s: give one of them" (String.Join(", ", given))))
+        | _ -> ()
         match args.TryGetResult Box, args.TryGetResult FixedPointArgs.Task, args.TryGetResult Initial_States with
+        | None, None, None when args.Contains FixedPointArgs.Data ->
+            let file = args.GetResult FixedPointArgs.Data
+            let data = TrialFile.load file
+            if data.InputSize <> net.Sizes.Inputs then
+                raise (UserError(sprintf "--data: %s has %d inputs per step but the model has %d" file data.InputSize net.Sizes.Inputs))
+            let noise = args.GetResult(FixedPointArgs.Noise, defaultValue = 0.5)
+            if noise < 0.0 then raise (UserError "--noise: expected a number >= 0")
+            // Only the steps within each trial's length: padding is no state the trials visit.
+            Trials.trajectories None net data |> Trials.statesWithin data |> InitialStates.fromStates count noise seed
         | _, _, Some file ->
-            if args.Contains Box || args.Contains FixedPointArgs.Task then raise (UserError "--initial-states, --box and --task: give one of them")
             for flag, given in [ "--n-init", args.Contains N_Init; "--noise", args.Contains FixedPointArgs.Noise; "--seed", args.Contains FixedPointArgs.Seed ] do
                 if given then raise (UserError(sprintf "%s does not apply to --initial-states (the file's states are used as they are)" flag))
             let states = ArrayFile.readMatrix file

@@ -25,45 +25,66 @@ module ArrayFile =
             let stop = rest.IndexOfAny([| ','; '}' |])
             (if stop < 0 then rest else rest.Substring(0, stop)).Trim()
 
-    /// Reads a `.npy` file of float64, float32, int64 or int32 values (little-endian, C order).
+    /// Parses the bytes of a `.npy` array; `where` prefixes every problem (a .npz member's name, or
+    /// nothing for a file of its own). float64/32/16, signed and unsigned integers of 1 to 8 bytes and
+    /// bool, little-endian (or one byte), C order.
+    let parseNpy (path: string) (where: string) (bytes: byte[]) : NumericArray =
+        let fail problem = fail path (where + problem)
+        if bytes.Length = 0 then fail "the file is empty"
+        if bytes.Length < 10 || bytes[0] <> 0x93uy || Encoding.ASCII.GetString(bytes, 1, 5) <> "NUMPY" then
+            fail "not a .npy file (it does not start with \\x93NUMPY)"
+        let major = int bytes[6]
+        let headerLength, headerStart =
+            match major with
+            | 1 -> int (BitConverter.ToUInt16(bytes, 8)), 10
+            | 2 | 3 when bytes.Length >= 12 -> int (BitConverter.ToUInt32(bytes, 8)), 12
+            | 2 | 3 -> fail "the .npy header is cut short"
+            | v -> fail (sprintf ".npy format version %d is not supported (1, 2 and 3 are)" v)
+        if headerStart + headerLength > bytes.Length then fail "the .npy header is cut short"
+        let header = Encoding.Latin1.GetString(bytes, headerStart, headerLength)
+        let value key =
+            try headerValue path header key
+            with FileFormatError (_, problem) -> fail problem
+        let descr = (value "descr").Trim('\'', '"')
+        if (value "fortran_order") <> "False" then fail "Fortran-ordered arrays are not supported: save with numpy.ascontiguousarray"
+        let shapeText = (value "shape").Trim('(', ')')
+        let shape =
+            shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+            |> Array.map (fun s ->
+                match Int32.TryParse s with
+                | true, v when v >= 0 -> v
+                | _ -> fail (sprintf "the .npy shape (%s) is not a list of sizes" shapeText))
+        let count = shape |> Array.fold (fun acc d -> acc * int64 d) 1L
+        let size, read =
+            match descr with
+            | "<f8" -> 8, (fun (o: int) -> BitConverter.ToDouble(bytes, o))
+            | "<f4" -> 4, (fun o -> float (BitConverter.ToSingle(bytes, o)))
+            | "<f2" -> 2, (fun o -> float (BitConverter.ToHalf(bytes, o)))
+            | "<i8" -> 8, (fun o -> float (BitConverter.ToInt64(bytes, o)))
+            | "<i4" -> 4, (fun o -> float (BitConverter.ToInt32(bytes, o)))
+            | "<i2" -> 2, (fun o -> float (BitConverter.ToInt16(bytes, o)))
+            | "|i1" -> 1, (fun o -> float (sbyte bytes[o]))
+            | "<u8" -> 8, (fun o -> float (BitConverter.ToUInt64(bytes, o)))
+            | "<u4" -> 4, (fun o -> float (BitConverter.ToUInt32(bytes, o)))
+            | "<u2" -> 2, (fun o -> float (BitConverter.ToUInt16(bytes, o)))
+            | "|u1" -> 1, (fun o -> float bytes[o])
+            | "|b1" -> 1, (fun o -> if bytes[o] = 0uy then 0.0 else 1.0)
+            | other -> fail (sprintf "dtype '%s' is not supported: save floats, integers or bools (little-endian), e.g. with .astype(numpy.float32)" other)
+        let dataStart = headerStart + headerLength
+        if int64 dataStart + count * int64 size > int64 bytes.Length then
+            fail (sprintf "the file holds fewer values than its shape (%s) says" shapeText)
+        if count > int64 Int32.MaxValue then fail (sprintf "the array (shape %s) is too large to read" shapeText)
+        { Shape = shape; Values = Array.init (int count) (fun i -> read (dataStart + i * size)) }
+
+    /// Reads a `.npy` file (`numpy.save`) of float64, float32, float16, integer or bool values
+    /// (little-endian, C order).
     let readNpy (path: string) : NumericArray =
         let bytes =
             try File.ReadAllBytes path
             with
             | :? FileNotFoundException | :? DirectoryNotFoundException -> fail path "no such file"
             | :? UnauthorizedAccessException -> fail path "no permission to read it"
-        if bytes.Length < 10 || bytes[0] <> 0x93uy || Encoding.ASCII.GetString(bytes, 1, 5) <> "NUMPY" then
-            fail path "not a .npy file (it does not start with \\x93NUMPY)"
-        let major = int bytes[6]
-        let headerLength, headerStart =
-            match major with
-            | 1 -> int (BitConverter.ToUInt16(bytes, 8)), 10
-            | 2 | 3 when bytes.Length >= 12 -> int (BitConverter.ToUInt32(bytes, 8)), 12
-            | 2 | 3 -> fail path "the .npy header is cut short"
-            | v -> fail path (sprintf ".npy format version %d is not supported (1, 2 and 3 are)" v)
-        if headerStart + headerLength > bytes.Length then fail path "the .npy header is cut short"
-        let header = Encoding.Latin1.GetString(bytes, headerStart, headerLength)
-        let descr = (headerValue path header "descr").Trim('\'', '"')
-        if (headerValue path header "fortran_order") <> "False" then fail path "Fortran-ordered arrays are not supported: save with numpy.ascontiguousarray"
-        let shapeText = (headerValue path header "shape").Trim('(', ')')
-        let shape =
-            shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
-            |> Array.map (fun s ->
-                match Int32.TryParse s with
-                | true, v when v >= 0 -> v
-                | _ -> fail path (sprintf "the .npy shape (%s) is not a list of sizes" shapeText))
-        let count = shape |> Array.fold (fun acc d -> acc * int64 d) 1L
-        let size, read =
-            match descr with
-            | "<f8" -> 8, (fun (o: int) -> BitConverter.ToDouble(bytes, o))
-            | "<f4" -> 4, (fun o -> float (BitConverter.ToSingle(bytes, o)))
-            | "<i8" -> 8, (fun o -> float (BitConverter.ToInt64(bytes, o)))
-            | "<i4" -> 4, (fun o -> float (BitConverter.ToInt32(bytes, o)))
-            | other -> fail path (sprintf "dtype '%s' is not supported: save float64, float32, int64 or int32 (little-endian)" other)
-        let dataStart = headerStart + headerLength
-        if int64 dataStart + count * int64 size > int64 bytes.Length then
-            fail path (sprintf "the file holds fewer values than its shape (%s) says" shapeText)
-        { Shape = shape; Values = Array.init (int count) (fun i -> read (dataStart + i * size)) }
+        parseNpy path "" bytes
 
     /// Reads rows of numbers from text: one row a line, values separated by commas, tabs or spaces, or
     /// by semicolons in a line that has one (then a comma is no separator, so "0,5;0,25" is refused

@@ -219,7 +219,8 @@ module Training =
             lr0 * Math.Pow(gamma, float (milestones |> List.filter (fun m -> m <= epochIndex) |> List.length))
         | _ -> lr0
 
-    /// A batch as tensors: inputs [batch; time; inputs], targets [batch; time; outputs], mask [batch; time].
+    /// A batch as tensors: inputs [batch; time; inputs], targets [batch; time; outputs], mask [batch; time]
+    /// (or [batch; time; outputs]).
     let toTensors (precision: Precision) (b: Batch) =
         let make (a: float32[]) (shape: int64[]) =
             let t = torch.tensor(a, ReadOnlySpan<int64>(shape))
@@ -227,13 +228,16 @@ module Training =
         let bt, tt = int64 b.Trials, int64 b.Time
         make b.Inputs [| bt; tt; int64 b.InputSize |],
         make b.Targets [| bt; tt; int64 b.OutputSize |],
-        b.Mask |> Option.map (fun m -> make m [| bt; tt |])
+        // A mask per step is [batch; time]; one per target value [batch; time; outputs].
+        b.Mask |> Option.map (fun m -> make m (if m.Length = b.Trials * b.Time then [| bt; tt |] else [| bt; tt; int64 b.OutputSize |]))
 
-    /// Mean squared error over all steps and outputs, or over the masked-in steps only.
+    /// Mean squared error over all steps and outputs, or the mask-weighted mean (a [batch; time] mask
+    /// weights steps, a [batch; time; outputs] one each target value).
     let mse (outputs: Tensor) (targets: Tensor) (mask: Tensor option) : Tensor =
         let err = (outputs - targets).squared() // [batch; time; outputs]
         match mask with
         | None -> err.mean()
+        | Some m when m.dim() = 3L -> (err * m).sum() / m.sum().clamp_min(1e-12) // a weight per target value
         | Some m -> (err * m.unsqueeze(-1L)).sum() / (m.sum() * float outputs.shape[2]).clamp_min(1e-12)
 
     /// `clipGradients` for a training loop of your own: false when the global norm was needed and is

@@ -8,7 +8,8 @@ type Batch =
       Inputs: float32[]
       /// [batch; time; outputs], row-major
       Targets: float32[]
-      /// [batch; time]: weight of each time step in the loss (1 counts, 0 ignored); None: all count.
+      /// [batch; time]: weight of each time step in the loss (1 counts, 0 ignored), or [batch; time;
+      /// outputs]: weight of each target value; None: all count.
       Mask: float32[] option
       Trials: int
       Time: int
@@ -89,18 +90,23 @@ module Batch =
         expect "inputs" b.Inputs.Length (b.Trials * b.Time * b.InputSize)
         expect "targets" b.Targets.Length (b.Trials * b.Time * b.OutputSize)
         match b.Mask with
+        | Some m when m.Length = b.Trials * b.Time * b.OutputSize -> ()
         | Some m -> expect "mask" m.Length (b.Trials * b.Time)
         | None -> ()
         let finite (a: float32[]) = a |> Array.forall (fun v -> not (Single.IsNaN v || Single.IsInfinity v))
         if not (finite b.Inputs) then Check.fail (name + ".inputs") "found NaN or Inf"
         if not (finite b.Targets) then Check.fail (name + ".targets") "found NaN or Inf"
+        match b.Mask with
+        | Some m when not (finite m) -> Check.fail (name + ".mask") "found NaN or Inf"
+        | _ -> ()
 
     /// Trials [start, start + count) of a batch.
     let slice (start: int) (count: int) (b: Batch) =
         { b with
             Inputs = Array.sub b.Inputs (start * b.Time * b.InputSize) (count * b.Time * b.InputSize)
             Targets = Array.sub b.Targets (start * b.Time * b.OutputSize) (count * b.Time * b.OutputSize)
-            Mask = b.Mask |> Option.map (fun m -> Array.sub m (start * b.Time) (count * b.Time))
+            // A mask per step or per target value: its width per trial tells which.
+            Mask = b.Mask |> Option.map (fun m -> let w = m.Length / b.Trials in Array.sub m (start * w) (count * w))
             Trials = count }
 
     /// The given trials of a batch, in that order.
@@ -109,7 +115,7 @@ module Batch =
         { b with
             Inputs = gather b.Inputs (b.Time * b.InputSize)
             Targets = gather b.Targets (b.Time * b.OutputSize)
-            Mask = b.Mask |> Option.map (fun m -> gather m b.Time)
+            Mask = b.Mask |> Option.map (fun m -> gather m (m.Length / b.Trials))
             Trials = trials.Length }
 
 [<RequireQualifiedAccess>]
