@@ -37,6 +37,21 @@ let private allFinite (net: Network) =
 [<Tests>]
 let tests =
     testList "Training" [
+        test "Presets.withUnits: the rnn flip-flop trains at 3e-3 for 60 epochs above 128 units; other presets and sizes keep their settings" {
+            let flipFlop = Presets.flipFlop 0
+            let large = Presets.withUnits 256 flipFlop
+            Expect.equal large.Network.Units 256 "256 units"
+            Expect.equal large.Fit.LearningRate 3e-3 "rate 3e-3"
+            Expect.equal large.Fit.Epochs 60 "60 epochs"
+            let small = Presets.withUnits 128 flipFlop
+            Expect.equal small.Network.Units 128 "128 units"
+            Expect.equal (small.Fit.LearningRate, small.Fit.Epochs) (flipFlop.Fit.LearningRate, flipFlop.Fit.Epochs) "128 units: the preset's own rate and epochs"
+            let gru = Presets.withUnits 256 (Presets.withKind Kinds.gru flipFlop)
+            Expect.equal gru.Fit.LearningRate flipFlop.Fit.LearningRate "a gru flip-flop keeps its rate"
+            let integrator = Presets.byName "integrator" 0
+            Expect.equal (Presets.withUnits 256 integrator).Fit integrator.Fit "the integrator keeps its settings"
+            expectInvalid (fun () -> Presets.withUnits 0 flipFlop) "0 units" |> ignore
+        }
         test "the loss falls below half its start within a few hundred steps (small flip-flop, fixed seed)" {
             use net = smallNet 1L
             use r = Training.fitWith oneThread { quick with Epochs = 40 } net fresh

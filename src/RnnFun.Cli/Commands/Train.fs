@@ -102,6 +102,11 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
                     // The flip-flop has its own ctrnn preset (`Presets.withKindNamed`).
                     try Presets.withKindNamed name preset
                     with InvalidArgument (_, problem) -> raise (UserError("--kind: " + problem))
+            // After the kind: the flip-flop's rate for larger networks is the rnn's.
+            let preset =
+                match args.TryGetResult Units with
+                | Some n when n > 0 -> Presets.withUnits n preset
+                | _ -> preset
             let network, fit = withOptions args preset.Network preset.Fit
             task, fit, Presets.trainWith hooks { preset with Network = network; Fit = fit }, Presets.classicTask task |> Option.map (fun c -> c, preset.ValidationTrials)
     use result = result
