@@ -80,7 +80,9 @@ type GatedFixedPointRow =
 /// child process: the search's own time (as the command prints it), the whole command's, its peak
 /// resident memory.
 type ScalingRow =
-    { Units: int
+    { /// "random" or "trained flip-flop".
+      Network: string
+      Units: int
       States: int
       Points: int
       SearchSeconds: float
@@ -531,8 +533,22 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                         | 0, Some (points, search) ->
                             say "  N = %d: %d points, search %.2f s, command %.2f s, peak %.0f MiB" n points search run.Seconds (float run.PeakBytes / 1048576.0)
                             report "fixed-points scaling N=%d: search %.2f s, command %.2f s, peak MiB %.0f" n search run.Seconds (float run.PeakBytes / 1048576.0)
-                            yield { Units = n; States = 256; Points = points; SearchSeconds = search; CommandSeconds = run.Seconds; PeakBytes = run.PeakBytes }
-                        | _ -> say "  N = %d: the command failed" n ]
+                            yield { Network = "random"; Units = n; States = 256; Points = points; SearchSeconds = search; CommandSeconds = run.Seconds; PeakBytes = run.PeakBytes }
+                        | _ -> say "  N = %d: the command failed" n
+                      // Trained flip-flops above 64 units (`Presets.withUnits`), from 1024 trajectory states.
+                      for n in plan.ScalingUnits |> List.filter (fun n -> n >= 256) do
+                        say "fixed points: training a %d-unit flip-flop ..." n
+                        let model = IO.Path.Combine(folder, sprintf "flipflop-%d.json" n)
+                        do
+                            use fit = RnnFun.Presets.train (RnnFun.Presets.withUnits n (RnnFun.Presets.flipFlop 0))
+                            RnnFun.ModelFile.save model fit.Network
+                        let run = Harness.runCli path [ "fixed-points"; "--model"; model; "--quiet"; "--out"; IO.Path.Combine(folder, "fps.json") ]
+                        match run.ExitCode, parse run.Stdout with
+                        | 0, Some (points, search) ->
+                            say "  trained N = %d: %d points, search %.2f s, command %.2f s, peak %.0f MiB" n points search run.Seconds (float run.PeakBytes / 1048576.0)
+                            report "fixed-points trained flip-flop N=%d: %d points, search %.2f s, command %.2f s" n points search run.Seconds
+                            yield { Network = "trained flip-flop"; Units = n; States = 1024; Points = points; SearchSeconds = search; CommandSeconds = run.Seconds; PeakBytes = run.PeakBytes }
+                        | _ -> say "  trained N = %d: the command failed" n ]
                 let command =
                     let model = IO.Path.Combine(folder, "flipflop.json")
                     let net, _ = trainedFlipFlopNetwork 0

@@ -402,17 +402,19 @@ let write (path: string) (mode: Mode) (r: Results) =
             [ "### Scaling with the number of units"
               ""
               "`rnnfun fixed-points --box -1,1 --n-init 256` on random networks (W_rec ~ N(0, 1.2^2 / N), no input"
-              "weights), run as a child process: the search's own time as the command prints it, the whole"
+              "weights), and `rnnfun fixed-points` (1024 states from its trajectories) on the flip-flop preset"
+              "trained at 256 units and more (`Presets.withUnits`), run as a child process: the search's own time as the command prints it, the whole"
               "command's wall time, and the child's peak resident memory (VmHWM, which includes libtorch's"
               "mapped libraries, about 0.4 GB). Newton's Jacobians go `FixedPoints.matrixRows N` states at a time,"
               "so memory grows with the states' own size, not with states x N^2."
               ""
-              "| N | points | search s | command s | peak MiB |"
-              "|---|---|---|---|---|" ]
+              "| network | N | states | points | search s | command s | peak MiB |"
+              "|---|---|---|---|---|---|---|" ]
         for x in r.FixedPointScaling do
-            line (sprintf "| %d | %d | %s | %s | %.0f |" x.Units x.Points (f2 x.SearchSeconds) (f2 x.CommandSeconds) (float x.PeakBytes / 1048576.0))
+            line (sprintf "| %s | %d | %d | %d | %s | %s | %.0f |" x.Network x.Units x.States x.Points (f2 x.SearchSeconds) (f2 x.CommandSeconds) (float x.PeakBytes / 1048576.0))
         line ""
-        match r.FixedPointScaling |> List.tryFind (fun x -> x.Units = 64), r.FixedPointScaling |> List.tryLast with
+        let random = r.FixedPointScaling |> List.filter (fun x -> x.Network = "random")
+        match random |> List.tryFind (fun x -> x.Units = 64), random |> List.tryLast with
         | Some a, Some b when b.Units > a.Units && a.SearchSeconds > 0.0 ->
             line (
                 sprintf "From N = %d to N = %d (x%d) the search's time grew x%.0f, as N^%.1f (a dense LU is N^3)."
