@@ -146,8 +146,11 @@ type Plan =
       /// The union comparison: flip-flop network seeds and initial-state seeds.
       UnionNetworkSeeds: int list
       UnionStateSeeds: int list
-      /// Unit counts of the fixed-point scaling table (256 initial states each).
+      /// Unit counts of the fixed-point scaling table (256 initial states each): random networks of
+      /// gain 1.2 and 0.9, and trained flip-flops from 256 units.
       ScalingUnits: int list
+      /// More unit counts for the gain-0.9 networks alone (one fixed point: the machinery's cost).
+      ContractingUnits: int list
       GemmRounds: int
       /// After this many seconds of the run, groups stop at their minimum number of rounds (so that
       /// a loaded machine does not stretch the run).
@@ -172,6 +175,7 @@ let quickPlan =
       UnionNetworkSeeds = [ 0; 1; 2; 3 ]
       UnionStateSeeds = [ 0 .. 5 ]
       ScalingUnits = [ 64; 128; 256 ]
+      ContractingUnits = [ 512 ]
       GemmRounds = 15
       SoftDeadline = 100.0
       CommandRounds = 3 }
@@ -189,6 +193,7 @@ let fullPlan =
         InnerAtOtherThreads = true
         SearchRounds = 5
         ScalingUnits = [ 64; 128; 256; 512 ]
+        ContractingUnits = [ 1024 ]
         SoftDeadline = 300.0
         CommandRounds = 5 }
 
@@ -524,16 +529,16 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                 if m.Success then Some(int m.Groups[1].Value, float m.Groups[2].Value) else None
             try
                 let rows =
-                    [ for n in plan.ScalingUnits do
-                        say "fixed points: rnnfun fixed-points on a random %d-unit network ..." n
-                        let model = IO.Path.Combine(folder, sprintf "random-%d.json" n)
-                        writeRandomNetwork n 0 model
+                    [ for gain, n in [ for n in plan.ScalingUnits -> 1.2, n ] @ [ for n in plan.ScalingUnits @ plan.ContractingUnits -> 0.9, n ] do
+                        say "fixed points: rnnfun fixed-points on a random %d-unit network (gain %g) ..." n gain
+                        let model = IO.Path.Combine(folder, sprintf "random-%g-%d.json" gain n)
+                        writeRandomNetwork gain n 0 model
                         let run = Harness.runCli path [ "fixed-points"; "--model"; model; "--box"; "-1,1"; "--n-init"; "256"; "--quiet"; "--out"; IO.Path.Combine(folder, "fps.json") ]
                         match run.ExitCode, parse run.Stdout with
                         | 0, Some (points, search) ->
                             say "  N = %d: %d points, search %.2f s, command %.2f s, peak %.0f MiB" n points search run.Seconds (float run.PeakBytes / 1048576.0)
                             report "fixed-points scaling N=%d: search %.2f s, command %.2f s, peak MiB %.0f" n search run.Seconds (float run.PeakBytes / 1048576.0)
-                            yield { Network = "random"; Units = n; States = 256; Points = points; SearchSeconds = search; CommandSeconds = run.Seconds; PeakBytes = run.PeakBytes }
+                            yield { Network = sprintf "random, gain %g" gain; Units = n; States = 256; Points = points; SearchSeconds = search; CommandSeconds = run.Seconds; PeakBytes = run.PeakBytes }
                         | _ -> say "  N = %d: the command failed" n
                       // Trained flip-flops above 64 units (`Presets.withUnits`), from 1024 trajectory states.
                       for n in plan.ScalingUnits |> List.filter (fun n -> n >= 256) do

@@ -597,11 +597,12 @@ let fixedPointUnion (networkSeeds: int list) (stateSeeds: int list) : UnionRun l
                   BaselineSeconds = baselineSeconds }
         (net :> IDisposable).Dispose() ]
 
-/// A random rnn of `units` units, W_rec ~ N(0, 1.2^2 / units) (past the edge of chaos, so that it
-/// has several fixed points), one input and one output, written to `path` as a model file.
-let writeRandomNetwork (units: int) (seed: int) (path: string) =
+/// A random rnn of `units` units, W_rec ~ N(0, gain^2 / units) (gain 1.2: past the edge of chaos,
+/// with several fixed points; below 1: the origin alone, an attractor), one input and one output,
+/// written to `path` as a model file.
+let writeRandomNetwork (gain: float) (units: int) (seed: int) (path: string) =
     let random = Random(seed)
-    let scale = 1.2 / sqrt (float units)
+    let scale = gain / sqrt (float units)
     let config = { NetworkConfig.defaults with InputSize = 1; Units = units; OutputSize = 1 }
     use net =
         Network.ofValues Kinds.rnn config
