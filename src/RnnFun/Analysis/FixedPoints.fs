@@ -1172,8 +1172,15 @@ module FixedPoints =
                 else
                     let mutable best, bestDistance = -1, infinity
                     for f in analysed do
-                        // [x, u] together, as the uniqueness rule measures.
-                        let d2 = distance2 f.State p.State + distance2 f.Input p.Input
+                        // [x, u] together, as the uniqueness rule measures; the partial sum stops
+                        // once past the tolerance (states x points x units would be slow otherwise).
+                        let mutable d2 = 0.0
+                        let mutable i = 0
+                        while d2 <= t2 && i < p.State.Length do
+                            let e = f.State[i] - p.State[i]
+                            d2 <- d2 + e * e
+                            i <- i + 1
+                        if d2 <= t2 then d2 <- d2 + distance2 f.Input p.Input
                         if d2 <= t2 && d2 < bestDistance then
                             best <- f.Id
                             bestDistance <- d2
