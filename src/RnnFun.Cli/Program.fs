@@ -23,6 +23,9 @@ let version () =
 
 [<EntryPoint>]
 let main argv =
+    // libtorch loads (about 0.3 s) on another core while the arguments are parsed (about 0.2 s of
+    // JIT and reflection); a failure here is left for the command's own first use to report.
+    let warmUp = Threading.Tasks.Task.Run(fun () -> try NativeRuntime.ensure (); TorchSharp.torch.get_num_threads () |> ignore with _ -> ())
     let parser = ArgumentParser.Create<CliArgs>(programName = "rnnfun")
     try
         if argv = [| "--version" |] then
@@ -30,6 +33,7 @@ let main argv =
             0
         else
             let results = parser.ParseCommandLine(splitAssignments argv, raiseOnUsage = true)
+            warmUp.Wait()
             match results.GetSubCommand() with
             | Info a -> InfoCommand.run a
             | Train a -> TrainCommand.run a
