@@ -247,6 +247,54 @@ let tests =
                     Expect.isLessThan (worst fast.Outputs general.Outputs) (10.0 * tolerance) (sprintf "%s %A: same outputs" kind.Name precision)
         }
 
+        test "fit: libtorch's lstm kernel trains to the same weights as autograd (masks, frozen bias, learnt h0, input noise, regularisation)" {
+            let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 20; PulseProbability = 0.2 }
+            let data = TrainingData.Fresh(task, 64)
+            for precision, tolerance in [ Precision.Float64, 1e-8; Precision.Float32, 2e-4 ] do
+                let constraints =
+                    { Constraints.none with
+                        Autapses = false
+                        RecurrentMask = Some(Array.init 10 (fun i -> Array.init 10 (fun j -> if (i + 2 * j) % 5 = 0 then 0.0 else 1.0)))
+                        InputMask = Some(Array.init 10 (fun i -> Array.init 3 (fun j -> if (i + j) % 4 = 0 then 0.0 else 1.0))) }
+                use net =
+                    Network.create Kinds.lstm
+                        { NetworkConfig.defaults with
+                            InputSize = 3; Units = 10; OutputSize = 3; Constraints = constraints; Precision = precision
+                            Trainable = Map.ofList [ "bias_ih_l0", false ] }
+                let config =
+                    { FitConfig.defaults with
+                        Epochs = 3; BatchSize = 16; LearningRate = 0.01; TrainInitialState = true; InputNoise = 0.05
+                        Validation = Some(task.Generate 7 12)
+                        Regularization = { Regularization.none with L2Rec = 0.01; L2In = 0.01; L2Rate = 0.01 } }
+                use trainer = Training.start config net
+                Expect.isTrue (Training.usesLstmKernel trainer) "the kernel is used without recurrent noise"
+                use noisy = Training.start { config with RecurrentNoise = 0.05 } net
+                Expect.isFalse (Training.usesLstmKernel noisy) "recurrent noise takes the hand-written pass"
+                use kernel = Training.fit config net data
+                use plain = Training.fit { config with FusedBackward = false } net data
+                let flat (n: Network) =
+                    Network.values n
+                    |> List.collect (fun (_, v) -> match v with ParameterValue.Vector x -> List.ofArray x | ParameterValue.Matrix m -> m |> Array.concat |> List.ofArray)
+                let a, b = flat kernel.Network, flat plain.Network
+                let worst = List.fold2 (fun acc x y -> max acc (abs (x - y))) 0.0 a b
+                Expect.isLessThan worst tolerance (sprintf "%A: same weights after 12 steps" precision)
+                Expect.floatClose { absolute = tolerance; relative = tolerance } (Array.last kernel.Losses) (Array.last plain.Losses) "same losses"
+                Expect.equal kernel.ValidationLosses.Length 3 "a validation loss per epoch"
+                Array.iter2 (fun x y -> Expect.floatClose { absolute = tolerance; relative = tolerance } x y "same validation losses") kernel.ValidationLosses plain.ValidationLosses
+                let frozen (n: Network) = Network.values n |> List.find (fun (name, _) -> name = "bias_ih_l0") |> snd
+                Expect.equal (frozen kernel.Network) (frozen net) "a frozen parameter stays as it was"
+                let masked (n: Network) =
+                    match Network.values n |> List.find (fun (name, _) -> name = "weight_hh_l0") |> snd with
+                    | ParameterValue.Matrix m -> m
+                    | _ -> failwith "weight_hh_l0 is a matrix"
+                let m = masked kernel.Network
+                for i in 0 .. m.Length - 1 do
+                    let unit = i % 10
+                    for j in 0 .. 9 do
+                        if j = unit || (unit + 2 * j) % 5 = 0 then Expect.equal (m[i][j]) 0.0 "masked and autapse weights stay zero"
+                Expect.notEqual a (flat net) "trained"
+        }
+
         test "fit: the fused and the autograd pass train to the same weights (float64, constraints, learnt h0, noise)" {
             let task = Tasks.flipFlop { FlipFlopConfig.defaults with Time = 20; PulseProbability = 0.2 }
             let data = TrainingData.Fresh(task, 64)

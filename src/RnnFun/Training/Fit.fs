@@ -172,6 +172,9 @@ type Trainer =
           Generator: torch.Generator
           /// The hand-written recurrence and the names of the weights (and the gru's b_hh) it computes with.
           Fused: (FusedRecurrence * string * string option) option
+          /// libtorch's fused LSTM, used instead of the hand-written pass for the built-in lstm when
+          /// no recurrent noise is drawn (the kernel takes x, not a drive the noise could join).
+          Kernel: LstmKernel option
           mutable StepsTaken: int }
 
     /// Optimiser steps taken so far.
@@ -184,6 +187,7 @@ type Trainer =
             t.LearntState |> Option.iter (fun h -> h.Dispose())
             t.Optimizer.Dispose()
             t.Generator.Dispose()
+            t.Kernel |> Option.iter (fun k -> (k :> IDisposable).Dispose())
 
 /// The outcome of training. Owns the returned network: dispose it.
 type FitResult =
@@ -380,6 +384,11 @@ module Training =
           Optimizer = torch.optim.Adam(optimised, config.LearningRate, 0.9, 0.999, 1e-8, config.WeightDecay, config.Amsgrad, false)
           Generator = new torch.Generator(uint64 (uint32 config.Seed))
           Fused = fused
+          Kernel =
+            match fused with
+            | Some (FusedRecurrence.Lstm, _, _) when config.RecurrentNoise = 0.0 ->
+                LstmKernel.tryCreate net.kind (net.parameters |> List.map (fun p -> p.Spec)) net.Sizes net.Precision.ScalarType
+            | _ -> None
           StepsTaken = 0 }
 
     /// The hand-written recurrence the trainer back-propagates through (`FusedBptt`: the built-in
@@ -387,6 +396,10 @@ module Training =
     /// without one, a step of one's own, `FusedBackward = false`).
     let handWrittenRecurrence (trainer: Trainer) : FusedRecurrence option =
         trainer.Fused |> Option.map (fun (r, _, _) -> r)
+
+    /// Whether the trainer runs libtorch's fused LSTM kernel (`LstmKernel`: the built-in lstm, no
+    /// recurrent noise) instead of the hand-written pass.
+    let usesLstmKernel (trainer: Trainer) : bool = trainer.Kernel.IsSome
 
     /// The loss of a batch (with noise and regularisation when training), and the fused unroll when
     /// it was used. Opens no scope.
@@ -407,23 +420,27 @@ module Training =
         // gradient) runs the hand-written forward pass too, time-major as well.
         let timeMajor = t.Fused.IsSome
         let turn (t: Tensor) = if timeMajor then t.transpose(0L, 1L) else t
-        let drive = kind.InputDrive w (turn x) // [batch; time; drive] or [time; batch; drive]
+        // Not formed for the lstm kernel, which projects x itself.
         let drive =
-            if training && config.RecurrentNoise > 0.0 then
-                let noise = torch.randn([| x.shape[0]; x.shape[1]; drive.shape[2] |], drive.dtype, generator = t.Generator) // [batch; time; drive]
-                drive + turn noise * (kind.NoiseGain * config.RecurrentNoise)
-            else drive
+            lazy
+                let drive = kind.InputDrive w (turn x) // [batch; time; drive] or [time; batch; drive]
+                if training && config.RecurrentNoise > 0.0 then
+                    let noise = torch.randn([| x.shape[0]; x.shape[1]; drive.shape[2] |], drive.dtype, generator = t.Generator) // [batch; time; drive]
+                    drive + turn noise * (kind.NoiseGain * config.RecurrentNoise)
+                else drive
         let fused =
-            match t.Fused with
-            | Some (recurrence, wRec, bRec) when training -> Some(FusedBptt.unrollWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive)
+            match t.Fused, t.Kernel with
+            | Some (recurrence, wRec, bRec), None when training -> Some(FusedBptt.unrollWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive.Value)
             | _ -> None
         let states =
             match fused, t.Fused with
             | Some u, _ -> u.States // [time; batch; state]
+            // libtorch's fused LSTM: h alone, [time; batch; H] (all the readout and the rates read).
+            | None, Some _ when t.Kernel.IsSome -> LstmKernel.run t.Kernel.Value w h0 (turn x)
             // A validation pass: Network.unroll's forward pass, a few in-place ops per step instead
             // of the kind's step with its tanh (8.4 against 10.1 ms for 256 trials at 64 units here).
-            | None, Some (recurrence, wRec, bRec) -> Recurrence.forwardWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive // [time; batch; state]
-            | None, None -> Network.unrollDrive kind w h0 drive // [batch; time; state]
+            | None, Some (recurrence, wRec, bRec) -> Recurrence.forwardWith recurrence w[wRec] (bRec |> Option.map (fun b -> w[b])) h0 drive.Value // [time; batch; state]
+            | None, None -> Network.unrollDrive kind w h0 drive.Value // [batch; time; state]
         let outputs = Network.readoutWith net w states // same layout as the states, [..; outputs]
         let loss = mse outputs (turn y) (mask |> Option.map turn)
         if not training then loss, fused
@@ -478,13 +495,19 @@ module Training =
         use _ = torch.NewDisposeScope()
         let x, y, mask = toTensors trainer.Source.Precision batch
         trainer.Optimizer.zero_grad ()
-        let loss, fused = lossOf trainer (Network.weights trainer.Working) x y mask true
+        trainer.Kernel |> Option.iter LstmKernel.zeroGradients
+        let w = Network.weights trainer.Working
+        let loss, fused = lossOf trainer w x y mask true
         let value = loss.ToDouble()
         if Double.IsNaN value || Double.IsInfinity value then StepOutcome.NotFinite value
         else
-            match fused with
-            | Some u -> FusedBptt.backward loss u
-            | None -> loss.backward ()
+            match fused, trainer.Kernel with
+            | Some u, _ -> FusedBptt.backward loss u
+            | None, Some kernel ->
+                // The graph kept: the effective weights' part of it carries the kernel's gradients on.
+                loss.backward (null, create_graph = false, retain_graph = true)
+                LstmKernel.pushGradients kernel w
+            | None, None -> loss.backward ()
             // A gradient whose global norm is not finite is not applied.
             if not (tryClipGradients trainer.Config.Clipping (trainer.Optimised |> Seq.cast<Tensor>)) then StepOutcome.NotFinite value
             else
