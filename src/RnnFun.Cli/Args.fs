@@ -5,6 +5,33 @@ module RnnFun.Cli.Args
 open Argu
 
 [<HelpFlags("--help", "-h")>]
+type CompareArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Task of name: string
+    | Data of path: string
+    | Trials of count: int
+    | Seed of seed: int
+    | Delays of count: int
+    | Rank of count: int
+    | With_Topology
+    | N_Init of count: int
+    | [<Mandatory>] Out of path: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | N_Init _ -> "with --with-topology: initial states of each fixed-point search, sampled from the model's trajectories (default 1024)."
+            | Model _ -> "a model file; give two or more (--model a.json --model b.json ...). Sizes and kinds may differ; inputs must match."
+            | Task _ -> "run every model on trials of this task (flipflop, integrator, sine, ...; default flipflop)."
+            | Data _ -> "run every model on the inputs of these trials instead (.npz with an array inputs, or a .npy of the inputs)."
+            | Trials _ -> "trials generated from --task (default 32)."
+            | Seed _ -> "seed of the task's trials, the fixed-point sampling and the topology runs (default 0)."
+            | Delays _ -> "delays of the embedding for the dynamical distance (default 5)."
+            | Rank _ -> "components kept of the delay-embedded states for the dynamical distance (default 10)."
+            | With_Topology -> "also find each model's fixed points and topology (under zero input) and compare the graphs."
+            | Out _ -> "the comparison file to write (rnnfun.comparison JSON)."
+
+[<HelpFlags("--help", "-h")>]
 type InfoArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
 
@@ -226,6 +253,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<ImportArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -238,3 +266,4 @@ type CliArgs =
             | Demo _ -> "train, analyse and report on a task, end to end."
             | Import _ -> "read a PyTorch state_dict (.pt, .safetensors) of nn.RNN/GRU/LSTM or pyrnn as a model file."
             | Export _ -> "write a model as a PyTorch state_dict (.pt, .safetensors) for nn.RNN/GRU/LSTM or pyrnn."
+            | Compare _ -> "distances between models on the same trials: SVCCA, Procrustes shape, dynamics and topology, with MDS."

@@ -497,4 +497,40 @@ let tests =
                 Expect.stringContains err "has 2 inputs per step but the model has 3" "says both sizes"
                 Expect.isFalse (File.Exists(Path.Combine(dir, "x.json"))) "nothing written")
         }
+        test "compare: distance matrices of three models with the topology; the file loads back; mistakes are one line" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-cli-" + Guid.NewGuid().ToString("N"))
+            try
+                Directory.CreateDirectory dir |> ignore
+                let save name kind units seed =
+                    let path = Path.Combine(dir, name)
+                    use net = Network.create kind { NetworkConfig.defaults with InputSize = 3; Units = units; OutputSize = 3; Seed = seed }
+                    ModelFile.save path net
+                    path
+                let a, b = save "a.json" Kinds.rnn 8 1L, save "b.json" Kinds.gru 6 2L
+                let out = Path.Combine(dir, "cmp.json")
+                let code, stdout, err = rnnfun [ "compare"; "-m"; a; "-m"; b; "-m"; a; "--trials"; "4"; "--rank"; "4"; "--with-topology"; "--n-init"; "64"; "--out"; out ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                for fragment in [ "compared 3 models on 4 trials"; "SVCCA distance"; "Procrustes shape distance"; "dynamical distance"; "isomorphic topologies: "; "a.json ~ a.json" ] do
+                    Expect.stringContains stdout fragment fragment
+                let c = ComparisonFile.load out
+                Expect.equal c.Names [| "a.json"; "b.json"; "a.json" |] "names"
+                Expect.isLessThan (c.Procrustes[0][2]) 1e-6 "a model and itself"
+                Expect.isGreaterThan (c.Procrustes[0][1]) 1e-3 "two models"
+                Expect.isTrue (c.Isomorphic[0][2]) "a topology is isomorphic to itself"
+                Expect.equal (c.Embeddings |> Map.keys |> List.ofSeq) [ "dynamics"; "procrustes"; "svcca"; "topology" ] "embeddings"
+                use wide = Network.create Kinds.rnn { NetworkConfig.defaults with InputSize = 2; Units = 4; OutputSize = 2 }
+                let widePath = Path.Combine(dir, "wide.json")
+                ModelFile.save widePath wide
+                for args, fragment in
+                    [ [ "compare"; "-m"; a; "--out"; out ], "at least two models"
+                      [ "compare"; "-m"; a; "-m"; widePath; "--out"; out ], "need the same inputs"
+                      [ "compare"; "-m"; a; "-m"; b; "--delays"; "0"; "--out"; out ], "--delays"
+                      [ "compare"; "-m"; a; "-m"; b; "--task"; "chess"; "--out"; out ], "--task" ] do
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "%A: exit code" args)
+                    Expect.isTrue (oneLine err) (sprintf "%A: one line, got %s" args err)
+                    Expect.stringContains err fragment (sprintf "%A: the sentence" args)
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
     ]
