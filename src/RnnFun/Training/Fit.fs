@@ -614,11 +614,22 @@ module Training =
                     | s -> scheduledRate config.LearningRate s epoch
                 setRate lr trainer
                 let batches = batchesOf epoch
+                // Fresh trials are drawn on another core while the step before runs (the task's
+                // generator is a pure function of its seed: the same batches, in the same order).
+                let prefetch = (match data with TrainingData.Fresh _ -> true | _ -> false) && Environment.ProcessorCount > 1
+                let mutable pending: Threading.Tasks.Task<Batch> option = None
+                let batchAt (k: int) =
+                    let batch =
+                        match pending with
+                        | Some t -> t.GetAwaiter().GetResult()
+                        | None -> batches[k] ()
+                    pending <- if prefetch && k + 1 < batches.Length then Some(Threading.Tasks.Task.Run(fun () -> batches[k + 1] ())) else None
+                    batch
                 let mutable sum = 0.0
                 let mutable count = 0
                 let mutable k = 0
                 while k < batches.Length && reason = StopReason.Completed do
-                    match stepUnchecked trainer (batches[k] ()) with
+                    match stepUnchecked trainer (batchAt k) with
                     | StepOutcome.NotFinite _ ->
                         reason <- StopReason.Diverged
                         stoppedAt <- epoch + 1
