@@ -43,6 +43,8 @@ let main argv =
             | Demo a -> DemoCommand.run a
             | Import a -> InteropCommands.runImport a
             | Export a -> InteropCommands.runExport a
+            | Continue a -> ContinueCommand.run a
+            | Lyapunov a -> LyapunovCommand.run a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message
