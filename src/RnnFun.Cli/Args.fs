@@ -235,10 +235,12 @@ type ReportArgs =
     | [<Mandatory>] Out of path: string
     | Png of dir: string
     | Allow_Foreign_Points
+    | Lyapunov
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Lyapunov -> "add Lyapunov spectra: the autonomous network's from zeros and, with --task, one per example trial (at most 8)."
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file."
             | Topology _ -> "its topology file."

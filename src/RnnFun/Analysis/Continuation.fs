@@ -431,6 +431,8 @@ module Continuation =
             Check.fail "step" (sprintf "expected 0 < min step <= step <= max step, got %g, %g, %g" config.MinStep config.Step config.MaxStep)
         if config.MaxSteps < 1 then Check.fail "max_steps" "expected at least 1"
         if not (config.Tolerance > 0.0) then Check.fail "tolerance" "expected a number > 0"
+        // One libtorch thread (one state at a time: small tensors), as the search's default.
+        use _ = LibtorchThreads.lease 1
         use net64 = Network.toPrecision Precision.Float64 net
         let m = Evaluator(net64, parameter)
         match parameter with

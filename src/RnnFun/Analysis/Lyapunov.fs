@@ -130,6 +130,8 @@ module Lyapunov =
                 Check.allFinite "inputs" (Seq.concat us)
                 us.Length, (fun t -> us[t])
         let averaged = total - config.Transient
+        // One libtorch thread: per step the matrices are small, and more threads only wait on each other.
+        use _ = LibtorchThreads.lease 1
         use net64 = Network.toPrecision Precision.Float64 net
         let kind = net64.Kind
         let chunk = chunkOf n
