@@ -202,6 +202,33 @@ let tests =
             Expect.floatClose { absolute = 1e-8; relative = 0.0 } folds[1].Parameter -bFold "upper fold"
         }
 
+        test "gru and lstm under an input: every branch point is a fixed point of Network.step, with FixedPoints.analyse's eigenvalues" {
+            for kind in [ Kinds.gru; Kinds.lstm ] do
+                use net = Network.create kind { NetworkConfig.defaults with InputSize = 2; Units = 4; OutputSize = 1; Seed = 3L; Precision = Precision.Float64 }
+                let n = Network.stateSize net
+                let c = { config -1.0 1.0 with InitialStates = Some(InitialStates.uniformBox 64 -0.5 0.5 n 0) }
+                let parameter = ContinuationParameter.Input([| 0.0; 0.3 |], [| 1.0; -1.0 |])
+                let r = Continuation.run c net parameter
+                Expect.isGreaterThanOrEqual r.Branches.Length 1 (sprintf "%s: a branch" kind.Name)
+                for b in r.Branches do
+                    for k in 0 .. max 1 (b.Parameter.Length / 5) .. b.Parameter.Length - 1 do
+                        let p = b.Parameter[k]
+                        let u = Continuation.inputAt parameter p
+                        use _ = torch.NewDisposeScope()
+                        let h = Arrays.toTensor Precision.Float64 [| 1L; int64 n |] b.States[k]
+                        let x = Arrays.toTensor Precision.Float64 [| 1L; 2L |] u
+                        let next = Arrays.ofTensor (Network.step net h x)
+                        Expect.isLessThan (maxAbsDiff next b.States[k]) 1e-9 (sprintf "%s: a fixed point at p = %g" kind.Name p)
+                        let point =
+                            { Id = 0; State = b.States[k]; Input = u; Q = 0.0; Speed = 0.0; Search = None; Eigenvalues = [||]; Linearisation = None
+                              UnstableModes = 0; Stable = false; Kind = FixedPointKind.Marginal; ContinuousEigenvalues = None }
+                        let analysed = FixedPoints.analyse 1e-3 net [| point |]
+                        let expected = analysed[0].Eigenvalues |> Array.map (fun l -> l.Magnitude)
+                        let actual = b.Eigenvalues[k] |> Array.map (fun l -> l.Magnitude)
+                        Expect.isLessThan (maxAbsDiff actual expected) 1e-9 (sprintf "%s: eigenvalue moduli at p = %g" kind.Name p)
+                        Expect.equal b.UnstableModes[k] analysed[0].UnstableModes "unstable modes"
+        }
+
         test "refuses a bad range, a zero direction, a wrong input size and a kind with nothing to scale" {
             use net = vanillaNet Kinds.rnn [| [| 1.0 |] |] [| [| 0.0 |] |] [| 0.0 |]
             let arg, _ = expectInvalid (fun () -> Continuation.run (config 1.0 1.0) net (ContinuationParameter.RecurrentScale [| 0.0 |])) "empty range"
@@ -212,5 +239,14 @@ let tests =
             Expect.equal arg "input" "input"
             let arg, _ = expectInvalid (fun () -> Continuation.inputComponent [| 0.0 |] 3) "index"
             Expect.equal arg "input" "index"
+            let free =
+                { Kinds.rnn with
+                    Name = "free-recurrent"
+                    HandWritten = None
+                    Parameters = fun sizes -> Kinds.vanillaParameters sizes |> List.map (fun p -> if p.Role = Role.Recurrent then { p with Role = Role.Free } else p) }
+            use freeNet = vanillaNet free [| [| 1.0 |] |] [| [| 0.0 |] |] [| 0.0 |]
+            let arg, problem = expectInvalid (fun () -> Continuation.run (config 0.5 1.5) freeNet (ContinuationParameter.RecurrentScale [| 0.0 |])) "nothing to scale"
+            Expect.equal arg "parameter" "parameter"
+            Expect.stringContains problem "free-recurrent" "names the kind"
         }
     ]

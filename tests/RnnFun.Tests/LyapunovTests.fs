@@ -4,6 +4,7 @@ open System
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open TorchSharp
 open RnnFun
 open RnnFun.Tests.ContinuationTests
 
@@ -41,7 +42,9 @@ let tests =
             let s = Lyapunov.spectrum cfg net (LyapunovInput.Constant [| 0.0 |]) [| 0.9; -0.8; 0.7 |]
             let expected = log (2.0 * (1.0 - a * a))
             close 1e-8 expected (log 0.1663720878) "the closed form (the issue gives 10 digits)"
-            for l in s.Exponents do close 1e-8 l -1.793529 "ln 0.1663720878 = -1.793529"
+            for l in s.Exponents do
+                close 1e-10 l expected "ln(2 (1 - a*^2))"
+                close 1e-6 l -1.793529 "ln 0.1663720878 = -1.793529 (six decimals)"
             for x in s.FinalState do close 1e-9 (abs x) a "at a corner"
         }
 
@@ -80,6 +83,30 @@ let tests =
             let trials = Lyapunov.ofTrials c net [| us; Array.rev us |] [| 0.2 |]
             Expect.equal trials.Spectra.Length 2 "two trials"
             close 1e-12 trials.Mean[0] ((trials.Spectra[0].Exponents[0] + trials.Spectra[1].Exponents[0]) / 2.0) "mean of the trials"
+        }
+
+        test "gru and lstm: the exponents' sum is the mean of log |det J_t| along the trajectory (Jacobian.atStates, Network.step)" {
+            for kind in [ Kinds.gru; Kinds.lstm ] do
+                use net = Network.create kind { NetworkConfig.defaults with InputSize = 2; Units = 5; OutputSize = 1; Seed = 11L; Precision = Precision.Float64 }
+                let n = Network.stateSize net
+                let random = Random(5)
+                let us = Array.init 80 (fun _ -> [| random.NextDouble() - 0.5; random.NextDouble() - 0.5 |])
+                let h0 = Array.init n (fun i -> 0.1 * float (i % 3))
+                let c = { cfg with Transient = 10 }
+                let s = Lyapunov.spectrum c net (LyapunovInput.Sequence us) h0
+                Expect.equal s.Exponents.Length n (sprintf "%s: one exponent per state value" kind.Name)
+                // Independently: the states by Network.step, log |det J| by LU of each Jacobian.
+                let mutable h = h0
+                let mutable sum = 0.0
+                for t in 0 .. us.Length - 1 do
+                    use _ = torch.NewDisposeScope()
+                    if t >= c.Transient then
+                        let j = (Jacobian.atStates net [| h |] [| us[t] |])[0]
+                        let det = torch.linalg.det(Arrays.matrixToTensor Precision.Float64 j).item<float>()
+                        sum <- sum + log (abs det)
+                    h <- Arrays.ofTensor (Network.step net (Arrays.toTensor Precision.Float64 [| 1L; int64 n |] h) (Arrays.toTensor Precision.Float64 [| 1L; 2L |] us[t]))
+                close 1e-8 (Array.sum s.Exponents) (sum / float s.Steps) (sprintf "%s: sum = mean log |det J|" kind.Name)
+                Expect.isLessThan (maxAbsDiff s.FinalState h) 1e-10 (sprintf "%s: the same trajectory" kind.Name)
         }
 
         test "Kaplan-Yorke: (0.5, 0, -1, -2) gives 2.5; all negative 0; sum never negative the count" {
