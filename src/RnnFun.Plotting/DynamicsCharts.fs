@@ -52,8 +52,8 @@ module DynamicsCharts =
                 with InvalidArgument _ -> Array.init n (fun i -> if i = 0 then 1.0 else 0.0)
 
     /// The bifurcation diagram: the parameter against the states projected on `projection` ([state];
-    /// empty: `projectionOf`), stable stretches solid and unstable ones dashed, the located
-    /// bifurcations as markers.
+    /// empty: `projectionOf`), stable stretches (every |lambda| < 1) solid and the others dashed, the
+    /// located bifurcations as markers.
     let bifurcationDiagram (result: ContinuationResult) (projection: float[]) (parameterName: string) : GenericChart =
         let chartTitle = "Bifurcation diagram: fixed points as the parameter varies (solid: stable, dashed: unstable)"
         if result.Branches.Length = 0 then Charts.noData chartTitle "no branches"
@@ -65,12 +65,15 @@ module DynamicsCharts =
             let stretches =
                 [ for b in result.Branches do
                       // Runs of equal stability; each run shares its end point with the next.
+                      // Stable here is every |lambda| < 1, without the classification's tolerance, so that
+                      // the points next to a bifurcation take the side they are on.
                       let n = b.Parameter.Length
+                      let stableAt k = b.Eigenvalues[k] |> Array.forall (fun l -> l.Magnitude < 1.0)
                       let mutable start = 0
                       for k in 1 .. n do
-                          if k = n || b.Stable[k] <> b.Stable[start] then
+                          if k = n || stableAt k <> stableAt start then
                               let stop = min k (n - 1)
-                              let stable = b.Stable[start]
+                              let stable = stableAt start
                               let name = if stable then "stable" else "unstable"
                               let xs = b.Parameter[start..stop]
                               let ys = b.States[start..stop] |> Array.map project
