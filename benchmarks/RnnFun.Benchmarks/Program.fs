@@ -10,6 +10,8 @@
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
 ///   --preset-md PATH     with --quick: also write the preset-path section (markdown) alone to PATH
 ///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
+///   --dynamics [N STEPS] a Lyapunov spectrum of an N-unit network over STEPS steps (default 64,
+///                        1000) against the trajectory alone, and a continuation (then exits)
 module RnnFun.Benchmarks.Program
 
 open System
@@ -27,6 +29,12 @@ let main argv =
     | "--memory-probe" :: what :: t :: b :: n :: [] ->
         // Child mode of the memory section: prints the extra peak bytes on the last line.
         printfn "%d" (Workloads.memoryProbe what (int t) (int b) (int n))
+        exit 0
+    | [ "--dynamics" ] ->
+        Dynamics.run 64 1000
+        exit 0
+    | "--dynamics" :: n :: steps :: [] ->
+        Dynamics.run (int n) (int steps)
         exit 0
     | "--profile-preset" :: n :: [] ->
         // Where the preset path's extra time per step goes (clipping, validation, fresh data; one thread).

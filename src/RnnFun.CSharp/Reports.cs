@@ -18,6 +18,8 @@ public static class Reports
     /// <param name="fixedPoints">A fixed-point search: table, state space, eigenvalues.</param>
     /// <param name="topology">The fixed points' topology graph.</param>
     /// <param name="title">The page title.</param>
+    /// <param name="continuation">A continuation: a section with its bifurcations, diagram and eigenvalues (shown only when given).</param>
+    /// <param name="lyapunov">Lyapunov spectra: a section with their table and figure (shown only when given).</param>
     /// <returns>The HTML document.</returns>
     public static string ToHtml(
         RnnNetwork? network = null,
@@ -25,8 +27,10 @@ public static class Reports
         TaskBatch? trials = null,
         FixedPointSearch? fixedPoints = null,
         TopologyGraph? topology = null,
-        string title = "RnnFun report") =>
-        Interop.Call(() => Plot.Report.html(Inputs(network, training, trials, fixedPoints, topology, title)));
+        string title = "RnnFun report",
+        ContinuationResultInfo? continuation = null,
+        IReadOnlyList<LyapunovSpectrumInfo>? lyapunov = null) =>
+        Interop.Call(() => Plot.Report.html(Inputs(network, training, trials, fixedPoints, topology, title, continuation, lyapunov)));
 
     /// <summary>Writes the report to a file, atomically (the previous file stays intact on failure).</summary>
     /// <param name="path">The HTML file to write.</param>
@@ -36,6 +40,8 @@ public static class Reports
     /// <param name="fixedPoints">A fixed-point search.</param>
     /// <param name="topology">The fixed points' topology graph.</param>
     /// <param name="title">The page title.</param>
+    /// <param name="continuation">A continuation (a section shown only when given).</param>
+    /// <param name="lyapunov">Lyapunov spectra (a section shown only when given).</param>
     public static void Save(
         string path,
         RnnNetwork? network = null,
@@ -43,11 +49,14 @@ public static class Reports
         TaskBatch? trials = null,
         FixedPointSearch? fixedPoints = null,
         TopologyGraph? topology = null,
-        string title = "RnnFun report") =>
-        Interop.Call(() => Plot.Report.save(path, Inputs(network, training, trials, fixedPoints, topology, title)));
+        string title = "RnnFun report",
+        ContinuationResultInfo? continuation = null,
+        IReadOnlyList<LyapunovSpectrumInfo>? lyapunov = null) =>
+        Interop.Call(() => Plot.Report.save(path, Inputs(network, training, trials, fixedPoints, topology, title, continuation, lyapunov)));
 
     private static Plot.ReportInputs Inputs(
-        RnnNetwork? network, TrainingResult? training, TaskBatch? trials, FixedPointSearch? fixedPoints, TopologyGraph? topology, string title)
+        RnnNetwork? network, TrainingResult? training, TaskBatch? trials, FixedPointSearch? fixedPoints, TopologyGraph? topology, string title,
+        ContinuationResultInfo? continuation, IReadOnlyList<LyapunovSpectrumInfo>? lyapunov)
     {
         var d = Plot.ReportInputs.empty;
         var net = network?.Inner ?? training?.Network.Inner;
@@ -81,6 +90,10 @@ public static class Reports
             d.VarianceThreshold,
             points,
             Interop.OfObj(topology?.Inner),
-            d.Notes);
+            d.Notes,
+            continuation is null ? d.Continuation : FSharpOption<Tuple<Core.ContinuationResult, string>>.Some(Tuple.Create(continuation.Inner, "parameter")),
+            lyapunov is null
+                ? d.Lyapunov
+                : FSharpOption<Tuple<string, Core.LyapunovSpectrum>[]>.Some(lyapunov.Select((s, i) => Tuple.Create($"condition {i + 1}", s.ToCore())).ToArray()));
     }
 }

@@ -40,6 +40,82 @@ type InfoArgs =
             match a with
             | Model _ -> "the model file (rnnfun.model JSON) to describe."
 
+// The verbs added last are declared first, so that the other verbs' cases of the same names
+// (declared after them) keep their unqualified names in the commands.
+[<HelpFlags("--help", "-h")>]
+type ContinueArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Input_Index of index: int
+    | Direction of values: string
+    | Recurrent_Scale
+    | [<Mandatory>] From of value: float
+    | [<Mandatory>] To of value: float
+    | Inputs of values: string
+    | Step of length: float
+    | Max_Step of length: float
+    | Max_Steps of count: int
+    | Box of range: string
+    | N_Init of count: int
+    | No_Switch
+    | Seed of seed: int
+    | [<Mandatory>] Out of path: string
+    | Report of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Input_Index _ -> "vary input I (from 0): its value runs from --from to --to, the other inputs stay at --inputs."
+            | Direction _ -> "vary the input along this direction, comma-separated (a context input): --inputs + p * DIRECTION."
+            | Recurrent_Scale -> "vary a scale p on the recurrent weights (W_rec, or a gated cell's weight_hh), under the constant input --inputs."
+            | From _ -> "the parameter at the start, where the fixed points are searched for and the branches start."
+            | To _ -> "the parameter at the other end."
+            | Inputs _ -> "the constant input (or the base input of --input-index/--direction), comma-separated (zeros by default)."
+            | Step _ -> "first arclength step (default 0.02)."
+            | Max_Step _ -> "largest arclength step (default 0.1)."
+            | Max_Steps _ -> "steps per branch at most (default 2000)."
+            | Box _ -> "initial states of the search at --from, uniform in [LO, HI]^N (default -1,1)."
+            | N_Init _ -> "number of initial states of the search (default 256)."
+            | No_Switch -> "do not trace the second branch through a pitchfork or transcritical point."
+            | Seed _ -> "seed of the initial states (default 0)."
+            | Out _ -> "continuation file to write (rnnfun.continuation JSON)."
+            | Report _ -> "also write an HTML report with the bifurcation diagram and the eigenvalues along the branches."
+            | Quiet -> "print only the summary line."
+
+[<HelpFlags("--help", "-h")>]
+type LyapunovArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Inputs of values: string
+    | Task of name: string
+    | Data of path: string
+    | [<CustomCommandLine("--trials")>] Trial_Count of count: int
+    | Steps of count: int
+    | Transient of count: int
+    | Exponents of count: int
+    | Initial_State of values: string
+    | Seed of seed: int
+    | [<Mandatory>] Out of path: string
+    | Report of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Inputs _ -> "a constant input, comma-separated (zeros by default: the autonomous network); several constant inputs separated by ';' give one spectrum each."
+            | Task _ -> "input-conditioned spectra: one per trial of this task's inputs (flipflop, integrator, ...), instead of a constant input."
+            | Data _ -> "input-conditioned spectra: one per trial of a .npz file's inputs [trials; time; inputs] (each trial's length when it has lengths)."
+            | Trial_Count _ -> "with --task or --data: at most this many trials (default 8)."
+            | Steps _ -> "steps averaged over under a constant input (default 1000)."
+            | Transient _ -> "steps run first and left out of the average (default 200; with --task or --data, 0)."
+            | Exponents _ -> "the largest K exponents only (default: all)."
+            | Initial_State _ -> "the state the trajectories start from, comma-separated (zeros by default)."
+            | Seed _ -> "seed of the task's trials and of the initial frame (default 0)."
+            | Out _ -> "Lyapunov file to write (rnnfun.lyapunov JSON)."
+            | Report _ -> "also write an HTML report with the spectra."
+            | Quiet -> "print only the summary line."
+
 [<HelpFlags("--help", "-h")>]
 type DemoArgs =
     | Out of dir: string
@@ -186,10 +262,12 @@ type ReportArgs =
     | [<Mandatory>] Out of path: string
     | Png of dir: string
     | Allow_Foreign_Points
+    | Lyapunov
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Lyapunov -> "add Lyapunov spectra: the autonomous network's from zeros and, with --task, one per example trial (at most 8)."
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file."
             | Topology _ -> "its topology file."
@@ -254,6 +332,8 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<ImportArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
+    | [<CliPrefix(CliPrefix.None)>] Continue of ParseResults<ContinueArgs>
+    | [<CliPrefix(CliPrefix.None)>] Lyapunov of ParseResults<LyapunovArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -267,3 +347,5 @@ type CliArgs =
             | Import _ -> "read a PyTorch state_dict (.pt, .safetensors) of nn.RNN/GRU/LSTM or pyrnn as a model file."
             | Export _ -> "write a model as a PyTorch state_dict (.pt, .safetensors) for nn.RNN/GRU/LSTM or pyrnn."
             | Compare _ -> "distances between models on the same trials: SVCCA, Procrustes shape, dynamics and topology, with MDS."
+            | Continue _ -> "trace fixed points as an input or a scale on the recurrent weights varies, and locate bifurcations."
+            | Lyapunov _ -> "the Lyapunov spectrum and Kaplan-Yorke dimension, autonomous, under constant inputs or a task's trials."

@@ -44,6 +44,8 @@ let main argv =
             | Import a -> InteropCommands.runImport a
             | Export a -> InteropCommands.runExport a
             | Compare a -> CompareCommand.run a
+            | Continue a -> ContinueCommand.run a
+            | Lyapunov a -> LyapunovCommand.run a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message

@@ -43,7 +43,12 @@ type ReportInputs =
       FixedPoints: FixedPoint[] option
       Topology: Topology option
       /// Extra rows for the configuration section (task, seeds, command line...): (name, value).
-      Notes: (string * string) list }
+      Notes: (string * string) list
+      /// A continuation (`Continuation.run`) and the parameter's name: its section is shown only when given.
+      Continuation: (ContinuationResult * string) option
+      /// Lyapunov spectra (`Lyapunov.spectrum`, `Lyapunov.ofTrials`) with a label each: their section
+      /// is shown only when given.
+      Lyapunov: (string * LyapunovSpectrum)[] option }
 
     /// Nothing given: every section says its input is missing.
     static member empty =
@@ -62,7 +67,9 @@ type ReportInputs =
           VarianceThreshold = Pca.defaultVarianceThreshold
           FixedPoints = None
           Topology = None
-          Notes = [] }
+          Notes = []
+          Continuation = None
+          Lyapunov = None }
 
 /// One self-contained HTML report (plotly.js embedded once, inline CSS, no external URL) of a
 /// model, its training and its analysis.
@@ -77,6 +84,9 @@ module Report =
           "Dimensionality"
           "Fixed points"
           "Topology" ]
+
+    /// The headings of the sections shown only when their input is given, after the others.
+    let optionalSectionTitles = [ "Continuation and bifurcations"; "Lyapunov spectrum" ]
 
     /// The plotly.js that Plotly.NET embeds (its `PlotlyJSReference.Full`), read once from the
     /// Plotly.NET assembly's resources.
@@ -408,6 +418,46 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                      | None -> ""
                  summary + figure (Charts.topology t topologyPca points) + layered
              | None -> missing "No topology was given.")
+
+        // 8. Continuation (only when given)
+        match inputs.Continuation with
+        | Some (r, parameterName) ->
+            let rows =
+                r.Events
+                |> Array.map (fun e ->
+                    [ Continuation.kindName e.Kind
+                      string e.Branch
+                      invariant e.Parameter
+                      encode (sprintf "%s%+.4gi" (invariant e.Eigenvalue.Real) e.Eigenvalue.Imaginary)
+                      string e.Crossing ])
+                |> List.ofArray
+            let body =
+                note (sprintf "%d branches from %d fixed points at %s = %s, traced to %s; %d bifurcations located." r.Branches.Length r.StartPoints parameterName (invariant r.Start) (invariant r.End) r.Events.Length)
+                + (if rows.IsEmpty then "" else table [ "bifurcation"; "branch"; parameterName; "eigenvalue"; "crossing" ] rows)
+                + figure (DynamicsCharts.bifurcationDiagram r [||] parameterName)
+                + figure (DynamicsCharts.eigenvaluesAlongBranches r 4 parameterName)
+            section optionalSectionTitles[0] body
+        | None -> ()
+
+        // 9. Lyapunov spectra (only when given)
+        match inputs.Lyapunov with
+        | Some spectra when spectra.Length > 0 ->
+            let rows =
+                spectra
+                |> Array.truncate 50
+                |> Array.map (fun (label, s) ->
+                    [ encode label
+                      string s.Steps
+                      invariant s.Exponents[0]
+                      invariant (Array.sum s.Exponents)
+                      invariant s.KaplanYorke ])
+                |> List.ofArray
+            let body =
+                note "Exponents per step (natural log), by QR re-orthonormalisation along each trajectory; the largest above 0 means nearby trajectories separate (chaos), all below 0 a contracting flow."
+                + table [ "condition"; "steps"; "largest"; "sum"; "Kaplan-Yorke" ] rows
+                + figure (DynamicsCharts.lyapunovSpectra (spectra |> Array.map fst) (spectra |> Array.map snd))
+            section optionalSectionTitles[1] body
+        | _ -> ()
 
         let sb = StringBuilder(4_000_000)
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n") |> ignore

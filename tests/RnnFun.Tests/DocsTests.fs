@@ -114,7 +114,7 @@ let private figureTests =
                     Expect.isTrue (sameToShownDigits row[3] best) (sprintf "docs/training.md: %s seed 0's best validation MSE is %s, the run's %g" task row[3] best)
                 // analysis.md: the fixed-points and topology commands on the flip-flop trained above,
                 // each run as the doc's own command line.
-                for command in [ "$ rnnfun fixed-points "; "$ rnnfun topology " ] do
+                for command in [ "$ rnnfun fixed-points "; "$ rnnfun topology "; "$ rnnfun lyapunov " ] do
                     let at = analysis.IndexOf command
                     Expect.isGreaterThanOrEqual at 0 (sprintf "docs/analysis.md shows `%s`" command)
                     let block = analysis.Substring(at, analysis.IndexOf("\n```", at) + 1 - at)

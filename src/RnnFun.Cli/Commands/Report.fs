@@ -76,6 +76,22 @@ let run (args: ParseResults<ReportArgs>) =
             run.Outputs, Some run.States
         | None -> [||], None
     let log = args.TryGetResult Training_Log |> Option.map (TrainingLogFile.load >> TrainingLog.ofRecord)
+    // The autonomous spectrum, and one per example trial (input-conditioned) when a task is given.
+    let spectra =
+        if not (args.Contains ReportArgs.Lyapunov) then None
+        else
+            let n = Network.stateSize net
+            let autonomous = Lyapunov.spectrum LyapunovConfig.defaults net (LyapunovInput.Constant(Array.zeroCreate net.Sizes.Inputs)) (Array.zeroCreate n)
+            let perTrial =
+                match batch with
+                | Some b ->
+                    let trials =
+                        Array.init (min 8 b.Trials) (fun k ->
+                            Array.init b.Time (fun t -> Array.init b.InputSize (fun i -> float b.Inputs[(k * b.Time + t) * b.InputSize + i])))
+                    let r = Lyapunov.ofTrials { LyapunovConfig.defaults with Transient = 0 } net trials (Array.zeroCreate n)
+                    r.Spectra |> Array.mapi (fun k s -> sprintf "trial %d" (k + 1), s)
+                | None -> [||]
+            Some(Array.append [| "autonomous (zero input)", autonomous |] perTrial)
     let inputs =
         { ReportInputs.empty with
             Title = sprintf "RnnFun report: %s" (IO.Path.GetFileName modelPath)
@@ -86,6 +102,7 @@ let run (args: ParseResults<ReportArgs>) =
             States = states
             FixedPoints = points
             Topology = topology
+            Lyapunov = spectra
             Notes = [ "model", IO.Path.GetFullPath modelPath ] }
     RnnFun.Plotting.Report.save out inputs
     printfn "wrote %s" (IO.Path.GetFullPath out)

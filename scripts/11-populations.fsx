@@ -1,13 +1,13 @@
 #!/usr/bin/env -S dotnet fsi
-// 09 - Populations: train rnn, gru and lstm networks (several seeds each) on the same 3-bit flip-flop
+// 11 - Populations: train rnn, gru and lstm networks (several seeds each) on the same 3-bit flip-flop
 // and compare them: SVCCA and Procrustes distances (geometry), the dynamical distance, and their
 // fixed-point topologies (Maheswaranathan et al. 2019: is the topology more alike across
 // architectures than the geometry?).
 //
-//     dotnet fsi scripts/09-populations.fsx            (RNNFUN_QUICK=1 for a smaller run)
+//     dotnet fsi scripts/11-populations.fsx            (RNNFUN_QUICK=1 for a smaller run)
 //
 // Prints the distance matrices, the mean distance within a kind and between kinds for each metric,
-// and which pairs of networks have isomorphic topologies. Output: output/09-populations.json
+// and which pairs of networks have isomorphic topologies. Output: output/11-populations.json
 // (an rnnfun.comparison file).
 
 #load "_references.fsx"
@@ -53,7 +53,7 @@ let main () =
     let trajectories = members |> List.map (fun (_, _, r) -> Similarity.trajectoriesOf r.Network x) |> Array.ofList
     let topologies = members |> List.map (fun (_, _, r) -> r.Analysis.Topology.Value) |> Array.ofList
     let c = Similarity.compare DynamicsConfig.defaults names trajectories (Some topologies)
-    ComparisonFile.save (Script.output "09-populations.json") c
+    ComparisonFile.save (Script.output "11-populations.json") c
     let kindOf i = let k, _, _ = members[i] in k
     let k = names.Length
     let table (title: string) (m: float[][]) =
