@@ -32,7 +32,14 @@ type Linearisation =
     { /// [state][state], J[i][j] = dF_i/dh_j.
       Jacobian: float[][]
       /// Right eigenvectors, one per eigenvalue (same order), each [state].
-      Eigenvectors: Complex[][] }
+      Eigenvectors: Complex[][]
+      /// Left eigenvectors l_i (l_i' J = lambda_i l_i'), one per eigenvalue (same order), each
+      /// [state], normalised so that l_i' r_j = 1 for i = j and 0 otherwise (the rows of the inverse
+      /// of the right eigenvectors' matrix; no complex conjugate). Empty when not computed.
+      LeftEigenvectors: Complex[][]
+      /// [state][inputs], B[i][j] = dF_i/du_j at the point: the input matrix of the linearisation
+      /// x' - x* = J (x - x*) + B (u - u*). Empty when not computed.
+      InputJacobian: float[][] }
 
 /// A fixed (or slow) point, as plain data. What a point lacks is absent by type: `Search` for a
 /// point read from a file, `Linearisation` until it is computed.
@@ -145,6 +152,8 @@ type FixedPointConfig =
       OutlierDistanceScale: float option
       /// Deflation after the search, to find points no initial state reached; None: none.
       Deflation: DeflationConfig option
+      /// Interval-Newton certificates for the points found (`FixedPointResult.Certificates`); None: none.
+      Certify: CertificateConfig option
       /// Report points with TolQ <= q < SlowTolQ apart, as slow points. For a kind with a
       /// `FixedPointResidual`, Adam then descends q of the map itself (whose minima slow points are)
       /// rather than the residual's, which can change which fixed points the states reach.
@@ -172,6 +181,7 @@ type FixedPointConfig =
           ChordIterations = 8
           OutlierDistanceScale = Some 10.0
           Deflation = Some DeflationConfig.defaults
+          Certify = None
           IncludeSlowPoints = false
           SlowTolQ = 1e-6
           EigenTolerance = 1e-3
@@ -190,7 +200,9 @@ type SearchTimings =
       /// Phase 4.
       Deflation: TimeSpan
       /// Jacobians and eigen-decompositions of the points (and slow points).
-      Linearisation: TimeSpan }
+      Linearisation: TimeSpan
+      /// Certificates (`FixedPointConfig.Certify`).
+      Certificates: TimeSpan }
 
 /// The outcome of a search: unique fixed points, slow points if asked, and the accounting.
 type FixedPointResult =
@@ -209,7 +221,10 @@ type FixedPointResult =
       /// States that ended above TolQ (slow points among them).
       NotConverged: int
       Elapsed: TimeSpan
-      Timings: SearchTimings }
+      Timings: SearchTimings
+      /// One per fixed point, in the order of `FixedPoints`, when `FixedPointConfig.Certify` asks;
+      /// empty otherwise.
+      Certificates: Certificate[] }
 
 /// Initial states for the search, as plain data.
 [<RequireQualifiedAccess>]
@@ -287,7 +302,7 @@ module FixedPoints =
     /// Eigen-decomposition of Jacobians [k; n; n] (float64): per matrix, eigenvalues sorted by
     /// modulus descending and the matching right eigenvectors. LAPACK solves one matrix at a time, so
     /// the matrices are shared out over `workers` threads (each with its own dispose scope).
-    let private eigen (workers: int) (jacobians: Tensor) : (Complex[] * Complex[][])[] =
+    let private eigen (workers: int) (jacobians: Tensor) : (Complex[] * Complex[][] * Complex[][])[] =
         let k, n = int jacobians.shape[0], int jacobians.shape[1]
         let decompose (first: int, count: int) =
             use _ = torch.NewDisposeScope()
@@ -297,12 +312,20 @@ module FixedPoints =
             let im (t: Tensor) = Arrays.ofTensor (torch.imag t)
             let vr, vi = re values, im values
             let er, ei = re vectors, im vectors
+            // Left eigenvectors: the rows of V^-1 (l_i' r_j = delta_ij). A defective (singular) V
+            // has no such basis: its pseudo-inverse gives the nearest rows.
+            let inverse =
+                try torch.linalg.inv vectors
+                with _ -> torch.linalg.pinv vectors // [count; n; n] complex
+            let lr, li = re inverse, im inverse
             Array.init count (fun b ->
                 let lambdas = Array.init n (fun i -> Complex(vr[b * n + i], vi[b * n + i]))
                 // Column i of V is the eigenvector of lambda_i.
                 let vector i = Array.init n (fun r -> Complex(er[(b * n + r) * n + i], ei[(b * n + r) * n + i]))
                 let order = Array.init n id |> Array.sortBy (fun i -> -lambdas[i].Magnitude, -lambdas[i].Imaginary)
-                order |> Array.map (fun i -> lambdas[i]), order |> Array.map vector)
+                // Row i of V^-1 is the left eigenvector of lambda_i.
+                let left i = Array.init n (fun c -> Complex(lr[(b * n + i) * n + c], li[(b * n + i) * n + c]))
+                order |> Array.map (fun i -> lambdas[i]), order |> Array.map vector, order |> Array.map left)
         let workers = max 1 (min k workers)
         if k = 0 then [||]
         elif workers = 1 then decompose (0, k)
@@ -341,12 +364,13 @@ module FixedPoints =
             let n = Network.stateSize net
             let jt = Arrays.toTensor Precision.Float64 [| int64 points.Length; int64 n; int64 n |] (jac |> Array.collect Array.concat)
             let decomposed = eigen workers jt
+            let inputJac = Jacobian.inputAtStates net64 (points |> Array.map (fun p -> p.State)) (points |> Array.map (fun p -> p.Input))
             let alpha = net.Kind.TimeScale
             Array.mapi2
-                (fun i (p: FixedPoint) (values: Complex[], vectors: Complex[][]) ->
+                (fun i (p: FixedPoint) (values: Complex[], vectors: Complex[][], left: Complex[][]) ->
                     let unstable, stable, kind = classify tolerance values
                     { p with
-                        Linearisation = Some { Jacobian = jac[i]; Eigenvectors = vectors }
+                        Linearisation = Some { Jacobian = jac[i]; Eigenvectors = vectors; LeftEigenvectors = left; InputJacobian = inputJac[i] }
                         Eigenvalues = values
                         UnstableModes = unstable
                         Stable = stable
@@ -1186,6 +1210,11 @@ module FixedPoints =
                             bestDistance <- d2
                     best)
         let linearisationTime = lap ()
+        let certificates =
+            match config.Certify with
+            | Some c -> Certificates.ofStates c net (analysed |> Array.map (fun p -> p.State)) (analysed |> Array.map (fun p -> p.Input))
+            | None -> [||]
+        let certificateTime = lap ()
         let elapsed = stopwatch.Elapsed
         { FixedPoints = analysed
           PointOfState = pointOfState
@@ -1202,7 +1231,9 @@ module FixedPoints =
               Newton = newtonTime
               Uniqueness = uniquenessTime
               Deflation = deflationTime
-              Linearisation = linearisationTime } }
+              Linearisation = linearisationTime
+              Certificates = certificateTime }
+          Certificates = certificates }
 
     /// The points with `Q` and `Speed` recomputed under `net` (in float64), everything else kept: a
     /// point read from a file carries the q of the model it was found for, which says nothing about
@@ -1226,3 +1257,8 @@ module FixedPoints =
             let u = Arrays.matrixToTensor Precision.Float64 (points |> Array.map (fun p -> p.Input)) // [k; inputs]
             let q = Arrays.ofTensor (qOf net64.Kind w x (net64.Kind.InputDrive w u)) // [k]
             points |> Array.mapi (fun i p -> { p with Q = q[i]; Speed = sqrt (2.0 * q[i]) })
+
+    /// A certificate per point (`Certificates.ofStates` on their states and inputs), in their order.
+    let certify (config: CertificateConfig) (net: Network) (points: FixedPoint[]) : Certificate[] =
+        if isNull points || points.Length = 0 then [||]
+        else Certificates.ofStates config net (points |> Array.map (fun p -> p.State)) (points |> Array.map (fun p -> p.Input))
