@@ -121,6 +121,9 @@ public sealed class FixedPointOptions
     /// <summary>Deflation starts per round, midpoints of pairs of known points (default 64).</summary>
     public int DeflationStarts { get; init; } = Core.DeflationConfig.defaults.MaxStarts;
 
+    /// <summary>Deflation also starts at each new point plus or minus this along each axis, so that a search that found one point alone goes on from it (default 0: midpoints between points only).</summary>
+    public double DeflationNeighbourhood { get; init; } = Core.DeflationConfig.defaults.Neighbourhood;
+
     /// <summary>Deflated Newton iterations per round (default 10).</summary>
     public int DeflationIterations { get; init; } = Core.DeflationConfig.defaults.Iterations;
 
@@ -161,7 +164,7 @@ public sealed class FixedPointOptions
             NewtonIterations, SharedJacobianRadius, ChordIterations,
             Interop.OfNullable(OutlierDistanceScale),
             Deflation
-                ? Interop.Some(new Core.DeflationConfig(DeflationRounds, DeflationStarts, DeflationIterations, Core.DeflationConfig.defaults.Power, Core.DeflationConfig.defaults.Shift))
+                ? Interop.Some(new Core.DeflationConfig(DeflationRounds, DeflationStarts, DeflationIterations, Core.DeflationConfig.defaults.Power, Core.DeflationConfig.defaults.Shift, DeflationNeighbourhood))
                 : FSharpOption<Core.DeflationConfig>.None,
             IncludeSlowPoints, SlowTolQ, EigenTolerance,
             Interop.Precision(Float64), Interop.OfNullable(Threads),

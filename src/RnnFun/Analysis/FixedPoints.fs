@@ -112,9 +112,17 @@ type DeflationConfig =
       Iterations: int
       /// The operator m(x) = prod_j (1 / ||x - x_j||^Power + Shift).
       Power: float
-      Shift: float }
+      Shift: float
+      /// Also start at each new point +- this along each coordinate axis (2 n starts a point, within
+      /// `MaxStarts` together with the midpoints), so that a search that found one point alone goes
+      /// on from it; 0: midpoints only.
+      Neighbourhood: float }
 
-    static member defaults = { MaxRounds = 3; MaxStarts = 64; Iterations = 10; Power = 2.0; Shift = 1.0 }
+    static member defaults = { MaxRounds = 3; MaxStarts = 64; Iterations = 10; Power = 2.0; Shift = 1.0; Neighbourhood = 0.0 }
+
+    /// For a search that must find every point from few initial states (even one): more rounds,
+    /// starts and iterations, and starts around each point (radius 0.5) as well as between points.
+    static member exhaustive = { MaxRounds = 30; MaxStarts = 256; Iterations = 30; Power = 2.0; Shift = 1.0; Neighbourhood = 0.5 }
 
 /// Settings of the fixed-point search. `FixedPointConfig.defaults` is tuned for speed and exactness.
 type FixedPointConfig =
@@ -926,6 +934,8 @@ module FixedPoints =
         | Some d when not (d.Power >= 1.0 && Double.IsFinite d.Power) || not (d.Shift >= 0.0 && Double.IsFinite d.Shift) ->
             // Below power 1, m R goes to 0 at a known root: nothing would be divided out.
             Check.fail "deflation" (sprintf "expected Power >= 1 and Shift >= 0, got %g and %g" d.Power d.Shift)
+        | Some d when not (d.Neighbourhood >= 0.0 && Double.IsFinite d.Neighbourhood) ->
+            Check.fail "deflation" (sprintf "expected Neighbourhood >= 0, got %g" d.Neighbourhood)
         | _ -> ()
         if config.SharedJacobianRadius < 0.0 || Double.IsNaN config.SharedJacobianRadius then
             Check.fail "shared_jacobian_radius" (sprintf "expected a number >= 0, got %g" config.SharedJacobianRadius)
@@ -1124,18 +1134,76 @@ module FixedPoints =
             | None -> [||]
             | Some d when d.MaxRounds <= 0 || d.Iterations <= 0 || d.MaxStarts <= 0 -> [||]
             | Some d ->
-                [| for input, group in uniquePoints |> Array.groupBy (fun p -> p.Input) do
+                // With a neighbourhood, an input under which the search found no point at all starts
+                // around where its states stopped (plain damped Newton: nothing to divide out yet).
+                let groups =
+                    let ofPoints = uniquePoints |> Array.groupBy (fun p -> p.Input)
+                    if not (d.Neighbourhood > 0.0) then ofPoints |> Array.map (fun (input, group) -> input, group, [||])
+                    else
+                        Array.zip initial refined
+                        |> Array.groupBy (fun (_, p) -> p.Input)
+                        |> Array.map (fun (input, pairs) ->
+                            match ofPoints |> Array.tryFind (fun (i, _) -> i = input) with
+                            | Some (_, group) -> input, group, [||]
+                            | None ->
+                                // Where the states began (phase 1 can carry a state away from a point
+                                // near it into a local minimum of q) and where they stopped.
+                                let seeds =
+                                    pairs
+                                    |> Array.collect (fun (start, p) -> [| start; p.State |])
+                                    |> Array.filter (Array.forall Double.IsFinite)
+                                    |> Array.truncate (max 2 (d.MaxStarts / (2 * n + 1)))
+                                input, [||], seeds)
+                [| for input, group, stopped in groups do
                        let known = ResizeArray<float[]>(group |> Array.map (fun p -> p.State))
                        let found = ResizeArray<FixedPoint>()
                        let mutable firstNew = 0
                        let mutable round = 0
+                       // Starts around points: the new ones at the neighbourhood's radius; after a round
+                       // that found nothing, around every point at twice the radius (twice at most).
+                       let mutable radius = d.Neighbourhood
+                       let mutable aroundFrom = 0
+                       let mutable pairsFrom = 0
                        while round < d.MaxRounds do
-                           let pairs = midpointPairs (known.ToArray()) firstNew d.MaxStarts
-                           if pairs.Length = 0 then round <- d.MaxRounds
+                           let pairs = if pairsFrom < 0 then [||] else midpointPairs (known.ToArray()) pairsFrom d.MaxStarts
+                           // +- radius along each axis and each eigenvector's real direction (the
+                           // unstable ones lead from a saddle to the points its flow reaches).
+                           let around (centres: float[] seq) =
+                               let centres = Array.ofSeq centres
+                               let modes =
+                                   if centres.Length = 0 then [||]
+                                   else
+                                       use _ = torch.NewDisposeScope()
+                                       let ct = Arrays.matrixToTensor config.Precision centres // [c; n]
+                                       let dt = kind.InputDrive w (Arrays.matrixToTensor config.Precision (Array.create centres.Length input)) // [c; drive]
+                                       let decomposed = eigen 1 (eq.Jacobian ct dt) // the residual's Jacobian: F's eigenvectors
+                                       decomposed |> Array.map (fun (values, vectors, _) -> directions n values vectors |> Array.filter (fun v -> v.Length = n))
+                               [| for c, centre in Array.indexed centres do
+                                      let axes = Array.init n (fun axis -> Array.init n (fun j -> if j = axis then 1.0 else 0.0))
+                                      for v in Array.append modes[c] axes do
+                                          for sign in [ 1.0; -1.0 ] ->
+                                              Array.map2 (fun x e -> x + sign * radius * e) centre v |]
+                           let aroundKnown =
+                               if not (d.Neighbourhood > 0.0) then [||]
+                               else around (Seq.init (known.Count - aroundFrom) (fun i -> known[aroundFrom + i]))
+                           let aroundStopped = if round = 0 && known.Count = 0 then Array.append stopped (around stopped) else [||]
+                           let midpoints = pairs |> Array.map (fun (i, j) -> Array.map2 (fun a b -> 0.5 * (a + b)) known[i] known[j])
+                           // With a neighbourhood, the reflections of each point of a pair through the
+                           // other too (a saddle between two attractors gives the second from the first).
+                           let reflections =
+                               if not (d.Neighbourhood > 0.0) then [||]
+                               else pairs |> Array.collect (fun (i, j) -> [| Array.map2 (fun a b -> 2.0 * a - b) known[i] known[j]; Array.map2 (fun a b -> 2.0 * b - a) known[i] known[j] |])
+                           let all = Array.concat [ midpoints; reflections; aroundKnown; aroundStopped ]
+                           // Within MaxStarts, spread evenly over both kinds.
+                           let starts =
+                               if all.Length <= d.MaxStarts then all
+                               else Array.init d.MaxStarts (fun c -> all[int (int64 c * int64 all.Length / int64 d.MaxStarts)])
+                           if starts.Length = 0 then round <- d.MaxRounds
                            else
                                use _ = torch.NewDisposeScope()
-                               let starts = pairs |> Array.map (fun (i, j) -> Array.map2 (fun a b -> 0.5 * (a + b)) known[i] known[j])
-                               let knownT = Arrays.matrixToTensor config.Precision (known.ToArray()) // [p; n]
+                               let knownT = // [p; n]
+                                   if known.Count = 0 then torch.zeros([| 0L; int64 n |], dtype = config.Precision.ScalarType)
+                                   else Arrays.matrixToTensor config.Precision (known.ToArray())
                                let startT = Arrays.matrixToTensor config.Precision starts // [s; n]
                                let uT = Arrays.matrixToTensor config.Precision (Array.create starts.Length input) // [s; inputs]
                                let driveT = kind.InputDrive w uT // [s; drive]
@@ -1158,7 +1226,18 @@ module FixedPoints =
                                for f in fresh do
                                    known.Add f.State
                                    found.Add f
-                               round <- if fresh.Length = 0 then d.MaxRounds else round + 1
+                               if fresh.Length > 0 then
+                                   round <- round + 1
+                                   radius <- d.Neighbourhood
+                                   aroundFrom <- firstNew
+                                   pairsFrom <- firstNew
+                               elif d.Neighbourhood > 0.0 && radius < 3.0 * d.Neighbourhood then
+                                   // Nothing new: wider, around every point, no midpoints again.
+                                   round <- round + 1
+                                   radius <- radius * 2.0
+                                   aroundFrom <- 0
+                                   pairsFrom <- -1
+                               else round <- d.MaxRounds
                        yield! found |]
                 // Grouped by exact input, a point could still lie within TolUnique of a point under a
                 // nearby input: the uniqueness rule (on [x, u]) keeps the search's point.
