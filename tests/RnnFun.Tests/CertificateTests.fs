@@ -120,9 +120,55 @@ let private byModes (points: FixedPoint[]) = [ 0 .. 3 ] |> List.map (fun u -> po
 
 let private certifyConfig = { FixedPointConfig.defaults with Certify = Some CertificateConfig.defaults }
 
+/// Runs the rnnfun command in this process: exit code, stdout, stderr.
+let private rnnfun (args: string list) =
+    let out, err = new IO.StringWriter(), new IO.StringWriter()
+    let oldOut, oldErr = Console.Out, Console.Error
+    Console.SetOut out
+    Console.SetError err
+    try
+        let code = RnnFun.Cli.Program.main (Array.ofList args)
+        code, out.ToString(), err.ToString()
+    finally
+        Console.SetOut oldOut
+        Console.SetError oldErr
+
 [<Tests>]
 let tests =
     testList "Analysis.Certificates" [
+        test "rnnfun fixed-points --certify --linearisation and --lesion, rnnfun perturb; user errors exit 2" {
+            withTempDir (fun dir ->
+                let model = IO.Path.Combine(dir, "w2i.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save model net
+                let fps = IO.Path.Combine(dir, "fps.json")
+                let code, out, err = rnnfun [ "fixed-points"; "-m"; model; "--box"; "-1.5,1.5"; "--n-init"; "128"; "--certify"; "--linearisation"; "--out"; fps ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.stringContains out "certified 27 of 27" "summary of the certificates"
+                let certificates = FixedPointFile.loadCertificates fps
+                Expect.equal certificates.Length 27 "27 points"
+                Expect.isTrue (certificates |> Array.forall (function Some (Certificate.Certified _) -> true | _ -> false)) "every point certified in the file"
+                Expect.isTrue (FixedPointFile.load fps |> Array.forall (fun p -> p.Linearisation.IsSome)) "linearisations in the file"
+                let lesioned = IO.Path.Combine(dir, "lesioned.json")
+                let code, out, err = rnnfun [ "fixed-points"; "-m"; model; "--box"; "-1.5,1.5"; "--n-init"; "128"; "--lesion"; "2"; "--quiet"; "--out"; lesioned ]
+                Expect.equal code 0 ("lesion exit code; stderr: " + err)
+                Expect.stringContains out "9 fixed points" "the lesioned network's points"
+                let checks = IO.Path.Combine(dir, "checks.json")
+                let code, out, err = rnnfun [ "perturb"; "-m"; model; "--fixed-points"; fps; "--steps"; "1,3"; "--quiet"; "--out"; checks ]
+                Expect.equal code 0 ("perturb exit code; stderr: " + err)
+                Expect.stringContains out "pushes from 27 fixed points" "perturb summary"
+                use doc = Text.Json.JsonDocument.Parse(IO.File.ReadAllText checks)
+                Expect.equal (doc.RootElement.GetProperty("format").GetString()) PerturbationFile.Format "format"
+                Expect.equal (doc.RootElement.GetProperty("points").GetArrayLength()) 27 "one entry per point"
+                for args, says in
+                    [ [ "fixed-points"; "-m"; model; "--box"; "-1,1"; "--lesion"; "7"; "--out"; IO.Path.Combine(dir, "x.json") ], "out of range"
+                      [ "fixed-points"; "-m"; model; "--box"; "-1,1"; "--no-deflation"; "--exhaustive-deflation"; "--out"; IO.Path.Combine(dir, "x.json") ], "give one of them"
+                      [ "perturb"; "-m"; model; "--fixed-points"; fps; "--steps"; "0"; "--out"; IO.Path.Combine(dir, "y.json") ], "--steps" ] do
+                    let code, _, err = rnnfun args
+                    Expect.equal code 2 (sprintf "%A exits 2" args)
+                    Expect.stringContains err says "says why")
+        }
+
         testProp "interval enclosures of tanh, sigmoid and their derivatives hold every sampled value, 0 included" (fun (a: NormalFloat) (b: NormalFloat) ->
             let clamp (v: float) = max -30.0 (min 30.0 v)
             let lo, hi = min (clamp a.Get) (clamp b.Get), max (clamp a.Get) (clamp b.Get)

@@ -321,10 +321,14 @@ module FixedPoints =
             let vr, vi = re values, im values
             let er, ei = re vectors, im vectors
             // Left eigenvectors: the rows of V^-1 (l_i' r_j = delta_ij). A defective (singular) V
-            // has no such basis: its pseudo-inverse gives the nearest rows.
+            // has no such basis: its pseudo-inverse gives the nearest rows. One matrix at a time:
+            // libtorch 2.10's batched LU with more than one thread never returns here (see `solveEx`).
             let inverse =
-                try torch.linalg.inv vectors
-                with _ -> torch.linalg.pinv vectors // [count; n; n] complex
+                torch.cat(
+                    Array.init count (fun b ->
+                        let v = vectors.narrow(0L, int64 b, 1L) // [1; n; n] complex
+                        try torch.linalg.inv v with _ -> torch.linalg.pinv v),
+                    0L) // [count; n; n] complex
             let lr, li = re inverse, im inverse
             Array.init count (fun b ->
                 let lambdas = Array.init n (fun i -> Complex(vr[b * n + i], vi[b * n + i]))
