@@ -7,6 +7,8 @@
 ///   --profile-step [KIND] N  where one fused training step at N units spends its time (rnn, or
 ///                        the gated KIND gru / lstm; then exits)
 ///   --profile-preset N   the preset path's cost per step at N units, part by part (then exits)
+///   --certificates       certificates for the 27 points of the W = 2I cube (rnn, ctrnn) against their
+///                        linearisation in the same run (median of 21; then exits)
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
 ///   --preset-md PATH     with --quick: also write the preset-path section (markdown) alone to PATH
 ///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
@@ -35,6 +37,9 @@ let main argv =
         exit 0
     | "--dynamics" :: n :: steps :: [] ->
         Dynamics.run (int n) (int steps)
+        exit 0
+    | "--certificates" :: [] ->
+        for name, value in Certificates.run 21 do printfn "%s: %.6g" name value
         exit 0
     | "--profile-preset" :: n :: [] ->
         // Where the preset path's extra time per step goes (clipping, validation, fresh data; one thread).

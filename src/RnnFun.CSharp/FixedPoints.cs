@@ -15,7 +15,16 @@ public sealed class FixedPointInfo
             ? Interop.ReadOnly(l.Eigenvectors.Select(v => Interop.ReadOnly((Complex[])v.Clone())))
             : null;
         ContinuousEigenvalues = Interop.ToObj(p.ContinuousEigenvalues) is { } c ? Interop.ReadOnly((Complex[])c.Clone()) : null;
+        LeftEigenvectors = Interop.ToObj(p.Linearisation) is { } left && left.LeftEigenvectors.Length > 0
+            ? Interop.ReadOnly(left.LeftEigenvectors.Select(v => Interop.ReadOnly((Complex[])v.Clone())))
+            : null;
     }
+
+    /// <summary>Left eigenvectors, one per eigenvalue (same order), each [state], with l_i' r_j = 1 for i = j and 0 otherwise (no conjugate); null without a linearisation.</summary>
+    public IReadOnlyList<IReadOnlyList<Complex>>? LeftEigenvectors { get; }
+
+    /// <summary>[state, inputs], B[i, j] = dF_i/du_j at the point (the input matrix of the linearisation); null without a linearisation.</summary>
+    public double[,]? InputJacobian => Interop.ToObj(Inner.Linearisation) is { } l && l.InputJacobian.Length > 0 ? Interop.Matrix(l.InputJacobian, Inner.Input.Length) : null;
 
     internal Core.FixedPoint Inner { get; }
 
@@ -121,6 +130,9 @@ public sealed class FixedPointOptions
     /// <summary>Deflation starts per round, midpoints of pairs of known points (default 64).</summary>
     public int DeflationStarts { get; init; } = Core.DeflationConfig.defaults.MaxStarts;
 
+    /// <summary>Deflation also starts at each new point plus or minus this along each axis, so that a search that found one point alone goes on from it (default 0: midpoints between points only).</summary>
+    public double DeflationNeighbourhood { get; init; } = Core.DeflationConfig.defaults.Neighbourhood;
+
     /// <summary>Deflated Newton iterations per round (default 10).</summary>
     public int DeflationIterations { get; init; } = Core.DeflationConfig.defaults.Iterations;
 
@@ -151,6 +163,12 @@ public sealed class FixedPointOptions
     /// <summary>Search in float64 (default true) or float32.</summary>
     public bool Float64 { get; init; } = D.Precision.IsFloat64;
 
+    /// <summary>Interval-Newton (Krawczyk) certificates for the points found, in <see cref="FixedPointSearch.Certificates"/> (default false; rnn and ctrnn kinds, others are "not certified").</summary>
+    public bool Certify { get; init; } = D.Certify is not null;
+
+    /// <summary>With <see cref="Certify"/>: the largest box tried, half-width in the max-norm (default 1).</summary>
+    public double CertifyMaxRadius { get; init; } = Core.CertificateConfig.defaults.MaxRadius;
+
     /// <summary>libtorch threads during the search, and at most this many eigen-decompositions at once; null (default): 1, and the eigen-decompositions on the cores it leaves free.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(D.Threads);
 
@@ -161,8 +179,11 @@ public sealed class FixedPointOptions
             NewtonIterations, SharedJacobianRadius, ChordIterations,
             Interop.OfNullable(OutlierDistanceScale),
             Deflation
-                ? Interop.Some(new Core.DeflationConfig(DeflationRounds, DeflationStarts, DeflationIterations, Core.DeflationConfig.defaults.Power, Core.DeflationConfig.defaults.Shift))
+                ? Interop.Some(new Core.DeflationConfig(DeflationRounds, DeflationStarts, DeflationIterations, Core.DeflationConfig.defaults.Power, Core.DeflationConfig.defaults.Shift, DeflationNeighbourhood))
                 : FSharpOption<Core.DeflationConfig>.None,
+            Certify
+                ? Interop.Some(new Core.CertificateConfig(CertifyMaxRadius, Core.CertificateConfig.defaults.RefineSteps))
+                : FSharpOption<Core.CertificateConfig>.None,
             IncludeSlowPoints, SlowTolQ, EigenTolerance,
             Interop.Precision(Float64), Interop.OfNullable(Threads),
             progress is null
@@ -189,7 +210,11 @@ public sealed class FixedPointSearch
         Deflated = r.Deflated;
         PointOfState = Interop.ReadOnly((int[])r.PointOfState.Clone());
         Elapsed = r.Elapsed;
+        Certificates = Interop.ReadOnly(r.Certificates.Select(c => new FixedPointCertificate(c)));
     }
+
+    /// <summary>One per fixed point, in the order of <see cref="FixedPoints"/>, when <see cref="FixedPointOptions.Certify"/>; empty otherwise.</summary>
+    public IReadOnlyList<FixedPointCertificate> Certificates { get; }
 
     /// <summary>The unique fixed points, fewest unstable modes first, then lowest q.</summary>
     public IReadOnlyList<FixedPointInfo> FixedPoints { get; }
@@ -224,6 +249,16 @@ public sealed class FixedPointSearch
     /// <summary>Writes the fixed points to a file (format <c>rnnfun.fixed-points</c>), atomically.</summary>
     /// <param name="path">Where to write.</param>
     public void Save(string path) => FixedPointFinder.Save(path, FixedPoints);
+
+    /// <summary>Writes the fixed points with their certificates (when asked for in the search) and, with <paramref name="linearisation"/>, their Jacobians, right and left eigenvectors and input Jacobians, atomically.</summary>
+    /// <param name="path">Where to write.</param>
+    /// <param name="linearisation">Also write the linearisations (n^2 numbers a matrix).</param>
+    public void Save(string path, bool linearisation)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var options = new Core.FixedPointFileOptions(linearisation, Inner.Certificates);
+        Interop.Call(() => Core.FixedPointFile.saveWith(options, path, Inner.FixedPoints));
+    }
 }
 
 /// <summary>Initial states for the fixed-point search.</summary>

@@ -203,10 +203,18 @@ type FixedPointArgs =
     | Seed of seed: int
     | [<Mandatory>] Out of path: string
     | Quiet
+    | Certify
+    | Linearisation
+    | Exhaustive_Deflation
+    | Lesion of units: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Certify -> "prove each point with an interval-Newton (Krawczyk) test in float64: a radius within which it is the only fixed point, or why not (rnn and ctrnn kinds); written to OUT."
+            | Linearisation -> "also write each point's Jacobian, right and left eigenvectors and input Jacobian to OUT (n^2 numbers a matrix)."
+            | Exhaustive_Deflation -> "deflate until no new point: more rounds and starts, and starts around each point (DeflationConfig.exhaustive), to find every point from few initial states."
+            | Lesion _ -> "silence these units (comma-separated, 0-based) first: their outgoing and incoming weights are zeroed (Lesion.silence)."
             | Model _ -> "the model file."
             | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample); the default."
             | Data _ -> "sample initial states from the model's trajectories on trials of your own instead: a .npz file with an array inputs [trials; time; inputs] (and lengths), or a .npy of the inputs."
@@ -321,6 +329,31 @@ type ExportArgs =
             | Readout_Prefix _ -> "key prefix of the Linear readout (torch layout; default readout.)."
             | Readout_Out _ -> "write the readout to this file as a bare nn.Linear state_dict, and only the module's keys to --out (with --rnn-prefix '' each loads strictly into a bare nn.GRU/RNN/LSTM and nn.Linear)."
 
+[<HelpFlags("--help", "-h")>]
+type PerturbArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | [<Mandatory>] Fixed_Points of path: string
+    | Epsilon of size: float
+    | Steps of counts: string
+    | Modes of count: int
+    | Lesion of units: string
+    | Allow_Foreign_Points
+    | [<Mandatory>] Out of path: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model file."
+            | Fixed_Points _ -> "its fixed-point file (from rnnfun fixed-points)."
+            | Epsilon _ -> "size of each push, in state units (default 0.01)."
+            | Steps _ -> "steps after which the network is compared with the linear prediction, comma-separated (default 1,2,5,10,20)."
+            | Modes _ -> "the slowest modes pushed along, per point (default 3; unstable modes always)."
+            | Lesion _ -> "silence these units (comma-separated, 0-based) first, and check the points under the lesioned network."
+            | Allow_Foreign_Points -> "go on (with a warning) when points are not fixed or slow points of this model."
+            | Out _ -> "the checks to write (rnnfun.perturbation-checks JSON)."
+            | Quiet -> "print only the summary line."
+
 [<RequireSubcommand; HelpFlags("--help", "-h")>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
@@ -334,6 +367,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CompareArgs>
     | [<CliPrefix(CliPrefix.None)>] Continue of ParseResults<ContinueArgs>
     | [<CliPrefix(CliPrefix.None)>] Lyapunov of ParseResults<LyapunovArgs>
+    | [<CliPrefix(CliPrefix.None)>] Perturb of ParseResults<PerturbArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -349,3 +383,4 @@ type CliArgs =
             | Compare _ -> "distances between models on the same trials: SVCCA, Procrustes shape, dynamics and topology, with MDS."
             | Continue _ -> "trace fixed points as an input or a scale on the recurrent weights varies, and locate bifurcations."
             | Lyapunov _ -> "the Lyapunov spectrum and Kaplan-Yorke dimension, autonomous, under constant inputs or a task's trials."
+            | Perturb _ -> "check each fixed point's linearisation: push along eigenvectors and unstable directions, compare the network with the linear prediction."

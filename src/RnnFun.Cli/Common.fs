@@ -144,3 +144,15 @@ type Interrupts() =
 
 /// The exit code of a run stopped by Ctrl-C (128 + SIGINT, what shells expect).
 let cancelledExitCode = 130
+
+/// "1,3" -> a lesion of those units, or a user error naming the flag.
+let lesionOf (flag: string) (net: Network) (text: string) : Network =
+    let units =
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+        |> Array.map (fun s ->
+            match Int32.TryParse s with
+            | true, u -> u
+            | _ -> raise (UserError(sprintf "%s: '%s' is not a unit index" flag s)))
+    if units.Length = 0 then raise (UserError(sprintf "%s: expected unit indices, e.g. %s 0,3" flag flag))
+    try Lesion.silence { LesionConfig.defaults with Units = units } net
+    with InvalidArgument (_, problem) -> raise (UserError(sprintf "%s: %s" flag problem))

@@ -46,6 +46,7 @@ let main argv =
             | Compare a -> CompareCommand.run a
             | Continue a -> ContinueCommand.run a
             | Lyapunov a -> LyapunovCommand.run a
+            | Perturb a -> PerturbCommand.run a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message

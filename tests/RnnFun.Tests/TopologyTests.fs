@@ -108,7 +108,7 @@ let private madeUpPoint id (state: float[]) (directions: float[][]) =
       Speed = 0.0
       Search = None
       Eigenvalues = directions |> Array.map (fun _ -> Complex(2.0, 0.0))
-      Linearisation = Some { Jacobian = [||]; Eigenvectors = directions |> Array.map (Array.map (fun c -> Complex(c, 0.0))) }
+      Linearisation = Some { Jacobian = [||]; Eigenvectors = directions |> Array.map (Array.map (fun c -> Complex(c, 0.0))); LeftEigenvectors = [||]; InputJacobian = [||] }
       UnstableModes = directions.Length
       Stable = directions.Length = 0
       Kind = (if directions.Length = 0 then FixedPointKind.Attractor else FixedPointKind.Saddle)

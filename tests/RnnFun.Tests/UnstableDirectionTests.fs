@@ -20,7 +20,7 @@ let private spiralSaddle =
       Speed = 0.0
       Search = None
       Eigenvalues = [| Complex(1.2, 0.5); Complex(1.2, -0.5); Complex(0.3, 0.0) |]
-      Linearisation = Some { Jacobian = [||]; Eigenvectors = [| v 1.0; v -1.0; [| Complex.Zero; Complex.Zero; Complex.One |] |] }
+      Linearisation = Some { Jacobian = [||]; Eigenvectors = [| v 1.0; v -1.0; [| Complex.Zero; Complex.Zero; Complex.One |] |]; LeftEigenvectors = [||]; InputJacobian = [||] }
       UnstableModes = 2
       Stable = false
       Kind = FixedPointKind.Saddle

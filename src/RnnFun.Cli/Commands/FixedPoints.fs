@@ -29,7 +29,11 @@ let run (args: ParseResults<FixedPointArgs>) =
             last <- now
             span.TotalSeconds
     let path = args.GetResult FixedPointArgs.Model
-    use net = ModelFile.load path
+    use loadedNet = ModelFile.load path
+    use net =
+        match args.TryGetResult FixedPointArgs.Lesion with
+        | Some units -> lesionOf "--lesion" loadedNet units
+        | None -> Network.withValues loadedNet Map.empty
     let loading = lap ()
     let out = args.GetResult FixedPointArgs.Out
     let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
@@ -87,11 +91,16 @@ let run (args: ParseResults<FixedPointArgs>) =
         { FixedPointConfig.defaults with
             TolQ = tolQ
             IncludeSlowPoints = args.Contains Slow_Points
-            Deflation = (if args.Contains No_Deflation then None else FixedPointConfig.defaults.Deflation)
+            Deflation =
+                if args.Contains No_Deflation then None
+                elif args.Contains Exhaustive_Deflation then Some DeflationConfig.exhaustive
+                else FixedPointConfig.defaults.Deflation
+            Certify = (if args.Contains Certify then Some CertificateConfig.defaults else None)
             Progress = Some progress }
+    if args.Contains No_Deflation && args.Contains Exhaustive_Deflation then raise (UserError "--no-deflation and --exhaustive-deflation: give one of them")
     let result = FixedPoints.find config net (ConstantInput.Same input) initial
     if not quiet then eprintfn ""
-    FixedPointFile.save out result.FixedPoints
+    FixedPointFile.saveWith { Linearisation = args.Contains Linearisation; Certificates = result.Certificates } out result.FixedPoints
     if config.IncludeSlowPoints then FixedPointFile.save slowPath result.SlowPoints
     let kinds, modes = kindCounts result.FixedPoints
     printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates result.Elapsed.TotalSeconds
@@ -100,6 +109,12 @@ let run (args: ParseResults<FixedPointArgs>) =
             (if config.IncludeSlowPoints then sprintf ", slow points %d" result.SlowPoints.Length else "")
         if result.FixedPoints.Length > 0 then
             printfn "  slowest q %s" (sci (result.FixedPoints |> Array.map (fun p -> p.Q) |> Array.max))
+        if config.Certify.IsSome then
+            let certified = result.Certificates |> Array.filter (function Certificate.Certified _ -> true | _ -> false)
+            printfn "  certified %d of %d (%.3fs)%s" certified.Length result.FixedPoints.Length result.Timings.Certificates.TotalSeconds
+                (match result.Certificates |> Array.tryPick (function Certificate.NotCertified r -> Some r | _ -> None) with
+                 | Some reason -> "; first not certified: " + reason
+                 | None -> "")
         printfn "  %-4s %-10s %8s %10s %12s" "id" "kind" "unstable" "q" "|lambda_1|"
         for p in result.FixedPoints do
             printfn "  %-4d %-10s %8d %10s %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes (sci p.Q) (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)

@@ -32,7 +32,14 @@ type Linearisation =
     { /// [state][state], J[i][j] = dF_i/dh_j.
       Jacobian: float[][]
       /// Right eigenvectors, one per eigenvalue (same order), each [state].
-      Eigenvectors: Complex[][] }
+      Eigenvectors: Complex[][]
+      /// Left eigenvectors l_i (l_i' J = lambda_i l_i'), one per eigenvalue (same order), each
+      /// [state], normalised so that l_i' r_j = 1 for i = j and 0 otherwise (the rows of the inverse
+      /// of the right eigenvectors' matrix; no complex conjugate). Empty when not computed.
+      LeftEigenvectors: Complex[][]
+      /// [state][inputs], B[i][j] = dF_i/du_j at the point: the input matrix of the linearisation
+      /// x' - x* = J (x - x*) + B (u - u*). Empty when not computed.
+      InputJacobian: float[][] }
 
 /// A fixed (or slow) point, as plain data. What a point lacks is absent by type: `Search` for a
 /// point read from a file, `Linearisation` until it is computed.
@@ -105,9 +112,17 @@ type DeflationConfig =
       Iterations: int
       /// The operator m(x) = prod_j (1 / ||x - x_j||^Power + Shift).
       Power: float
-      Shift: float }
+      Shift: float
+      /// Also start at each new point +- this along each coordinate axis (2 n starts a point, within
+      /// `MaxStarts` together with the midpoints), so that a search that found one point alone goes
+      /// on from it; 0: midpoints only.
+      Neighbourhood: float }
 
-    static member defaults = { MaxRounds = 3; MaxStarts = 64; Iterations = 10; Power = 2.0; Shift = 1.0 }
+    static member defaults = { MaxRounds = 3; MaxStarts = 64; Iterations = 10; Power = 2.0; Shift = 1.0; Neighbourhood = 0.0 }
+
+    /// For a search that must find every point from few initial states (even one): more rounds,
+    /// starts and iterations, and starts around each point (radius 0.5) as well as between points.
+    static member exhaustive = { MaxRounds = 30; MaxStarts = 256; Iterations = 30; Power = 2.0; Shift = 1.0; Neighbourhood = 0.5 }
 
 /// Settings of the fixed-point search. `FixedPointConfig.defaults` is tuned for speed and exactness.
 type FixedPointConfig =
@@ -145,6 +160,8 @@ type FixedPointConfig =
       OutlierDistanceScale: float option
       /// Deflation after the search, to find points no initial state reached; None: none.
       Deflation: DeflationConfig option
+      /// Interval-Newton certificates for the points found (`FixedPointResult.Certificates`); None: none.
+      Certify: CertificateConfig option
       /// Report points with TolQ <= q < SlowTolQ apart, as slow points. For a kind with a
       /// `FixedPointResidual`, Adam then descends q of the map itself (whose minima slow points are)
       /// rather than the residual's, which can change which fixed points the states reach.
@@ -172,6 +189,7 @@ type FixedPointConfig =
           ChordIterations = 8
           OutlierDistanceScale = Some 10.0
           Deflation = Some DeflationConfig.defaults
+          Certify = None
           IncludeSlowPoints = false
           SlowTolQ = 1e-6
           EigenTolerance = 1e-3
@@ -190,7 +208,9 @@ type SearchTimings =
       /// Phase 4.
       Deflation: TimeSpan
       /// Jacobians and eigen-decompositions of the points (and slow points).
-      Linearisation: TimeSpan }
+      Linearisation: TimeSpan
+      /// Certificates (`FixedPointConfig.Certify`).
+      Certificates: TimeSpan }
 
 /// The outcome of a search: unique fixed points, slow points if asked, and the accounting.
 type FixedPointResult =
@@ -209,7 +229,10 @@ type FixedPointResult =
       /// States that ended above TolQ (slow points among them).
       NotConverged: int
       Elapsed: TimeSpan
-      Timings: SearchTimings }
+      Timings: SearchTimings
+      /// One per fixed point, in the order of `FixedPoints`, when `FixedPointConfig.Certify` asks;
+      /// empty otherwise.
+      Certificates: Certificate[] }
 
 /// Initial states for the search, as plain data.
 [<RequireQualifiedAccess>]
@@ -287,7 +310,7 @@ module FixedPoints =
     /// Eigen-decomposition of Jacobians [k; n; n] (float64): per matrix, eigenvalues sorted by
     /// modulus descending and the matching right eigenvectors. LAPACK solves one matrix at a time, so
     /// the matrices are shared out over `workers` threads (each with its own dispose scope).
-    let private eigen (workers: int) (jacobians: Tensor) : (Complex[] * Complex[][])[] =
+    let private eigen (workers: int) (jacobians: Tensor) : (Complex[] * Complex[][] * Complex[][])[] =
         let k, n = int jacobians.shape[0], int jacobians.shape[1]
         let decompose (first: int, count: int) =
             use _ = torch.NewDisposeScope()
@@ -297,12 +320,24 @@ module FixedPoints =
             let im (t: Tensor) = Arrays.ofTensor (torch.imag t)
             let vr, vi = re values, im values
             let er, ei = re vectors, im vectors
+            // Left eigenvectors: the rows of V^-1 (l_i' r_j = delta_ij). A defective (singular) V
+            // has no such basis: its pseudo-inverse gives the nearest rows. One matrix at a time:
+            // libtorch 2.10's batched LU with more than one thread never returns here (see `solveEx`).
+            let inverse =
+                torch.cat(
+                    Array.init count (fun b ->
+                        let v = vectors.narrow(0L, int64 b, 1L) // [1; n; n] complex
+                        try torch.linalg.inv v with _ -> torch.linalg.pinv v),
+                    0L) // [count; n; n] complex
+            let lr, li = re inverse, im inverse
             Array.init count (fun b ->
                 let lambdas = Array.init n (fun i -> Complex(vr[b * n + i], vi[b * n + i]))
                 // Column i of V is the eigenvector of lambda_i.
                 let vector i = Array.init n (fun r -> Complex(er[(b * n + r) * n + i], ei[(b * n + r) * n + i]))
                 let order = Array.init n id |> Array.sortBy (fun i -> -lambdas[i].Magnitude, -lambdas[i].Imaginary)
-                order |> Array.map (fun i -> lambdas[i]), order |> Array.map vector)
+                // Row i of V^-1 is the left eigenvector of lambda_i.
+                let left i = Array.init n (fun c -> Complex(lr[(b * n + i) * n + c], li[(b * n + i) * n + c]))
+                order |> Array.map (fun i -> lambdas[i]), order |> Array.map vector, order |> Array.map left)
         let workers = max 1 (min k workers)
         if k = 0 then [||]
         elif workers = 1 then decompose (0, k)
@@ -341,12 +376,13 @@ module FixedPoints =
             let n = Network.stateSize net
             let jt = Arrays.toTensor Precision.Float64 [| int64 points.Length; int64 n; int64 n |] (jac |> Array.collect Array.concat)
             let decomposed = eigen workers jt
+            let inputJac = Jacobian.inputAtStates net64 (points |> Array.map (fun p -> p.State)) (points |> Array.map (fun p -> p.Input))
             let alpha = net.Kind.TimeScale
             Array.mapi2
-                (fun i (p: FixedPoint) (values: Complex[], vectors: Complex[][]) ->
+                (fun i (p: FixedPoint) (values: Complex[], vectors: Complex[][], left: Complex[][]) ->
                     let unstable, stable, kind = classify tolerance values
                     { p with
-                        Linearisation = Some { Jacobian = jac[i]; Eigenvectors = vectors }
+                        Linearisation = Some { Jacobian = jac[i]; Eigenvectors = vectors; LeftEigenvectors = left; InputJacobian = inputJac[i] }
                         Eigenvalues = values
                         UnstableModes = unstable
                         Stable = stable
@@ -902,6 +938,8 @@ module FixedPoints =
         | Some d when not (d.Power >= 1.0 && Double.IsFinite d.Power) || not (d.Shift >= 0.0 && Double.IsFinite d.Shift) ->
             // Below power 1, m R goes to 0 at a known root: nothing would be divided out.
             Check.fail "deflation" (sprintf "expected Power >= 1 and Shift >= 0, got %g and %g" d.Power d.Shift)
+        | Some d when not (d.Neighbourhood >= 0.0 && Double.IsFinite d.Neighbourhood) ->
+            Check.fail "deflation" (sprintf "expected Neighbourhood >= 0, got %g" d.Neighbourhood)
         | _ -> ()
         if config.SharedJacobianRadius < 0.0 || Double.IsNaN config.SharedJacobianRadius then
             Check.fail "shared_jacobian_radius" (sprintf "expected a number >= 0, got %g" config.SharedJacobianRadius)
@@ -1100,18 +1138,76 @@ module FixedPoints =
             | None -> [||]
             | Some d when d.MaxRounds <= 0 || d.Iterations <= 0 || d.MaxStarts <= 0 -> [||]
             | Some d ->
-                [| for input, group in uniquePoints |> Array.groupBy (fun p -> p.Input) do
+                // With a neighbourhood, an input under which the search found no point at all starts
+                // around where its states stopped (plain damped Newton: nothing to divide out yet).
+                let groups =
+                    let ofPoints = uniquePoints |> Array.groupBy (fun p -> p.Input)
+                    if not (d.Neighbourhood > 0.0) then ofPoints |> Array.map (fun (input, group) -> input, group, [||])
+                    else
+                        Array.zip initial refined
+                        |> Array.groupBy (fun (_, p) -> p.Input)
+                        |> Array.map (fun (input, pairs) ->
+                            match ofPoints |> Array.tryFind (fun (i, _) -> i = input) with
+                            | Some (_, group) -> input, group, [||]
+                            | None ->
+                                // Where the states began (phase 1 can carry a state away from a point
+                                // near it into a local minimum of q) and where they stopped.
+                                let seeds =
+                                    pairs
+                                    |> Array.collect (fun (start, p) -> [| start; p.State |])
+                                    |> Array.filter (Array.forall Double.IsFinite)
+                                    |> Array.truncate (max 2 (d.MaxStarts / (2 * n + 1)))
+                                input, [||], seeds)
+                [| for input, group, stopped in groups do
                        let known = ResizeArray<float[]>(group |> Array.map (fun p -> p.State))
                        let found = ResizeArray<FixedPoint>()
                        let mutable firstNew = 0
                        let mutable round = 0
+                       // Starts around points: the new ones at the neighbourhood's radius; after a round
+                       // that found nothing, around every point at twice the radius (twice at most).
+                       let mutable radius = d.Neighbourhood
+                       let mutable aroundFrom = 0
+                       let mutable pairsFrom = 0
                        while round < d.MaxRounds do
-                           let pairs = midpointPairs (known.ToArray()) firstNew d.MaxStarts
-                           if pairs.Length = 0 then round <- d.MaxRounds
+                           let pairs = if pairsFrom < 0 then [||] else midpointPairs (known.ToArray()) pairsFrom d.MaxStarts
+                           // +- radius along each axis and each eigenvector's real direction (the
+                           // unstable ones lead from a saddle to the points its flow reaches).
+                           let around (centres: float[] seq) =
+                               let centres = Array.ofSeq centres
+                               let modes =
+                                   if centres.Length = 0 then [||]
+                                   else
+                                       use _ = torch.NewDisposeScope()
+                                       let ct = Arrays.matrixToTensor config.Precision centres // [c; n]
+                                       let dt = kind.InputDrive w (Arrays.matrixToTensor config.Precision (Array.create centres.Length input)) // [c; drive]
+                                       let decomposed = eigen 1 (eq.Jacobian ct dt) // the residual's Jacobian: F's eigenvectors
+                                       decomposed |> Array.map (fun (values, vectors, _) -> directions n values vectors |> Array.filter (fun v -> v.Length = n))
+                               [| for c, centre in Array.indexed centres do
+                                      let axes = Array.init n (fun axis -> Array.init n (fun j -> if j = axis then 1.0 else 0.0))
+                                      for v in Array.append modes[c] axes do
+                                          for sign in [ 1.0; -1.0 ] ->
+                                              Array.map2 (fun x e -> x + sign * radius * e) centre v |]
+                           let aroundKnown =
+                               if not (d.Neighbourhood > 0.0) then [||]
+                               else around (Seq.init (known.Count - aroundFrom) (fun i -> known[aroundFrom + i]))
+                           let aroundStopped = if round = 0 && known.Count = 0 then Array.append stopped (around stopped) else [||]
+                           let midpoints = pairs |> Array.map (fun (i, j) -> Array.map2 (fun a b -> 0.5 * (a + b)) known[i] known[j])
+                           // With a neighbourhood, the reflections of each point of a pair through the
+                           // other too (a saddle between two attractors gives the second from the first).
+                           let reflections =
+                               if not (d.Neighbourhood > 0.0) then [||]
+                               else pairs |> Array.collect (fun (i, j) -> [| Array.map2 (fun a b -> 2.0 * a - b) known[i] known[j]; Array.map2 (fun a b -> 2.0 * b - a) known[i] known[j] |])
+                           let all = Array.concat [ midpoints; reflections; aroundKnown; aroundStopped ]
+                           // Within MaxStarts, spread evenly over both kinds.
+                           let starts =
+                               if all.Length <= d.MaxStarts then all
+                               else Array.init d.MaxStarts (fun c -> all[int (int64 c * int64 all.Length / int64 d.MaxStarts)])
+                           if starts.Length = 0 then round <- d.MaxRounds
                            else
                                use _ = torch.NewDisposeScope()
-                               let starts = pairs |> Array.map (fun (i, j) -> Array.map2 (fun a b -> 0.5 * (a + b)) known[i] known[j])
-                               let knownT = Arrays.matrixToTensor config.Precision (known.ToArray()) // [p; n]
+                               let knownT = // [p; n]
+                                   if known.Count = 0 then torch.zeros([| 0L; int64 n |], dtype = config.Precision.ScalarType)
+                                   else Arrays.matrixToTensor config.Precision (known.ToArray())
                                let startT = Arrays.matrixToTensor config.Precision starts // [s; n]
                                let uT = Arrays.matrixToTensor config.Precision (Array.create starts.Length input) // [s; inputs]
                                let driveT = kind.InputDrive w uT // [s; drive]
@@ -1134,7 +1230,18 @@ module FixedPoints =
                                for f in fresh do
                                    known.Add f.State
                                    found.Add f
-                               round <- if fresh.Length = 0 then d.MaxRounds else round + 1
+                               if fresh.Length > 0 then
+                                   round <- round + 1
+                                   radius <- d.Neighbourhood
+                                   aroundFrom <- firstNew
+                                   pairsFrom <- firstNew
+                               elif d.Neighbourhood > 0.0 && radius < 3.0 * d.Neighbourhood then
+                                   // Nothing new: wider, around every point, no midpoints again.
+                                   round <- round + 1
+                                   radius <- radius * 2.0
+                                   aroundFrom <- 0
+                                   pairsFrom <- -1
+                               else round <- d.MaxRounds
                        yield! found |]
                 // Grouped by exact input, a point could still lie within TolUnique of a point under a
                 // nearby input: the uniqueness rule (on [x, u]) keeps the search's point.
@@ -1186,6 +1293,11 @@ module FixedPoints =
                             bestDistance <- d2
                     best)
         let linearisationTime = lap ()
+        let certificates =
+            match config.Certify with
+            | Some c -> Certificates.ofStates c net (analysed |> Array.map (fun p -> p.State)) (analysed |> Array.map (fun p -> p.Input))
+            | None -> [||]
+        let certificateTime = lap ()
         let elapsed = stopwatch.Elapsed
         { FixedPoints = analysed
           PointOfState = pointOfState
@@ -1202,7 +1314,9 @@ module FixedPoints =
               Newton = newtonTime
               Uniqueness = uniquenessTime
               Deflation = deflationTime
-              Linearisation = linearisationTime } }
+              Linearisation = linearisationTime
+              Certificates = certificateTime }
+          Certificates = certificates }
 
     /// The points with `Q` and `Speed` recomputed under `net` (in float64), everything else kept: a
     /// point read from a file carries the q of the model it was found for, which says nothing about
@@ -1226,3 +1340,8 @@ module FixedPoints =
             let u = Arrays.matrixToTensor Precision.Float64 (points |> Array.map (fun p -> p.Input)) // [k; inputs]
             let q = Arrays.ofTensor (qOf net64.Kind w x (net64.Kind.InputDrive w u)) // [k]
             points |> Array.mapi (fun i p -> { p with Q = q[i]; Speed = sqrt (2.0 * q[i]) })
+
+    /// A certificate per point (`Certificates.ofStates` on their states and inputs), in their order.
+    let certify (config: CertificateConfig) (net: Network) (points: FixedPoint[]) : Certificate[] =
+        if isNull points || points.Length = 0 then [||]
+        else Certificates.ofStates config net (points |> Array.map (fun p -> p.State)) (points |> Array.map (fun p -> p.Input))

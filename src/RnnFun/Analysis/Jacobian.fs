@@ -47,3 +47,41 @@ module Jacobian =
             let n = Network.stateSize net
             let flat = Arrays.ofTensor j
             Array.init states.Length (fun b -> Array.init n (fun i -> Array.sub flat ((b * n + i) * n) n))
+
+    /// The input Jacobian dF/du of one step, B[b, i, j] = dF_i / du_j, by autograd through the kind's
+    /// drive and step: one backward pass for v' B and one per input for its derivative in v (B is
+    /// linear in v), so the cost grows with the inputs, not the state. h [batch; state], u [batch;
+    /// inputs] -> [batch; state; inputs]. Opens no scope.
+    let inputAutograd (kind: Kind) (w: Weights) (h: Tensor) (u: Tensor) : Tensor =
+        let batch, n, m = h.shape[0], h.shape[1], u.shape[1]
+        if m = 0L then torch.zeros([| batch; n; 0L |], dtype = h.dtype)
+        else
+            use _ = torch.enable_grad ()
+            let uu = u.detach().clone().requires_grad_(true) // [batch; inputs]
+            let y = kind.Step w (h.detach ()) (kind.InputDrive w uu) // [batch; state]
+            let v = torch.zeros_like(y).requires_grad_(true) // [batch; state]
+            let vB = torch.autograd.grad([| y |], [| uu |], [| v |], retain_graph = true, create_graph = true, allow_unused = true)[0] // [batch; inputs]
+            if isNull vB || not vB.requires_grad then torch.zeros([| batch; n; m |], dtype = h.dtype)
+            else
+                let columns =
+                    Array.init (int m) (fun j ->
+                        let g = torch.autograd.grad([| vB.select(1L, int64 j).sum() |], [| v |], retain_graph = (int64 j < m - 1L), allow_unused = true)[0]
+                        if isNull g then torch.zeros([| batch; n |], dtype = h.dtype) else g.detach ()) // [batch; state]
+                torch.stack(columns, 2L) // [batch; state; inputs]
+
+    /// Input Jacobians at states under constant inputs, as plain data: states [k][state], inputs
+    /// [k][inputs] -> [k][state][inputs]. Computed in the network's precision.
+    let inputAtStates (net: Network) (states: float[][]) (inputs: float[][]) : float[][][] =
+        if states.Length <> inputs.Length then Check.fail "inputs" (sprintf "expected one input per state (%d), got %d" states.Length inputs.Length)
+        if states.Length = 0 then [||]
+        else
+            Check.matrixShape "states" states.Length (Network.stateSize net) states
+            Check.matrixShape "inputs" inputs.Length net.Sizes.Inputs inputs
+            use _ = torch.NewDisposeScope()
+            let w = Network.weights net
+            let h = Arrays.matrixToTensor net.Precision states // [k; state]
+            let u = Arrays.matrixToTensor net.Precision inputs // [k; inputs]
+            let b = inputAutograd net.Kind w h u // [k; state; inputs]
+            let n, m = Network.stateSize net, net.Sizes.Inputs
+            let flat = Arrays.ofTensor b
+            Array.init states.Length (fun s -> Array.init n (fun i -> Array.sub flat ((s * n + i) * m) m))

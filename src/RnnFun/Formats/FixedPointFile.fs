@@ -5,6 +5,16 @@ open System.IO
 open System.Numerics
 open System.Text.Json
 
+/// What a fixed-point file holds beyond the points' required keys (docs/formats.md).
+type FixedPointFileOptions =
+    { /// Each point's `Linearisation` (Jacobian, right and left eigenvectors, input Jacobian), for
+      /// the points that have one: n^2 numbers a matrix, so off by default.
+      Linearisation: bool
+      /// One per point (same order), written as its `certificate`; empty: none.
+      Certificates: Certificate[] }
+
+    static member defaults = { Linearisation = false; Certificates = [||] }
+
 /// The fixed-point file format `rnnfun.fixed-points`, version 1 (docs/formats.md).
 [<RequireQualifiedAccess>]
 module FixedPointFile =
@@ -25,9 +35,23 @@ module FixedPointFile =
         | "marginal" -> Some FixedPointKind.Marginal
         | _ -> None
 
-    /// Writes fixed points to a stream.
-    let write (stream: Stream) (points: FixedPoint[]) =
+    /// Writes fixed points to a stream, with what the options add.
+    let writeWith (options: FixedPointFileOptions) (stream: Stream) (points: FixedPoint[]) =
+        if options.Certificates.Length > 0 && options.Certificates.Length <> points.Length then
+            Check.fail "certificates" (sprintf "expected one certificate per point (%d), got %d" points.Length options.Certificates.Length)
         use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
+        let rowsOf (name: string) (rows: float[][]) =
+            w.WriteStartArray name
+            for row in rows do
+                w.WriteStartArray()
+                for v in row do w.WriteNumberValue v
+                w.WriteEndArray()
+            w.WriteEndArray()
+        let complexRows (name: string) (rows: Complex[][]) =
+            w.WriteStartObject name
+            rowsOf "re" (rows |> Array.map (Array.map (fun c -> c.Real)))
+            rowsOf "im" (rows |> Array.map (Array.map (fun c -> c.Imaginary)))
+            w.WriteEndObject()
         let numbers (name: string) (values: float[]) =
             w.WriteStartArray name
             for v in values do w.WriteNumberValue v
@@ -36,7 +60,7 @@ module FixedPointFile =
         w.WriteString("format", Format)
         w.WriteNumber("version", Version)
         w.WriteStartArray "fixed_points"
-        for p in points do
+        for index, p in Array.indexed points do
             w.WriteStartObject()
             w.WriteNumber("id", p.Id)
             numbers "state" p.State
@@ -53,18 +77,48 @@ module FixedPointFile =
             w.WriteNumber("n_unstable_modes", p.UnstableModes)
             w.WriteBoolean("stable", p.Stable)
             w.WriteString("kind", kindName p.Kind)
+            match p.Linearisation with
+            | Some l when options.Linearisation ->
+                w.WriteStartObject "linearisation"
+                rowsOf "jacobian" l.Jacobian
+                complexRows "eigenvectors" l.Eigenvectors
+                if l.LeftEigenvectors.Length > 0 then complexRows "left_eigenvectors" l.LeftEigenvectors
+                if l.InputJacobian.Length > 0 then rowsOf "input_jacobian" l.InputJacobian
+                w.WriteEndObject()
+            | _ -> ()
+            if options.Certificates.Length > 0 then
+                w.WriteStartObject "certificate"
+                match options.Certificates[index] with
+                | Certificate.Certified (radius, error) ->
+                    w.WriteBoolean("certified", true)
+                    w.WriteNumber("radius", radius)
+                    w.WriteNumber("error_bound", error)
+                | Certificate.NotCertified reason ->
+                    w.WriteBoolean("certified", false)
+                    w.WriteString("reason", reason)
+                w.WriteEndObject()
             w.WriteEndObject()
         w.WriteEndArray()
         w.WriteEndObject()
         w.Flush()
 
-    /// Saves fixed points atomically. NaN or Inf values are refused (`InvalidArgument`).
-    let save (path: string) (points: FixedPoint[]) =
+    /// Writes fixed points to a stream (the required keys only).
+    let write (stream: Stream) (points: FixedPoint[]) = writeWith FixedPointFileOptions.defaults stream points
+
+    /// Saves fixed points atomically, with what the options add. NaN or Inf values are refused
+    /// (`InvalidArgument`).
+    let saveWith (options: FixedPointFileOptions) (path: string) (points: FixedPoint[]) =
         for p in points do
             Check.allFinite (sprintf "fixed_points[%d].state" p.Id) p.State
             Check.allFinite (sprintf "fixed_points[%d].input" p.Id) p.Input
             Check.allFinite (sprintf "fixed_points[%d].q" p.Id) [ p.Q; p.Speed ]
-        FileFormat.writeAtomically path (fun s -> write s points)
+        if options.Certificates.Length > 0 && options.Certificates.Length <> points.Length then
+            Check.fail "certificates" (sprintf "expected one certificate per point (%d), got %d" points.Length options.Certificates.Length)
+        FileFormat.writeAtomically path (fun s -> writeWith options s points)
+
+    /// Saves fixed points atomically (the required keys only). NaN or Inf values are refused
+    /// (`InvalidArgument`).
+    let save (path: string) (points: FixedPoint[]) = saveWith FixedPointFileOptions.defaults path points
 
     let private required (e: JsonElement) (name: string) (where: string) = JsonRead.required e name (where + "." + name)
     let private number = JsonRead.number
@@ -109,6 +163,36 @@ module FixedPointFile =
                     | _ -> Check.fail (where + ".kind") "expected a string"
                 if stable <> (kind = FixedPointKind.Attractor) then Check.fail (where + ".stable") "stable must be true exactly for an attractor"
                 if stable && unstable > 0 then Check.fail (where + ".n_unstable_modes") "a stable point has no unstable mode"
+                let linearisation =
+                    match e.TryGetProperty "linearisation" with
+                    | true, l when l.ValueKind = JsonValueKind.Object ->
+                        let at = where + ".linearisation"
+                        let n = state.Length
+                        let square name (rows: 'a[][]) =
+                            if rows.Length <> n || rows |> Array.exists (fun r -> r.Length <> n) then
+                                Check.fail (at + "." + name) (sprintf "expected %d rows of %d values (one per unit)" n n)
+                            rows
+                        let complexRows name =
+                            let c = required l name at
+                            if c.ValueKind <> JsonValueKind.Object then Check.fail (at + "." + name) "expected { \"re\": [[..]], \"im\": [[..]] }"
+                            let re = square name (JsonRead.matrix (at + "." + name + ".re") (required c "re" (at + "." + name)))
+                            let im = square name (JsonRead.matrix (at + "." + name + ".im") (required c "im" (at + "." + name)))
+                            Array.map2 (Array.map2 (fun a b -> Complex(a, b))) re im
+                        let optionalRows name f =
+                            match l.TryGetProperty(name: string) with
+                            | true, _ -> f name
+                            | _ -> [||]
+                        Some
+                            { Jacobian = square "jacobian" (JsonRead.matrix (at + ".jacobian") (required l "jacobian" at))
+                              Eigenvectors = complexRows "eigenvectors"
+                              LeftEigenvectors = optionalRows "left_eigenvectors" complexRows
+                              InputJacobian =
+                                optionalRows "input_jacobian" (fun name ->
+                                    let rows = JsonRead.matrix (at + "." + name) (required l name at)
+                                    if rows.Length <> n then Check.fail (at + "." + name) (sprintf "expected %d rows (one per unit)" n)
+                                    rows) }
+                    | true, _ -> Check.fail (where + ".linearisation") "expected an object"
+                    | _ -> None
                 let q = number (where + ".q") (get "q")
                 if q < 0.0 then Check.fail (where + ".q") "expected q >= 0"
                 { Id = integer (where + ".id") (get "id")
@@ -118,7 +202,7 @@ module FixedPointFile =
                   Speed = number (where + ".speed") (get "speed")
                   Search = None
                   Eigenvalues = eigenvalues
-                  Linearisation = None
+                  Linearisation = linearisation
                   UnstableModes = unstable
                   Stable = stable
                   Kind = kind
@@ -133,6 +217,31 @@ module FixedPointFile =
         | None -> ()
         points
 
-    /// Reads fixed points; Jacobians and eigenvectors are not stored (`Linearisation = None`,
-    /// `Search = None`: `FixedPoints.analyse` recomputes the linearisation from the model). Every problem raises `FileFormatError` naming the file and key.
+    /// Reads fixed points; Jacobians and eigenvectors are not stored unless the file was written with
+    /// `FixedPointFileOptions.Linearisation` (else `Linearisation = None`; `Search = None` always:
+    /// `FixedPoints.analyse` recomputes the linearisation from the model). Every problem raises
+    /// `FileFormatError` naming the file and key.
     let load (path: string) : FixedPoint[] = FileFormat.load Format [ Version, ofJson ] path
+
+    let private certificatesOf (root: JsonElement) : Certificate option[] =
+        let list = required root "fixed_points" "file"
+        if list.ValueKind <> JsonValueKind.Array then Check.fail "fixed_points" "expected an array"
+        [| for i, e in Seq.indexed (list.EnumerateArray()) ->
+            let where = sprintf "fixed_points[%d].certificate" i
+            match e.TryGetProperty "certificate" with
+            | true, c when c.ValueKind = JsonValueKind.Object ->
+                match (required c "certified" where).ValueKind with
+                | JsonValueKind.True ->
+                    Some(Certificate.Certified(number (where + ".radius") (required c "radius" where), number (where + ".error_bound") (required c "error_bound" where)))
+                | JsonValueKind.False ->
+                    let reason = required c "reason" where
+                    if reason.ValueKind <> JsonValueKind.String then Check.fail (where + ".reason") "expected a string"
+                    Some(Certificate.NotCertified(reason.GetString()))
+                | _ -> Check.fail (where + ".certified") "expected true or false"
+            | true, _ -> Check.fail where "expected an object"
+            | _ -> None |]
+
+    /// The certificates stored with the points (`FixedPointFileOptions.Certificates`), one per point
+    /// in the file's order: None for a point without one (every point of a file written without them).
+    let loadCertificates (path: string) : Certificate option[] =
+        FileFormat.load Format [ Version, (fun root -> ofJson root |> ignore; certificatesOf root) ] path
