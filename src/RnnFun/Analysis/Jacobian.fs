@@ -59,6 +59,9 @@ module Jacobian =
             use _ = torch.enable_grad ()
             let uu = u.detach().clone().requires_grad_(true) // [batch; inputs]
             let y = kind.Step w (h.detach ()) (kind.InputDrive w uu) // [batch; state]
+            // A step that does not depend on the input (a kind of one's own, or no input weights
+            // reaching the state) has B = 0: autograd refuses an output without a graph.
+            if not y.requires_grad then torch.zeros([| batch; n; m |], dtype = h.dtype) else
             let v = torch.zeros_like(y).requires_grad_(true) // [batch; state]
             let vB = torch.autograd.grad([| y |], [| uu |], [| v |], retain_graph = true, create_graph = true, allow_unused = true)[0] // [batch; inputs]
             if isNull vB || not vB.requires_grad then torch.zeros([| batch; n; m |], dtype = h.dtype)
