@@ -178,6 +178,43 @@ module Presets =
             Network = { preset.Network with Trainable = Map.empty }
             Fit = { preset.Fit with Epochs = 200; StopLoss = Some 1e-4 } }
 
+    /// The delayed match-to-category task of its preset: neurogym's stimuli and noise, 20 ms steps, a
+    /// 200 ms fixation (neurogym: 500), a 500 ms sample and test (neurogym: 650), a 500 ms delay
+    /// (neurogym: 1000) and a 300 ms decision, gyyang/multitask's mask.
+    let delayedMatchToCategoryTask: ClassicTask =
+        ClassicTasks.delayedMatchToCategory
+            { DelayedMatchCategoryConfig.defaults with Fixation = 200.0; Sample = 500.0; Delay = 500.0; Test = 500.0; Decision = 300.0; Mask = TrialMask.Yang }
+
+    /// Delayed match-to-category (`delayedMatchToCategoryTask`): 64-unit GRU (every parameter
+    /// trained), Adam lr 1e-2, batch 64, 100 epochs.
+    let delayedMatchToCategory (seed: int) : Preset =
+        let preset = classicPreset delayedMatchToCategoryTask seed
+        { preset with
+            Kind = Kinds.gru
+            Network = { preset.Network with Trainable = Map.empty }
+            Fit = { preset.Fit with Epochs = 100 } }
+
+    /// The go / no-go task of its preset: neurogym's timing (stimulus, delay and decision 500 ms each),
+    /// 20 ms steps, gyyang/multitask's mask.
+    let goNoGoTask: ClassicTask = ClassicTasks.goNoGo { GoNoGoConfig.defaults with Mask = TrialMask.Yang }
+
+    /// Go / no-go (`goNoGoTask`): 64-unit discrete RNN, W_in, W_out and b_out trained, Adam lr 1e-2,
+    /// batch 64, 30 epochs.
+    let goNoGo (seed: int) : Preset = classicPreset goNoGoTask seed
+
+    /// The ready-set-go task of its preset: Jazayeri and Shadlen 2010's short prior, neurogym's
+    /// flashes and tolerance, 20 ms steps, gyyang/multitask's mask.
+    let readySetGoTask: ClassicTask = ClassicTasks.readySetGo { ReadySetGoConfig.defaults with Mask = TrialMask.Yang }
+
+    /// Interval reproduction (`readySetGoTask`): 64-unit GRU (every parameter trained), Adam lr 1e-2,
+    /// batch 64, 100 epochs.
+    let readySetGo (seed: int) : Preset =
+        let preset = classicPreset readySetGoTask seed
+        { preset with
+            Kind = Kinds.gru
+            Network = { preset.Network with Trainable = Map.empty }
+            Fit = { preset.Fit with Epochs = 100 } }
+
     /// The classic task (with its `correct` rule) of a preset's task name, when it is one.
     let classicTask (name: string) : ClassicTask option =
         match name with
@@ -185,10 +222,14 @@ module Presets =
         | "context-decision" -> Some contextDecisionTask
         | "parametric-working-memory" -> Some parametricWorkingMemoryTask
         | "delayed-match-to-sample" -> Some delayedMatchToSampleTask
+        | "delayed-match-to-category" -> Some delayedMatchToCategoryTask
+        | "go-no-go" -> Some goNoGoTask
+        | "ready-set-go" -> Some readySetGoTask
         | _ -> None
 
     /// The names `byName` knows.
-    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision"; "parametric-working-memory"; "delayed-match-to-sample" ]
+    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision"; "parametric-working-memory"; "delayed-match-to-sample";
+                  "delayed-match-to-category"; "go-no-go"; "ready-set-go" ]
 
     /// The preset of a task name (`names`).
     let byName (name: string) (seed: int) : Preset =
@@ -200,6 +241,9 @@ module Presets =
         | "context-decision" -> contextDecision seed
         | "parametric-working-memory" -> parametricWorkingMemory seed
         | "delayed-match-to-sample" -> delayedMatchToSample seed
+        | "delayed-match-to-category" -> delayedMatchToCategory seed
+        | "go-no-go" -> goNoGo seed
+        | "ready-set-go" -> readySetGo seed
         | other -> Check.fail "task" (sprintf "unknown task '%s' (expected %s)" other (System.String.Join(", ", names)))
 
     /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
