@@ -691,7 +691,7 @@ module ClassicTasks =
     /// output 0 until the response time, set onset + Gain ts (`TrialCondition.Choice`, in steps), then
     /// the other way round (a held response; neurogym's target is a one-step pulse). Trials are padded
     /// to the longest interval. A trial is correct when the go output first exceeds the fixation
-    /// output after the set onset (never before it) within RelativeTolerance Gain ts + AbsoluteTolerance
+    /// output, from the ready flash on, after the set onset (never before it) within RelativeTolerance Gain ts + AbsoluteTolerance
     /// ms of the response time (neurogym's rule).
     let readySetGo (config: ReadySetGoConfig) : ClassicTask =
         checkDurations config.Dt [ "fixation", config.Fixation, true; "flash", config.Flash, false ]
@@ -741,9 +741,10 @@ module ClassicTasks =
                         for k in 0 .. 1 do b.SetWeight trial t k (weight config.Mask config.Dt c respond t k)
                     c)
             b.Batch, conditions
+        // From the ready flash on: the Yang mask leaves the first 100 ms unscored, where outputs are free.
         let responseStep (outputs: float[]) (trial: int) (c: TrialCondition) =
             let crossed t = outputs[(trial * time + t) * 2 + 1] > outputs[(trial * time + t) * 2]
-            seq { 0 .. c.Length - 1 } |> Seq.tryFind crossed
+            seq { (c.Epoch "ready").Start .. c.Length - 1 } |> Seq.tryFind crossed
         let correct (outputs: float[]) (conditions: TrialCondition[]) =
             if outputs.Length <> conditions.Length * time * 2 then
                 Check.fail "outputs" (sprintf "expected %d values (%d trials x %d steps x 2 outputs), got %d" (conditions.Length * time * 2) conditions.Length time outputs.Length)
