@@ -216,6 +216,23 @@ type ExportArgs =
             | Readout_Prefix _ -> "key prefix of the Linear readout (torch layout; default readout.)."
             | Readout_Out _ -> "write the readout to this file as a bare nn.Linear state_dict, and only the module's keys to --out (with --rnn-prefix '' each loads strictly into a bare nn.GRU/RNN/LSTM and nn.Linear)."
 
+[<HelpFlags("--help", "-h")>]
+type MultitaskArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Out of path: string
+    | Trials of n: int
+    | Seed of seed: int
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "a model trained on Yang et al.'s battery (rnnfun train --task yang-battery)."
+            | Out _ -> "write the analysis (accuracy, task variance, clusters, FTV, lesions) as JSON here."
+            | Trials _ -> "trials per task for the task variance and for each accuracy (default 128 and 256)."
+            | Seed _ -> "seed of the trials and of k-means (default 0)."
+            | Quiet -> "print the summary line only."
+
 [<RequireSubcommand; HelpFlags("--help", "-h")>]
 type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
@@ -226,6 +243,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<ImportArgs>
     | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
+    | [<CliPrefix(CliPrefix.None)>] Multitask of ParseResults<MultitaskArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -238,3 +256,4 @@ type CliArgs =
             | Demo _ -> "train, analyse and report on a task, end to end."
             | Import _ -> "read a PyTorch state_dict (.pt, .safetensors) of nn.RNN/GRU/LSTM or pyrnn as a model file."
             | Export _ -> "write a model as a PyTorch state_dict (.pt, .safetensors) for nn.RNN/GRU/LSTM or pyrnn."
+            | Multitask _ -> "Yang et al.'s analysis of a network trained on their battery: accuracy, task variance, clusters, FTV, lesions."

@@ -43,6 +43,7 @@ let main argv =
             | Demo a -> DemoCommand.run a
             | Import a -> InteropCommands.runImport a
             | Export a -> InteropCommands.runExport a
+            | Multitask a -> MultitaskCommand.run a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message
