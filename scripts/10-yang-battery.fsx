@@ -20,11 +20,11 @@ let seed = 0
 // The full run trains the small preset (64 units) longer; `Presets.yangBattery` (256 units, their
 // settings) is the one to run for the paper's figures, far longer than a script's minutes.
 let units = if Script.quick then 32 else 64
-let epochs = if Script.quick then 3 else 60
-let trialsPerEpoch = if Script.quick then 192 else 640
-let varianceTrials = if Script.quick then 16 else 128
-let accuracyTrials = if Script.quick then 16 else 128
-let clusterCounts = if Script.quick then [ 2 .. 5 ] else [ 2 .. 29 ]
+let epochs = if Script.quick then 2 else 60
+let trialsPerEpoch = if Script.quick then 128 else 640
+let varianceTrials = if Script.quick then 8 else 128
+let accuracyTrials = if Script.quick then 8 else 128
+let clusterCounts = if Script.quick then [ 2; 3 ] else [ 2 .. 29 ]
 let ruleA, ruleB = "contextdm1", "contextdm2"
 let file name = Script.output ("10-yang-battery-" + name)
 
@@ -40,7 +40,7 @@ let main () =
             Network = { preset.Network with Units = units }
             Fit = { preset.Fit with Epochs = epochs }
             TrialsPerEpoch = trialsPerEpoch
-            ValidationTrials = 128 }
+            ValidationTrials = (if Script.quick then 32 else 128) }
     printfn "[1/3] training a %d-unit %s (alpha 0.2, recurrent noise 0.05) for %d epochs of %d trials" units preset.Kind.Name epochs trialsPerEpoch
     use fit = Presets.train preset
     let net = fit.Network
@@ -52,8 +52,9 @@ let main () =
     printfn "[2/3] task variance, clusters and lesions"
     let settings =
         { MultitaskAnalysisConfig.defaults with
-            VarianceTrials = varianceTrials; AccuracyTrials = accuracyTrials; ClusterCounts = clusterCounts; Restarts = (if Script.quick then 3 else 20); Seed = seed }
+            VarianceTrials = varianceTrials; AccuracyTrials = accuracyTrials; ClusterCounts = clusterCounts; Restarts = (if Script.quick then 2 else 20); Seed = seed }
     let a = Multitask.analyse settings config net
+    printfn "      (%.1fs)" (Script.elapsed ())
     let v = a.Variance
     printfn "      %d of %d units active (summed task variance above %g); k = %d (silhouette %.2f)"
         v.Active.Length units v.Threshold a.Clusters.K (a.Clusters.Scores |> Array.find (fun (k, _) -> k = a.Clusters.K) |> snd)
