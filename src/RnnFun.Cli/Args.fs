@@ -66,7 +66,7 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Task _ -> "train a task's preset: flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go or ready-set-go (or give --data)."
+            | Task _ -> "train a task's preset: flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go, yang-battery or yang-battery-small (or give --data)."
             | Data _ -> "train on trials of your own instead: a .npz file with arrays inputs [trials; time; inputs], targets [trials; time; outputs], optional mask and lengths (docs/formats.md)."
             | Validation _ -> "with --data: validation trials from this .npz file (same sizes)."
             | Validation_Split _ -> "with --data: hold out this fraction of its trials for validation, e.g. 0.1 (default: no validation)."
@@ -105,7 +105,7 @@ type FixedPointArgs =
         member a.Usage =
             match a with
             | Model _ -> "the model file."
-            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go); the default."
+            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go, yang-battery, yang-battery-small); the default."
             | Data _ -> "sample initial states from the model's trajectories on trials of your own instead: a .npz file with an array inputs [trials; time; inputs] (and lengths), or a .npy of the inputs."
             | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
             | Initial_States _ -> "start from these states instead: a .npy file [states; units] (numpy.save) or a text file, one state a line (CSV or spaces)."
@@ -166,7 +166,7 @@ type ReportArgs =
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file."
             | Topology _ -> "its topology file."
-            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go)."
+            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go, yang-battery, yang-battery-small)."
             | Training_Log _ -> "the training log written beside the model by rnnfun train."
             | Out _ -> "the HTML report to write (self-contained, works offline)."
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
