@@ -281,6 +281,77 @@ public static class Tasks
         return new RnnTask(Interop.Call(() => Core.ClassicTasks.delayedMatchToSample(config).Task));
     }
 
+    /// <summary>
+    /// Delayed match-to-category (Freedman and Assad 2006; neurogym's DelayMatchCategory): inputs [fixation,
+    /// stimulus cos, stimulus sin], each direction drawn in its category's half of the circle (category 1:
+    /// 0 to 180 degrees, category 2: 180 to 360), plus noise; outputs [fixation, choice 1 (same category),
+    /// choice 2 (other category)]; the fixation input is on until the decision epoch. Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="sample">Sample epoch.</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="test">Test epoch.</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per stimulus input and step; neurogym's sqrt 2 by default.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask DelayedMatchToCategory(
+        double dt = 20, double fixation = 500, double sample = 650, double delay = 1000, double test = 650,
+        double decision = 650, double sigma = 1.4142135623730951, bool yangMask = false)
+    {
+        var config = new Core.DelayedMatchCategoryConfig(dt, fixation, sample, delay, test, decision, sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.delayedMatchToCategory(config).Task));
+    }
+
+    /// <summary>
+    /// Go / no-go (neurogym's GoNogo): inputs [fixation, no-go cue, go cue], outputs [fixation, go]; after the
+    /// go cue (the end of the fixation input) the go output is 1 on go trials, and the fixation output stays 1
+    /// on no-go trials. Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch (may be 0, neurogym's).</param>
+    /// <param name="stimulus">Stimulus epoch: the cue.</param>
+    /// <param name="delay">Delay epoch (may be 0).</param>
+    /// <param name="decision">Decision epoch.</param>
+    /// <param name="sigma">Input noise: N(0, (sigma / sqrt dt)^2) per cue input and stimulus step; none by default.</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask GoNoGo(
+        double dt = 20, double fixation = 0, double stimulus = 500, double delay = 500, double decision = 500,
+        double sigma = 0, bool yangMask = false)
+    {
+        var config = new Core.GoNoGoConfig(dt, fixation, stimulus, delay, decision, sigma,
+            yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.goNoGo(config).Task));
+    }
+
+    /// <summary>
+    /// Interval reproduction, ready-set-go (Jazayeri and Shadlen 2010; neurogym's ReadySetGo): inputs
+    /// [fixation, ready, set], outputs [fixation, go]; respond gain * ts after the set flash, ts the interval
+    /// from the ready flash's onset to the set flash's. The fixation input is on all trial (the response is
+    /// self-timed). Trials are padded to the longest interval. Durations in ms.
+    /// </summary>
+    /// <param name="dt">ms per step.</param>
+    /// <param name="fixation">Fixation epoch.</param>
+    /// <param name="flash">The ready and set flashes.</param>
+    /// <param name="intervals">The sample intervals ts; null: Jazayeri and Shadlen's short prior, 11 from 494 to 847 ms.</param>
+    /// <param name="gain">Produced interval / sample interval.</param>
+    /// <param name="relativeTolerance">A response within relativeTolerance * gain * ts + absoluteTolerance of the target is correct.</param>
+    /// <param name="absoluteTolerance">See relativeTolerance (ms).</param>
+    /// <param name="yangMask">True: gyyang/multitask's cost mask about the response time; false: every step of a trial weighs 1.</param>
+    /// <returns>The task.</returns>
+    public static RnnTask ReadySetGo(
+        double dt = 20, double fixation = 100, double flash = 83, IReadOnlyList<double>? intervals = null, double gain = 1,
+        double relativeTolerance = 0.2, double absoluteTolerance = 25, bool yangMask = false)
+    {
+        var d = Core.ReadySetGoConfig.defaults;
+        var config = new Core.ReadySetGoConfig(dt, fixation, flash, intervals is null ? d.Intervals : Interop.List(intervals),
+            gain, relativeTolerance, absoluteTolerance, yangMask ? Core.TrialMask.Yang : Core.TrialMask.Uniform);
+        return new RnnTask(Interop.Call(() => Core.ClassicTasks.readySetGo(config).Task));
+    }
+
     /// <summary>The frequency the sine task assigns to an input level: 0.1 + round(0.5 * input, 1).</summary>
     /// <param name="input">The input level.</param>
     /// <returns>The frequency omega.</returns>

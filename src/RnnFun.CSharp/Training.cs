@@ -276,7 +276,7 @@ public static class Trainer
     /// Trains a task's preset: a network and settings that learn it well (fresh trials every epoch,
     /// validation on held-out trials).
     /// </summary>
-    /// <param name="task">flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory or delayed-match-to-sample.</param>
+    /// <param name="task">flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go or ready-set-go.</param>
     /// <param name="seed">Seed of the weights, data and noise.</param>
     /// <param name="sequenceLength">Steps per trial; null: the preset's.</param>
     /// <param name="epochs">Number of epochs; null: the preset's.</param>
@@ -304,7 +304,7 @@ public static class Trainer
     }
 
     /// <summary>The task a preset trains on (to draw test trials for a preset-trained network).</summary>
-    /// <param name="task">flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory or delayed-match-to-sample.</param>
+    /// <param name="task">flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go or ready-set-go.</param>
     /// <param name="sequenceLength">Steps per trial; null: the preset's.</param>
     /// <returns>The task.</returns>
     public static RnnTask PresetTask(string task, int? sequenceLength = null) =>

@@ -169,7 +169,7 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Task _ -> "train a task's preset: flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory or delayed-match-to-sample (or give --data)."
+            | Task _ -> "train a task's preset: flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go, yang-battery or yang-battery-small (or give --data)."
             | Data _ -> "train on trials of your own instead: a .npz file with arrays inputs [trials; time; inputs], targets [trials; time; outputs], optional mask and lengths (docs/formats.md)."
             | Validation _ -> "with --data: validation trials from this .npz file (same sizes)."
             | Validation_Split _ -> "with --data: hold out this fraction of its trials for validation, e.g. 0.1 (default: no validation)."
@@ -216,7 +216,7 @@ type FixedPointArgs =
             | Exhaustive_Deflation -> "deflate until no new point: more rounds and starts, and starts around each point (DeflationConfig.exhaustive), to find every point from few initial states."
             | Lesion _ -> "silence these units (comma-separated, 0-based) first: their outgoing and incoming weights are zeroed (Lesion.silence)."
             | Model _ -> "the model file."
-            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample); the default."
+            | Task _ -> "sample initial states from the model's trajectories on this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go, yang-battery, yang-battery-small); the default."
             | Data _ -> "sample initial states from the model's trajectories on trials of your own instead: a .npz file with an array inputs [trials; time; inputs] (and lengths), or a .npy of the inputs."
             | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
             | Initial_States _ -> "start from these states instead: a .npy file [states; units] (numpy.save) or a text file, one state a line (CSV or spaces)."
@@ -279,7 +279,7 @@ type ReportArgs =
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file."
             | Topology _ -> "its topology file."
-            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample)."
+            | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go, yang-battery, yang-battery-small)."
             | Training_Log _ -> "the training log written beside the model by rnnfun train."
             | Out _ -> "the HTML report to write (self-contained, works offline)."
             | Png _ -> "also render each figure to a PNG in this folder (needs chromium)."
@@ -330,6 +330,23 @@ type ExportArgs =
             | Readout_Out _ -> "write the readout to this file as a bare nn.Linear state_dict, and only the module's keys to --out (with --rnn-prefix '' each loads strictly into a bare nn.GRU/RNN/LSTM and nn.Linear)."
 
 [<HelpFlags("--help", "-h")>]
+type MultitaskArgs =
+    | [<Mandatory; AltCommandLine("-m")>] Model of path: string
+    | Out of path: string
+    | Trials of n: int
+    | Seed of seed: int
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "a model trained on Yang et al.'s battery (rnnfun train --task yang-battery)."
+            | Out _ -> "write the analysis (accuracy, task variance, clusters, FTV, lesions) as JSON here."
+            | Trials _ -> "trials per task for the task variance and for each accuracy (default 128 and 256)."
+            | Seed _ -> "seed of the trials and of k-means (default 0)."
+            | Quiet -> "print the summary line only."
+
+[<HelpFlags("--help", "-h")>]
 type PerturbArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | [<Mandatory>] Fixed_Points of path: string
@@ -368,6 +385,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Continue of ParseResults<ContinueArgs>
     | [<CliPrefix(CliPrefix.None)>] Lyapunov of ParseResults<LyapunovArgs>
     | [<CliPrefix(CliPrefix.None)>] Perturb of ParseResults<PerturbArgs>
+    | [<CliPrefix(CliPrefix.None)>] Multitask of ParseResults<MultitaskArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -384,3 +402,4 @@ type CliArgs =
             | Continue _ -> "trace fixed points as an input or a scale on the recurrent weights varies, and locate bifurcations."
             | Lyapunov _ -> "the Lyapunov spectrum and Kaplan-Yorke dimension, autonomous, under constant inputs or a task's trials."
             | Perturb _ -> "check each fixed point's linearisation: push along eigenvectors and unstable directions, compare the network with the linear prediction."
+            | Multitask _ -> "Yang et al.'s analysis of a network trained on their battery: accuracy, task variance, clusters, FTV, lesions."

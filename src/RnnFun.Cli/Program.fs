@@ -47,6 +47,7 @@ let main argv =
             | Continue a -> ContinueCommand.run a
             | Lyapunov a -> LyapunovCommand.run a
             | Perturb a -> PerturbCommand.run a
+            | Multitask a -> MultitaskCommand.run a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message

@@ -119,5 +119,20 @@ public class ClassicTaskTests
         var dms = Tasks.DelayedMatchToSample(sigma: 0).Generate(1, seed: 3);
         Assert.Equal((3, 15 + 25 + 50 + 25 + 45), (dms.InputSize, dms.Time));
         Assert.Equal(1f, dms.Inputs[0, 15, 1] + dms.Inputs[0, 15, 2]); // the sample: one of two directions
+        var dmc = Tasks.DelayedMatchToCategory(sigma: 0).Generate(1, seed: 3);
+        Assert.Equal((3, 3, 25 + 32 + 50 + 32 + 32), (dmc.InputSize, dmc.OutputSize, dmc.Time)); // 650 ms rounds to 32 steps (to even)
+        var c = dmc.Inputs[0, 25, 1]; var s = dmc.Inputs[0, 25, 2];
+        Assert.Equal(1.0, c * c + s * s, 5); // the sample: a direction on the unit circle
+        var gng = Tasks.GoNoGo(yangMask: true).Generate(2, seed: 1);
+        Assert.Equal((3, 2, 25 + 25 + 25), (gng.InputSize, gng.OutputSize, gng.Time));
+        Assert.Equal(1f, gng.Inputs[0, 49, 0]); // fixation on until the go cue at step 50
+        Assert.Equal(0f, gng.Inputs[0, 50, 0]);
+        var rsg = Tasks.ReadySetGo(intervals: new[] { 400.0 }, fixation: 100, flash: 80).Generate(1, seed: 0);
+        Assert.Equal((3, 2, 5 + 20 + 40), (rsg.InputSize, rsg.OutputSize, rsg.Time));
+        Assert.Equal(1f, rsg.Inputs[0, 5, 1]);   // ready at step 5
+        Assert.Equal(1f, rsg.Inputs[0, 25, 2]);  // set 400 ms later
+        Assert.Equal(1f, rsg.Targets[0, 44, 0]); // fixate until 400 ms after the set onset
+        Assert.Equal(1f, rsg.Targets[0, 45, 1]);
+        Assert.Equal("intervals", Assert.Throws<ArgumentException>(() => Tasks.ReadySetGo(intervals: Array.Empty<double>())).ParamName);
     }
 }

@@ -533,4 +533,32 @@ let tests =
             finally
                 if Directory.Exists dir then Directory.Delete(dir, true)
         }
+        test "multitask: the battery's analysis of a briefly trained network as JSON; a model of other sizes exits 2" {
+            let dir = Path.Combine(Path.GetTempPath(), "rnnfun-cli-" + Guid.NewGuid().ToString("N"))
+            Directory.CreateDirectory dir |> ignore
+            try
+                let model, analysis = Path.Combine(dir, "battery.json"), Path.Combine(dir, "analysis.json")
+                let code, out, err = rnnfun [ "train"; "--task"; "yang-battery-small"; "--units"; "16"; "--epochs"; "1"; "--quiet"; "--out"; model ]
+                Expect.equal code 0 (sprintf "train (stderr %s)" err)
+                Expect.stringContains out "correct over the 20 tasks on 64 held-out trials each" "train prints the battery's accuracy"
+                let code, out, err = rnnfun [ "multitask"; "--model"; model; "--trials"; "4"; "--out"; analysis ]
+                Expect.equal code 0 (sprintf "multitask (stderr %s)" err)
+                Expect.stringContains out "correct over 20 tasks" "the summary line"
+                Expect.stringContains out "contextdelaydm1" "the table of tasks"
+                use doc = Text.Json.JsonDocument.Parse(File.ReadAllText analysis)
+                let root = doc.RootElement
+                Expect.equal (root.GetProperty("format").GetString()) "rnnfun.multitask" "the format"
+                Expect.equal (root.GetProperty("accuracy").GetArrayLength()) 20 "an accuracy per task"
+                Expect.equal (root.GetProperty("ftv").GetArrayLength()) 190 "the FTV of every pair of tasks"
+                Expect.equal (root.GetProperty("lesions").GetArrayLength()) (root.GetProperty("clusters").GetProperty("k").GetInt32()) "a lesion per cluster"
+                let other = Path.Combine(dir, "w2i.json")
+                use net = Network.scaledIdentity Kinds.rnn 3 2.0
+                ModelFile.save other net
+                let code, _, err = rnnfun [ "multitask"; "--model"; other ]
+                Expect.equal code 2 "a model of other sizes"
+                Expect.isTrue (oneLine err) (sprintf "one line: %s" err)
+                Expect.stringContains err "85 inputs and 33 outputs" "says the battery's sizes"
+            finally
+                if Directory.Exists dir then Directory.Delete(dir, true)
+        }
     ]

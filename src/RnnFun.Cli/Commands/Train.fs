@@ -127,6 +127,12 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
             let batch, conditions = task.GenerateTrials trials (Presets.validationSeed seed)
             let right = Scoring.correct task result.Network batch conditions |> Array.filter id |> Array.length
             sprintf ", %.1f %% correct on %d held-out trials (ideal observer %.1f %%)" (100.0 * float right / float trials) trials (100.0 * Scoring.idealAccuracy task batch conditions)
+        | None when taskName.StartsWith "yang-battery" ->
+            // The battery's presets: their get_perf on 64 held-out trials of each task.
+            let byRule = Multitask.accuracyByRule YangConfig.defaults result.Network 64 (Presets.validationSeed seed)
+            let worst = byRule |> Array.minBy (fun r -> r.Accuracy)
+            sprintf ", %.1f %% correct over the %d tasks on 64 held-out trials each (lowest: %s, %.1f %%)"
+                (100.0 * (byRule |> Array.averageBy (fun r -> r.Accuracy))) byRule.Length worst.Rule (100.0 * worst.Accuracy)
         | None -> ""
     printfn "%s after %d epochs (%d steps, %.1fs): final loss %.3g, %s %.3g (epoch %d)%s; wrote %s"
         (StopReason.text result.StopReason)

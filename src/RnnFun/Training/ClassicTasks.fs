@@ -11,7 +11,9 @@ type TrialCondition =
       Epochs: Epoch list
       /// The trial's parameters by name (choice, coherence, context, ...), for analysis per condition.
       Parameters: (string * float) list
-      /// The correct choice: 0 for the first choice output (output 1), 1 for the second (output 2).
+      /// The correct answer: for a choice task the choice, 0 for the first choice output (output 1),
+      /// 1 for the second (output 2); go / no-go: 0 go, 1 no-go; interval reproduction: the step at
+      /// which the response should start.
       Choice: int
       /// Steps the trial lasts; the batch's later steps are padding (inputs, targets and mask 0).
       Length: int }
@@ -149,6 +151,73 @@ type DelayedMatchConfig =
     /// 20 ms steps (neurogym: 100 ms); a uniform mask.
     static member defaults =
         { Dt = 20.0; Fixation = 300.0; Sample = 500.0; Delay = 1000.0; Test = 500.0; Decision = 900.0; Sigma = 1.0; Mask = TrialMask.Uniform }
+
+/// Delayed match-to-category (Freedman and Assad 2006): are the sample and the test, after a delay,
+/// of the same category (the upper or the lower half of the circle of directions)? After neurogym's
+/// DelayMatchCategory. Durations in ms.
+type DelayedMatchCategoryConfig =
+    { Dt: float
+      Fixation: float
+      Sample: float
+      Delay: float
+      Test: float
+      Decision: float
+      /// Input noise: N(0, (Sigma / sqrt Dt)^2) on each stimulus input at each sample and test step.
+      Sigma: float
+      Mask: TrialMask }
+
+    /// neurogym's timing (fixation 500, sample 650, delay 1000, test 650 ms) and noise (sigma
+    /// sqrt(2 * 100 * 0.01) = 1.41); a 650 ms decision (neurogym leaves its length unset); 20 ms steps
+    /// (neurogym: 100 ms); a uniform mask.
+    static member defaults =
+        { Dt = 20.0; Fixation = 500.0; Sample = 650.0; Delay = 1000.0; Test = 650.0; Decision = 650.0; Sigma = sqrt 2.0; Mask = TrialMask.Uniform }
+
+/// Go / no-go: a go or a no-go cue, then a delay; after the go cue (the fixation input's end) respond
+/// on go trials and keep fixating on no-go trials. After neurogym's GoNogo. Durations in ms.
+type GoNoGoConfig =
+    { Dt: float
+      Fixation: float
+      Stimulus: float
+      Delay: float
+      Decision: float
+      /// Input noise: N(0, (Sigma / sqrt Dt)^2) on each cue input at each stimulus step.
+      Sigma: float
+      Mask: TrialMask }
+
+    /// neurogym's timing (fixation 0, stimulus 500, delay 500, decision 500 ms) and no noise; 20 ms
+    /// steps (neurogym: 100 ms); a uniform mask.
+    static member defaults =
+        { Dt = 20.0; Fixation = 0.0; Stimulus = 500.0; Delay = 500.0; Decision = 500.0; Sigma = 0.0; Mask = TrialMask.Uniform }
+
+/// Interval reproduction, ready-set-go (Jazayeri and Shadlen 2010): a ready flash and a set flash
+/// an interval ts apart; respond `Gain * ts` after the set flash. After neurogym's ReadySetGo.
+/// Durations in ms.
+type ReadySetGoConfig =
+    { Dt: float
+      Fixation: float
+      /// The ready and the set flashes.
+      Flash: float
+      /// The sample intervals ts (ready onset to set onset), one drawn per trial.
+      Intervals: float list
+      /// The produced interval (set onset to response) is Gain * ts.
+      Gain: float
+      /// A response is correct within RelativeTolerance * Gain * ts + AbsoluteTolerance ms of the target time.
+      RelativeTolerance: float
+      AbsoluteTolerance: float
+      Mask: TrialMask }
+
+    /// Jazayeri and Shadlen 2010's short prior (11 intervals evenly from 494 to 847 ms), gain 1;
+    /// neurogym's fixation (100 ms), flashes (83 ms) and tolerance (0.2 ts + 25 ms); 20 ms steps
+    /// (neurogym: 80 ms); a uniform mask.
+    static member defaults =
+        { Dt = 20.0
+          Fixation = 100.0
+          Flash = 83.0
+          Intervals = [ for i in 0 .. 10 -> 494.0 + float i * (847.0 - 494.0) / 10.0 ]
+          Gain = 1.0
+          RelativeTolerance = 0.2
+          AbsoluteTolerance = 25.0
+          Mask = TrialMask.Uniform }
 
 /// The classic tasks of systems neuroscience, each with its epochs, a fixation input that stays on
 /// until the go cue (the decision epoch) and a fixation output that follows it, seeded trials and a
@@ -467,3 +536,232 @@ module ClassicTasks =
           GenerateTrials = generateTrials
           Correct = fun outputs conditions -> correctChoice outputs time conditions
           IdealChoice = ideal }
+
+    /// The arrays of a batch being written: inputs, targets and mask of `trials` trials of `time`
+    /// steps, row-major, and the input noise's own random stream (so that a trial's condition does not
+    /// depend on sigma). What every generator below fills in.
+    type private Buffers =
+        { Inputs: float32[]
+          Targets: float32[]
+          Mask: float32[]
+          Trials: int
+          Time: int
+          InputSize: int
+          OutputSize: int
+          Noise: Random }
+
+        member b.SetInput (trial: int) (t: int) (k: int) (v: float32) = b.Inputs[(trial * b.Time + t) * b.InputSize + k] <- v
+        member b.SetTarget (trial: int) (t: int) (k: int) (v: float32) = b.Targets[(trial * b.Time + t) * b.OutputSize + k] <- v
+        member b.SetWeight (trial: int) (t: int) (k: int) (v: float32) = b.Mask[(trial * b.Time + t) * b.OutputSize + k] <- v
+        /// One N(0, sd^2) draw from the noise stream (none drawn when sd = 0).
+        member b.Draw(sd: float) = if sd > 0.0 then sd * Sampling.standardNormal b.Noise else 0.0
+        member b.Batch: Batch =
+            { Inputs = b.Inputs; Targets = b.Targets; Mask = Some b.Mask; Trials = b.Trials; Time = b.Time; InputSize = b.InputSize; OutputSize = b.OutputSize }
+
+    let private buffers (trials: int) (time: int) (inputSize: int) (outputSize: int) (seed: int) : Buffers =
+        Check.positive "trials" trials
+        { Inputs = Array.zeroCreate (trials * time * inputSize)
+          Targets = Array.zeroCreate (trials * time * outputSize)
+          Mask = Array.zeroCreate (trials * time * outputSize)
+          Trials = trials
+          Time = time
+          InputSize = inputSize
+          OutputSize = outputSize
+          Noise = Random(seed ^^^ 0x2545F491) }
+
+    /// The classic task of a generator (`ClassicTask.Task.Generate` is `GenerateTrials`' batch).
+    let private classic name inputSize outputSize (generateTrials: int -> int -> Batch * TrialCondition[]) correct ideal : ClassicTask =
+        { Task = { Name = name; InputSize = inputSize; OutputSize = outputSize; Generate = fun trials seed -> fst (generateTrials trials seed) }
+          GenerateTrials = generateTrials
+          Correct = correct
+          IdealChoice = ideal }
+
+    let private sumOver (b: Batch) (trial: int) (e: Epoch) (k: int) =
+        seq { for t in e.Start .. e.Stop - 1 -> float b.Inputs[(trial * b.Time + t) * b.InputSize + k] } |> Seq.sum
+
+    /// Delayed match-to-category (Freedman and Assad 2006): inputs [fixation; stimulus cos; stimulus
+    /// sin], outputs [fixation; choice 1 (match); choice 2 (non-match)]. The sample's direction is
+    /// drawn uniformly in its category's half of the circle (category 1: (0, 180) degrees, category 2:
+    /// (180, 360)), the test's in the sample's category (match) or the other (non-match), shown as
+    /// (cos, sin) plus noise (neurogym's encoding); the fixation input is on until the decision epoch.
+    let delayedMatchToCategory (config: DelayedMatchCategoryConfig) : ClassicTask =
+        checkDurations config.Dt
+            [ "fixation", config.Fixation, false; "sample", config.Sample, false; "delay", config.Delay, true
+              "test", config.Test, false; "decision", config.Decision, false ]
+        checkSigma config.Sigma
+        checkMask config.Mask config.Dt config.Decision
+        let durations =
+            [ "fixation", steps config.Dt config.Fixation; "sample", steps config.Dt config.Sample; "delay", steps config.Dt config.Delay
+              "test", steps config.Dt config.Test; "decision", steps config.Dt config.Decision ]
+        let time = durations |> List.sumBy snd
+        let noise = config.Sigma / sqrt config.Dt
+        let generateTrials trials seed =
+            let b = buffers trials time 3 3 seed
+            let random = Random(seed)
+            let conditions =
+                Array.init trials (fun trial ->
+                    let choice = random.Next 2
+                    let sampleCategory = random.Next 2
+                    let testCategory = if choice = 0 then sampleCategory else 1 - sampleCategory
+                    let sampleAngle = (float sampleCategory + random.NextDouble()) * Math.PI
+                    let testAngle = (float testCategory + random.NextDouble()) * Math.PI
+                    let c =
+                        { Epochs = epochsOf durations
+                          Parameters =
+                            [ "choice", float choice; "sample_category", float sampleCategory; "test_category", float testCategory
+                              "sample_angle", sampleAngle; "test_angle", testAngle ]
+                          Choice = choice
+                          Length = time }
+                    let go = (c.Epoch "decision").Start
+                    let es, et = c.Epoch "sample", c.Epoch "test"
+                    for t in 0 .. time - 1 do
+                        if t < go then b.SetInput trial t 0 1.0f
+                        let shown = if t >= es.Start && t < es.Stop then Some sampleAngle elif t >= et.Start && t < et.Stop then Some testAngle else None
+                        match shown with
+                        | Some angle ->
+                            b.SetInput trial t 1 (float32 (cos angle + b.Draw noise))
+                            b.SetInput trial t 2 (float32 (sin angle + b.Draw noise))
+                        | None -> ()
+                    writeTargets config.Mask config.Dt time trial c b.Targets b.Mask
+                    c)
+            b.Batch, conditions
+        // The ideal observer: each stimulus's category by the sign of its summed sine input, then match or not.
+        let ideal (b: Batch) (conditions: TrialCondition[]) =
+            conditions
+            |> Array.mapi (fun trial c ->
+                let category name = if sumOver b trial (c.Epoch name) 2 > 0.0 then 0 else 1
+                if category "sample" = category "test" then 0 else 1)
+        classic "delayed-match-to-category" 3 3 generateTrials (fun outputs conditions -> correctChoice outputs time conditions) ideal
+
+    /// Go / no-go: inputs [fixation; no-go cue; go cue] (neurogym's order), outputs [fixation; go].
+    /// The cue is shown in the stimulus epoch (1 on its input, plus noise); the fixation input is on
+    /// until the decision epoch (the go cue). Targets: the fixation output follows the fixation input
+    /// on go trials and the go output is 1 from the go cue on; on no-go trials the fixation output
+    /// stays 1 to the end (withhold) and the go output 0. A trial is correct when, over the decision
+    /// epoch, the mean go output is above 0.5 and the mean fixation output below it (go), or the other
+    /// way round (no-go). `Choice` 0 is go, 1 no-go.
+    let goNoGo (config: GoNoGoConfig) : ClassicTask =
+        checkDurations config.Dt
+            [ "fixation", config.Fixation, true; "stimulus", config.Stimulus, false; "delay", config.Delay, true; "decision", config.Decision, false ]
+        checkSigma config.Sigma
+        checkMask config.Mask config.Dt config.Decision
+        let durations =
+            [ "fixation", steps config.Dt config.Fixation; "stimulus", steps config.Dt config.Stimulus; "delay", steps config.Dt config.Delay
+              "decision", steps config.Dt config.Decision ]
+        let time = durations |> List.sumBy snd
+        let noise = config.Sigma / sqrt config.Dt
+        let generateTrials trials seed =
+            let b = buffers trials time 3 2 seed
+            let random = Random(seed)
+            let conditions =
+                Array.init trials (fun trial ->
+                    let choice = random.Next 2
+                    let c = { Epochs = epochsOf durations; Parameters = [ "choice", float choice; "go", float (1 - choice) ]; Choice = choice; Length = time }
+                    let go = (c.Epoch "decision").Start
+                    let s = c.Epoch "stimulus"
+                    let cue = if choice = 0 then 2 else 1
+                    for t in 0 .. time - 1 do
+                        if t < go then b.SetInput trial t 0 1.0f
+                        if t >= s.Start && t < s.Stop then
+                            for k in 1 .. 2 do
+                                b.SetInput trial t k (float32 ((if k = cue then 1.0 else 0.0) + b.Draw noise))
+                        if t < go || choice = 1 then b.SetTarget trial t 0 1.0f
+                        elif choice = 0 then b.SetTarget trial t 1 1.0f
+                        for k in 0 .. 1 do b.SetWeight trial t k (weight config.Mask config.Dt c go t k)
+                    c)
+            b.Batch, conditions
+        let correct (outputs: float[]) (conditions: TrialCondition[]) =
+            if outputs.Length <> conditions.Length * time * 2 then
+                Check.fail "outputs" (sprintf "expected %d values (%d trials x %d steps x 2 outputs), got %d" (conditions.Length * time * 2) conditions.Length time outputs.Length)
+            conditions
+            |> Array.mapi (fun trial c ->
+                let d = c.Epoch "decision"
+                let mean k = seq { for t in d.Start .. d.Stop - 1 -> outputs[(trial * time + t) * 2 + k] } |> Seq.average
+                if c.Choice = 0 then mean 1 > 0.5 && mean 0 < 0.5 else mean 0 > 0.5 && mean 1 < 0.5)
+        // The ideal observer: the cue input with the larger sum over the stimulus.
+        let ideal (b: Batch) (conditions: TrialCondition[]) =
+            conditions |> Array.mapi (fun trial c -> let s = c.Epoch "stimulus" in if sumOver b trial s 2 >= sumOver b trial s 1 then 0 else 1)
+        classic "go-no-go" 3 2 generateTrials correct ideal
+
+    /// Interval reproduction, ready-set-go (Jazayeri and Shadlen 2010): inputs [fixation; ready; set],
+    /// outputs [fixation; go]. Epochs: fixation; ready (the ready flash, 1 on its input); measure (to
+    /// the set flash, ts after the ready flash's onset); set (the set flash); production (until 2
+    /// Gain ts after the set onset, neurogym's length). The fixation input stays on all trial: the
+    /// response is timed by the network, with no go cue. Targets: the fixation output 1 and the go
+    /// output 0 until the response time, set onset + Gain ts (`TrialCondition.Choice`, in steps), then
+    /// the other way round (a held response; neurogym's target is a one-step pulse). Trials are padded
+    /// to the longest interval. A trial is correct when the go output first exceeds the fixation
+    /// output, from the ready flash on, after the set onset (never before it) within RelativeTolerance Gain ts + AbsoluteTolerance
+    /// ms of the response time (neurogym's rule).
+    let readySetGo (config: ReadySetGoConfig) : ClassicTask =
+        checkDurations config.Dt [ "fixation", config.Fixation, true; "flash", config.Flash, false ]
+        if List.isEmpty config.Intervals then Check.fail "intervals" "expected at least one interval"
+        let flash = steps config.Dt config.Flash
+        for ts in config.Intervals do
+            if not (Double.IsFinite ts) || steps config.Dt ts <= flash then
+                Check.fail "intervals" (sprintf "expected intervals longer than the ready flash (%g ms), got %g" config.Flash ts)
+        Check.finitePositive "gain" config.Gain
+        if not (Double.IsFinite config.RelativeTolerance && config.RelativeTolerance >= 0.0) then Check.fail "relative_tolerance" "expected a number >= 0"
+        if not (Double.IsFinite config.AbsoluteTolerance && config.AbsoluteTolerance >= 0.0) then Check.fail "absolute_tolerance" "expected a duration >= 0 ms"
+        let fixation = steps config.Dt config.Fixation
+        let intervals = Array.ofList config.Intervals
+        // In steps of the interval as shown (ready onset to set onset), so that an observer of the
+        // inputs can tell the response time exactly.
+        let respondAfter ts = int (Math.Round(config.Gain * float (steps config.Dt ts)))
+        let production ts = max (flash + 1) (2 * respondAfter ts)
+        let lengthOf ts = fixation + steps config.Dt ts + production ts
+        let time = intervals |> Array.map lengthOf |> Array.max
+        let checkMaskFor ts =
+            // The Yang mask leaves 100 ms after the response time unscored: something must follow.
+            if config.Mask = TrialMask.Yang && production ts - respondAfter ts <= steps config.Dt 100.0 then
+                Check.fail "intervals" (sprintf "%g ms: with the Yang mask, Gain ts must be longer than 100 ms to score any response" ts)
+        intervals |> Array.iter checkMaskFor
+        let generateTrials trials seed =
+            let b = buffers trials time 3 2 seed
+            let random = Random(seed)
+            let conditions =
+                Array.init trials (fun trial ->
+                    let ts = intervals[random.Next intervals.Length]
+                    let measure = steps config.Dt ts
+                    let epochs = epochsOf [ "fixation", fixation; "ready", flash; "measure", measure - flash; "set", flash; "production", production ts - flash ]
+                    let setOn = fixation + measure
+                    let respond = setOn + respondAfter ts
+                    let c =
+                        { Epochs = epochs
+                          Parameters = [ "interval", ts; "production", config.Gain * ts; "gain", config.Gain ]
+                          Choice = respond
+                          Length = lengthOf ts }
+                    let ready, set = c.Epoch "ready", c.Epoch "set"
+                    for t in 0 .. c.Length - 1 do
+                        b.SetInput trial t 0 1.0f
+                        if t >= ready.Start && t < ready.Stop then b.SetInput trial t 1 1.0f
+                        if t >= set.Start && t < set.Stop then b.SetInput trial t 2 1.0f
+                        b.SetTarget trial t (if t < respond then 0 else 1) 1.0f
+                    for t in 0 .. time - 1 do
+                        for k in 0 .. 1 do b.SetWeight trial t k (weight config.Mask config.Dt c respond t k)
+                    c)
+            b.Batch, conditions
+        // From the ready flash on: the Yang mask leaves the first 100 ms unscored, where outputs are free.
+        let responseStep (outputs: float[]) (trial: int) (c: TrialCondition) =
+            let crossed t = outputs[(trial * time + t) * 2 + 1] > outputs[(trial * time + t) * 2]
+            seq { (c.Epoch "ready").Start .. c.Length - 1 } |> Seq.tryFind crossed
+        let correct (outputs: float[]) (conditions: TrialCondition[]) =
+            if outputs.Length <> conditions.Length * time * 2 then
+                Check.fail "outputs" (sprintf "expected %d values (%d trials x %d steps x 2 outputs), got %d" (conditions.Length * time * 2) conditions.Length time outputs.Length)
+            conditions
+            |> Array.mapi (fun trial c ->
+                let ts = c.Parameters |> List.find (fun (n, _) -> n = "interval") |> snd
+                let tolerance = config.RelativeTolerance * config.Gain * ts + config.AbsoluteTolerance
+                match responseStep outputs trial c with
+                | Some t when t >= (c.Epoch "set").Start -> abs (float (t - c.Choice)) * config.Dt <= tolerance
+                | _ -> false)
+        // The ideal observer: the steps from the ready onset to the set onset, read off the inputs,
+        // times the gain, after the set onset.
+        let ideal (b: Batch) (conditions: TrialCondition[]) =
+            conditions
+            |> Array.mapi (fun trial _ ->
+                let at t k = b.Inputs[(trial * b.Time + t) * b.InputSize + k]
+                let onset k = seq { 0 .. b.Time - 1 } |> Seq.find (fun t -> at t k > 0.5f)
+                let readyOn, setOn = onset 1, onset 2
+                setOn + int (Math.Round(config.Gain * float (setOn - readyOn))))
+        classic "ready-set-go" 3 2 generateTrials correct ideal

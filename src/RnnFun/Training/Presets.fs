@@ -178,6 +178,89 @@ module Presets =
             Network = { preset.Network with Trainable = Map.empty }
             Fit = { preset.Fit with Epochs = 200; StopLoss = Some 1e-4 } }
 
+    /// The delayed match-to-category task of its preset: neurogym's stimuli and noise, 20 ms steps, a
+    /// 200 ms fixation (neurogym: 500), a 500 ms sample and test (neurogym: 650), a 500 ms delay
+    /// (neurogym: 1000) and a 300 ms decision, gyyang/multitask's mask.
+    let delayedMatchToCategoryTask: ClassicTask =
+        ClassicTasks.delayedMatchToCategory
+            { DelayedMatchCategoryConfig.defaults with Fixation = 200.0; Sample = 500.0; Delay = 500.0; Test = 500.0; Decision = 300.0; Mask = TrialMask.Yang }
+
+    /// Delayed match-to-category (`delayedMatchToCategoryTask`): 128-unit GRU (every parameter
+    /// trained), Adam lr 1e-2, batch 64, 80 epochs. With 64 units (gru at lr 1e-2 and 3e-3, seeds 0
+    /// and 1; lstm) it stayed 100 epochs on the plateau where both choices are 0.5: match is the XOR
+    /// of the two categories, which no single input predicts (docs/training.md).
+    let delayedMatchToCategory (seed: int) : Preset =
+        let preset = classicPreset delayedMatchToCategoryTask seed
+        { preset with
+            Kind = Kinds.gru
+            Network = { preset.Network with Units = 128; Trainable = Map.empty }
+            Fit = { preset.Fit with Epochs = 80 } }
+
+    /// The go / no-go task of its preset: neurogym's timing (stimulus, delay and decision 500 ms each),
+    /// 20 ms steps, gyyang/multitask's mask.
+    let goNoGoTask: ClassicTask = ClassicTasks.goNoGo { GoNoGoConfig.defaults with Mask = TrialMask.Yang }
+
+    /// Go / no-go (`goNoGoTask`): 64-unit GRU (every parameter trained), Adam lr 1e-2, batch 64, 30
+    /// epochs (a 64-unit discrete RNN reached 56 %: it must hold the cue through the delay).
+    let goNoGo (seed: int) : Preset =
+        let preset = classicPreset goNoGoTask seed
+        { preset with Kind = Kinds.gru; Network = { preset.Network with Trainable = Map.empty } }
+
+    /// The ready-set-go task of its preset: Jazayeri and Shadlen 2010's short prior, neurogym's
+    /// flashes and tolerance, 20 ms steps, gyyang/multitask's mask.
+    let readySetGoTask: ClassicTask = ClassicTasks.readySetGo { ReadySetGoConfig.defaults with Mask = TrialMask.Yang }
+
+    /// Interval reproduction (`readySetGoTask`): 64-unit GRU (every parameter trained), Adam lr 1e-2,
+    /// batch 64, 100 epochs.
+    let readySetGo (seed: int) : Preset =
+        let preset = classicPreset readySetGoTask seed
+        { preset with
+            Kind = Kinds.gru
+            Network = { preset.Network with Trainable = Map.empty }
+            Fit = { preset.Fit with Epochs = 100 } }
+
+    /// The kind of the battery's presets: the continuous-time network at gyyang/multitask's dt 20 ms
+    /// and tau 100 ms (alpha 0.2) with the rate readout W_out tanh(h) + b_out. Their LeakyRNN uses
+    /// relu (train.py's default; softplus in the paper), which no built-in kind has: tanh is the
+    /// nearest (docs/training.md).
+    let yangKind: Kind = Kinds.ctrnnWith { Dt = 20.0; Tau = 100.0; Readout = Readout.Rate }
+
+    /// Yang et al. 2019's 20-task battery, all tasks interleaved (`YangTasks.task`), with
+    /// gyyang/multitask's settings: 256 units, alpha 0.2, recurrent noise sigma_rec 0.05 (scaled by
+    /// sqrt(2 / alpha) as theirs), input noise 0.01, Adam lr 1e-3, batch 64; W_in, W_out and b_out
+    /// trained; 100 epochs of 640 fresh trials (they train on up to 1e7 trials, far beyond a CPU's
+    /// minutes: docs/training.md).
+    let yangBattery (seed: int) : Preset =
+        let task = YangTasks.task YangConfig.defaults
+        { Task = task
+          Kind = yangKind
+          Network =
+            { NetworkConfig.defaults with
+                InputSize = task.InputSize
+                Units = 256
+                OutputSize = task.OutputSize
+                OutputBias = true
+                Seed = int64 seed
+                Trainable = Map.ofList [ "w_in", true; "w_out", true; "b_out", true ] }
+          Fit =
+            { FitConfig.defaults with
+                BatchSize = 64
+                Epochs = 100
+                LearningRate = 1e-3
+                RecurrentNoise = 0.05
+                Clipping = GradientClipping.GlobalNorm 1.0
+                Seed = seed }
+          TrialsPerEpoch = 640
+          ValidationTrials = 256 }
+
+    /// The battery's small preset, for tests and quick runs: 64 units, Adam lr 1e-2, 20 epochs of 640
+    /// trials, otherwise `yangBattery`.
+    let yangBatterySmall (seed: int) : Preset =
+        let preset = yangBattery seed
+        { preset with
+            Network = { preset.Network with Units = 64 }
+            Fit = { preset.Fit with LearningRate = 1e-2; Epochs = 20 } }
+
     /// The classic task (with its `correct` rule) of a preset's task name, when it is one.
     let classicTask (name: string) : ClassicTask option =
         match name with
@@ -185,10 +268,14 @@ module Presets =
         | "context-decision" -> Some contextDecisionTask
         | "parametric-working-memory" -> Some parametricWorkingMemoryTask
         | "delayed-match-to-sample" -> Some delayedMatchToSampleTask
+        | "delayed-match-to-category" -> Some delayedMatchToCategoryTask
+        | "go-no-go" -> Some goNoGoTask
+        | "ready-set-go" -> Some readySetGoTask
         | _ -> None
 
     /// The names `byName` knows.
-    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision"; "parametric-working-memory"; "delayed-match-to-sample" ]
+    let names = [ "flipflop"; "integrator"; "sine"; "perceptual-decision"; "context-decision"; "parametric-working-memory"; "delayed-match-to-sample";
+                  "delayed-match-to-category"; "go-no-go"; "ready-set-go"; "yang-battery"; "yang-battery-small" ]
 
     /// The preset of a task name (`names`).
     let byName (name: string) (seed: int) : Preset =
@@ -200,6 +287,11 @@ module Presets =
         | "context-decision" -> contextDecision seed
         | "parametric-working-memory" -> parametricWorkingMemory seed
         | "delayed-match-to-sample" -> delayedMatchToSample seed
+        | "delayed-match-to-category" -> delayedMatchToCategory seed
+        | "go-no-go" -> goNoGo seed
+        | "ready-set-go" -> readySetGo seed
+        | "yang-battery" -> yangBattery seed
+        | "yang-battery-small" -> yangBatterySmall seed
         | other -> Check.fail "task" (sprintf "unknown task '%s' (expected %s)" other (System.String.Join(", ", names)))
 
     /// The kinds a preset can be trained with: the built-in ones, the ctrnn with tau = 50
