@@ -80,6 +80,8 @@ public static class Reports
             d.Pca,
             d.VarianceThreshold,
             points,
+            d.SlowPoints,
+            d.Conditions,
             Interop.OfObj(topology?.Inner),
             d.Notes);
     }

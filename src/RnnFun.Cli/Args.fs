@@ -91,10 +91,12 @@ type FixedPointArgs =
     | Box of range: string
     | Initial_States of path: string
     | Inputs of values: string
+    | Inputs_File of path: string
     | N_Init of count: int
     | Noise of scale: float
     | Tol_Q of q: float
     | Slow_Points
+    | Slow_Iterations of count: int
     | No_Deflation
     | Timings
     | Seed of seed: int
@@ -109,13 +111,15 @@ type FixedPointArgs =
             | Data _ -> "sample initial states from the model's trajectories on trials of your own instead: a .npz file with an array inputs [trials; time; inputs] (and lengths), or a .npy of the inputs."
             | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
             | Initial_States _ -> "start from these states instead: a .npy file [states; units] (numpy.save) or a text file, one state a line (CSV or spaces)."
-            | Inputs _ -> "the constant input, comma-separated (zeros by default)."
-            | N_Init _ -> "number of initial states (default 1024)."
+            | Inputs _ -> "the constant input, comma-separated (zeros by default); give it several times for several conditions, each searched from the same initial states, optionally named: --inputs ctx1=1,0,0 --inputs ctx2=0,1,0."
+            | Inputs_File _ -> "one condition's constant input per row instead: a .npy file [conditions; inputs] or a text file, one input a line."
+            | N_Init _ -> "number of initial states (default 1024; per condition)."
             | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
             | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
             | Timings -> "print where the command's time went (start-up, loading the model, the initial states, each phase of the search, writing) on stderr."
             | No_Deflation -> "skip deflation, the last phase, which looks for fixed points that no initial state reached (by Newton's method with the points found divided out)."
-            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, beside OUT with its extension replaced (--out fps.json: fps.slow-points.json)."
+            | Slow_Points -> "also find slow points (Adam on q from the same initial states; the q threshold chosen per condition from the distribution of q: the widest gap in log q) and write them apart, beside OUT with its extension replaced (--out fps.json: fps.slow-points.json)."
+            | Slow_Iterations _ -> "Adam iterations of the slow-point descent (default 400)."
             | Seed _ -> "seed of the sampling (default 0)."
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."

@@ -25,8 +25,11 @@ module FixedPointFile =
         | "marginal" -> Some FixedPointKind.Marginal
         | _ -> None
 
-    /// Writes fixed points to a stream.
-    let write (stream: Stream) (points: FixedPoint[]) =
+    /// Writes fixed points to a stream, with the conditions (names and inputs) they were found
+    /// under: a `conditions` array, and each point's `condition` by name. No conditions: the file of
+    /// `write`.
+    let writeWith (conditions: Condition[]) (stream: Stream) (points: FixedPoint[]) =
+        let conditions = if isNull conditions then [||] else conditions
         use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
         let numbers (name: string) (values: float[]) =
             w.WriteStartArray name
@@ -35,6 +38,14 @@ module FixedPointFile =
         w.WriteStartObject()
         w.WriteString("format", Format)
         w.WriteNumber("version", Version)
+        if conditions.Length > 0 then
+            w.WriteStartArray "conditions"
+            for c in conditions do
+                w.WriteStartObject()
+                w.WriteString("name", c.Name)
+                numbers "input" c.Input
+                w.WriteEndObject()
+            w.WriteEndArray()
         w.WriteStartArray "fixed_points"
         for p in points do
             w.WriteStartObject()
@@ -53,10 +64,31 @@ module FixedPointFile =
             w.WriteNumber("n_unstable_modes", p.UnstableModes)
             w.WriteBoolean("stable", p.Stable)
             w.WriteString("kind", kindName p.Kind)
+            match Conditions.indexOf conditions p with
+            | Some c when conditions.Length > 0 -> w.WriteString("condition", conditions[c].Name)
+            | _ -> ()
             w.WriteEndObject()
         w.WriteEndArray()
         w.WriteEndObject()
         w.Flush()
+
+    /// Writes fixed points to a stream.
+    let write (stream: Stream) (points: FixedPoint[]) = writeWith [||] stream points
+
+    /// Saves fixed points atomically with the conditions they were found under (`writeWith`); every
+    /// point's input must be a condition's. NaN or Inf values are refused (`InvalidArgument`).
+    let saveWith (path: string) (conditions: Condition[]) (points: FixedPoint[]) =
+        let conditions = if isNull conditions then [||] else conditions
+        if conditions.Length > 0 then
+            Conditions.check conditions[0].Input.Length conditions
+            for p in points do
+                if (Conditions.indexOf conditions p).IsNone then
+                    Check.fail (sprintf "fixed_points[%d].input" p.Id) "the point's input is no condition's input"
+        for p in points do
+            Check.allFinite (sprintf "fixed_points[%d].state" p.Id) p.State
+            Check.allFinite (sprintf "fixed_points[%d].input" p.Id) p.Input
+            Check.allFinite (sprintf "fixed_points[%d].q" p.Id) [ p.Q; p.Speed ]
+        FileFormat.writeAtomically path (fun s -> writeWith conditions s points)
 
     /// Saves fixed points atomically. NaN or Inf values are refused (`InvalidArgument`).
     let save (path: string) (points: FixedPoint[]) =
@@ -132,6 +164,42 @@ module FixedPointFile =
         | Some (id, _) -> Check.fail "fixed_points" (sprintf "id %d is used twice" id)
         | None -> ()
         points
+
+    /// The conditions of a parsed document: its `conditions` array, checked against its points
+    /// (each point's `condition`, when given, names a condition whose input is the point's); none
+    /// in a file written without them.
+    let private conditionsOfJson (root: JsonElement) : Condition[] =
+        let points = ofJson root
+        match root.TryGetProperty "conditions" with
+        | false, _ -> [||]
+        | true, list ->
+            if list.ValueKind <> JsonValueKind.Array then Check.fail "conditions" "expected an array"
+            let conditions =
+                [| for i, e in Seq.indexed (list.EnumerateArray()) ->
+                    let where = sprintf "conditions[%d]" i
+                    if e.ValueKind <> JsonValueKind.Object then Check.fail where "expected an object"
+                    let name = required e "name" where
+                    if name.ValueKind <> JsonValueKind.String then Check.fail (where + ".name") "expected a string"
+                    { Name = name.GetString(); Input = vector (where + ".input") (required e "input" where) } |]
+            let width = if points.Length > 0 then points[0].Input.Length elif conditions.Length > 0 then conditions[0].Input.Length else 0
+            try Conditions.check width conditions
+            with InvalidArgument (_, problem) -> Check.fail "conditions" problem
+            let list = (required root "fixed_points" "file").EnumerateArray() |> Array.ofSeq
+            for i, e in Array.indexed list do
+                match e.TryGetProperty "condition" with
+                | true, c ->
+                    let where = sprintf "fixed_points[%d].condition" i
+                    if c.ValueKind <> JsonValueKind.String then Check.fail where "expected a string"
+                    match conditions |> Array.tryFind (fun k -> k.Name = c.GetString()) with
+                    | None -> Check.fail where (sprintf "no condition is named '%s'" (c.GetString()))
+                    | Some k when (Conditions.indexOf [| k |] points[i]).IsNone -> Check.fail where (sprintf "the point's input is not condition '%s''s input" k.Name)
+                    | Some _ -> ()
+                | _ -> ()
+            conditions
+
+    /// The conditions a file names (`saveWith`); an empty array for a file without them (every file
+    /// written before conditions existed). Problems raise `FileFormatError` naming the file and key.
+    let loadConditions (path: string) : Condition[] = FileFormat.load Format [ Version, conditionsOfJson ] path
 
     /// Reads fixed points; Jacobians and eigenvectors are not stored (`Linearisation = None`,
     /// `Search = None`: `FixedPoints.analyse` recomputes the linearisation from the model). Every problem raises `FileFormatError` naming the file and key.
