@@ -157,6 +157,7 @@ type TopologyArgs =
 type ReportArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Fixed_Points of path: string
+    | Slow_Points of path: string
     | Topology of path: string
     | Task of name: string
     | Training_Log of path: string
@@ -168,7 +169,8 @@ type ReportArgs =
         member a.Usage =
             match a with
             | Model _ -> "the model file."
-            | Fixed_Points _ -> "its fixed-point file."
+            | Fixed_Points _ -> "its fixed-point file (with its conditions, if it names any: the figures show each condition apart)."
+            | Slow_Points _ -> "its slow-point file (rnnfun fixed-points --slow-points): drawn in the PC1-PC2 plane, coloured by the eigenvalue closest to 1."
             | Topology _ -> "its topology file."
             | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample)."
             | Training_Log _ -> "the training log written beside the model by rnnfun train."

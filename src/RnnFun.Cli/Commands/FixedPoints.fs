@@ -34,7 +34,7 @@ let run (args: ParseResults<FixedPointArgs>) =
     let out = args.GetResult FixedPointArgs.Out
     let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
     checkOutputFile "--out" out
-    if args.Contains Slow_Points then checkOutputFile "--out (its slow points)" slowPath
+    if args.Contains FixedPointArgs.Slow_Points then checkOutputFile "--out (its slow points)" slowPath
     let count = args.GetResult(N_Init, defaultValue = 1024)
     if count <= 0 then raise (UserError "--n-init: expected a positive integer")
     let seed = args.GetResult(FixedPointArgs.Seed, defaultValue = 0)
@@ -106,7 +106,7 @@ let run (args: ParseResults<FixedPointArgs>) =
     let config =
         { FixedPointConfig.defaults with
             TolQ = tolQ
-            IncludeSlowPoints = args.Contains Slow_Points
+            IncludeSlowPoints = args.Contains FixedPointArgs.Slow_Points
             Deflation = (if args.Contains No_Deflation then None else FixedPointConfig.defaults.Deflation)
             Progress = Some progress }
     let initialPerCondition = Array.create conditions.Length initial

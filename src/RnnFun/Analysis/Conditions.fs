@@ -115,6 +115,13 @@ module Conditions =
             |> Array.choose (fun c -> result.Groups |> Array.tryFind (fun g -> Array.forall2 (fun (a: float) b -> abs (a - b) <= 1e-9) g.Input c.Input))
         { result with Groups = ordered }
 
+    /// The two contexts of the context-dependent integration task (`ClassicTasks.contextDecision`,
+    /// inputs [fixation; modality 1 (2); modality 2 (2); context cue (2)]) as they hold during the
+    /// stimulus at zero coherence: fixation on, 0.5 on each stimulus input, the context's cue on.
+    let contextDecision : Condition[] =
+        [| { Name = "context-1"; Input = [| 1.0; 0.5; 0.5; 0.5; 0.5; 1.0; 0.0 |] }
+           { Name = "context-2"; Input = [| 1.0; 0.5; 0.5; 0.5; 0.5; 0.0; 1.0 |] } |]
+
     /// The shape of a set of slow (or fixed) points: the variance shares of their first principal
     /// components, and per point the eigenvalue closest to 1 and the largest modulus of the others.
     let manifold (points: FixedPoint[]) : SlowManifold =

@@ -43,7 +43,7 @@ type SlowPointConfig =
       Progress: (FixedPointProgress -> unit) option }
 
     static member defaults =
-        { Iterations = 400
+        { Iterations = 50
           Ceiling = 1e-2
           MinGap = 1.0
           MinFraction = 0.1
