@@ -56,13 +56,13 @@ module Conditions =
             if isNull c.Input || c.Input.Length <> inputSize then
                 Check.fail "conditions" (sprintf "condition '%s': expected an input of %d values, got %d" c.Name inputSize (if isNull c.Input then 0 else c.Input.Length))
             if not (Array.forall Double.IsFinite c.Input) then Check.fail "conditions" (sprintf "condition '%s': the input holds a NaN or infinite value" c.Name)
-        match conditions |> Array.countBy (fun c -> c.Name) |> Array.tryFind (fun (_, n) -> n > 1) with
-        | Some (name, _) -> Check.fail "conditions" (sprintf "the name '%s' is given to two conditions" name)
-        | None -> ()
         for i in 0 .. conditions.Length - 1 do
             for j in i + 1 .. conditions.Length - 1 do
                 if conditions[i].Input = conditions[j].Input then
                     Check.fail "conditions" (sprintf "conditions '%s' and '%s' have the same input" conditions[i].Name conditions[j].Name)
+        match conditions |> Array.countBy (fun c -> c.Name) |> Array.tryFind (fun (_, n) -> n > 1) with
+        | Some (name, _) -> Check.fail "conditions" (sprintf "the name '%s' is given to two conditions" name)
+        | None -> ()
 
     /// The condition whose input is the point's (to 1e-9 in every value), if any.
     let indexOf (conditions: Condition[]) (point: FixedPoint) : int option =
