@@ -62,6 +62,23 @@ let private thresholdTests =
         }
     ]
 
+let private presetTests =
+    testList "integrator preset" [
+        test "the integrator's kinds: the GRU trains every parameter; --kind rnn trains W_in, W_out and b_out too" {
+            let gru = Presets.integrator 0
+            Expect.equal gru.Kind.Name "gru" "a GRU"
+            use net = Network.create gru.Kind gru.Network
+            let rnn = Presets.integrator 0 |> Presets.withKindNamed "rnn"
+            Expect.equal rnn.Network.Trainable (Map.ofList [ "w_in", true; "w_out", true; "b_out", true ]) "the rnn's flags"
+            use _ = Network.create rnn.Kind rnn.Network
+            let gruAgain = Presets.integrator 0 |> Presets.withKindNamed "gru"
+            use _ = Network.create gruAgain.Kind gruAgain.Network
+            // Zero speed is among the task's: some trial holds its heading for a step.
+            let b = gru.Task.Generate 16 0
+            Expect.isTrue (b.Inputs |> Array.exists (fun v -> v = 0.0f)) "a step at zero speed"
+        }
+    ]
+
 let private conditionTests =
     testList "conditions" [
         test "W = 2I under two inputs: 9 fixed points per condition, the same states in both, grouped by input" {
@@ -225,4 +242,4 @@ let private trainedTests =
     ]
 
 [<Tests>]
-let tests = testList "SlowPoints" [ thresholdTests; conditionTests; cliTests; trainedTests ]
+let tests = testList "SlowPoints" [ thresholdTests; presetTests; conditionTests; cliTests; trainedTests ]

@@ -245,6 +245,11 @@ module Presets =
         if preset.Task.Name = "flipflop" && kind.Name = Kinds.ctrnn.Name then
             let tuned = withKind flipFlopCtrnn preset
             { tuned with Fit = { tuned.Fit with LearningRate = 2e-2; Epochs = 80 } }
+        elif preset.Task.Name = "integrator" then
+            // The GRU trains every parameter by default; a vanilla kind freezes W_in, W_out and b_out
+            // unless told (the flags of the former rnn preset), and `withKind` keeps those it has.
+            let flagged = { preset with Network = { preset.Network with Trainable = Map.ofList [ "w_in", true; "w_out", true; "b_out", true ] } }
+            withKind kind flagged
         else withKind kind preset
 
     /// The preset with another number of units. The flip-flop's rate of 1e-2 fits the task above 128
