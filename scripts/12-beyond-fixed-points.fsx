@@ -34,7 +34,7 @@ let main () =
     printfn "  %-3s %-10s %-26s %s" "id" "kind" "state" "certificate"
     for p, c in Array.zip points found.Certificates do
         printfn "  %-3d %-10s %-26s %s" p.Id (FixedPoints.kindName p.Kind) (String.Join(" ", p.State |> Array.map (sprintf "%+.4f"))) (Certificates.describe c)
-    FixedPointFile.saveWith { Linearisation = true; Certificates = found.Certificates } (Script.output "09-cube.fixed-points.json") points
+    FixedPointFile.saveWith { FixedPointFileOptions.defaults with Linearisation = true; Certificates = found.Certificates } (Script.output "09-cube.fixed-points.json") points
     let certified = found.Certificates |> Array.filter (function Certificate.Certified _ -> true | _ -> false) |> Array.length
 
     // 2. Selection vectors: x' = A x + b u, A = [[0, 1], [0, -1]], as a continuous-time kind (Euler map).

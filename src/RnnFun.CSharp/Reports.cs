@@ -89,6 +89,8 @@ public static class Reports
             d.Pca,
             d.VarianceThreshold,
             points,
+            d.SlowPoints,
+            d.Conditions,
             Interop.OfObj(topology?.Inner),
             d.Notes,
             continuation is null ? d.Continuation : FSharpOption<Tuple<Core.ContinuationResult, string>>.Some(Tuple.Create(continuation.Inner, "parameter")),

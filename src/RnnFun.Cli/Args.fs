@@ -194,10 +194,12 @@ type FixedPointArgs =
     | Box of range: string
     | Initial_States of path: string
     | Inputs of values: string
+    | Inputs_File of path: string
     | N_Init of count: int
     | Noise of scale: float
     | Tol_Q of q: float
     | Slow_Points
+    | Slow_Iterations of count: int
     | No_Deflation
     | Timings
     | Seed of seed: int
@@ -220,13 +222,15 @@ type FixedPointArgs =
             | Data _ -> "sample initial states from the model's trajectories on trials of your own instead: a .npz file with an array inputs [trials; time; inputs] (and lengths), or a .npy of the inputs."
             | Box _ -> "sample initial states uniformly in [LO, HI]^N instead, e.g. --box -1,1."
             | Initial_States _ -> "start from these states instead: a .npy file [states; units] (numpy.save) or a text file, one state a line (CSV or spaces)."
-            | Inputs _ -> "the constant input, comma-separated (zeros by default)."
-            | N_Init _ -> "number of initial states (default 1024)."
+            | Inputs _ -> "the constant input, comma-separated (zeros by default); give it several times for several conditions, each searched from the same initial states, optionally named: --inputs ctx1=1,0,0 --inputs ctx2=0,1,0."
+            | Inputs_File _ -> "one condition's constant input per row instead: a .npy file [conditions; inputs] or a text file, one input a line."
+            | N_Init _ -> "number of initial states (default 1024; per condition)."
             | Noise _ -> "std of the Gaussian noise added to trajectory states (default 0.5)."
             | Tol_Q _ -> "q below which a point is a fixed point (default 1e-20)."
             | Timings -> "print where the command's time went (start-up, loading the model, the initial states, each phase of the search, writing) on stderr."
             | No_Deflation -> "skip deflation, the last phase, which looks for fixed points that no initial state reached (by Newton's method with the points found divided out)."
-            | Slow_Points -> "also find slow points (q below 1e-6) and write them apart, beside OUT with its extension replaced (--out fps.json: fps.slow-points.json)."
+            | Slow_Points -> "also find slow points (Adam on q from the same initial states; the q threshold chosen per condition from the distribution of q: the widest gap in log q) and write them apart, beside OUT with its extension replaced (--out fps.json: fps.slow-points.json)."
+            | Slow_Iterations _ -> "Adam iterations of the slow-point descent (default 400)."
             | Seed _ -> "seed of the sampling (default 0)."
             | Out _ -> "fixed-point file to write (rnnfun.fixed-points JSON)."
             | Quiet -> "print only the summary."
@@ -264,6 +268,7 @@ type TopologyArgs =
 type ReportArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Fixed_Points of path: string
+    | Slow_Points of path: string
     | Topology of path: string
     | Task of name: string
     | Training_Log of path: string
@@ -277,7 +282,8 @@ type ReportArgs =
             match a with
             | Lyapunov -> "add Lyapunov spectra: the autonomous network's from zeros and, with --task, one per example trial (at most 8)."
             | Model _ -> "the model file."
-            | Fixed_Points _ -> "its fixed-point file."
+            | Fixed_Points _ -> "its fixed-point file (with its conditions, if it names any: the figures show each condition apart)."
+            | Slow_Points _ -> "its slow-point file (rnnfun fixed-points --slow-points): drawn in the PC1-PC2 plane, coloured by the eigenvalue closest to 1."
             | Topology _ -> "its topology file."
             | Task _ -> "draw example trials and trajectories from this task (flipflop, integrator, sine, perceptual-decision, context-decision, parametric-working-memory, delayed-match-to-sample, delayed-match-to-category, go-no-go, ready-set-go, yang-battery, yang-battery-small)."
             | Training_Log _ -> "the training log written beside the model by rnnfun train."

@@ -41,6 +41,12 @@ type ReportInputs =
       /// Share of the variance the dimensionality figure counts components for.
       VarianceThreshold: float
       FixedPoints: FixedPoint[] option
+      /// Slow points (`SlowPoints.find`, `Conditions.slowPoints`): their own section, with the
+      /// manifold they trace in the PC1-PC2 plane and the q threshold of each group.
+      SlowPoints: SlowPointResult option
+      /// The conditions (constant inputs) the points were found under: the tables name each point's
+      /// condition and the figures show each condition apart. Empty: conditions are not named.
+      Conditions: Condition list
       Topology: Topology option
       /// Extra rows for the configuration section (task, seeds, command line...): (name, value).
       Notes: (string * string) list
@@ -66,6 +72,8 @@ type ReportInputs =
           Pca = None
           VarianceThreshold = Pca.defaultVarianceThreshold
           FixedPoints = None
+          SlowPoints = None
+          Conditions = []
           Topology = None
           Notes = []
           Continuation = None
@@ -83,6 +91,7 @@ module Report =
           "Weights"
           "Dimensionality"
           "Fixed points"
+          "Slow points"
           "Topology" ]
 
     /// The headings of the sections shown only when their input is given, after the others.
@@ -329,6 +338,12 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                 | Some p -> figure (Charts.dimensionality p inputs.VarianceThreshold)
                 | None -> missing "No PCA or hidden states were given."))
 
+        let conditions = Array.ofList inputs.Conditions
+        let conditionText (p: FixedPoint) =
+            match Conditions.indexOf conditions p with
+            | Some i -> conditions[i].Name + ": "
+            | None -> ""
+
         // 6. Fixed points
         let fixedPointSection =
             match fixedPoints with
@@ -355,7 +370,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                             else invariant (p.Eigenvalues |> Array.map (fun l -> l.Magnitude) |> Array.max)
                         [ string p.Id
                           // Points of one file can hold under different constant inputs.
-                          encode ("(" + String.Join(", ", (if isNull p.Input then [||] else p.Input) |> Array.map invariant) + ")")
+                          encode (conditionText p + "(" + String.Join(", ", (if isNull p.Input then [||] else p.Input) |> Array.map invariant) + ")")
                           kindText p.Kind
                           sprintf "<span class=\"swatch\" style=\"background:%s\"></span>%d" (Charts.unstableModeColorName p.UnstableModes) p.UnstableModes
                           scientific p.Q
@@ -376,7 +391,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                     let trajectories =
                         if fittedOnPoints then [||]
                         else states |> Option.map (Array.truncate 40) |> Option.defaultValue [||]
-                    sb.Append(figure (Charts.stateSpace p trajectories fps)) |> ignore
+                    if conditions.Length > 1 then
+                        // One figure per condition: a point is a fixed point of its own input's map only.
+                        for c in Conditions.group conditions fps [||] do
+                            sb.Append(sprintf "<h3>Condition %s</h3>\n" (encode c.Condition.Name)) |> ignore
+                            sb.Append(note (sprintf "%d fixed points under %s." c.FixedPoints.Length (Conditions.inputName c.Condition.Input))) |> ignore
+                            if c.FixedPoints.Length > 0 then sb.Append(figure (Charts.stateSpace p trajectories c.FixedPoints)) |> ignore
+                    else sb.Append(figure (Charts.stateSpace p trajectories fps)) |> ignore
                 | None -> sb.Append(missing "No PCA to place the fixed points in state space.") |> ignore
                 sb.Append("<h3>Eigenvalues</h3>\n").Append(figure (Charts.eigenvalueModuli fps)) |> ignore
                 let representatives =
@@ -392,9 +413,58 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                 sb.ToString()
         section sectionTitles[5] fixedPointSection
 
-        // 7. Topology
+        // 7. Slow points
+        let slowSection =
+            match inputs.SlowPoints with
+            | None -> missing "No slow points were given."
+            | Some result ->
+                let sb = StringBuilder()
+                let groupName (g: SlowPointGroup) =
+                    match conditions |> Array.tryFind (fun c -> c.Input.Length = g.Input.Length && Array.forall2 (fun (a: float) b -> abs (a - b) <= 1e-9) c.Input g.Input) with
+                    | Some c -> c.Name
+                    | None -> Conditions.inputName g.Input
+                let statePca =
+                    match pca with
+                    | Some p when result.Points.Length > 0 && p.Mean.Length = result.Points[0].State.Length && p.Components.Length >= 2 -> Some p
+                    | _ -> None
+                sb.Append(note "Slow points are minima of q = 0.5 ||F(x, u) - x||^2 that need not be zero: where the dynamics are slow. The states descend q from the initial states (steepest descent, which settles them onto a slow manifold without running along it); per constant input, the q threshold is chosen from the distribution of q: the widest gap in log q, else the knee where its upper tail begins.") |> ignore
+                let rows =
+                    result.Groups
+                    |> Array.map (fun g ->
+                        let m = Conditions.manifold g.Points
+                        let nearOne = m.NearOne |> Array.map (fun l -> l.Magnitude) |> Array.filter Double.IsFinite |> Array.sort
+                        let median (a: float[]) = if a.Length = 0 then "-" else invariant a[a.Length / 2]
+                        let sectors = match statePca with Some p when g.Points.Length > 0 -> sprintf "%d of 12" (SlowPoints.sectorsCovered 12 p g.Points) | _ -> "-"
+                        [ encode (groupName g)
+                          string g.Points.Length
+                          sprintf "%s (%s)" (scientific g.Threshold.Threshold) (if g.Threshold.Rule = "gap" then sprintf "gap of %.1f decades" g.Threshold.GapDecades else g.Threshold.Rule)
+                          sprintf "%d / %d" g.Threshold.Below g.Threshold.Above
+                          (if m.VarianceRatios.Length > 0 then String.Join(", ", m.VarianceRatios |> Array.map (fun r -> sprintf "%.1f%%" (100.0 * r))) else "-")
+                          median nearOne
+                          median (m.OtherModulus |> Array.filter Double.IsFinite |> Array.sort)
+                          sectors ])
+                    |> List.ofArray
+                sb.Append(table [ "condition"; "slow points"; "q threshold (rule)"; "states below / above"; "variance along their PC1, PC2, PC3"; "median |λ| closest to 1"; "median largest other |λ|"; "PC1-PC2 sectors holding one (trials' PCA)" ] rows) |> ignore
+                match statePca with
+                | Some p ->
+                    let trajectories = states |> Option.map (Array.truncate 40) |> Option.defaultValue [||]
+                    let fps = defaultArg fixedPoints [||]
+                    if result.Groups.Length > 1 then
+                        for g in result.Groups do
+                            let name = groupName g
+                            sb.Append(sprintf "<h3>Condition %s</h3>\n" (encode name)) |> ignore
+                            let own = fps |> Array.filter (fun f -> not (isNull f.Input) && f.Input.Length = g.Input.Length && Array.forall2 (fun (a: float) b -> abs (a - b) <= 1e-9) f.Input g.Input)
+                            sb.Append(figure (SlowPointCharts.manifold p trajectories [| name, g.Points |] own)) |> ignore
+                    else
+                        sb.Append(figure (SlowPointCharts.manifold p trajectories (result.Groups |> Array.map (fun g -> groupName g, g.Points)) fps)) |> ignore
+                | None -> sb.Append(missing "No PCA of the hidden states with two components or more: the slow points are not drawn.") |> ignore
+                sb.Append(figure (SlowPointCharts.qDistribution (result.Groups |> Array.map (fun g -> groupName g, g)))) |> ignore
+                sb.ToString()
+        section sectionTitles[6] slowSection
+
+        // 8. Topology
         section
-            sectionTitles[6]
+            sectionTitles[7]
             (match inputs.Topology with
              | Some t ->
                  let c = t.Config

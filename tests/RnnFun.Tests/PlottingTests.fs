@@ -503,7 +503,7 @@ let tests =
             let html = Report.html ReportInputs.empty
             for title in Report.sectionTitles do
                 Expect.stringContains html (sprintf "<h2>%s</h2>" title) (sprintf "section '%s'" title)
-            Expect.equal (count "class=\"missing\"" html) 9 "every missing input said (model, settings, curves, trials, states, weights, PCA, fixed points, topology)"
+            Expect.equal (count "class=\"missing\"" html) 10 "every missing input said (model, settings, curves, trials, states, weights, PCA, fixed points, slow points, topology)"
             Expect.equal (count "/*! For license information please see plotly.min.js.LICENSE.txt */" html) 1 "plotly.min.js once"
             Expect.equal (count "<div class=\"figure\">" html) 0 "no figures"
         }

@@ -122,7 +122,7 @@ let tests =
             withTempDir (fun dir ->
                 let full = IO.Path.Combine(dir, "full.json")
                 let plain = IO.Path.Combine(dir, "plain.json")
-                FixedPointFile.saveWith { Linearisation = true; Certificates = r.Certificates } full r.FixedPoints
+                FixedPointFile.saveWith { FixedPointFileOptions.defaults with Linearisation = true; Certificates = r.Certificates } full r.FixedPoints
                 FixedPointFile.save plain r.FixedPoints
                 let loaded = FixedPointFile.load full
                 for a, b in Array.zip r.FixedPoints loaded do

@@ -9,7 +9,7 @@ open RnnFun.Cli.Args
 open RnnFun.Cli.Common
 
 /// The report of a demo run.
-let private writeReport (path: string) (task: string) (net: Network) (fitConfig: FitConfig) (fit: FitResult) (validation: Batch) (analysis: PipelineAnalysis) (t: Topology) =
+let private writeReport (path: string) (task: string) (net: Network) (fitConfig: FitConfig) (fit: FitResult) (validation: Batch) (analysis: PipelineAnalysis) (slow: SlowPointResult option) (t: Topology) =
     // The PCA sees every held-out trial; the figures draw 32 of them (drawing all 256 only slows the
     // report down: Plotly.NET's JSON is the slow part).
     let shown = min 32 validation.Trials
@@ -24,12 +24,13 @@ let private writeReport (path: string) (task: string) (net: Network) (fitConfig:
             Outputs = Array.sub analysis.Trajectories.Outputs 0 (shown * validation.Time * validation.OutputSize)
             States = Some(Array.truncate shown analysis.Trajectories.States)
             Pca = analysis.Pca
-            FixedPoints = Some(Array.append found.FixedPoints found.SlowPoints)
+            FixedPoints = Some found.FixedPoints
+            SlowPoints = slow
             Topology = Some t
             Notes =
                 [ "task", task
                   "fixed points", sprintf "%d from %d initial states (%d converged, %d duplicates, %d outliers)" found.FixedPoints.Length found.InitialStates found.Converged found.Duplicates found.Outliers
-                  "slow points", string found.SlowPoints.Length ] }
+                  "slow points", (match slow with Some s -> string s.Points.Length | None -> "not searched") ] }
     RnnFun.Plotting.Report.save path inputs
 
 
@@ -124,13 +125,22 @@ let runWith (interrupts: Interrupts) (args: ParseResults<DemoArgs>) =
         { PipelineConfig.defaults with
             InitialStateCount = count
             Seed = seed
-            Search = { FixedPointConfig.defaults with IncludeSlowPoints = (task = "integrator"); Progress = Some fpProgress }
+            Search = { FixedPointConfig.defaults with Progress = Some fpProgress }
             Topology = { TopologyConfig.defaults with RunsPerPoint = (if quick then 16 else 64); Seed = seed } }
     let analysis = Pipeline.analyse pipeline net fit.InitialState validation
     if not quiet then eprintfn ""
     let found = analysis.Search
+    // The integrator's ring: slow points from the same trajectory states as the search's.
+    let slow =
+        if task <> "integrator" then None
+        else
+            let initial = InitialStates.fromStates count pipeline.InitialStateNoise seed analysis.Trajectories.AllStates
+            let input = ConstantInput.Same(Array.zeroCreate net.Sizes.Inputs)
+            Some(SlowPoints.find { SlowPointConfig.defaults with Progress = Some fpProgress } net input initial)
+    if not quiet && slow.IsSome then eprintfn ""
     FixedPointFile.save (file "fixed-points.json") found.FixedPoints
-    if found.SlowPoints.Length > 0 then FixedPointFile.save (file "slow-points.json") found.SlowPoints
+    slow |> Option.iter (fun s -> FixedPointFile.save (file "slow-points.json") s.Points)
+    let slowCount = match slow with Some s -> s.Points.Length | None -> 0
     let t =
         match analysis.Topology with
         | Some t -> t
@@ -142,8 +152,8 @@ let runWith (interrupts: Interrupts) (args: ParseResults<DemoArgs>) =
     // 4. Report.
     say "[4/4] report"
     let reportPath = file "report.html"
-    writeReport reportPath task net fitConfig fit validation analysis t
-    writeSummary (file "summary.json") task net fit trainSeconds analysisSeconds found.FixedPoints found.SlowPoints.Length t
+    writeReport reportPath task net fitConfig fit validation analysis slow t
+    writeSummary (file "summary.json") task net fit trainSeconds analysisSeconds found.FixedPoints slowCount t
     // The summary table.
     let attractors = found.FixedPoints |> Array.filter (fun p -> p.Kind = FixedPointKind.Attractor) |> Array.length
     let best = if fit.BestEpoch > 0 then fit.ValidationLosses[fit.BestEpoch - 1] else nan
@@ -151,7 +161,16 @@ let runWith (interrupts: Interrupts) (args: ParseResults<DemoArgs>) =
     printfn "  task              %s (%d-unit %s, seed %d)" task net.Sizes.Units net.Kind.Name seed
     printfn "  training          %d epochs, %s, validation MSE %s, %.1fs" fit.Losses.Length (StopReason.text fit.StopReason) (sci best) trainSeconds
     printfn "  fixed points      %d: %d attractors; by unstable modes %s%s" found.FixedPoints.Length attractors (snd (kindCounts found.FixedPoints))
-        (if found.SlowPoints.Length > 0 then sprintf "; %d slow points" found.SlowPoints.Length else "")
+        ""
+    slow |> Option.iter (fun s ->
+        let g = s.Groups[0]
+        let ring =
+            match analysis.Pca with
+            | Some p when p.Components.Length >= 2 && g.Points.Length > 0 -> sprintf ", over %d of 12 sectors of the PC1-PC2 plane" (SlowPoints.sectorsCovered 12 p g.Points)
+            | _ -> ""
+        let near = g.Points |> Array.choose (fun p -> SlowPoints.closestToOne p.Eigenvalues) |> Array.map (fun l -> l.Magnitude)
+        printfn "  slow points       %d with q <= %s (%s)%s%s" g.Points.Length (sci g.Threshold.Threshold) g.Threshold.Rule ring
+            (if near.Length > 0 then sprintf "; |lambda| closest to 1 from %.3f to %.3f" (Array.min near) (Array.max near) else ""))
     printfn "  topology          %d edges, %d runs unresolved" t.Edges.Length t.Unreached
     printfn "  analysis          %.1fs" analysisSeconds
     printfn ""

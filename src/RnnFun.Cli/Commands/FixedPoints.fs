@@ -38,17 +38,37 @@ let run (args: ParseResults<FixedPointArgs>) =
     let out = args.GetResult FixedPointArgs.Out
     let slowPath = IO.Path.Combine(IO.Path.GetDirectoryName(IO.Path.GetFullPath out), IO.Path.GetFileNameWithoutExtension out + ".slow-points.json")
     checkOutputFile "--out" out
-    if args.Contains Slow_Points then checkOutputFile "--out (its slow points)" slowPath
+    if args.Contains FixedPointArgs.Slow_Points then checkOutputFile "--out (its slow points)" slowPath
     let count = args.GetResult(N_Init, defaultValue = 1024)
     if count <= 0 then raise (UserError "--n-init: expected a positive integer")
     let seed = args.GetResult(FixedPointArgs.Seed, defaultValue = 0)
-    let input =
-        match args.TryGetResult FixedPointArgs.Inputs with
-        | Some text ->
-            let values = parseNumbers "--inputs" text
-            if values.Length <> net.Sizes.Inputs then raise (UserError(sprintf "--inputs: the model has %d inputs, got %d values" net.Sizes.Inputs values.Length))
+    // The conditions: one (the zero input, or the one --inputs) unless several are given.
+    let conditions, named =
+        let width (flag: string) (values: float[]) =
+            if values.Length <> net.Sizes.Inputs then raise (UserError(sprintf "%s: the model has %d inputs, got %d values" flag net.Sizes.Inputs values.Length))
             values
-        | None -> Array.zeroCreate net.Sizes.Inputs
+        match args.GetResults FixedPointArgs.Inputs, args.TryGetResult Inputs_File with
+        | _ :: _, Some _ -> raise (UserError "--inputs and --inputs-file: give one of them")
+        | [], Some file ->
+            let rows = ArrayFile.readMatrix file
+            rows |> Array.iter (fun r -> width "--inputs-file" r |> ignore)
+            Conditions.ofInputs rows, false
+        | [], None -> Conditions.ofInputs [| Array.zeroCreate net.Sizes.Inputs |], false
+        | texts, None ->
+            let parsed =
+                texts
+                |> List.map (fun text ->
+                    let at = text.IndexOf '='
+                    if at > 0 then Some(text.Substring(0, at).Trim()), width "--inputs" (parseNumbers "--inputs" (text.Substring(at + 1)))
+                    else None, width "--inputs" (parseNumbers "--inputs" text))
+            (parsed |> List.map (fun (name, u) -> { Name = defaultArg name (Conditions.inputName u); Input = u }) |> Array.ofList),
+            parsed |> List.exists (fst >> Option.isSome)
+    (try Conditions.check net.Sizes.Inputs conditions
+     with InvalidArgument (_, problem) -> raise (UserError((if args.Contains Inputs_File then "--inputs-file: " else "--inputs: ") + problem)))
+    // A single unnamed condition writes the file it always did; several (or a name) list them.
+    let perCondition = conditions.Length > 1 || named
+    let slowIterations = args.GetResult(Slow_Iterations, defaultValue = SlowPointConfig.defaults.Iterations)
+    if slowIterations <= 0 then raise (UserError "--slow-iterations: expected a positive integer")
     let initial =
         let sources = [ "--initial-states", args.Contains Initial_States; "--data", args.Contains FixedPointArgs.Data; "--box", args.Contains Box; "--task", args.Contains FixedPointArgs.Task ]
         match sources |> List.filter snd |> List.map fst with
@@ -90,7 +110,7 @@ let run (args: ParseResults<FixedPointArgs>) =
     let config =
         { FixedPointConfig.defaults with
             TolQ = tolQ
-            IncludeSlowPoints = args.Contains Slow_Points
+            IncludeSlowPoints = args.Contains FixedPointArgs.Slow_Points
             Deflation =
                 if args.Contains No_Deflation then None
                 elif args.Contains Exhaustive_Deflation then Some DeflationConfig.exhaustive
@@ -98,15 +118,24 @@ let run (args: ParseResults<FixedPointArgs>) =
             Certify = (if args.Contains Certify then Some CertificateConfig.defaults else None)
             Progress = Some progress }
     if args.Contains No_Deflation && args.Contains Exhaustive_Deflation then raise (UserError "--no-deflation and --exhaustive-deflation: give one of them")
-    let result = FixedPoints.find config net (ConstantInput.Same input) initial
+    let initialPerCondition = Array.create conditions.Length initial
+    let search = Conditions.find { config with IncludeSlowPoints = false } net conditions initialPerCondition
+    let result = search.Search
+    let slow =
+        if not config.IncludeSlowPoints then None
+        else
+            let slowConfig = { SlowPointConfig.defaults with Iterations = slowIterations; Progress = Some progress }
+            Some(Conditions.slowPoints slowConfig net conditions initialPerCondition)
     if not quiet then eprintfn ""
-    FixedPointFile.saveWith { Linearisation = args.Contains Linearisation; Certificates = result.Certificates } out result.FixedPoints
-    if config.IncludeSlowPoints then FixedPointFile.save slowPath result.SlowPoints
+    let withConditions = if perCondition then conditions else [||]
+    FixedPointFile.saveWith { Linearisation = args.Contains Linearisation; Certificates = result.Certificates; Conditions = withConditions } out result.FixedPoints
+    slow |> Option.iter (fun s -> FixedPointFile.saveWithConditions slowPath withConditions s.Points)
     let kinds, modes = kindCounts result.FixedPoints
-    printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates result.Elapsed.TotalSeconds
+    printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states%s in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates
+        (if perCondition then sprintf " (%d per condition, %d conditions)" initial.Length conditions.Length else "") result.Elapsed.TotalSeconds
     if not quiet then
         printfn "  converged %d, duplicates %d, outliers %d, not converged %d, found by deflation %d%s" result.Converged result.Duplicates result.Outliers result.NotConverged result.Deflated
-            (if config.IncludeSlowPoints then sprintf ", slow points %d" result.SlowPoints.Length else "")
+            (match slow with Some s -> sprintf ", slow points %d" s.Points.Length | None -> "")
         if result.FixedPoints.Length > 0 then
             printfn "  slowest q %s" (sci (result.FixedPoints |> Array.map (fun p -> p.Q) |> Array.max))
         if config.Certify.IsSome then
@@ -115,9 +144,24 @@ let run (args: ParseResults<FixedPointArgs>) =
                 (match result.Certificates |> Array.tryPick (function Certificate.NotCertified r -> Some r | _ -> None) with
                  | Some reason -> "; first not certified: " + reason
                  | None -> "")
-        printfn "  %-4s %-10s %8s %10s %12s" "id" "kind" "unstable" "q" "|lambda_1|"
+        if perCondition then
+            for c in search.Conditions do
+                let k, m = kindCounts c.FixedPoints
+                printfn "  condition %s, u = (%s): %d fixed points%s" c.Condition.Name (String.Join(", ", c.Condition.Input |> Array.map (fun v -> v.ToString("g4", Globalization.CultureInfo.InvariantCulture))))
+                    c.FixedPoints.Length (if c.FixedPoints.Length > 0 then sprintf " (%s; by unstable modes: %s)" k m else "")
+        slow |> Option.iter (fun s ->
+            for c, g in Array.zip conditions s.Groups do
+                let t = g.Threshold
+                printfn "  slow points%s: %d with q <= %s (%s; %d of %d descended states below, %d above)"
+                    (if perCondition then " of " + c.Name else "") g.Points.Length (sci t.Threshold)
+                    (if t.Rule = "gap" then sprintf "a gap of %.1f decades in q" t.GapDecades else "no gap in q: every state below the ceiling") t.Below (t.Below + t.Above) t.Above)
+        let conditionOf (p: FixedPoint) = match Conditions.indexOf conditions p with Some i -> conditions[i].Name | None -> "-"
+        if perCondition then printfn "  %-4s %-10s %-10s %8s %10s %12s" "id" "condition" "kind" "unstable" "q" "|lambda_1|"
+        else printfn "  %-4s %-10s %8s %10s %12s" "id" "kind" "unstable" "q" "|lambda_1|"
         for p in result.FixedPoints do
-            printfn "  %-4d %-10s %8d %10s %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes (sci p.Q) (if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan)
+            let lead = if p.Eigenvalues.Length > 0 then p.Eigenvalues[0].Magnitude else nan
+            if perCondition then printfn "  %-4d %-10s %-10s %8d %10s %12.6f" p.Id (conditionOf p) (FixedPointFile.kindName p.Kind) p.UnstableModes (sci p.Q) lead
+            else printfn "  %-4d %-10s %8d %10s %12.6f" p.Id (FixedPointFile.kindName p.Kind) p.UnstableModes (sci p.Q) lead
     printfn "wrote %s%s" (IO.Path.GetFullPath out) (if config.IncludeSlowPoints then " and " + slowPath else "")
     if args.Contains FixedPointArgs.Timings then
         let t = result.Timings

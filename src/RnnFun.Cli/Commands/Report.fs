@@ -52,6 +52,32 @@ let run (args: ParseResults<ReportArgs>) =
             if loaded.Length > 0 && (loaded[0].State.Length <> (Network.stateSize net) || loaded[0].Input.Length <> net.Sizes.Inputs) then
                 raise (UserError(sprintf "--fixed-points: %s does not belong to this model (%d units and %d inputs, the model has %d and %d)" path loaded[0].State.Length loaded[0].Input.Length (Network.stateSize net) net.Sizes.Inputs))
             FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net (recheckPoints path (args.Contains ReportArgs.Allow_Foreign_Points) net loaded))
+    let checkWidth flag path (loaded: FixedPoint[]) =
+        if loaded.Length > 0 && (loaded[0].State.Length <> (Network.stateSize net) || loaded[0].Input.Length <> net.Sizes.Inputs) then
+            raise (UserError(sprintf "%s: %s does not belong to this model (%d units and %d inputs, the model has %d and %d)" flag path loaded[0].State.Length loaded[0].Input.Length (Network.stateSize net) net.Sizes.Inputs))
+    let slow =
+        args.TryGetResult ReportArgs.Slow_Points
+        |> Option.map (fun path ->
+            let loaded = FixedPointFile.load path
+            checkWidth "--slow-points" path loaded
+            // q under this model; the threshold they were chosen with is not in the file: the
+            // slowest point's q stands for it.
+            let points = FixedPoints.analyse FixedPointConfig.defaults.EigenTolerance net (FixedPoints.recheck net loaded)
+            let groups =
+                points
+                |> Array.groupBy (fun p -> p.Input)
+                |> Array.map (fun (u, ps) ->
+                    let q = ps |> Array.map (fun p -> p.Q) |> Array.sort
+                    { Input = u; Points = ps; Q = q
+                      Threshold = { Threshold = (if q.Length = 0 then 0.0 else Array.last q); Rule = "from the file"; GapDecades = 0.0; Below = q.Length; Above = 0 } })
+            { Groups = groups; Points = points; InitialStates = points.Length; Elapsed = TimeSpan.Zero })
+    let conditions =
+        [ args.TryGetResult ReportArgs.Fixed_Points; args.TryGetResult ReportArgs.Slow_Points ]
+        |> List.choose id
+        |> List.map FixedPointFile.loadConditions
+        |> List.tryFind (fun c -> c.Length > 0)
+        |> Option.map List.ofArray
+        |> Option.defaultValue []
     let topology =
         args.TryGetResult ReportArgs.Topology
         |> Option.map (fun path ->
@@ -101,6 +127,8 @@ let run (args: ParseResults<ReportArgs>) =
             Outputs = outputs
             States = states
             FixedPoints = points
+            SlowPoints = slow
+            Conditions = conditions
             Topology = topology
             Lyapunov = spectra
             Notes = [ "model", IO.Path.GetFullPath modelPath ] }

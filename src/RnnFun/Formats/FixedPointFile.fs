@@ -11,9 +11,13 @@ type FixedPointFileOptions =
       /// the points that have one: n^2 numbers a matrix, so off by default.
       Linearisation: bool
       /// One per point (same order), written as its `certificate`; empty: none.
-      Certificates: Certificate[] }
+      Certificates: Certificate[]
+      /// The conditions (names and constant inputs) the points were found under: a `conditions`
+      /// array, and each point's `condition` by name; empty: none. Every point's input must be a
+      /// condition's.
+      Conditions: Condition[] }
 
-    static member defaults = { Linearisation = false; Certificates = [||] }
+    static member defaults = { Linearisation = false; Certificates = [||]; Conditions = [||] }
 
 /// The fixed-point file format `rnnfun.fixed-points`, version 1 (docs/formats.md).
 [<RequireQualifiedAccess>]
@@ -39,6 +43,7 @@ module FixedPointFile =
     let writeWith (options: FixedPointFileOptions) (stream: Stream) (points: FixedPoint[]) =
         if options.Certificates.Length > 0 && options.Certificates.Length <> points.Length then
             Check.fail "certificates" (sprintf "expected one certificate per point (%d), got %d" points.Length options.Certificates.Length)
+        let conditions = if isNull options.Conditions then [||] else options.Conditions
         use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
         let rowsOf (name: string) (rows: float[][]) =
             w.WriteStartArray name
@@ -59,6 +64,14 @@ module FixedPointFile =
         w.WriteStartObject()
         w.WriteString("format", Format)
         w.WriteNumber("version", Version)
+        if conditions.Length > 0 then
+            w.WriteStartArray "conditions"
+            for c in conditions do
+                w.WriteStartObject()
+                w.WriteString("name", c.Name)
+                numbers "input" c.Input
+                w.WriteEndObject()
+            w.WriteEndArray()
         w.WriteStartArray "fixed_points"
         for index, p in Array.indexed points do
             w.WriteStartObject()
@@ -97,6 +110,9 @@ module FixedPointFile =
                     w.WriteBoolean("certified", false)
                     w.WriteString("reason", reason)
                 w.WriteEndObject()
+            match Conditions.indexOf conditions p with
+            | Some c when conditions.Length > 0 -> w.WriteString("condition", conditions[c].Name)
+            | _ -> ()
             w.WriteEndObject()
         w.WriteEndArray()
         w.WriteEndObject()
@@ -114,7 +130,17 @@ module FixedPointFile =
             Check.allFinite (sprintf "fixed_points[%d].q" p.Id) [ p.Q; p.Speed ]
         if options.Certificates.Length > 0 && options.Certificates.Length <> points.Length then
             Check.fail "certificates" (sprintf "expected one certificate per point (%d), got %d" points.Length options.Certificates.Length)
+        let conditions = if isNull options.Conditions then [||] else options.Conditions
+        if conditions.Length > 0 then
+            Conditions.check conditions[0].Input.Length conditions
+            for p in points do
+                if (Conditions.indexOf conditions p).IsNone then
+                    Check.fail (sprintf "fixed_points[%d].input" p.Id) "the point's input is no condition's input"
         FileFormat.writeAtomically path (fun s -> writeWith options s points)
+
+    /// `saveWith` with the conditions the points were found under and nothing else optional.
+    let saveWithConditions (path: string) (conditions: Condition[]) (points: FixedPoint[]) =
+        saveWith { FixedPointFileOptions.defaults with Conditions = conditions } path points
 
     /// Saves fixed points atomically (the required keys only). NaN or Inf values are refused
     /// (`InvalidArgument`).
@@ -216,6 +242,42 @@ module FixedPointFile =
         | Some (id, _) -> Check.fail "fixed_points" (sprintf "id %d is used twice" id)
         | None -> ()
         points
+
+    /// The conditions of a parsed document: its `conditions` array, checked against its points
+    /// (each point's `condition`, when given, names a condition whose input is the point's); none
+    /// in a file written without them.
+    let private conditionsOfJson (root: JsonElement) : Condition[] =
+        let points = ofJson root
+        match root.TryGetProperty "conditions" with
+        | false, _ -> [||]
+        | true, list ->
+            if list.ValueKind <> JsonValueKind.Array then Check.fail "conditions" "expected an array"
+            let conditions =
+                [| for i, e in Seq.indexed (list.EnumerateArray()) ->
+                    let where = sprintf "conditions[%d]" i
+                    if e.ValueKind <> JsonValueKind.Object then Check.fail where "expected an object"
+                    let name = required e "name" where
+                    if name.ValueKind <> JsonValueKind.String then Check.fail (where + ".name") "expected a string"
+                    { Name = name.GetString(); Input = vector (where + ".input") (required e "input" where) } |]
+            let width = if points.Length > 0 then points[0].Input.Length elif conditions.Length > 0 then conditions[0].Input.Length else 0
+            try Conditions.check width conditions
+            with InvalidArgument (_, problem) -> Check.fail "conditions" problem
+            let list = (required root "fixed_points" "file").EnumerateArray() |> Array.ofSeq
+            for i, e in Array.indexed list do
+                match e.TryGetProperty "condition" with
+                | true, c ->
+                    let where = sprintf "fixed_points[%d].condition" i
+                    if c.ValueKind <> JsonValueKind.String then Check.fail where "expected a string"
+                    match conditions |> Array.tryFind (fun k -> k.Name = c.GetString()) with
+                    | None -> Check.fail where (sprintf "no condition is named '%s'" (c.GetString()))
+                    | Some k when (Conditions.indexOf [| k |] points[i]).IsNone -> Check.fail where (sprintf "the point's input is not condition '%s''s input" k.Name)
+                    | Some _ -> ()
+                | _ -> ()
+            conditions
+
+    /// The conditions a file names (`saveWithConditions`, or `saveWith` with `Conditions`); an empty array for a file without them (every file
+    /// written before conditions existed). Problems raise `FileFormatError` naming the file and key.
+    let loadConditions (path: string) : Condition[] = FileFormat.load Format [ Version, conditionsOfJson ] path
 
     /// Reads fixed points; Jacobians and eigenvectors are not stored unless the file was written with
     /// `FixedPointFileOptions.Linearisation` (else `Linearisation = None`; `Search = None` always:
