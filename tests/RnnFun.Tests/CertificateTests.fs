@@ -121,18 +121,6 @@ let private byModes (points: FixedPoint[]) = [ 0 .. 3 ] |> List.map (fun u -> po
 let private certifyConfig = { FixedPointConfig.defaults with Certify = Some CertificateConfig.defaults }
 
 /// Runs the rnnfun command in this process: exit code, stdout, stderr.
-let private rnnfun (args: string list) =
-    let out, err = new IO.StringWriter(), new IO.StringWriter()
-    let oldOut, oldErr = Console.Out, Console.Error
-    Console.SetOut out
-    Console.SetError err
-    try
-        let code = RnnFun.Cli.Program.main (Array.ofList args)
-        code, out.ToString(), err.ToString()
-    finally
-        Console.SetOut oldOut
-        Console.SetError oldErr
-
 [<Tests>]
 let tests =
     testList "Analysis.Certificates" [

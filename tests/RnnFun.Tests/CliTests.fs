@@ -5,19 +5,6 @@ open System.IO
 open Expecto
 open RnnFun
 
-/// Runs the rnnfun command in-process: exit code, stdout, stderr.
-let private rnnfun (args: string list) =
-    let out, err = new StringWriter(), new StringWriter()
-    let oldOut, oldErr = Console.Out, Console.Error
-    Console.SetOut out
-    Console.SetError err
-    try
-        let code = RnnFun.Cli.Program.main (Array.ofList args)
-        code, out.ToString(), err.ToString()
-    finally
-        Console.SetOut oldOut
-        Console.SetError oldErr
-
 let private oneLine (text: string) = text.Trim().Split('\n').Length = 1
 
 [<System.Runtime.InteropServices.DllImport("libc", SetLastError = true)>]

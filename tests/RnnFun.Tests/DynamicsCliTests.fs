@@ -7,19 +7,6 @@ open Expecto
 open RnnFun
 open RnnFun.Tests.ContinuationTests
 
-/// Runs the rnnfun command in-process: exit code, stdout, stderr.
-let private rnnfun (args: string list) =
-    let out, err = new StringWriter(), new StringWriter()
-    let oldOut, oldErr = Console.Out, Console.Error
-    Console.SetOut out
-    Console.SetError err
-    try
-        let code = RnnFun.Cli.Program.main (Array.ofList args)
-        code, out.ToString(), err.ToString()
-    finally
-        Console.SetOut oldOut
-        Console.SetError oldErr
-
 let private withModel (net: Network) (f: string -> string -> unit) =
     withTempDir (fun dir ->
         let path = Path.Combine(dir, "m.json")

@@ -134,19 +134,6 @@ let private conditionTests =
         }
     ]
 
-/// Runs the rnnfun command in-process: exit code, stdout, stderr.
-let private rnnfun (args: string list) =
-    let out, err = new StringWriter(), new StringWriter()
-    let oldOut, oldErr = Console.Out, Console.Error
-    Console.SetOut out
-    Console.SetError err
-    try
-        let code = RnnFun.Cli.Program.main (Array.ofList args)
-        code, out.ToString(), err.ToString()
-    finally
-        Console.SetOut oldOut
-        Console.SetError oldErr
-
 let private cliTests =
     testSequenced <| testList "fixed-points per condition (command line)" [
         test "several --inputs, named: one search, the file lists the conditions, slow points too" {

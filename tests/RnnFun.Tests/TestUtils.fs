@@ -8,6 +8,20 @@ open FsCheck.FSharp
 open TorchSharp
 open RnnFun
 
+/// Runs the rnnfun command in-process: exit code, stdout, stderr. Console output is process-wide:
+/// tests that call it run sequenced.
+let rnnfun (args: string list) =
+    let out, err = new IO.StringWriter(), new IO.StringWriter()
+    let oldOut, oldErr = Console.Out, Console.Error
+    Console.SetOut out
+    Console.SetError err
+    try
+        let code = RnnFun.Cli.Program.main (Array.ofList args)
+        code, out.ToString(), err.ToString()
+    finally
+        Console.SetOut oldOut
+        Console.SetError oldErr
+
 /// Runs f with a fresh temporary folder, deleted afterwards whatever f does.
 let withTempDir (f: string -> 'a) : 'a =
     let dir = IO.Path.Combine(IO.Path.GetTempPath(), "rnnfun-tests-" + Guid.NewGuid().ToString("N"))
