@@ -119,6 +119,26 @@ let tests =
             Expect.floatClose { absolute = 1e-8; relative = 1e-8 } (trace fitted) (trace a) "same trace"
         }
 
+        test "dynamics: with fewer samples than embedding dimensions the operator is still exact" {
+            // 2 trials of 8 steps, 4 delays of 3 units: 10 samples in 12 dimensions (the samples' Gram path).
+            let a = [| [| 0.9; -0.3; 0.0 |]; [| 0.3; 0.9; 0.0 |]; [| 0.0; 0.0; 0.5 |] |]
+            let x = simulate a 2 8 3
+            let config = { DynamicsConfig.defaults with Delays = 4; Rank = 3 }
+            let fitted = Similarity.linearOperator config x
+            let trace (m: float[][]) = m[0][0] + m[1][1] + m[2][2]
+            Expect.floatClose { absolute = 1e-6; relative = 1e-6 } (trace fitted) (trace a) "same trace"
+            let rotated = x |> Array.map (fun trial -> matMul trial (transpose (orthogonal 9 3)))
+            Expect.isLessThan (Similarity.dynamicsDistance config x rotated) 0.02 "same dynamics through a rotation"
+            // Both paths give the same coordinates: 30 samples in 12 dimensions (X'X), and the same
+            // states padded with 6 silent units, 36 dimensions (X X'), fit the same operator entry by entry.
+            let y = simulate a 6 8 4
+            let padded = y |> Array.map (Array.map (fun state -> Array.append state (Array.zeroCreate 6)))
+            let direct, gram = Similarity.linearOperator config y, Similarity.linearOperator { config with Delays = 4 } padded
+            for i in 0 .. 2 do
+                for j in 0 .. 2 do
+                    Expect.floatClose { absolute = 1e-8; relative = 1e-8 } (gram[i][j]) (direct[i][j]) "the same operator"
+        }
+
         test "topology: the W = 2I cube and a permuted, rescaled cube are isomorphic; a 9-point network is not" {
             let zero = [| 0.0 |]
             let topologyOf (gains: float[]) =

@@ -157,11 +157,19 @@ module Similarity =
         let all = torch.cat(embedded, 0L) // [samples; d units]
         let mean = all.mean([| 0L |], true)
         let centred = all - mean
-        // The principal axes: eigenvectors of the embedding's scatter matrix [d units; d units].
-        let struct (_, vectors) = torch.linalg.eigh(centred.t().matmul(centred)) // ascending
-        let rank = min config.Rank (int vectors.shape[0])
-        let basis = vectors.flip(1L).narrow(1L, 0L, int64 rank) // [d units; rank]
-        let z = centred.matmul(basis) // [samples; rank]
+        // The principal coordinates, from the smaller of the two scatter matrices: X'X [d units;
+        // d units] gives the axes V (z = X V); X X' [samples; samples] gives z = U s directly (a
+        // 512-unit lstm with 5 delays embeds in 5,120 dimensions, more than its samples).
+        let samples, dims = centred.shape[0], centred.shape[1]
+        let rank = min config.Rank (int (min samples dims))
+        let z =
+            if dims <= samples then
+                let struct (_, vectors) = torch.linalg.eigh(centred.t().matmul(centred)) // ascending
+                centred.matmul(vectors.flip(1L).narrow(1L, 0L, int64 rank)) // [samples; rank]
+            else
+                let struct (values, vectors) = torch.linalg.eigh(centred.matmul(centred.t())) // ascending
+                let top = values.flip(0L).narrow(0L, 0L, int64 rank).clamp_min(0.0).sqrt() // s [rank]
+                vectors.flip(1L).narrow(1L, 0L, int64 rank) * top // [samples; rank]
         // Sign convention per coordinate: the largest-magnitude sample positive.
         let index = z.abs().argmax(0L) // [rank]
         let signs = z.gather(0L, index.unsqueeze(0L)).sign().clamp_min(0.0) * 2.0 - 1.0 // [1; rank]
