@@ -111,13 +111,16 @@ public sealed class TrainingOptions
     /// <summary>libtorch threads during training; null (default): 1 below 256 units, then one per 128 units, at most all cores.</summary>
     public int? Threads { get; init; } = Interop.ToNullable(Core.FitHooks.none.Threads);
 
+    /// <summary>Validate each epoch on a free core while the next epoch trains (default true); same results, false runs validation after each epoch.</summary>
+    public bool OverlapValidation { get; init; } = Core.FitHooks.none.OverlapValidation;
+
     /// <summary>Back-propagate through time with the hand-written pass of the built-in kinds where it applies (default true); false: autograd through every step. Same gradients.</summary>
     public bool FusedBackward { get; init; } = D.FusedBackward;
 
     internal Core.FitHooks HooksOf(IProgress<TrainingProgressInfo>? progress, CancellationToken cancellationToken) =>
         new(Trainer.ProgressOf(progress), cancellationToken,
             SaveAtMinLoss is null ? FSharpOption<FSharpFunc<Core.Network, Unit>>.None : Interop.Some(FuncConvert.FromAction<Core.Network>(net => Core.ModelFile.saveBest(SaveAtMinLoss, net))),
-            Interop.OfNullable(Threads));
+            Interop.OfNullable(Threads), OverlapValidation);
 
     internal Core.FitConfig ToCore()
     {
@@ -298,7 +301,7 @@ public static class Trainer
             f.BatchSize, epochs ?? f.Epochs, f.LearningRate, f.Amsgrad, f.WeightDecay, f.Schedule, f.Clipping,
             f.StopLoss, f.KeepBest, f.Regularization, f.RecurrentNoise, f.InputNoise,
             f.TrainInitialState, f.Validation, f.Seed, f.FusedBackward);
-        var hooks = new Core.FitHooks(ProgressOf(progress), cancellationToken, FSharpOption<FSharpFunc<Core.Network, Unit>>.None, FSharpOption<int>.None);
+        var hooks = new Core.FitHooks(ProgressOf(progress), cancellationToken, FSharpOption<FSharpFunc<Core.Network, Unit>>.None, FSharpOption<int>.None, true);
         var preset = new Core.Preset(p.Task, p.Kind, p.Network, fit, p.TrialsPerEpoch, p.ValidationTrials);
         return new TrainingResult(Interop.Call(() => Core.Presets.trainWith(hooks, preset)));
     }

@@ -162,6 +162,37 @@ let tests =
                 if File.Exists path then File.Delete path
         }
 
+        test "validation overlapped with the next epoch gives what validation in line gives: weights, losses, best epoch, checkpoints, stop" {
+            let run (overlap: bool) (config: FitConfig) =
+                use net = smallNet 9L
+                let bests = ResizeArray<int * (string * ParameterValue) list>()
+                let epochs = ResizeArray<int>()
+                let hooks =
+                    { oneThread with
+                        OverlapValidation = overlap
+                        Progress = Some(fun p -> if p.Batch = 1 then epochs.Add p.Epoch)
+                        OnBest = Some(fun n -> bests.Add(epochs.Count, Network.values n)) }
+                use r = Training.fitWith hooks config net fresh
+                Network.values r.Network, r.Losses, r.ValidationLosses, r.BestEpoch, (r.StopReason, r.StoppedAtEpoch), (bests |> Seq.map snd |> List.ofSeq), r.EpochEndSeconds.Length
+            let validation = Some(smallTask.Generate 48 -1)
+            for config in
+                [ { quick with Epochs = 9; KeepBest = true; Validation = validation }
+                  { quick with Epochs = 30; KeepBest = true; Validation = validation; StopLoss = Some 0.2 }
+                  { quick with Epochs = 6; KeepBest = false; Validation = validation; Schedule = LearningRateSchedule.MultiStep([ 2; 4 ], 0.5) } ] do
+                let inLine = run false config
+                let overlapped = run true config
+                let values, losses, validationLosses, bestEpoch, stop, bests, ends = overlapped
+                let values', losses', validationLosses', bestEpoch', stop', bests', ends' = inLine
+                Expect.equal losses losses' "training losses"
+                Expect.equal validationLosses validationLosses' "validation losses"
+                Expect.equal bestEpoch bestEpoch' "best epoch"
+                Expect.equal stop stop' "stop reason and epoch"
+                Expect.equal values values' "returned weights"
+                Expect.equal bests bests' "the checkpoints OnBest saw, in order"
+                Expect.equal ends ends' "one end time per epoch"
+                Expect.equal validationLosses.Length losses.Length "every epoch validated"
+        }
+
         test "fit records when each epoch ended, validation included" {
             use net = smallNet 6L
             use r = Training.fitWith oneThread { quick with Epochs = 4; Validation = Some(smallTask.Generate 16 -1) } net fresh

@@ -70,10 +70,11 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
     | _ -> ()
     let quiet = args.Contains TrainArgs.Quiet
     let hooks =
-        { Threads = args.TryGetResult Threads
-          OnBest = Some(ModelFile.saveBest out)
-          Cancellation = interrupts.Token
-          Progress = if quiet then None else Some(progressBar ()) }
+        { FitHooks.none with
+            Threads = args.TryGetResult Threads
+            OnBest = Some(ModelFile.saveBest out)
+            Cancellation = interrupts.Token
+            Progress = if quiet then None else Some(progressBar ()) }
     let taskName, fit, result, classic =
         match dataPath with
         | Some path ->

@@ -142,10 +142,17 @@ type FitHooks =
       OnBest: (Network -> unit) option
       /// libtorch threads during training; None: `Training.defaultThreads units` (1 below 256 units,
       /// then one per 128 units, at most all cores).
-      Threads: int option }
+      Threads: int option
+      /// Validate each epoch's weights on a free core while the next epoch trains (true, the
+      /// default), where a core is free: training uses fewer threads than the machine has cores,
+      /// the learning rate does not follow the validation loss (`ReduceOnPlateau`) and the kind
+      /// is not on libtorch's lstm kernel. The result is the same either way (weights, losses, best
+      /// epoch); only `OnBest` and the epoch end times come up to one epoch later. false:
+      /// validation runs in line, after each epoch.
+      OverlapValidation: bool }
 
-    /// No reports, no cancellation, no checkpoints, the default threads.
-    static member none = { Progress = None; Cancellation = CancellationToken.None; OnBest = None; Threads = None }
+    /// No reports, no cancellation, no checkpoints, the default threads, overlapped validation.
+    static member none = { Progress = None; Cancellation = CancellationToken.None; OnBest = None; Threads = None; OverlapValidation = true }
 
 /// What one training step did.
 [<RequireQualifiedAccess>]
@@ -403,14 +410,14 @@ module Training =
 
     /// The loss of a batch (with noise and regularisation when training), and the fused unroll when
     /// it was used. Opens no scope.
-    let private lossOf (t: Trainer) (w: Weights) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) =
+    let private lossOf (t: Trainer) (w: Weights) (learnt: Tensor option) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) =
         let config = t.Config
         let net = t.Source
         let kind = net.kind
         let reg = config.Regularization
         let batch = x.shape[0]
         let h0 =
-            match t.LearntState with
+            match learnt with
             | Some h -> h.expand([| batch; int64 (Network.stateSize net) |])
             | None -> torch.zeros([| batch; int64 (Network.stateSize net) |], net.Precision.ScalarType)
         let x = if training && config.InputNoise > 0.0 then x + torch.randn(x.shape, x.dtype, generator = t.Generator) * config.InputNoise else x
@@ -497,7 +504,7 @@ module Training =
         trainer.Optimizer.zero_grad ()
         trainer.Kernel |> Option.iter LstmKernel.zeroGradients
         let w = Network.weights trainer.Working
-        let loss, fused = lossOf trainer w x y mask true
+        let loss, fused = lossOf trainer w trainer.LearntState x y mask true
         let value = loss.ToDouble()
         if Double.IsNaN value || Double.IsInfinity value then StepOutcome.NotFinite value
         else
@@ -528,7 +535,16 @@ module Training =
     let private evaluateTensors (trainer: Trainer) (x: Tensor) (y: Tensor) (mask: Tensor option) : float =
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        (fst (lossOf trainer (Network.weights trainer.Working) x y mask false)).ToDouble()
+        (fst (lossOf trainer (Network.weights trainer.Working) trainer.LearntState x y mask false)).ToDouble()
+
+    /// `evaluateTensors` with weights of the trainer's own copies (a snapshot of its leaves and
+    /// learnt state) instead of its current ones: safe on another thread while it trains, except
+    /// on the lstm kernel, whose buffers the training steps fill.
+    let private evaluateSnapshot (trainer: Trainer) (values: Tensor list, learnt: Tensor option) (x: Tensor) (y: Tensor) (mask: Tensor option) : float =
+        use _ = torch.NewDisposeScope()
+        use _ = torch.no_grad ()
+        let working = { trainer.Working with parameters = List.map2 (fun (p: Parameter) v -> { p with Value = v }) trainer.Working.parameters values }
+        (fst (lossOf trainer (Network.weights working) learnt x y mask false)).ToDouble()
 
     /// The loss of a batch with the current weights: no noise, no regularisation, no gradient (the
     /// validation loss of `fit`).
@@ -555,7 +571,8 @@ module Training =
     let fitWith (hooks: FitHooks) (config: FitConfig) (net: Network) (data: TrainingData) : FitResult =
         validate config hooks net data
         let stopwatch = Stopwatch.StartNew()
-        use _ = LibtorchThreads.lease (hooks.Threads |> Option.defaultValue (defaultThreads net.Sizes.Units))
+        let threads = hooks.Threads |> Option.defaultValue (defaultThreads net.Sizes.Units)
+        use _ = LibtorchThreads.lease threads
         use trainer = start config net
         // Copies owned by the loop (kept out of every dispose scope, disposed explicitly).
         let snapshot () =
@@ -566,7 +583,16 @@ module Training =
             for v in values do v.Dispose()
             h |> Option.iter (fun t -> t.Dispose())
         let validationTensors = config.Validation |> Option.map (toTensors net.Precision)
-        let validationLoss () = validationTensors |> Option.map (fun (x, y, m) -> evaluateTensors trainer x y m)
+        // The validation pass is a forward pass over the validation trials (about a tenth of an
+        // epoch's work in the presets): on a free core it runs beside the next epoch, on a copy of
+        // the weights it validates. Nothing the next epoch does depends on it unless the learning
+        // rate follows it.
+        let overlapValidation =
+            hooks.OverlapValidation
+            && validationTensors.IsSome
+            && threads < Environment.ProcessorCount
+            && trainer.Kernel.IsNone
+            && (match config.Schedule with LearningRateSchedule.ReduceOnPlateau _ -> false | _ -> true)
         match data with
         | TrainingData.Fresh (task, _) ->
             // A batch is generated as plain data before its step checks its activations: one trial
@@ -596,6 +622,9 @@ module Training =
         let rates = ResizeArray<float>()
         let validationLosses = ResizeArray<float>()
         let epochEnds = ResizeArray<float>()
+        // An epoch whose validation runs on another core: its index, its training loss, the copy of its weights,
+        // and the loss with the stopwatch's seconds when the pass ended.
+        let mutable pending: (int * float * (Tensor list * Tensor option) * Threading.Tasks.Task<float * float>) option = None
         let mutable best: (Tensor list * Tensor option) option = None
         let mutable bestLoss = Double.PositiveInfinity
         let mutable bestEpoch = 0
@@ -606,6 +635,50 @@ module Training =
         let mutable plateauBest = Double.PositiveInfinity
         let mutable plateauBad = 0
         let mutable epoch = 0
+        // The validation loss and the best checkpoint of a finished epoch (number from 1). `copy`:
+        // the weights it validated, when they were copied for an overlapped pass (taken as the best
+        // or disposed here); otherwise the best is copied from the current weights.
+        let settleEpoch (number: int) (completedEpoch: bool) (weightsFinite: bool) (epochLoss: float) (validation: float option) (copy: (Tensor list * Tensor option) option) =
+            validation |> Option.iter validationLosses.Add
+            let monitored = validation |> Option.defaultValue epochLoss
+            if completedEpoch && weightsFinite && monitored < bestLoss then
+                bestLoss <- monitored
+                bestEpoch <- number
+                best |> Option.iter disposeSnapshot
+                best <- Some(match copy with Some c -> c | None -> snapshot ())
+                match hooks.OnBest with
+                | Some onBest ->
+                    use n = networkOfValues trainer (fst best.Value)
+                    onBest n
+                | None -> ()
+            else copy |> Option.iter disposeSnapshot
+        // The learning rate for the next epoch when it follows the monitored loss.
+        let plateauStep (epochLoss: float) (validation: float option) =
+            match config.Schedule with
+            | LearningRateSchedule.ReduceOnPlateau (factor, patience, minimum) ->
+                let monitored = validation |> Option.defaultValue epochLoss
+                if monitored < plateauBest * (1.0 - 1e-4) then
+                    plateauBest <- monitored
+                    plateauBad <- 0
+                else
+                    plateauBad <- plateauBad + 1
+                    if plateauBad > patience then
+                        lr <- max (lr * factor) minimum
+                        plateauBad <- 0
+            | _ -> ()
+        // Waits for the overlapped validation in flight, and settles its epoch.
+        let settlePending () =
+            match pending with
+            | Some (index, epochLoss, copy, task) ->
+                pending <- None
+                let loss, ended =
+                    try task.GetAwaiter().GetResult()
+                    with _ ->
+                        disposeSnapshot copy
+                        reraise ()
+                settleEpoch (index + 1) true true epochLoss (Some loss) (Some copy)
+                epochEnds.Add ended
+            | None -> ()
         try
             while epoch < config.Epochs && reason = StopReason.Completed do
                 lr <-
@@ -617,13 +690,13 @@ module Training =
                 // Fresh trials are drawn on another core while the step before runs (the task's
                 // generator is a pure function of its seed: the same batches, in the same order).
                 let prefetch = (match data with TrainingData.Fresh _ -> true | _ -> false) && Environment.ProcessorCount > 1
-                let mutable pending: Threading.Tasks.Task<Batch> option = None
+                let mutable nextBatch: Threading.Tasks.Task<Batch> option = None
                 let batchAt (k: int) =
                     let batch =
-                        match pending with
+                        match nextBatch with
                         | Some t -> t.GetAwaiter().GetResult()
                         | None -> batches[k] ()
-                    pending <- if prefetch && k + 1 < batches.Length then Some(Threading.Tasks.Task.Run(fun () -> batches[k + 1] ())) else None
+                    nextBatch <- if prefetch && k + 1 < batches.Length then Some(Threading.Tasks.Task.Run(fun () -> batches[k + 1] ())) else None
                     batch
                 let mutable sum = 0.0
                 let mutable count = 0
@@ -661,37 +734,31 @@ module Training =
                         disposeSnapshot lastFinite
                         lastFinite <- snapshot ()
                     let completedEpoch = reason = StopReason.Completed || reason = StopReason.StopLoss
-                    let validation = if completedEpoch && weightsFinite then validationLoss () else None
-                    validation |> Option.iter validationLosses.Add
-                    let monitored = validation |> Option.defaultValue epochLoss
-                    if completedEpoch && weightsFinite && monitored < bestLoss then
-                        bestLoss <- monitored
-                        bestEpoch <- epoch + 1
-                        best |> Option.iter disposeSnapshot
-                        best <- Some(snapshot ())
-                        match hooks.OnBest with
-                        | Some onBest ->
-                            use n = networkOfValues trainer (fst best.Value)
-                            onBest n
-                        | None -> ()
-                    match config.Schedule with
-                    | LearningRateSchedule.ReduceOnPlateau (factor, patience, minimum) ->
-                        if monitored < plateauBest * (1.0 - 1e-4) then
-                            plateauBest <- monitored
-                            plateauBad <- 0
-                        else
-                            plateauBad <- plateauBad + 1
-                            if plateauBad > patience then
-                                lr <- max (lr * factor) minimum
-                                plateauBad <- 0
-                    | _ -> ()
+                    // The epoch before's overlapped validation is settled first: epochs settle in order.
+                    settlePending ()
+                    let validating = completedEpoch && weightsFinite && validationTensors.IsSome
+                    if validating && overlapValidation then
+                        let copy = snapshot ()
+                        let x, y, m = validationTensors.Value
+                        let run () =
+                            // OpenMP's thread count is per thread: a pool thread starts at all cores.
+                            torch.set_num_threads threads
+                            let loss = evaluateSnapshot trainer copy x y m
+                            loss, stopwatch.Elapsed.TotalSeconds
+                        pending <- Some(epoch, epochLoss, copy, Threading.Tasks.Task.Run(run))
+                        plateauStep epochLoss None
+                    else
+                        let validation = if validating then validationTensors |> Option.map (fun (x, y, m) -> evaluateTensors trainer x y m) else None
+                        settleEpoch (epoch + 1) completedEpoch weightsFinite epochLoss validation None
+                        plateauStep epochLoss validation
+                        epochEnds.Add stopwatch.Elapsed.TotalSeconds
                     match config.StopLoss with
                     | Some stop when reason = StopReason.Completed && epochLoss <= stop ->
                         reason <- StopReason.StopLoss
                         stoppedAt <- epoch + 1
                     | _ -> ()
-                    epochEnds.Add stopwatch.Elapsed.TotalSeconds
                 epoch <- epoch + 1
+            settlePending ()
             if reason = StopReason.Completed then stoppedAt <- epoch
             let currentFinite = allFinite ()
             let chosen, owned =
@@ -714,6 +781,11 @@ module Training =
               Steps = trainer.Steps
               WallTime = stopwatch.Elapsed }
         finally
+            // A pass still in flight (an exception left the loop) reads the validation tensors and its copy.
+            pending
+            |> Option.iter (fun (_, _, copy, task) ->
+                (try task.Wait() with _ -> ())
+                disposeSnapshot copy)
             best |> Option.iter disposeSnapshot
             disposeSnapshot lastFinite
             validationTensors |> Option.iter (fun (x, y, m) -> x.Dispose(); y.Dispose(); m |> Option.iter (fun t -> t.Dispose()))
