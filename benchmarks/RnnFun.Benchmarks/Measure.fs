@@ -41,7 +41,11 @@ type GatedRow =
       /// RnnFun / torch, median over rounds of the per-round ratio.
       Ratio: float
       /// autograd path / torch, the same way.
-      AutogradRatio: float option }
+      AutogradRatio: float option
+      /// Network.unroll per pass (outputs and every step's packed state), forward only.
+      Unroll: float option
+      /// Network.unroll / torch, the same way.
+      UnrollRatio: float option }
 
 type FixedPointRow =
     { Problem: string
@@ -313,12 +317,15 @@ let gatedTraining (plan: Plan) (kind: RnnFun.Kind) (n: int) : GatedRow list =
               Autograd = (if headline then Some(m "autograd") else None)
               Torch = m "torch"
               Ratio = pairedRatio samples["fit"] samples["torch"]
-              AutogradRatio = (if headline then Some(pairedRatio samples["autograd"] samples["torch"]) else None) } ]
+              AutogradRatio = (if headline then Some(pairedRatio samples["autograd"] samples["torch"]) else None)
+              Unroll = None
+              UnrollRatio = None } ]
 
 let gatedForward (plan: Plan) (kind: RnnFun.Kind) (n: int) : GatedRow list =
     let passes = plan.ForwardPassesPerCall
     [ for threads, headline in gatedThreads n do
-        use ours = new GatedForward(kind, n, threads, passes)
+        use ours = new GatedForward(kind, n, threads, passes, false)
+        use unroll = new GatedForward(kind, n, threads, passes, true)
         use theirs = new TorchGatedForward(kind, n, threads, passes)
         torch.set_num_threads threads
         let samples =
@@ -326,6 +333,7 @@ let gatedForward (plan: Plan) (kind: RnnFun.Kind) (n: int) : GatedRow list =
                 (if headline then plan.MinRounds else plan.OtherMinRounds) (plan.MaxRounds + 2)
                 (budget plan (if headline then plan.ForwardBudget else plan.OtherForwardBudget))
                 [ { Name = "rnnfun"; OperationsPerCall = passes; Call = ours.Run }
+                  { Name = "unroll"; OperationsPerCall = passes; Call = unroll.Run }
                   { Name = "torch"; OperationsPerCall = passes; Call = theirs.Run } ]
         yield
             { Kind = kind.Name
@@ -336,7 +344,9 @@ let gatedForward (plan: Plan) (kind: RnnFun.Kind) (n: int) : GatedRow list =
               Autograd = None
               Torch = median samples["torch"]
               Ratio = pairedRatio samples["rnnfun"] samples["torch"]
-              AutogradRatio = None } ]
+              AutogradRatio = None
+              Unroll = Some(median samples["unroll"])
+              UnrollRatio = Some(pairedRatio samples["unroll"] samples["torch"]) } ]
 
 let fixedPoints (plan: Plan) (problem: FixedPointProblem) : FixedPointRow =
     let mutable ours = Unchecked.defaultof<SearchOutcome>
@@ -441,10 +451,13 @@ let run (plan: Plan) (root: string option) (cli: string option) (sections: Set<s
                         say "%s forward, N = %d ..." kind.Name n
                         let rows = gatedForward plan kind n
                         for r in rows do
-                            say "  %s N=%d threads=%d%s: Network.unroll %.3f ms (%.1f GFLOP/s), torch.nn.%s %.3f ms (%.1f GFLOP/s), ratio %.3f"
+                            say "  %s N=%d threads=%d%s: Network.outputs %.3f ms (%.1f GFLOP/s), Network.unroll %s ms, torch.nn.%s %.3f ms (%.1f GFLOP/s), ratio %.3f"
                                 r.Kind r.N r.Threads (if r.IsHeadline then " (headline)" else " (default)") (ms r.RnnFun) (gatedForwardFlops kind n / r.RnnFun / 1e9)
+                                (r.Unroll |> Option.map (fun t -> sprintf "%.3f" (ms t)) |> Option.defaultValue "-")
                                 (kind.Name.ToUpperInvariant()) (ms r.Torch) (gatedForwardFlops kind n / r.Torch / 1e9) r.Ratio
-                        report "%s forward ratio N=%d: %.3f" kind.Name n (rows |> List.find (fun r -> r.IsHeadline)).Ratio
+                        let h = rows |> List.find (fun r -> r.IsHeadline)
+                        report "%s forward ratio N=%d: %.3f" kind.Name n h.Ratio
+                        h.UnrollRatio |> Option.iter (report "%s forward ratio, Network.unroll (every state), N=%d: %.3f" kind.Name n)
                         yield! rows ]
             training, forward
     // 4. Fixed points.

@@ -346,8 +346,10 @@ let checkGatedAgree (kind: Kind) (n: int) =
     if abs (a - b) > 1e-5 * (abs b + 1e-3) then failwithf "%s N=%d: RnnFun's loss %g differs from torch's %g" kind.Name n a b
     a, b
 
-/// `Network.unroll` of a gated network over one batch, `passes` times, without gradients.
-type GatedForward(kind: Kind, n: int, threads: int, passes: int) =
+/// A gated network's forward pass over one batch, `passes` times, without gradients:
+/// `Network.outputs` (outputs alone, libtorch's kernel for gru and lstm) or, with `states`,
+/// `Network.unroll` (outputs and every step's packed state, the lstm's c included).
+type GatedForward(kind: Kind, n: int, threads: int, passes: int, states: bool) =
     let net = gatedNetwork kind n
     let x =
         let x, _, _ = Training.toTensors Precision.Float32 (batches 1).[0]
@@ -357,8 +359,12 @@ type GatedForward(kind: Kind, n: int, threads: int, passes: int) =
         use _ = torch.no_grad ()
         for _ in 1 .. passes do
             use _ = torch.NewDisposeScope()
-            use rollout = Network.unroll net x
-            expectShape "outputs" [| int64 BatchSize; int64 Time; int64 OutputCount |] rollout.Outputs
+            if states then
+                use rollout = Network.unroll net x
+                expectShape "outputs" [| int64 BatchSize; int64 Time; int64 OutputCount |] rollout.Outputs
+            else
+                let outputs = Network.outputs net x
+                expectShape "outputs" [| int64 BatchSize; int64 Time; int64 OutputCount |] outputs
     interface IDisposable with
         member _.Dispose() =
             (net :> IDisposable).Dispose()

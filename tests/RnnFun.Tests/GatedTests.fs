@@ -168,6 +168,36 @@ let tests =
                     Expect.isLessThan (maxAbsDiff (values (r.States.narrow(2L, 0L, int64 units).contiguous())) (values sequence)) 1e-5 (sprintf "%s: 6 steps" kind.Name)
         }
 
+        test "Network.outputs (libtorch's gru and lstm kernels) = Network.unroll's outputs, from zeros and from a given state, weights recopied each call" {
+            for precision, tolerance in [ Precision.Float64, 1e-12; Precision.Float32, 2e-5 ] do
+                for kind in [ Kinds.gru; Kinds.lstm; Kinds.ugrnn; Kinds.rnn; Kinds.ctrnn ] do
+                    // Two networks of the same sizes one after the other: a kernel kept from the
+                    // first call must compute with the second network's weights.
+                    for inputs, units, batch, seed in [ (3, 5, 4, 1); (3, 5, 4, 2); (1, 1, 1, 3); (2, 9, 3, 4) ] do
+                        use net =
+                            if kind.Name = "rnn" || kind.Name = "ctrnn" then
+                                Network.create kind { NetworkConfig.defaults with InputSize = inputs; Units = units; OutputSize = 2; Precision = precision; Seed = int64 seed }
+                            else randomGated kind inputs units precision seed
+                        use _ = torch.NewDisposeScope()
+                        use _ = torch.no_grad ()
+                        let x = randomInputs seed batch 7 inputs precision // [batch; time; inputs]
+                        let h0 = Arrays.matrixToTensor precision (randomRows (Random seed) batch (Network.stateSize net) 0.8) // [batch; state]
+                        for start in [ None; Some h0 ] do
+                            use r = Network.unrollFrom net start x
+                            let o = Network.outputsFrom net start x // [batch; time; outputs]
+                            Expect.sequenceEqual o.shape r.Outputs.shape "shape"
+                            Expect.isLessThan (maxAbsDiff (values o) (values r.Outputs)) tolerance (sprintf "%s %A %A from %s" kind.Name precision (inputs, units, batch) (if start.IsSome then "h0" else "zeros"))
+                            // The kernel itself ran (not the fallback), and gave h of every step.
+                            match Recurrence.ofKind kind with
+                            | Some ((FusedRecurrence.Gru | FusedRecurrence.Lstm) as recurrence) ->
+                                let names = (ForwardKernels.names (if kind.Name = "gru" then 3 else 4) (net.Parameters |> List.map (fun p -> p.Spec))).Value
+                                let h = start |> Option.defaultWith (fun () -> torch.zeros([| int64 batch; int64 (Network.stateSize net) |], precision.ScalarType))
+                                let hidden = ForwardKernels.tryHidden recurrence names (Network.weights net) h x
+                                Expect.isSome hidden (sprintf "%s: the kernel runs without autograd" kind.Name)
+                                Expect.isLessThan (maxAbsDiff (values hidden.Value) (values (r.States.narrow(2L, 0L, int64 units).contiguous()))) tolerance "h of every step"
+                            | _ -> ()
+        }
+
         testProp "closed-form Jacobians = autograd (1e-12) = central finite differences (float64, [batch; state; state])" (fun () ->
             Prop.forAll (Arb.fromGen genCase) (fun ((inputs, units, batch), seed, kind) ->
                 use net = randomGated kind inputs units Precision.Float64 seed

@@ -449,6 +449,45 @@ module Network =
     /// `unrollFrom` with the zero initial state.
     let unroll (net: Network) (x: Tensor) : Rollout = unrollFrom net None x
 
+    /// The outputs alone [batch; time; outputs] of inputs x [batch; time; inputs] from h0 ([batch;
+    /// state] or [state]; zeros when None): what a prediction or an accuracy needs. Without autograd
+    /// the built-in gru and lstm run libtorch's own kernels (`ForwardKernels`: torch.nn.GRU /
+    /// torch.nn.LSTM with the effective weights copied in), which give h but not the lstm's c; every
+    /// other case is `unrollFrom`'s pass. The same outputs as `(unrollFrom net h0 x).Outputs` up to
+    /// rounding. Pure: neither the network nor the inputs change.
+    let outputsFrom (net: Network) (h0: Tensor option) (x: Tensor) : Tensor =
+        checkInputs net x 3 "inputs"
+        let kernel =
+            match handWrittenNames net with
+            | Some ((FusedRecurrence.Gru | FusedRecurrence.Lstm) as r, _, _) when not (torch.is_grad_enabled ()) ->
+                let blocks = if r = FusedRecurrence.Gru then 3 else 4
+                let layout = stateLayout net
+                // The readout must read h alone, which is all the kernel gives.
+                let start, size = Kind.blockRange layout layout.Readout
+                if start = 0 && size = net.sizes.Units then
+                    ForwardKernels.names blocks (net.parameters |> List.map (fun p -> p.Spec)) |> Option.map (fun names -> r, names)
+                else None
+            | _ -> None
+        match kernel with
+        | Some (recurrence, names) ->
+            use scope = torch.NewDisposeScope()
+            let w = weights net
+            let h = initialState "initial_state" net x.shape[0] h0 // [batch; state]
+            let x = x.to_type(net.precision.ScalarType) // [batch; time; inputs]
+            match ForwardKernels.tryHidden recurrence names w h x with
+            | Some hidden -> (net.kind.Readout w hidden).MoveToOuterDisposeScope() // [batch; time; outputs]
+            | None ->
+                let rollout = unrollFrom net h0 x
+                rollout.States.Dispose()
+                rollout.Outputs.MoveToOuterDisposeScope()
+        | None ->
+            let rollout = unrollFrom net h0 x
+            rollout.States.Dispose()
+            rollout.Outputs
+
+    /// `outputsFrom` with the zero initial state.
+    let outputs (net: Network) (x: Tensor) : Tensor = outputsFrom net None x
+
     /// The analytic oracle network: W_rec = gain I, W_out = I, W_in = 0 and zero biases, `units`
     /// units, 1 input, `units` outputs, float64. Its units are decoupled, so its fixed points are
     /// known in closed form (for the rnn kind, {-a*, 0, a*}^units with a* = tanh(gain a*) when gain > 1;
