@@ -393,6 +393,25 @@ public sealed class RnnNetwork : IDisposable
         return Run(inputs, () => torch.tensor(initialStates), ("initialState", nameof(initialStates)));
     }
 
+    /// <summary>The outputs alone of a batch of input sequences (for predictions and accuracies): the same as
+    /// <see cref="Unroll(float[,,], float[])"/>'s outputs, through libtorch's own kernels for gru and lstm. Neither the
+    /// network nor the inputs change.</summary>
+    /// <param name="inputs">[batch, time, inputs]</param>
+    /// <param name="initialState">[state], the same for every trial; null: zeros.</param>
+    /// <returns>Outputs [batch, time, outputs].</returns>
+    /// <exception cref="ArgumentException">A shape does not fit the network.</exception>
+    public float[,,] Outputs(float[,,] inputs, float[]? initialState = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var net = Inner;
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var x = torch.tensor(inputs); // [batch; time; inputs]
+        var h0 = initialState is null ? Microsoft.FSharp.Core.FSharpOption<torch.Tensor>.None : Interop.Some(torch.tensor(initialState));
+        var outputs = Interop.Call(() => Core.NetworkModule.outputsFrom(net, h0, x));
+        return ToArray3(outputs);
+    }
+
     private Rollout Run(float[,,] inputs, Func<torch.Tensor>? initial, params (string, string)[] renames)
     {
         var net = Inner;

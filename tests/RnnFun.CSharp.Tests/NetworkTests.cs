@@ -98,6 +98,24 @@ public class NetworkTests
         }
     }
 
+    [Theory]
+    [InlineData(NetworkKind.Gru)]
+    [InlineData(NetworkKind.Lstm)]
+    [InlineData(NetworkKind.Rnn)]
+    public void Outputs_equal_the_outputs_of_Unroll(NetworkKind kind)
+    {
+        using var net = RnnNetwork.Create(kind, inputSize: 2, units: 6, outputSize: 3, seed: 5);
+        var x = RandomInputs(4, 9, 2, 3);
+        var expected = net.Unroll(x).Outputs;
+        var outputs = net.Outputs(x);
+        Assert.Equal(expected.GetLength(0), outputs.GetLength(0));
+        Assert.Equal(expected.GetLength(1), outputs.GetLength(1));
+        Assert.Equal(expected.GetLength(2), outputs.GetLength(2));
+        var largest = expected.Cast<float>().Zip(outputs.Cast<float>(), (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(largest < 1e-5f, $"largest difference {largest}");
+        Assert.NotEqual(0f, outputs.Cast<float>().Select(Math.Abs).Max());
+    }
+
     [Fact]
     public void A_disposed_network_throws_ObjectDisposedException()
     {
