@@ -398,8 +398,9 @@ let markdown (r: PresetResults) : string list =
       yield "all weights trained). Contestants, interleaved round by round at the same thread count on both sides:"
       yield ""
       yield "- **Training.fit**: the plain step of the table above (fixed data, no clipping, no validation)."
-      yield "- **preset path**: one epoch of 10 steps with those settings, its validation pass included, time"
-      yield "  divided by the steps."
+      yield "- **preset path**: four epochs of 10 steps with those settings, time divided by the steps. Each"
+      yield "  epoch's validation pass runs on a free core while the next epoch trains (`FitHooks.OverlapValidation`);"
+      yield "  the last one is waited for, so a call pays one pass in four (a preset run, one in 30-40)."
       yield "- **TorchSharp nn.RNN**: the `torch.nn.RNN` + Linear + Adam step of the table above."
       yield sprintf "- **Python nn.RNN**: the same step in Python (`benchmarks/RnnFun.Benchmarks/python/rnn_baseline.py`), %s;" blas
       yield "  `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS` set to the row's thread count (Debian's OpenBLAS"
