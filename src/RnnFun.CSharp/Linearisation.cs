@@ -72,7 +72,7 @@ public sealed record PushCheckInfo(int Mode, Complex Eigenvalue, string Directio
 /// <summary>Analyses beyond the fixed points themselves: certificates, selection vectors, perturbation checks, lesions, dimensionality.</summary>
 public static class LinearAnalysis
 {
-    /// <summary>A certificate per point (Krawczyk's interval Newton test on the network's float64 weights): rnn and ctrnn kinds; others are "not certified: kind ... not supported".</summary>
+    /// <summary>A certificate per point (Krawczyk's interval Newton test on the network's float64 weights): rnn, ctrnn, gru, lstm and ugrnn kinds; others are "not certified: kind ... not supported".</summary>
     /// <param name="network">The network.</param>
     /// <param name="points">The points.</param>
     /// <param name="maxRadius">The largest box tried (half-width, max-norm).</param>

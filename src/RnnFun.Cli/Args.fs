@@ -213,7 +213,7 @@ type FixedPointArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Certify -> "prove each point with an interval-Newton (Krawczyk) test in float64: a radius within which it is the only fixed point, or why not (rnn and ctrnn kinds); written to OUT."
+            | Certify -> "prove each point with an interval-Newton (Krawczyk) test in float64: a radius within which it is the only fixed point, or why not (rnn, ctrnn, gru, lstm and ugrnn); written to OUT."
             | Linearisation -> "also write each point's Jacobian, right and left eigenvectors and input Jacobian to OUT (n^2 numbers a matrix)."
             | Exhaustive_Deflation -> "deflate until no new point: more rounds and starts, and starts around each point (DeflationConfig.exhaustive), to find every point from few initial states."
             | Lesion _ -> "silence these units (comma-separated, 0-based) first: their outgoing and incoming weights are zeroed (Lesion.silence)."

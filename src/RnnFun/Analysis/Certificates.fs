@@ -35,11 +35,12 @@ type KrawczykTest =
       /// The largest row sum of |I - Y J_G(X)| (below 1 is needed for a box of any size).
       Contraction: float }
 
-/// Interval-Newton (Krawczyk) certificates for fixed points of the rnn and ctrnn kinds, in float64
+/// Interval-Newton (Krawczyk) certificates for fixed points of the rnn, ctrnn and gated kinds, in float64
 /// with outward rounding (`Interval`). The rnn's fixed points are the zeros of
 /// G(x) = tanh(W x + d) - x, the ctrnn's those of G(h) = W tanh(h) + d - h (F(h) - h divided by
 /// alpha: the same zeros, better scaled), with d = W_in u + b_rec (+ b_in) enclosed in intervals from
-/// the network's effective weights (float64 copies of the stored values, exact). Other kinds get
+/// the network's effective weights (float64 copies of the stored values, exact); the gated kinds'
+/// equations are in `GatedSystems` (gru, lstm, ugrnn). Other kinds get
 /// `NotCertified "kind ... not supported"`.
 [<RequireQualifiedAccess>]
 module Certificates =
@@ -284,7 +285,7 @@ module Certificates =
             | Ok prepared -> prepared.Test radius
 
     /// A certificate per state [k][state] under its constant input [k][inputs] (the network's float64
-    /// weights). Kinds other than rnn and ctrnn get `NotCertified` with the reason. `InvalidArgument`
+    /// weights). Kinds other than the built-in five get `NotCertified` with the reason. `InvalidArgument`
     /// for a state or input of the wrong size, or bad settings.
     let ofStates (config: CertificateConfig) (net: Network) (states: float[][]) (inputs: float[][]) : Certificate[] =
         if not (config.MaxRadius > 0.0 && Double.IsFinite config.MaxRadius) then Check.fail "max_radius" (sprintf "expected a number > 0, got %g" config.MaxRadius)
