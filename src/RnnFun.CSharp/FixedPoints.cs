@@ -256,7 +256,7 @@ public sealed class FixedPointSearch
     public void Save(string path, bool linearisation)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var options = new Core.FixedPointFileOptions(linearisation, Inner.Certificates, Array.Empty<Core.Condition>());
+        var options = new Core.FixedPointFileOptions(linearisation, Inner.Certificates, Array.Empty<Core.Condition>(), FSharpOption<Core.FixedPointSelection>.None);
         Interop.Call(() => Core.FixedPointFile.saveWith(options, path, Inner.FixedPoints));
     }
 }

@@ -209,10 +209,16 @@ type FixedPointArgs =
     | Linearisation
     | Exhaustive_Deflation
     | Lesion of units: string
+    | Selection
+    | Slow_Tolerance of tol: float
+    | Slow_Measure of measure: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Selection -> "also write each point's slow modes (eigenvalue within --slow-tolerance of 1, or of 0 for a continuous-time kind) to OUT: the left eigenvector (selection vector), l' B u per input and the predicted end state x* + r (l' B u)."
+            | Slow_Tolerance _ -> "with --selection: how near a slow mode's eigenvalue is (default 0.05: |lambda - 1| per step, or |mu| per unit of time)."
+            | Slow_Measure _ -> "with --selection: map (|lambda - 1|) or continuous (|(lambda - 1) / alpha|, a ctrnn); the kind's own by default."
             | Certify -> "prove each point with an interval-Newton (Krawczyk) test in float64: a radius within which it is the only fixed point, or why not (rnn, ctrnn, gru, lstm and ugrnn); written to OUT."
             | Linearisation -> "also write each point's Jacobian, right and left eigenvectors and input Jacobian to OUT (n^2 numbers a matrix)."
             | Exhaustive_Deflation -> "deflate until no new point: more rounds and starts, and starts around each point (DeflationConfig.exhaustive), to find every point from few initial states."
