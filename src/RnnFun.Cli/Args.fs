@@ -282,10 +282,12 @@ type ReportArgs =
     | Png of dir: string
     | Allow_Foreign_Points
     | Lyapunov
+    | Perturbation of path: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Perturbation _ -> "a perturbation-check file (rnnfun perturb): its section shows simulated against predicted displacements. Certificates and selection vectors come with --fixed-points when its file has them."
             | Lyapunov -> "add Lyapunov spectra: the autonomous network's from zeros and, with --task, one per example trial (at most 8)."
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file (with its conditions, if it names any: the figures show each condition apart)."

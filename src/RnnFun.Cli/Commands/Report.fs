@@ -101,6 +101,16 @@ let run (args: ParseResults<ReportArgs>) =
             let run = Pipeline.trajectories None net b
             run.Outputs, Some run.States
         | None -> [||], None
+    // What the fixed-point file holds beyond the points, by point id.
+    let certificates, selections =
+        match args.TryGetResult ReportArgs.Fixed_Points with
+        | None -> None, None
+        | Some path ->
+            let ids = FixedPointFile.load path |> Array.map (fun p -> p.Id)
+            let stored = FixedPointFile.loadCertificates path
+            (if stored |> Array.exists Option.isSome then Some(Array.zip ids stored |> Array.choose (fun (id, c) -> c |> Option.map (fun c -> id, c))) else None),
+            (FixedPointFile.loadSelection path |> Option.map (fun s -> Array.zip ids s.Modes))
+    let perturbation = args.TryGetResult ReportArgs.Perturbation |> Option.map PerturbationFile.load
     let log = args.TryGetResult Training_Log |> Option.map (TrainingLogFile.load >> TrainingLog.ofRecord)
     // The autonomous spectrum, and one per example trial (input-conditioned) when a task is given.
     let spectra =
@@ -131,6 +141,9 @@ let run (args: ParseResults<ReportArgs>) =
             Conditions = conditions
             Topology = topology
             Lyapunov = spectra
+            Certificates = certificates
+            Selections = selections
+            Perturbation = perturbation
             Notes = [ "model", IO.Path.GetFullPath modelPath ] }
     RnnFun.Plotting.Report.save out inputs
     printfn "wrote %s" (IO.Path.GetFullPath out)
