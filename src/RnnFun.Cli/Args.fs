@@ -283,10 +283,12 @@ type ReportArgs =
     | Allow_Foreign_Points
     | Lyapunov
     | Perturbation of path: string
+    | Continuation of path: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Continuation _ -> "a continuation file (rnnfun continue --out): its section shows the bifurcation diagram and the eigenvalues along the branches."
             | Perturbation _ -> "a perturbation-check file (rnnfun perturb): its section shows simulated against predicted displacements. Certificates and selection vectors come with --fixed-points when its file has them."
             | Lyapunov -> "add Lyapunov spectra: the autonomous network's from zeros and, with --task, one per example trial (at most 8)."
             | Model _ -> "the model file."

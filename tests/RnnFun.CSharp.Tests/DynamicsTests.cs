@@ -21,6 +21,16 @@ public class DynamicsTests
         Assert.All(r.Branches, b => Assert.Equal(b.Parameter.Length, b.States.Length));
         Assert.Contains("plotly", DynamicsFigures.BifurcationDiagram(r).ToHtml());
         Assert.Contains("Continuation and bifurcations", Reports.ToHtml(network: net, continuation: r));
+        var path = Path.Combine(Path.GetTempPath(), $"rnnfun-continuation-{Guid.NewGuid():N}.json");
+        try
+        {
+            Continuation.Save(r, path);
+            var back = Continuation.Load(path);
+            Assert.Equal(r.Branches.Select(b => b.Parameter), back.Branches.Select(b => b.Parameter));
+            Assert.Equal(r.Branches.Select(b => b.States), back.Branches.Select(b => b.States));
+            Assert.Equal(r.Events.Select(x => (x.Kind, x.Parameter)), back.Events.Select(x => (x.Kind, x.Parameter)));
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]
