@@ -199,6 +199,21 @@ public static class Continuation
         return Run(network, Core.ContinuationParameter.NewRecurrentScale((double[])u.Clone()), from, to, options);
     }
 
+    /// <summary>The period-2 orbits born at each flip (period doubling) of a continuation: the fixed points of the map applied twice, traced by pseudo-arclength from each flip point.</summary>
+    /// <param name="network">The network the continuation was run on.</param>
+    /// <param name="result">The continuation.</param>
+    /// <param name="options">The continuation's settings (range, steps, tolerances); null: the defaults over the result's range.</param>
+    /// <returns>One branch per flip.</returns>
+    public static IReadOnlyList<PeriodTwoBranchInfo> PeriodTwo(RnnNetwork network, ContinuationResultInfo result, ContinuationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(result);
+        var config = (options ?? new ContinuationOptions()).ToCore(result.Start, result.End);
+        var branches = Interop.Call(() => Core.PeriodTwo.ofContinuation(config, network.Inner, result.Inner));
+        return Interop.ReadOnly(branches.Select(b => new PeriodTwoBranchInfo(
+            b.FromBranch, b.FlipParameter, b.FlipState, b.Parameter, b.States, b.Partners, b.Multipliers, b.Stable, Core.Continuation.endingName(b.Ending))));
+    }
+
     /// <summary>Writes a continuation (format <c>rnnfun.continuation</c>), atomically; a NaN eigenvalue is written as null.</summary>
     /// <param name="result">The continuation.</param>
     /// <param name="path">Where to write.</param>
@@ -219,6 +234,19 @@ public static class Continuation
         return new ContinuationResultInfo(Interop.Call(() => Core.ContinuationFile.load(path)));
     }
 }
+
+/// <summary>A branch of period-2 orbits {x, F(x)} born at a flip.</summary>
+/// <param name="FromBranch">The fixed-point branch of the flip.</param>
+/// <param name="FlipParameter">The flip's parameter value.</param>
+/// <param name="FlipState">The flip's state.</param>
+/// <param name="Parameter">The parameter per point (the first is the flip).</param>
+/// <param name="States">One point x of each orbit [points][state].</param>
+/// <param name="Partners">The other point F(x) [points][state].</param>
+/// <param name="Multipliers">Eigenvalues of D(F o F) at x, modulus descending.</param>
+/// <param name="Stable">Every multiplier inside the unit circle.</param>
+/// <param name="Ending">"range", "merged", "max-steps" or "step-too-small".</param>
+public sealed record PeriodTwoBranchInfo(
+    int FromBranch, double FlipParameter, double[] FlipState, double[] Parameter, double[][] States, double[][] Partners, Complex[][] Multipliers, bool[] Stable, string Ending);
 
 /// <summary>One condition of a Lyapunov file.</summary>
 /// <param name="Label">"input" (a constant input) or "trial".</param>

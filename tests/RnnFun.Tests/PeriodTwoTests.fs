@@ -1,0 +1,53 @@
+module RnnFun.Tests.PeriodTwoTests
+
+open System
+open Expecto
+open RnnFun
+open RnnFun.Tests.ContinuationTests
+
+let private atanh (a: float) = 0.5 * log ((1.0 + a) / (1.0 - a))
+
+[<Tests>]
+let tests =
+    testList "Analysis.PeriodTwo" [
+        test "h' = tanh(-s h): the flip at s = 1 and the period-2 orbit {a, -a} with s = atanh(a) / a, multiplier (s (1 - a^2))^2 < 1, to the range's end" {
+            use net = vanillaNet Kinds.rnn [| [| -1.0 |] |] [| [| 0.0 |] |] [| 0.0 |]
+            let config = { ContinuationConfig.defaults with Start = 0.5; End = 1.5 }
+            let r = Continuation.run config net (ContinuationParameter.RecurrentScale [| 0.0 |])
+            let flip = r.Events |> Array.filter (fun e -> e.Kind = BifurcationKind.Flip)
+            Expect.equal flip.Length 1 "one flip"
+            Expect.floatClose { absolute = 1e-8; relative = 0.0 } flip[0].Parameter 1.0 "at s = 1"
+            let b = PeriodTwo.trace config net r.Parameter flip[0]
+            Expect.equal b.Ending BranchEnding.Range "traced to the end of the range"
+            Expect.isGreaterThan b.States.Length 10 "a traced branch"
+            Expect.isGreaterThan (Array.last b.Parameter) 1.45 "reaches s = 1.5"
+            for k in 1 .. b.States.Length - 1 do
+                let s, x = b.Parameter[k], (b.States[k]).[0]
+                let a = abs x
+                Expect.isGreaterThan s 1.0 "the orbit exists beyond the flip only"
+                // The closed form of the branch, a = tanh(s a) (F(F(a)) = a with F(a) = -a).
+                Expect.floatClose { absolute = 1e-9; relative = 1e-9 } (atanh a / a) s (sprintf "point %d: s = atanh(a)/a" k)
+                Expect.floatClose { absolute = 1e-9; relative = 0.0 } (b.Partners[k]).[0] (-x) "the partner is -a"
+                let mu = (s * (1.0 - a * a)) ** 2.0
+                Expect.floatClose { absolute = 1e-8; relative = 0.0 } (b.Multipliers[k]).[0].Real mu "the multiplier (s (1 - a^2))^2"
+                // Born with multiplier 1, then stable: marginal within the eigenvalue tolerance only.
+                Expect.isLessThan mu 1.0 "the multiplier is below 1"
+                Expect.equal b.Stable[k] (mu < 1.0 - config.EigenTolerance) "stable beyond the tolerance"
+            Expect.isTrue (Array.last b.Stable) "stable at s = 1.5 (multiplier 0.156)"
+            let name, _ = expectInvalid (fun () -> PeriodTwo.trace config net r.Parameter { flip[0] with Kind = BifurcationKind.Fold }) "a fold is no flip"
+            Expect.equal name "event" "names the event"
+        }
+
+        test "a 2-unit network with the flip in one unit only (tanh(-s h1), tanh(0.3 s h2)): the orbit lies along h1, h2 = 0 on it" {
+            use net = vanillaNet Kinds.rnn [| [| -1.0; 0.0 |]; [| 0.0; 0.3 |] |] [| [| 0.0 |]; [| 0.0 |] |] [| 0.0; 0.0 |]
+            let config = { ContinuationConfig.defaults with Start = 0.5; End = 1.4 }
+            let r = Continuation.run config net (ContinuationParameter.RecurrentScale [| 0.0 |])
+            let branches = PeriodTwo.ofContinuation config net r
+            Expect.equal branches.Length 1 "one flip, one orbit branch"
+            let b = branches[0]
+            for k in 1 .. b.States.Length - 1 do
+                let s, a = b.Parameter[k], abs (b.States[k]).[0]
+                Expect.floatClose { absolute = 1e-9; relative = 1e-9 } (atanh a / a) s "h1 on the closed form"
+                Expect.isLessThan (abs (b.States[k]).[1]) 1e-10 "h2 = 0"
+        }
+    ]
