@@ -61,10 +61,12 @@ type ContinueArgs =
     | [<Mandatory>] Out of path: string
     | Report of path: string
     | Quiet
+    | Period_Two
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Period_Two -> "also trace the period-2 orbit born at each flip (fixed points of the map applied twice) and write it to OUT (period_two)."
             | Model _ -> "the model file."
             | Input_Index _ -> "vary input I (from 0): its value runs from --from to --to, the other inputs stay at --inputs."
             | Direction _ -> "vary the input along this direction, comma-separated (a context input): --inputs + p * DIRECTION."

@@ -50,4 +50,27 @@ let tests =
                 Expect.floatClose { absolute = 1e-9; relative = 1e-9 } (atanh a / a) s "h1 on the closed form"
                 Expect.isLessThan (abs (b.States[k]).[1]) 1e-10 "h2 = 0"
         }
+    
+        test "the continuation file keeps the period-2 branches: write, read, equal; rnnfun continue --period-two writes and prints them" {
+            use net = vanillaNet Kinds.rnn [| [| -1.0 |] |] [| [| 0.0 |] |] [| 0.0 |]
+            let config = { ContinuationConfig.defaults with Start = 0.5; End = 1.5 }
+            let r = { Continuation.run config net (ContinuationParameter.RecurrentScale [| 0.0 |]) with Elapsed = TimeSpan.Zero }
+            let orbits = PeriodTwo.ofContinuation config net r
+            withTempDir (fun dir ->
+                let path = IO.Path.Combine(dir, "c.json")
+                ContinuationFile.saveWith orbits path r
+                Expect.equal (ContinuationFile.loadPeriodTwo path) orbits "every orbit back"
+                Expect.equal (ContinuationFile.load path) r "the continuation itself unchanged"
+                ContinuationFile.save path r
+                Expect.isEmpty (ContinuationFile.loadPeriodTwo path) "none in a file without them"
+                let model = IO.Path.Combine(dir, "m.json")
+                ModelFile.save model net
+                let out = IO.Path.Combine(dir, "cli.json")
+                let code, stdout, err = rnnfun [ "continue"; "--model"; model; "--recurrent-scale"; "--from"; "0.5"; "--to"; "1.5"; "--period-two"; "--out"; out ]
+                Expect.equal code 0 ("exit code; stderr: " + err)
+                Expect.stringContains stdout "period-2 orbit from the flip at 1" "prints the orbit"
+                let back = ContinuationFile.loadPeriodTwo out
+                Expect.equal back.Length 1 "one orbit branch in the file"
+                Expect.equal back[0].Ending BranchEnding.Range "to the range's end")
+        }
     ]

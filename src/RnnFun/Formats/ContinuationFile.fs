@@ -17,8 +17,9 @@ module ContinuationFile =
     [<Literal>]
     let Version = 1
 
-    /// Writes a continuation to a stream.
-    let write (stream: Stream) (r: ContinuationResult) =
+    /// Writes a continuation to a stream, with the period-2 branches of its flips (`PeriodTwo.trace`)
+    /// as `period_two` when there are any.
+    let writeWith (periodTwo: PeriodTwoBranch[]) (stream: Stream) (r: ContinuationResult) =
         use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
         let numbers (name: string) (values: float[]) =
             w.WriteStartArray name
@@ -99,8 +100,41 @@ module ContinuationFile =
             w.WriteEndArray()
             w.WriteEndObject()
         w.WriteEndArray()
+        if not (isNull periodTwo) && periodTwo.Length > 0 then
+            w.WriteStartArray "period_two"
+            for b in periodTwo do
+                w.WriteStartObject()
+                w.WriteNumber("from_branch", b.FromBranch)
+                w.WriteNumber("flip_parameter", b.FlipParameter)
+                numbers "flip_state" b.FlipState
+                numbers "parameter" b.Parameter
+                for name, rows in [ "states", b.States; "partners", b.Partners ] do
+                    w.WriteStartArray(name: string)
+                    for x in rows do
+                        w.WriteStartArray()
+                        for v in x do w.WriteNumberValue v
+                        w.WriteEndArray()
+                    w.WriteEndArray()
+                w.WriteStartArray "multipliers"
+                for ls in b.Multipliers do
+                    w.WriteStartArray()
+                    for l in ls do complex l
+                    w.WriteEndArray()
+                w.WriteEndArray()
+                w.WriteStartArray "stable"
+                for v in b.Stable do w.WriteBooleanValue v
+                w.WriteEndArray()
+                w.WriteString("ending", Continuation.endingName b.Ending)
+                match b.Ending with
+                | BranchEnding.Merged k -> w.WriteNumber("merged_into", k)
+                | _ -> ()
+                w.WriteEndObject()
+            w.WriteEndArray()
         w.WriteEndObject()
         w.Flush()
+
+    /// Writes a continuation to a stream.
+    let write (stream: Stream) (r: ContinuationResult) = writeWith [||] stream r
 
     /// `InvalidArgument` naming the first non-finite parameter value or state entry (eigenvalues may
     /// be NaN: they are written as null).
@@ -122,6 +156,16 @@ module ContinuationFile =
     let save (path: string) (r: ContinuationResult) =
         checkFinite r
         FileFormat.writeAtomically path (fun s -> write s r)
+
+    /// `save` with the period-2 branches of the flips (`PeriodTwo.ofContinuation`); their states and
+    /// parameter values must be finite too.
+    let saveWith (periodTwo: PeriodTwoBranch[]) (path: string) (r: ContinuationResult) =
+        checkFinite r
+        for i, b in Array.indexed periodTwo do
+            Check.allFinite (sprintf "period_two[%d].parameter" i) b.Parameter
+            b.States |> Array.iteri (fun k x -> Check.allFinite (sprintf "period_two[%d].states[%d]" i k) x)
+            b.Partners |> Array.iteri (fun k x -> Check.allFinite (sprintf "period_two[%d].partners[%d]" i k) x)
+        FileFormat.writeAtomically path (fun s -> writeWith periodTwo s r)
 
     let private complexOf (at: string) (e: JsonElement) =
         if e.ValueKind <> JsonValueKind.Object then Check.fail at "expected { \"re\": x, \"im\": y }"
@@ -199,3 +243,38 @@ module ContinuationFile =
     /// Reads a continuation back (`Elapsed` is not stored: zero). Every problem raises
     /// `FileFormatError` naming the file and key.
     let load (path: string) : ContinuationResult = FileFormat.load Format [ Version, ofJson ] path
+
+    let private periodTwoOf (root: JsonElement) : PeriodTwoBranch[] =
+        match JsonRead.optional root "period_two" with
+        | None -> [||]
+        | Some list ->
+            JsonRead.array "period_two" list
+            |> Array.mapi (fun i b ->
+                let at = sprintf "period_two[%d]" i
+                let get name = JsonRead.required b name (at + "." + name)
+                let values = JsonRead.vector (at + ".parameter") (get "parameter")
+                let perPoint name (xs: 'a[]) =
+                    if xs.Length <> values.Length then Check.fail (at + "." + name) (sprintf "expected %d entries (one per parameter value), got %d" values.Length xs.Length)
+                    xs
+                { FromBranch = JsonRead.integer (at + ".from_branch") (get "from_branch")
+                  FlipParameter = JsonRead.number (at + ".flip_parameter") (get "flip_parameter")
+                  FlipState = JsonRead.vector (at + ".flip_state") (get "flip_state")
+                  Parameter = values
+                  States = perPoint "states" (JsonRead.matrix (at + ".states") (get "states"))
+                  Partners = perPoint "partners" (JsonRead.matrix (at + ".partners") (get "partners"))
+                  Multipliers =
+                    perPoint "multipliers" (
+                        JsonRead.array (at + ".multipliers") (get "multipliers")
+                        |> Array.mapi (fun k ls -> JsonRead.array (sprintf "%s.multipliers[%d]" at k) ls |> Array.mapi (fun j l -> complexOf (sprintf "%s.multipliers[%d][%d]" at k j) l)))
+                  Stable = perPoint "stable" (JsonRead.array (at + ".stable") (get "stable") |> Array.mapi (fun k v -> JsonRead.boolean (sprintf "%s.stable[%d]" at k) v))
+                  Ending =
+                    match JsonRead.text (at + ".ending") (get "ending") with
+                    | "range" -> BranchEnding.Range
+                    | "merged" -> BranchEnding.Merged(JsonRead.integer (at + ".merged_into") (get "merged_into"))
+                    | "closed" -> BranchEnding.Closed
+                    | "max-steps" -> BranchEnding.MaxSteps
+                    | "step-too-small" -> BranchEnding.StepTooSmall
+                    | other -> Check.fail (at + ".ending") (sprintf "expected range, merged, closed, max-steps or step-too-small, got '%s'" other) })
+
+    /// The period-2 branches stored with a continuation (`saveWith`); empty for a file without them.
+    let loadPeriodTwo (path: string) : PeriodTwoBranch[] = FileFormat.load Format [ Version, periodTwoOf ] path
