@@ -106,11 +106,11 @@ let main () =
     // The closed form of the orbit {a, -a}: a = tanh(s a), so s = atanh(a) / a.
     let worst =
         orbits
-        |> Array.collect (fun b -> Array.init (b.States.Length - 1) (fun k -> let a = abs b.States[k + 1][0] in abs (0.5 * log ((1.0 + a) / (1.0 - a)) / a - b.Parameter[k + 1])))
+        |> Array.collect (fun b -> Array.init (b.States.Length - 1) (fun k -> let a = abs (b.States[k + 1]).[0] in abs (0.5 * log ((1.0 + a) / (1.0 - a)) / a - b.Parameter[k + 1])))
         |> Array.fold max 0.0
     for b in orbits do
         let last = b.Parameter.Length - 1
-        printfn "  period-2 orbit from s = %.8f: %d points to s = %.4f, {%.6f, %.6f} there, multiplier %.6f" b.FlipParameter b.Parameter.Length b.Parameter[last] b.States[last][0] b.Partners[last][0] b.Multipliers[last][0].Real
+        printfn "  period-2 orbit from s = %.8f: %d points to s = %.4f, {%.6f, %.6f} there, multiplier %.6f" b.FlipParameter b.Parameter.Length b.Parameter[last] (b.States[last]).[0] (b.Partners[last]).[0] (b.Multipliers[last]).[0].Real
     printfn "  largest |atanh(a)/a - s| on the orbit: %.2e" worst
     Script.check (orbits.Length = 1 && abs (orbits[0].FlipParameter - 1.0) < 1e-8) "one flip, at s = 1"
     Script.check (orbits.Length = 1 && worst < 1e-9 && orbits[0].Ending = BranchEnding.Range) "the period-2 orbit on its closed form, to s = 1.5"
