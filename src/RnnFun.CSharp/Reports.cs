@@ -101,6 +101,7 @@ public static class Reports
             fixedPoints is null || fixedPoints.Inner.Certificates.Length == 0
                 ? d.Certificates
                 : FSharpOption<Tuple<int, Core.Certificate>[]>.Some(fixedPoints.Inner.FixedPoints.Zip(fixedPoints.Inner.Certificates, (p, c) => Tuple.Create(p.Id, c)).ToArray()),
-            d.Perturbation);
+            d.Perturbation,
+            d.PeriodTwo);
     }
 }

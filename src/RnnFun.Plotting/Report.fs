@@ -62,7 +62,10 @@ type ReportInputs =
       /// their section is shown only when given.
       Certificates: (int * Certificate)[] option
       /// Perturbation checks (`Perturbation.check`, `PerturbationFile.load`): their section is shown only when given.
-      Perturbation: PerturbationResult[] option }
+      Perturbation: PerturbationResult[] option
+      /// Period-2 orbits born at the continuation's flips (`PeriodTwo.ofContinuation`): drawn on its
+      /// bifurcation diagram and listed in its section. Empty: none.
+      PeriodTwo: PeriodTwoBranch[] }
 
     /// Nothing given: every section says its input is missing.
     static member empty =
@@ -88,7 +91,8 @@ type ReportInputs =
           Lyapunov = None
           Selections = None
           Certificates = None
-          Perturbation = None }
+          Perturbation = None
+          PeriodTwo = [||] }
 
 /// One self-contained HTML report (plotly.js embedded once, inline CSS, no external URL) of a
 /// model, its training and its analysis.
@@ -515,7 +519,11 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
             let body =
                 note (sprintf "%d branches from %d fixed points at %s = %s, traced to %s; %d bifurcations located." r.Branches.Length r.StartPoints parameterName (invariant r.Start) (invariant r.End) r.Events.Length)
                 + (if rows.IsEmpty then "" else table [ "bifurcation"; "branch"; parameterName; "eigenvalue"; "crossing" ] rows)
-                + figure (DynamicsCharts.bifurcationDiagram r [||] parameterName)
+                + (if inputs.PeriodTwo.Length = 0 then ""
+                   else
+                       note (String.Join(" ", inputs.PeriodTwo |> Array.map (fun b ->
+                           sprintf "A period-2 orbit is born at the flip at %s = %s and traced over %d points to %s (stable at %d of them)." parameterName (invariant b.FlipParameter) b.Parameter.Length (invariant (Array.last b.Parameter)) (b.Stable |> Array.filter id |> Array.length)))))
+                + figure (DynamicsCharts.bifurcationDiagramWith inputs.PeriodTwo r [||] parameterName)
                 + figure (DynamicsCharts.eigenvaluesAlongBranches r 4 parameterName)
             section optionalSectionTitles[0] body
         | None -> ()

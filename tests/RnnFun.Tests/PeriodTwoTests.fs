@@ -66,11 +66,33 @@ let tests =
                 let model = IO.Path.Combine(dir, "m.json")
                 ModelFile.save model net
                 let out = IO.Path.Combine(dir, "cli.json")
-                let code, stdout, err = rnnfun [ "continue"; "--model"; model; "--recurrent-scale"; "--from"; "0.5"; "--to"; "1.5"; "--period-two"; "--out"; out ]
+                let html = IO.Path.Combine(dir, "cli.html")
+                let code, stdout, err = rnnfun [ "continue"; "--model"; model; "--recurrent-scale"; "--from"; "0.5"; "--to"; "1.5"; "--period-two"; "--out"; out; "--report"; html ]
                 Expect.equal code 0 ("exit code; stderr: " + err)
                 Expect.stringContains stdout "period-2 orbit from the flip at 1" "prints the orbit"
+                Expect.stringContains (IO.File.ReadAllText html) "A period-2 orbit is born at the flip" "the report names the orbit"
                 let back = ContinuationFile.loadPeriodTwo out
                 Expect.equal back.Length 1 "one orbit branch in the file"
-                Expect.equal back[0].Ending BranchEnding.Range "to the range's end")
+                Expect.equal back[0].Ending BranchEnding.Range "to the range's end"
+                let again = IO.Path.Combine(dir, "again.html")
+                let code, _, err = rnnfun [ "report"; "-m"; model; "--continuation"; out; "--out"; again ]
+                Expect.equal code 0 ("report; stderr: " + err)
+                Expect.stringContains (IO.File.ReadAllText again) "A period-2 orbit is born at the flip" "rnnfun report --continuation reads the orbits back")
+        }
+
+        test "the bifurcation diagram draws both points of the orbit, green, solid where stable" {
+            use net = vanillaNet Kinds.rnn [| [| -1.0 |] |] [| [| 0.0 |] |] [| 0.0 |]
+            let config = { ContinuationConfig.defaults with Start = 0.5; End = 1.5 }
+            let r = Continuation.run config net (ContinuationParameter.RecurrentScale [| 0.0 |])
+            let orbits = PeriodTwo.ofContinuation config net r
+            let json = Text.Json.JsonDocument.Parse(Plotly.NET.GenericChart.toJson (RnnFun.Plotting.DynamicsCharts.bifurcationDiagramWith orbits r [||] "s")).RootElement
+            let traces = [ for t in json.GetProperty("data").EnumerateArray() -> t ]
+            let name (t: Text.Json.JsonElement) = match t.TryGetProperty "name" with | true, v -> v.GetString() | _ -> ""
+            let stable = traces |> List.filter (fun t -> name t = "period 2, stable")
+            Expect.equal stable.Length 2 "x and F(x), one stable stretch each"
+            let ys (t: Text.Json.JsonElement) = [ for y in t.GetProperty("y").EnumerateArray() -> y.GetDouble() ]
+            // The one-unit diagram plots the state itself: the two lines are a and -a.
+            List.iter2 (fun (a: float) b -> Expect.floatClose { absolute = 1e-12; relative = 0.0 } a (-b) "mirror images") (ys stable[0]) (ys stable[1])
+            Expect.isTrue (List.last (ys stable[0]) |> abs > 0.85) "reaching |a| = 0.8586 at s = 1.5"
         }
     ]

@@ -91,7 +91,7 @@ let run (args: ParseResults<ContinueArgs>) =
     printfn "wrote %s" (IO.Path.GetFullPath out)
     match args.TryGetResult ContinueArgs.Report with
     | Some path ->
-        Report.save path { ReportInputs.empty with Title = "RnnFun continuation"; Model = Some(ModelSummary.ofNetwork net); Continuation = Some(r, parameterName) }
+        Report.save path { ReportInputs.empty with Title = "RnnFun continuation"; Model = Some(ModelSummary.ofNetwork net); Continuation = Some(r, parameterName); PeriodTwo = periodTwo }
         printfn "wrote %s" (IO.Path.GetFullPath path)
     | None -> ()
     0

@@ -159,6 +159,7 @@ let run (args: ParseResults<ReportArgs>) =
             Selections = selections
             Perturbation = perturbation
             Continuation = continuation
+            PeriodTwo = (match args.TryGetResult ReportArgs.Continuation with Some path -> ContinuationFile.loadPeriodTwo path | None -> [||])
             Notes = [ "model", IO.Path.GetFullPath modelPath ] }
     RnnFun.Plotting.Report.save out inputs
     printfn "wrote %s" (IO.Path.GetFullPath out)
