@@ -7,12 +7,15 @@
 //   c) h' = tanh(s R(theta) h): the complex pair s e^(+-i theta) crosses the unit circle at s = 1
 //      (Neimark-Sacker);
 //   d) the decoupled cube W = g I from g = 1.5 down to 0.5: 27 points, which meet at 0 at g = 1;
+//   d2) h' = tanh(-s h), s from 0.5 to 1.5: a flip at s = 1 and the period-2 orbit {a, -a} born there,
+//      traced as fixed points of the map applied twice (closed form: s = atanh(a) / a);
 //   e) full mode only: a trained 3-bit flip-flop as its first input varies (its memory of bit 1 is
 //      a hysteresis loop between two folds).
 //
 //     dotnet fsi scripts/09-continuation.fsx          (RNNFUN_QUICK=1 for a smaller run)
 //
 // Outputs: output/09-pitchfork.json, output/09-fold-report.html, output/09-cube-diagram.html,
+//          output/09-flip.json (with the period-2 orbit),
 //          output/09-flipflop-report.html (full mode)
 
 #load "_references.fsx"
@@ -92,6 +95,25 @@ let main () =
     printfn "  fixed points at g = 1.5: %d, at g = 0.5: %d" at15 at05
     Script.check (at15 = 27 && at05 = 1) "27 fixed points above g = 1, one below"
     Script.saveChart (Script.output "09-cube-diagram.html") "W = g I" (DynamicsCharts.bifurcationDiagram c [| 1.0; 0.0; 0.0 |] "g")
+
+    printfn "d2) h' = tanh(-s h), s from 0.5 to 1.5: the flip and its period-2 orbit"
+    use flipping = vanilla [| [| -1.0 |] |] [| [| 0.0 |] |] [| 0.0 |]
+    let flipConfig = config 0.5 1.5
+    let fr = Continuation.run flipConfig flipping (ContinuationParameter.RecurrentScale [| 0.0 |])
+    printEvents fr
+    let orbits = PeriodTwo.ofContinuation flipConfig flipping fr
+    ContinuationFile.saveWith orbits (Script.output "09-flip.json") fr
+    // The closed form of the orbit {a, -a}: a = tanh(s a), so s = atanh(a) / a.
+    let worst =
+        orbits
+        |> Array.collect (fun b -> Array.init (b.States.Length - 1) (fun k -> let a = abs (b.States[k + 1]).[0] in abs (0.5 * log ((1.0 + a) / (1.0 - a)) / a - b.Parameter[k + 1])))
+        |> Array.fold max 0.0
+    for b in orbits do
+        let last = b.Parameter.Length - 1
+        printfn "  period-2 orbit from s = %.8f: %d points to s = %.4f, {%.6f, %.6f} there, multiplier %.6f" b.FlipParameter b.Parameter.Length b.Parameter[last] (b.States[last]).[0] (b.Partners[last]).[0] (b.Multipliers[last]).[0].Real
+    printfn "  largest |atanh(a)/a - s| on the orbit: %.2e" worst
+    Script.check (orbits.Length = 1 && abs (orbits[0].FlipParameter - 1.0) < 1e-8) "one flip, at s = 1"
+    Script.check (orbits.Length = 1 && worst < 1e-9 && orbits[0].Ending = BranchEnding.Range) "the period-2 orbit on its closed form, to s = 1.5"
 
     if not Script.quick then
         printfn "e) a trained 3-bit flip-flop (%d units), input 0 from -1 to 1" flipFlopUnits

@@ -2,13 +2,16 @@
 // 12 - Beyond the fixed points: every fixed point of W = 2I from one initial state (deflation),
 // each proved by an interval-Newton certificate; the selection vector of a slow mode (Mante et al.
 // 2013) on the issue's linear system, predicted and simulated; perturbation checks of a
-// linearisation; a lesion; the participation ratio. Full mode also trains the 3-bit flip-flop and
-// certifies its fixed points.
+// linearisation; a lesion; the participation ratio; certificates of a gated network (a gru whose
+// points are known in closed form); the slow modes' selection vectors in the fixed-point file and a
+// report with the selection, certificate and perturbation sections. Full mode also trains the 3-bit
+// flip-flop and certifies its fixed points.
 //
 //     dotnet fsi scripts/12-beyond-fixed-points.fsx          (RNNFUN_QUICK=1 for the quick run)
 //
 // Outputs: output/09-cube.fixed-points.json (with certificates and linearisations),
-//          output/09-cube.perturbation-checks.json
+//          output/09-cube.perturbation-checks.json, output/12-cube.selection.fixed-points.json,
+//          output/12-report.html
 
 #load "_references.fsx"
 
@@ -98,6 +101,42 @@ let main () =
     let pr = Dimensionality.participationRatio (points |> Array.map (fun p -> p.State))
     printfn "participation ratio of the fixed points: %.4f" pr
 
+    // 6. A gated network: a gru with r = 1/2 (W_hr = 0) and n = tanh(2h) per unit (W_hn = 4I), its z
+    // gate coupled at random (the fixed points do not depend on z): the 27 points {-a*, 0, a*}^3.
+    let random = Random(seed)
+    let whh = Array.init 9 (fun k -> Array.init 3 (fun j -> if k < 3 then 0.0 elif k < 6 then random.NextDouble() - 0.5 else (if k - 6 = j then 4.0 else 0.0)))
+    use gru =
+        Network.ofValues Kinds.gru { NetworkConfig.defaults with InputSize = 1; Units = 3; OutputSize = 1; Precision = Precision.Float64 }
+            (Map.ofList
+                [ "weight_ih_l0", ParameterValue.Matrix(Array.init 9 (fun _ -> [| 0.0 |]))
+                  "weight_hh_l0", ParameterValue.Matrix whh
+                  "bias_ih_l0", ParameterValue.Vector(Array.zeroCreate 9)
+                  "bias_hh_l0", ParameterValue.Vector(Array.zeroCreate 9)
+                  "w_out", ParameterValue.Matrix [| Array.zeroCreate 3 |] ])
+    let gruFound = FixedPoints.find { FixedPointConfig.defaults with Certify = Some CertificateConfig.defaults } gru (ConstantInput.Same [| 0.0 |]) (InitialStates.uniformBox 256 -1.2 1.2 3 seed)
+    let gruCertified = gruFound.Certificates |> Array.filter (function Certificate.Certified _ -> true | _ -> false) |> Array.length
+    let radii = gruFound.Certificates |> Array.choose (function Certificate.Certified (r, _) -> Some r | _ -> None)
+    printfn ""
+    printfn "gru with known points: %d fixed points, %d certified in %.3f s (radii %.3g to %.3g)" gruFound.FixedPoints.Length gruCertified gruFound.Timings.Certificates.TotalSeconds
+        (if radii.Length > 0 then Array.min radii else nan) (if radii.Length > 0 then Array.max radii else nan)
+
+    // 7. Slow modes in the fixed-point file (|lambda - 1| <= 0.9: the cube's stable eigenvalue 0.166),
+    // and a report with the selection, certificate and perturbation sections.
+    let selection = FixedPointSelection.ofPoints { SlowSelectionConfig.defaults with Tolerance = 0.9 } cube.Kind.TimeScale points
+    let selectionPath = Script.output "12-cube.selection.fixed-points.json"
+    FixedPointFile.saveWith { FixedPointFileOptions.defaults with Certificates = found.Certificates; Selection = Some selection } selectionPath points
+    let slowCount = (FixedPointFile.loadSelection selectionPath).Value.Modes |> Array.sumBy Array.length
+    printfn "slow modes within 0.9 of 1 in %s: %d" (IO.Path.GetFileName selectionPath) slowCount
+    RnnFun.Plotting.Report.save
+        (Script.output "12-report.html")
+        { RnnFun.Plotting.ReportInputs.empty with
+            Title = "RnnFun: beyond the fixed points of W = 2I"
+            Model = Some(ModelSummary.ofNetwork cube)
+            FixedPoints = Some points
+            Selections = Some(Array.zip (points |> Array.map (fun p -> p.Id)) selection.Modes)
+            Certificates = Some(Array.zip (points |> Array.map (fun p -> p.Id)) found.Certificates)
+            Perturbation = Some [| checks |] }
+
     // Full mode: a trained flip-flop's points, certified.
     let trained =
         if Script.quick then None
@@ -122,6 +161,8 @@ let main () =
     Script.check (checks.Pushes |> Array.forall (fun p -> p.Validity[0] > 0.9)) "one step: the linearisation holds (validity > 0.9)"
     Script.check (afterLesion.FixedPoints.Length = 9) "the lesioned cube has 9 points"
     Script.check (abs (pr - 3.0) < 1e-9) "participation ratio 3"
+    Script.check (gruFound.FixedPoints.Length = 27 && gruCertified = 27) (sprintf "the gru's 27 points found and certified (%d, %d)" gruFound.FixedPoints.Length gruCertified)
+    Script.check (slowCount = 54) (sprintf "54 slow modes within 0.9 (3 a corner, 2 an edge point, 1 a face; got %d)" slowCount)
     match trained with
     | Some (count, ok) -> Script.check (count > 0 && ok = count) "every point of the trained flip-flop certified"
     | None -> ()

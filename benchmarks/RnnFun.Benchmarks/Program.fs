@@ -7,7 +7,7 @@
 ///   --profile-step [KIND] N  where one fused training step at N units spends its time (rnn, or
 ///                        the gated KIND gru / lstm; then exits)
 ///   --profile-preset N   the preset path's cost per step at N units, part by part (then exits)
-///   --certificates       certificates for the 27 points of the W = 2I cube (rnn, ctrnn) against their
+///   --certificates       certificates for the 27 points of the W = 2I cube (rnn, ctrnn; gru, ugrnn cubes) against their
 ///                        linearisation in the same run (median of 21; then exits)
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
 ///   --preset-md PATH     with --quick: also write the preset-path section (markdown) alone to PATH

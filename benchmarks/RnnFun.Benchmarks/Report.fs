@@ -567,5 +567,12 @@ let write (path: string) (mode: Mode) (r: Results) =
                   (f2 (f.Phases.Timings.Adam.TotalSeconds / adamIterations f.Phases * 1e3)) (f2 (f.BaselineSearchSeconds / float (max 1 f.Baseline.Iterations) * 1e3))
               "" ]
     | None -> ()
+    // Sections measured by the separate modes (--certificates, --dynamics) follow a marker in the
+    // page: they are kept as they are.
+    let marker = "<!-- measured separately: kept when this page is regenerated -->"
+    if File.Exists path then
+        let old = File.ReadAllText path
+        let at = old.IndexOf(marker, StringComparison.Ordinal)
+        if at >= 0 then b.Append("\n").Append(old.Substring at) |> ignore
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
     File.WriteAllText(path, b.ToString())

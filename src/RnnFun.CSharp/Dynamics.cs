@@ -198,7 +198,61 @@ public static class Continuation
         var u = input ?? new double[network.Inner.Sizes.Inputs];
         return Run(network, Core.ContinuationParameter.NewRecurrentScale((double[])u.Clone()), from, to, options);
     }
+
+    /// <summary>The period-2 orbits born at each flip (period doubling) of a continuation: the fixed points of the map applied twice, traced by pseudo-arclength from each flip point.</summary>
+    /// <param name="network">The network the continuation was run on.</param>
+    /// <param name="result">The continuation.</param>
+    /// <param name="options">The continuation's settings (range, steps, tolerances); null: the defaults over the result's range.</param>
+    /// <returns>One branch per flip.</returns>
+    public static IReadOnlyList<PeriodTwoBranchInfo> PeriodTwo(RnnNetwork network, ContinuationResultInfo result, ContinuationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(result);
+        var config = (options ?? new ContinuationOptions()).ToCore(result.Start, result.End);
+        var branches = Interop.Call(() => Core.PeriodTwo.ofContinuation(config, network.Inner, result.Inner));
+        return Interop.ReadOnly(branches.Select(b => new PeriodTwoBranchInfo(
+            b.FromBranch, b.FlipParameter, b.FlipState, b.Parameter, b.States, b.Partners, b.Multipliers, b.Stable, Core.Continuation.endingName(b.Ending))));
+    }
+
+    /// <summary>Writes a continuation (format <c>rnnfun.continuation</c>), atomically; a NaN eigenvalue is written as null.</summary>
+    /// <param name="result">The continuation.</param>
+    /// <param name="path">Where to write.</param>
+    /// <exception cref="ArgumentException">A NaN or infinite parameter value or state.</exception>
+    public static void Save(ContinuationResultInfo result, string path)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(path);
+        Interop.Call(() => Core.ContinuationFile.save(path, result.Inner));
+    }
+
+    /// <summary>Reads a continuation file back (its time is not stored: zero).</summary>
+    /// <param name="path">The file (<c>rnnfun continue --out</c>, <see cref="Save"/>).</param>
+    /// <returns>The branches and bifurcations.</returns>
+    public static ContinuationResultInfo Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return new ContinuationResultInfo(Interop.Call(() => Core.ContinuationFile.load(path)));
+    }
 }
+
+/// <summary>A branch of period-2 orbits {x, F(x)} born at a flip.</summary>
+/// <param name="FromBranch">The fixed-point branch of the flip.</param>
+/// <param name="FlipParameter">The flip's parameter value.</param>
+/// <param name="FlipState">The flip's state.</param>
+/// <param name="Parameter">The parameter per point (the first is the flip).</param>
+/// <param name="States">One point x of each orbit [points][state].</param>
+/// <param name="Partners">The other point F(x) [points][state].</param>
+/// <param name="Multipliers">Eigenvalues of D(F o F) at x, modulus descending.</param>
+/// <param name="Stable">Every multiplier inside the unit circle.</param>
+/// <param name="Ending">"range", "merged", "max-steps" or "step-too-small".</param>
+public sealed record PeriodTwoBranchInfo(
+    int FromBranch, double FlipParameter, double[] FlipState, double[] Parameter, double[][] States, double[][] Partners, Complex[][] Multipliers, bool[] Stable, string Ending);
+
+/// <summary>One condition of a Lyapunov file.</summary>
+/// <param name="Label">"input" (a constant input) or "trial".</param>
+/// <param name="Input">The constant input [inputs]; null for a trial.</param>
+/// <param name="Spectrum">Its spectrum.</param>
+public sealed record LyapunovConditionInfo(string Label, double[]? Input, LyapunovSpectrumInfo Spectrum);
 
 /// <summary>A Lyapunov spectrum.</summary>
 /// <param name="Exponents">Per step (natural log), descending; -infinity for a direction the map collapses exactly.</param>
@@ -293,6 +347,16 @@ public static class LyapunovSpectra
         var config = (options ?? new LyapunovOptions()).ToCore();
         var r = Interop.Call(() => Core.Lyapunov.ofTrials(config, network.Inner, trials, initialState ?? Array.Empty<double>()));
         return Interop.ReadOnly(r.Spectra.Select(LyapunovSpectrumInfo.Of));
+    }
+
+    /// <summary>Reads a Lyapunov file back (<c>rnnfun lyapunov --out</c>): one spectrum per condition; a null exponent reads as -infinity.</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>The conditions in the file's order.</returns>
+    public static IReadOnlyList<LyapunovConditionInfo> Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var contents = Interop.Call(() => Core.LyapunovFile.load(path));
+        return Interop.ReadOnly(contents.Conditions.Select(c => new LyapunovConditionInfo(c.Label, Interop.ToObj(c.Input), LyapunovSpectrumInfo.Of(c.Spectrum))));
     }
 
     /// <summary>The Kaplan-Yorke dimension of a spectrum (any order).</summary>

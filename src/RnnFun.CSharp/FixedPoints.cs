@@ -163,7 +163,7 @@ public sealed class FixedPointOptions
     /// <summary>Search in float64 (default true) or float32.</summary>
     public bool Float64 { get; init; } = D.Precision.IsFloat64;
 
-    /// <summary>Interval-Newton (Krawczyk) certificates for the points found, in <see cref="FixedPointSearch.Certificates"/> (default false; rnn and ctrnn kinds, others are "not certified").</summary>
+    /// <summary>Interval-Newton (Krawczyk) certificates for the points found, in <see cref="FixedPointSearch.Certificates"/> (default false; rnn, ctrnn, gru, lstm and ugrnn kinds, others are "not certified").</summary>
     public bool Certify { get; init; } = D.Certify is not null;
 
     /// <summary>With <see cref="Certify"/>: the largest box tried, half-width in the max-norm (default 1).</summary>
@@ -256,7 +256,7 @@ public sealed class FixedPointSearch
     public void Save(string path, bool linearisation)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var options = new Core.FixedPointFileOptions(linearisation, Inner.Certificates, Array.Empty<Core.Condition>());
+        var options = new Core.FixedPointFileOptions(linearisation, Inner.Certificates, Array.Empty<Core.Condition>(), FSharpOption<Core.FixedPointSelection>.None);
         Interop.Call(() => Core.FixedPointFile.saveWith(options, path, Inner.FixedPoints));
     }
 }

@@ -45,7 +45,8 @@ public sealed class FixedPointCertificate
 /// <param name="Direction">The input direction u [inputs].</param>
 /// <param name="Integrated">l' B u: per step of a discrete map, per unit of time of a continuous-time kind.</param>
 /// <param name="Displacement">r (l' B u) [state]: the predicted displacement per unit of integrated input (a complex pair: 2 Re).</param>
-public sealed record InputSelectionInfo(IReadOnlyList<double> Direction, Complex Integrated, IReadOnlyList<double> Displacement);
+/// <param name="EndState">x* + r (l' B u) [state]: the predicted end state after a unit pulse of u and the faster modes' relaxation.</param>
+public sealed record InputSelectionInfo(IReadOnlyList<double> Direction, Complex Integrated, IReadOnlyList<double> Displacement, IReadOnlyList<double> EndState);
 
 /// <summary>A slow mode of a linearised fixed point and its selection vector (its left eigenvector).</summary>
 /// <param name="Mode">Index among the point's eigenvalues.</param>
@@ -72,7 +73,7 @@ public sealed record PushCheckInfo(int Mode, Complex Eigenvalue, string Directio
 /// <summary>Analyses beyond the fixed points themselves: certificates, selection vectors, perturbation checks, lesions, dimensionality.</summary>
 public static class LinearAnalysis
 {
-    /// <summary>A certificate per point (Krawczyk's interval Newton test on the network's float64 weights): rnn and ctrnn kinds; others are "not certified: kind ... not supported".</summary>
+    /// <summary>A certificate per point (Krawczyk's interval Newton test on the network's float64 weights): rnn, ctrnn, gru, lstm and ugrnn kinds; others are "not certified: kind ... not supported".</summary>
     /// <param name="network">The network.</param>
     /// <param name="points">The points.</param>
     /// <param name="maxRadius">The largest box tried (half-width, max-norm).</param>
@@ -100,9 +101,72 @@ public static class LinearAnalysis
         var config = new Core.SelectionConfig(modes, directions is null ? FSharpOption<double[][]>.None : Interop.Some(directions.Select(d => (double[])d.Clone()).ToArray()));
         var timeScale = network.Inner.Kind.TimeScale;
         var result = Interop.Call(() => Core.Selection.ofPoint(config, timeScale, point.Inner));
-        return Interop.ReadOnly(result.Select(m => new ModeSelectionInfo(
-            m.Mode, m.Eigenvalue, Interop.ToNullable(m.ContinuousEigenvalue), Interop.ReadOnly(m.Right), Interop.ReadOnly(m.Left),
-            Interop.ReadOnly(m.Inputs.Select(i => new InputSelectionInfo(Interop.ReadOnly(i.Direction), i.Integrated, Interop.ReadOnly(i.Displacement)))))));
+        return Interop.ReadOnly(result.Select(ToInfo));
+    }
+
+    private static ModeSelectionInfo ToInfo(Core.ModeSelection m) => new(
+        m.Mode, m.Eigenvalue, Interop.ToNullable(m.ContinuousEigenvalue), Interop.ReadOnly(m.Right), Interop.ReadOnly(m.Left),
+        Interop.ReadOnly(m.Inputs.Select(i => new InputSelectionInfo(Interop.ReadOnly(i.Direction), i.Integrated, Interop.ReadOnly(i.Displacement), Interop.ReadOnly(i.EndState)))));
+
+    private static Core.SlowSelectionConfig SlowConfig(double tolerance, string? measure, IReadOnlyList<double[]>? directions)
+    {
+        var m = measure switch
+        {
+            null => FSharpOption<Core.SlowModeMeasure>.None,
+            "map" => Interop.Some(Core.SlowModeMeasure.Map),
+            "continuous" => Interop.Some(Core.SlowModeMeasure.Continuous),
+            _ => throw new ArgumentException($"expected \"map\" or \"continuous\", got \"{measure}\"", nameof(measure)),
+        };
+        return new Core.SlowSelectionConfig(tolerance, m, directions is null ? FSharpOption<double[][]>.None : Interop.Some(directions.Select(d => (double[])d.Clone()).ToArray()));
+    }
+
+    /// <summary>The slow modes of a linearised point: every eigenvalue within <paramref name="tolerance"/> of 1 (<c>"map"</c>: |lambda - 1|) or of 0 (<c>"continuous"</c>: |(lambda - 1) / alpha|, the default for a continuous-time kind), slowest first, with their selection vectors (of a complex pair, the member with Im lambda &gt; 0).</summary>
+    /// <param name="network">The network the point belongs to (for its time scale).</param>
+    /// <param name="point">A point with a linearisation.</param>
+    /// <param name="tolerance">How near the eigenvalue is.</param>
+    /// <param name="measure"><c>"map"</c>, <c>"continuous"</c>, or null for the kind's own.</param>
+    /// <param name="directions">Input directions, each [inputs]; null: each input alone.</param>
+    /// <returns>The slow modes (possibly none).</returns>
+    public static IReadOnlyList<ModeSelectionInfo> SlowModes(RnnNetwork network, FixedPointInfo point, double tolerance = 0.05, string? measure = null, IReadOnlyList<double[]>? directions = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(point);
+        var config = SlowConfig(tolerance, measure, directions);
+        var timeScale = network.Inner.Kind.TimeScale;
+        return Interop.ReadOnly(Interop.Call(() => Core.Selection.slowModes(config, timeScale, point.Inner)).Select(ToInfo));
+    }
+
+    /// <summary>Writes a search's points with their certificates and every point's slow modes (selection vectors, l' B u per input, predicted end states), atomically (format <c>rnnfun.fixed-points</c>).</summary>
+    /// <param name="network">The network searched (for its time scale).</param>
+    /// <param name="search">The search.</param>
+    /// <param name="path">Where to write.</param>
+    /// <param name="tolerance">How near a slow mode's eigenvalue is.</param>
+    /// <param name="measure"><c>"map"</c>, <c>"continuous"</c>, or null for the kind's own.</param>
+    /// <param name="linearisation">Also write the linearisations.</param>
+    public static void SaveWithSelection(RnnNetwork network, FixedPointSearch search, string path, double tolerance = 0.05, string? measure = null, bool linearisation = false)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(search);
+        ArgumentNullException.ThrowIfNull(path);
+        var config = SlowConfig(tolerance, measure, null);
+        var timeScale = network.Inner.Kind.TimeScale;
+        var points = search.Inner.FixedPoints;
+        Interop.Call(() =>
+        {
+            var selection = Core.FixedPointSelectionModule.ofPoints(config, timeScale, points);
+            var options = new Core.FixedPointFileOptions(linearisation, search.Inner.Certificates, Array.Empty<Core.Condition>(), Interop.Some(selection));
+            Core.FixedPointFile.saveWith(options, path, points);
+        });
+    }
+
+    /// <summary>The slow modes stored in a fixed-point file, one list per point in the file's order; null for a file written without them.</summary>
+    /// <param name="path">The fixed-point file.</param>
+    /// <returns>The modes per point, or null.</returns>
+    public static IReadOnlyList<IReadOnlyList<ModeSelectionInfo>>? LoadSelection(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var loaded = Interop.Call(() => Core.FixedPointFile.loadSelection(path));
+        return Interop.ToObj(loaded) is { } s ? Interop.ReadOnly(s.Modes.Select(modes => Interop.ReadOnly(modes.Select(ToInfo)))) : null;
     }
 
     /// <summary>Perturbation checks of a linearised point: pushes along right and left eigenvectors of the slowest modes and both ways along each unstable one, scored over k steps against J^k delta.</summary>

@@ -96,6 +96,12 @@ public static class Reports
             continuation is null ? d.Continuation : FSharpOption<Tuple<Core.ContinuationResult, string>>.Some(Tuple.Create(continuation.Inner, "parameter")),
             lyapunov is null
                 ? d.Lyapunov
-                : FSharpOption<Tuple<string, Core.LyapunovSpectrum>[]>.Some(lyapunov.Select((s, i) => Tuple.Create($"condition {i + 1}", s.ToCore())).ToArray()));
+                : FSharpOption<Tuple<string, Core.LyapunovSpectrum>[]>.Some(lyapunov.Select((s, i) => Tuple.Create($"condition {i + 1}", s.ToCore())).ToArray()),
+            d.Selections,
+            fixedPoints is null || fixedPoints.Inner.Certificates.Length == 0
+                ? d.Certificates
+                : FSharpOption<Tuple<int, Core.Certificate>[]>.Some(fixedPoints.Inner.FixedPoints.Zip(fixedPoints.Inner.Certificates, (p, c) => Tuple.Create(p.Id, c)).ToArray()),
+            d.Perturbation,
+            d.PeriodTwo);
     }
 }

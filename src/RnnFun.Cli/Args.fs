@@ -61,10 +61,12 @@ type ContinueArgs =
     | [<Mandatory>] Out of path: string
     | Report of path: string
     | Quiet
+    | Period_Two
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Period_Two -> "also trace the period-2 orbit born at each flip (fixed points of the map applied twice) and write it to OUT (period_two)."
             | Model _ -> "the model file."
             | Input_Index _ -> "vary input I (from 0): its value runs from --from to --to, the other inputs stay at --inputs."
             | Direction _ -> "vary the input along this direction, comma-separated (a context input): --inputs + p * DIRECTION."
@@ -209,11 +211,17 @@ type FixedPointArgs =
     | Linearisation
     | Exhaustive_Deflation
     | Lesion of units: string
+    | Selection
+    | Slow_Tolerance of tol: float
+    | Slow_Measure of measure: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Certify -> "prove each point with an interval-Newton (Krawczyk) test in float64: a radius within which it is the only fixed point, or why not (rnn and ctrnn kinds); written to OUT."
+            | Selection -> "also write each point's slow modes (eigenvalue within --slow-tolerance of 1, or of 0 for a continuous-time kind) to OUT: the left eigenvector (selection vector), l' B u per input and the predicted end state x* + r (l' B u)."
+            | Slow_Tolerance _ -> "with --selection: how near a slow mode's eigenvalue is (default 0.05: |lambda - 1| per step, or |mu| per unit of time)."
+            | Slow_Measure _ -> "with --selection: map (|lambda - 1|) or continuous (|(lambda - 1) / alpha|, a ctrnn); the kind's own by default."
+            | Certify -> "prove each point with an interval-Newton (Krawczyk) test in float64: a radius within which it is the only fixed point, or why not (rnn, ctrnn, gru, lstm and ugrnn); written to OUT."
             | Linearisation -> "also write each point's Jacobian, right and left eigenvectors and input Jacobian to OUT (n^2 numbers a matrix)."
             | Exhaustive_Deflation -> "deflate until no new point: more rounds and starts, and starts around each point (DeflationConfig.exhaustive), to find every point from few initial states."
             | Lesion _ -> "silence these units (comma-separated, 0-based) first: their outgoing and incoming weights are zeroed (Lesion.silence)."
@@ -276,10 +284,14 @@ type ReportArgs =
     | Png of dir: string
     | Allow_Foreign_Points
     | Lyapunov
+    | Perturbation of path: string
+    | Continuation of path: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Continuation _ -> "a continuation file (rnnfun continue --out): its section shows the bifurcation diagram and the eigenvalues along the branches."
+            | Perturbation _ -> "a perturbation-check file (rnnfun perturb): its section shows simulated against predicted displacements. Certificates and selection vectors come with --fixed-points when its file has them."
             | Lyapunov -> "add Lyapunov spectra: the autonomous network's from zeros and, with --task, one per example trial (at most 8)."
             | Model _ -> "the model file."
             | Fixed_Points _ -> "its fixed-point file (with its conditions, if it names any: the figures show each condition apart)."

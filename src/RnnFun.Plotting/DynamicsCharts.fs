@@ -111,6 +111,39 @@ module DynamicsCharts =
             |> Chart.withSize (900, 500)
             |> withTitleText chartTitle
 
+    /// `bifurcationDiagram` with the period-2 orbits born at its flips (`PeriodTwo.ofContinuation`):
+    /// both points x and F(x) of each orbit, green, solid where the orbit is stable and dotted where
+    /// it is not.
+    let bifurcationDiagramWith (periodTwo: PeriodTwoBranch[]) (result: ContinuationResult) (projection: float[]) (parameterName: string) : GenericChart =
+        let diagram = bifurcationDiagram result projection parameterName
+        if isNull periodTwo || periodTwo.Length = 0 || result.Branches.Length = 0 then diagram
+        else
+            let direction = if isNull projection || projection.Length = 0 then projectionOf result else projection
+            let project (x: float[]) = Array.fold2 (fun s a b -> s + a * b) 0.0 x direction
+            let shown = Collections.Generic.HashSet<string>()
+            let orbits =
+                [ for b in periodTwo do
+                      let n = b.Parameter.Length
+                      let mutable start = 0
+                      for k in 1 .. n do
+                          if k = n || b.Stable[k] <> b.Stable[start] then
+                              let stop = min k (n - 1)
+                              let stable = b.Stable[start]
+                              let name = if stable then "period 2, stable" else "period 2, unstable"
+                              for points in [ b.States; b.Partners ] do
+                                  yield
+                                      Chart.Line(
+                                          b.Parameter[start..stop],
+                                          points[start..stop] |> Array.map project,
+                                          Name = name,
+                                          LineColor = Color.fromString "#2ca02c",
+                                          LineDash = (if stable then StyleParam.DrawingStyle.Solid else StyleParam.DrawingStyle.Dot),
+                                          LineWidth = 2.0
+                                      )
+                                      |> Chart.withTraceInfo (ShowLegend = shown.Add name, LegendGroup = name)
+                              start <- k ]
+            Chart.combine (diagram :: orbits)
+
     /// The moduli of the leading `count` eigenvalues along each branch against the parameter, with
     /// |λ| = 1 and the located bifurcations.
     let eigenvaluesAlongBranches (result: ContinuationResult) (count: int) (parameterName: string) : GenericChart =

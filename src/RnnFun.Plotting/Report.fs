@@ -54,7 +54,18 @@ type ReportInputs =
       Continuation: (ContinuationResult * string) option
       /// Lyapunov spectra (`Lyapunov.spectrum`, `Lyapunov.ofTrials`) with a label each: their section
       /// is shown only when given.
-      Lyapunov: (string * LyapunovSpectrum)[] option }
+      Lyapunov: (string * LyapunovSpectrum)[] option
+      /// Slow modes with their selection vectors, by fixed point id (`Selection.slowModes`,
+      /// `FixedPointFile.loadSelection`): their section is shown only when given.
+      Selections: (int * ModeSelection[])[] option
+      /// Certificates by fixed point id (`FixedPointResult.Certificates`, `FixedPointFile.loadCertificates`):
+      /// their section is shown only when given.
+      Certificates: (int * Certificate)[] option
+      /// Perturbation checks (`Perturbation.check`, `PerturbationFile.load`): their section is shown only when given.
+      Perturbation: PerturbationResult[] option
+      /// Period-2 orbits born at the continuation's flips (`PeriodTwo.ofContinuation`): drawn on its
+      /// bifurcation diagram and listed in its section. Empty: none.
+      PeriodTwo: PeriodTwoBranch[] }
 
     /// Nothing given: every section says its input is missing.
     static member empty =
@@ -77,7 +88,11 @@ type ReportInputs =
           Topology = None
           Notes = []
           Continuation = None
-          Lyapunov = None }
+          Lyapunov = None
+          Selections = None
+          Certificates = None
+          Perturbation = None
+          PeriodTwo = [||] }
 
 /// One self-contained HTML report (plotly.js embedded once, inline CSS, no external URL) of a
 /// model, its training and its analysis.
@@ -95,7 +110,7 @@ module Report =
           "Topology" ]
 
     /// The headings of the sections shown only when their input is given, after the others.
-    let optionalSectionTitles = [ "Continuation and bifurcations"; "Lyapunov spectrum" ]
+    let optionalSectionTitles = [ "Continuation and bifurcations"; "Lyapunov spectrum"; "Selection vectors"; "Certificates"; "Perturbation checks" ]
 
     /// The plotly.js that Plotly.NET embeds (its `PlotlyJSReference.Full`), read once from the
     /// Plotly.NET assembly's resources.
@@ -504,7 +519,11 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
             let body =
                 note (sprintf "%d branches from %d fixed points at %s = %s, traced to %s; %d bifurcations located." r.Branches.Length r.StartPoints parameterName (invariant r.Start) (invariant r.End) r.Events.Length)
                 + (if rows.IsEmpty then "" else table [ "bifurcation"; "branch"; parameterName; "eigenvalue"; "crossing" ] rows)
-                + figure (DynamicsCharts.bifurcationDiagram r [||] parameterName)
+                + (if inputs.PeriodTwo.Length = 0 then ""
+                   else
+                       note (String.Join(" ", inputs.PeriodTwo |> Array.map (fun b ->
+                           sprintf "A period-2 orbit is born at the flip at %s = %s and traced over %d points to %s (stable at %d of them)." parameterName (invariant b.FlipParameter) b.Parameter.Length (invariant (Array.last b.Parameter)) (b.Stable |> Array.filter id |> Array.length)))))
+                + figure (DynamicsCharts.bifurcationDiagramWith inputs.PeriodTwo r [||] parameterName)
                 + figure (DynamicsCharts.eigenvaluesAlongBranches r 4 parameterName)
             section optionalSectionTitles[0] body
         | None -> ()
@@ -528,6 +547,65 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
                 + figure (DynamicsCharts.lyapunovSpectra (spectra |> Array.map fst) (spectra |> Array.map snd))
             section optionalSectionTitles[1] body
         | _ -> ()
+
+        // 10. Selection vectors (only when given)
+        match inputs.Selections with
+        | Some entries ->
+            let complexText (c: Numerics.Complex) = if c.Imaginary = 0.0 then invariant c.Real else sprintf "%s%+.4gi" (invariant c.Real) c.Imaginary
+            let rows =
+                [ for id, modes in entries do
+                      for m in modes do
+                          yield
+                              [ string id
+                                string m.Mode
+                                encode (complexText m.Eigenvalue)
+                                encode (String.Join("; ", m.Inputs |> Array.mapi (fun j i -> sprintf "%d: %s" (j + 1) (complexText i.Integrated))))
+                                encode (String.Join("; ", m.Inputs |> Array.mapi (fun j i -> sprintf "%d: (%s)" (j + 1) (String.Join(", ", i.EndState |> Array.truncate 4 |> Array.map invariant)) + (if i.EndState.Length > 4 then ", ..." else "")))) ] ]
+            let total = rows.Length
+            let body =
+                note (sprintf "%d slow modes at %d of %d points. The left eigenvector l of a slow mode is its selection vector (Mante et al. 2013): input u moves the mode by l' B u, and the state ends near x* + r (l' B u) once the faster modes relax." total (entries |> Array.filter (fun (_, m) -> m.Length > 0) |> Array.length) entries.Length)
+                + (if total = 0 then "" else table [ "point"; "mode"; "eigenvalue"; "l' B u per input"; "predicted end state per input" ] (List.truncate 50 rows))
+                + (if total > 50 then note (sprintf "The table shows the first 50 of %d slow modes." total) else "")
+                + figure (LinearCharts.selectionVectors entries 24)
+            section optionalSectionTitles[2] body
+        | None -> ()
+
+        // 11. Certificates (only when given)
+        match inputs.Certificates with
+        | Some entries ->
+            let certified = entries |> Array.filter (fun (_, c) -> match c with Certificate.Certified _ -> true | _ -> false) |> Array.length
+            let rows =
+                entries
+                |> Array.truncate 50
+                |> Array.map (fun (id, c) ->
+                    match c with
+                    | Certificate.Certified (r, e) -> [ string id; "certified"; invariant r; scientific e; "" ]
+                    | Certificate.NotCertified why -> [ string id; "not certified"; "-"; "-"; encode why ])
+                |> List.ofArray
+            let body =
+                note (sprintf "%d of %d points certified by Krawczyk's interval Newton test in float64 with outward rounding: exactly one fixed point lies within the radius (max-norm) of each certified state, and within the error bound of it." certified entries.Length)
+                + table [ "point"; "certificate"; "radius"; "error bound"; "why not" ] rows
+                + (if entries.Length > 50 then note (sprintf "The table shows the first 50 of %d points." entries.Length) else "")
+                + figure (LinearCharts.certificates entries)
+            section optionalSectionTitles[3] body
+        | None -> ()
+
+        // 12. Perturbation checks (only when given)
+        match inputs.Perturbation with
+        | Some results ->
+            let pushes = results |> Array.collect (fun r -> r.Pushes)
+            let steps = pushes |> Array.collect (fun p -> p.Steps) |> Array.distinct |> Array.sort
+            let median (a: float[]) = if a.Length = 0 then "-" else (let sorted = Array.sort a in invariant sorted[a.Length / 2])
+            let rows =
+                [ for k in steps ->
+                      let at = pushes |> Array.choose (fun p -> Array.tryFindIndex ((=) k) p.Steps |> Option.map (fun i -> p.Validity[i]))
+                      [ string k; string at.Length; median at; (if at.Length = 0 then "-" else invariant (Array.min at)) ] ]
+            let body =
+                note (sprintf "%d pushes from %d fixed points: the state is pushed by epsilon along right and left eigenvectors and unstable directions, the network runs k steps, and its displacement is scored against the linearisation's J^k delta (validity 1: exact; 0: an error as large as the prediction)." pushes.Length results.Length)
+                + table [ "k"; "pushes"; "median validity"; "lowest validity" ] rows
+                + figure (LinearCharts.perturbationChecks results)
+            section optionalSectionTitles[4] body
+        | None -> ()
 
         let sb = StringBuilder(4_000_000)
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n") |> ignore

@@ -8,6 +8,22 @@ public class DynamicsTests
         RnnNetwork.FromWeights(wIn: new double[1, 1], wRec: new[,] { { w } }, bRec: new double[1], wOut: new double[1, 1], float64: true);
 
     [Fact]
+    public void PeriodTwo_traces_the_orbit_of_tanh_minus_s_h_after_its_flip()
+    {
+        using var net = OneUnit(-1.0);
+        var r = Continuation.ScaleRecurrent(net, 0.5, 1.5);
+        var b = Assert.Single(Continuation.PeriodTwo(net, r));
+        Assert.Equal(1.0, b.FlipParameter, 8);
+        Assert.Equal("range", b.Ending);
+        for (int k = 1; k < b.States.Length; k++)
+        {
+            double a = Math.Abs(b.States[k][0]), s = b.Parameter[k];
+            Assert.Equal(s, Math.Atanh(a) / a, 8);
+            Assert.Equal(-b.States[k][0], b.Partners[k][0], 9);
+        }
+    }
+
+    [Fact]
     public void ScaleRecurrent_finds_the_pitchfork_of_tanh_w_h_at_w_1_and_three_points_beyond()
     {
         using var net = OneUnit(1.0);
@@ -21,6 +37,16 @@ public class DynamicsTests
         Assert.All(r.Branches, b => Assert.Equal(b.Parameter.Length, b.States.Length));
         Assert.Contains("plotly", DynamicsFigures.BifurcationDiagram(r).ToHtml());
         Assert.Contains("Continuation and bifurcations", Reports.ToHtml(network: net, continuation: r));
+        var path = Path.Combine(Path.GetTempPath(), $"rnnfun-continuation-{Guid.NewGuid():N}.json");
+        try
+        {
+            Continuation.Save(r, path);
+            var back = Continuation.Load(path);
+            Assert.Equal(r.Branches.Select(b => b.Parameter), back.Branches.Select(b => b.Parameter));
+            Assert.Equal(r.Branches.Select(b => b.States), back.Branches.Select(b => b.States));
+            Assert.Equal(r.Events.Select(x => (x.Kind, x.Parameter)), back.Events.Select(x => (x.Kind, x.Parameter)));
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]

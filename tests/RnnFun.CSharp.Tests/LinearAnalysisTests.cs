@@ -44,4 +44,24 @@ public class LinearAnalysisTests : IClassFixture<DecoupledNetwork>
         for (int i = 0; i < 8; i++) for (int j = 0; j < 3; j++) cube[i, j] = ((i >> j) & 1) == 1 ? 1.0 : -1.0;
         Assert.Equal(3.0, LinearAnalysis.ParticipationRatio(cube), 12);
     }
+
+    [Fact]
+    public void SlowModes_SaveWithSelection_and_LoadSelection_forward_to_the_core()
+    {
+        var corner = _w2i.Search.FixedPoints.First(p => p.UnstableModes == 0);
+        var modes = LinearAnalysis.SlowModes(_w2i.Network, corner, tolerance: 0.9);
+        Assert.Equal(3, modes.Count); // lambda = 2 (1 - a*^2) = 0.166, three times
+        Assert.All(modes, m => Assert.Equal(corner.State, m.Inputs[0].EndState)); // B = 0
+        Assert.Empty(LinearAnalysis.SlowModes(_w2i.Network, corner, tolerance: 0.5));
+        Assert.Throws<ArgumentException>(() => LinearAnalysis.SlowModes(_w2i.Network, corner, measure: "fast"));
+        var path = Path.Combine(Path.GetTempPath(), $"rnnfun-selection-{Guid.NewGuid():N}.json");
+        try
+        {
+            LinearAnalysis.SaveWithSelection(_w2i.Network, _w2i.Search, path, tolerance: 0.9);
+            var back = LinearAnalysis.LoadSelection(path);
+            Assert.NotNull(back);
+            Assert.Equal(54, back!.Sum(m => m.Count));
+        }
+        finally { File.Delete(path); }
+    }
 }

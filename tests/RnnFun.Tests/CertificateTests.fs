@@ -274,15 +274,11 @@ let tests =
             | Certificate.NotCertified reason -> failtestf "a state 1e-3 from a hyperbolic point is still certified (with its distance), got: %s" reason
         }
 
-        test "not certified, with the reason: a marginal point, a gated kind, a kind with a step of its own" {
+        test "not certified, with the reason: a marginal point, a kind with a step of its own" {
             use line = Network.scaledIdentity Kinds.rnn 2 1.0 // tanh(x) = x: lambda = 1 at 0
             match (Certificates.ofStates CertificateConfig.defaults line [| [| 0.0; 0.0 |] |] [| [| 0.0 |] |])[0] with
             | Certificate.NotCertified reason -> Expect.stringContains reason "singular" "says the Jacobian is singular"
             | c -> failtestf "a marginal point certified: %A" c
-            use gru = Network.create Kinds.gru { NetworkConfig.defaults with InputSize = 1; Units = 3; OutputSize = 1; Precision = Precision.Float64 }
-            match (Certificates.ofStates CertificateConfig.defaults gru [| Array.zeroCreate 3 |] [| [| 0.0 |] |])[0] with
-            | Certificate.NotCertified reason -> Expect.stringContains reason "not supported" "names the limit"
-            | c -> failtestf "a gru point certified: %A" c
             let own = { Kinds.rnn with Name = "own"; Step = fun w h d -> Kinds.rnn.Step w h d }
             use ownNet = vanilla own [| [| 2.0 |] |] [| 0.0 |]
             match (Certificates.ofStates CertificateConfig.defaults ownNet [| [| 0.0 |] |] [| [| 0.0 |] |])[0] with

@@ -68,7 +68,8 @@ let run (args: ParseResults<ContinueArgs>) =
             InitialStates = Some(InitialStates.uniformBox count lo hi n seed)
             Seed = seed }
     let r = Continuation.run config net parameter
-    ContinuationFile.save out r
+    let periodTwo = if args.Contains ContinueArgs.Period_Two then PeriodTwo.ofContinuation config net r else [||]
+    ContinuationFile.saveWith periodTwo out r
     let byKind =
         r.Events |> Array.countBy (fun e -> Continuation.kindName e.Kind) |> Array.map (fun (k, c) -> sprintf "%d %s" c k)
     printfn "%d branches from %d fixed points at %g, traced to %g; %d bifurcations%s in %.2fs"
@@ -81,10 +82,16 @@ let run (args: ParseResults<ContinueArgs>) =
                 printfn "  %-15s %6d %14.8g %24s %8d" (Continuation.kindName e.Kind) e.Branch e.Parameter (sprintf "%.6f%+.6fi" e.Eigenvalue.Real e.Eigenvalue.Imaginary) e.Crossing
         for b in r.Branches do
             printfn "  branch %d: %d points, %s from %.6g to %.6g, ended: %s" b.Id b.Parameter.Length parameterName b.Parameter[0] b.Parameter[b.Parameter.Length - 1] (Continuation.endingName b.Ending)
+    if args.Contains ContinueArgs.Period_Two then
+        if periodTwo.Length = 0 then printfn "  no flip: no period-2 orbit to trace"
+        for b in periodTwo do
+            let last = b.Parameter.Length - 1
+            printfn "  period-2 orbit from the flip at %.8g (branch %d): %d points, %s to %.6g, stable at %d of them, ended: %s"
+                b.FlipParameter b.FromBranch b.Parameter.Length parameterName b.Parameter[last] (b.Stable |> Array.filter id |> Array.length) (Continuation.endingName b.Ending)
     printfn "wrote %s" (IO.Path.GetFullPath out)
     match args.TryGetResult ContinueArgs.Report with
     | Some path ->
-        Report.save path { ReportInputs.empty with Title = "RnnFun continuation"; Model = Some(ModelSummary.ofNetwork net); Continuation = Some(r, parameterName) }
+        Report.save path { ReportInputs.empty with Title = "RnnFun continuation"; Model = Some(ModelSummary.ofNetwork net); Continuation = Some(r, parameterName); PeriodTwo = periodTwo }
         printfn "wrote %s" (IO.Path.GetFullPath path)
     | None -> ()
     0

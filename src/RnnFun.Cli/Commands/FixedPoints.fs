@@ -128,7 +128,8 @@ let run (args: ParseResults<FixedPointArgs>) =
             Some(Conditions.slowPoints slowConfig net conditions initialPerCondition)
     if not quiet then eprintfn ""
     let withConditions = if perCondition then conditions else [||]
-    FixedPointFile.saveWith { Linearisation = args.Contains Linearisation; Certificates = result.Certificates; Conditions = withConditions } out result.FixedPoints
+    let selection = SelectionOption.ofArgs args net result.FixedPoints
+    FixedPointFile.saveWith { FixedPointFileOptions.defaults with Linearisation = args.Contains Linearisation; Certificates = result.Certificates; Conditions = withConditions; Selection = selection } out result.FixedPoints
     slow |> Option.iter (fun s -> FixedPointFile.saveWithConditions slowPath withConditions s.Points)
     let kinds, modes = kindCounts result.FixedPoints
     printfn "%d fixed points (%s; by unstable modes: %s) from %d initial states%s in %.2fs" result.FixedPoints.Length kinds modes result.InitialStates
@@ -144,6 +145,10 @@ let run (args: ParseResults<FixedPointArgs>) =
                 (match result.Certificates |> Array.tryPick (function Certificate.NotCertified r -> Some r | _ -> None) with
                  | Some reason -> "; first not certified: " + reason
                  | None -> "")
+        selection |> Option.iter (fun s ->
+            let withSlow = s.Modes |> Array.filter (fun m -> m.Length > 0) |> Array.length
+            printfn "  slow modes (%s, tolerance %g): %d at %d of %d points" (match s.Measure with SlowModeMeasure.Map -> "|lambda - 1|" | SlowModeMeasure.Continuous -> "|mu|") s.Tolerance
+                (s.Modes |> Array.sumBy Array.length) withSlow result.FixedPoints.Length)
         if perCondition then
             for c in search.Conditions do
                 let k, m = kindCounts c.FixedPoints

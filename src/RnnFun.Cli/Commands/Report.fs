@@ -101,6 +101,30 @@ let run (args: ParseResults<ReportArgs>) =
             let run = Pipeline.trajectories None net b
             run.Outputs, Some run.States
         | None -> [||], None
+    // What the fixed-point file holds beyond the points, by point id.
+    let certificates, selections =
+        match args.TryGetResult ReportArgs.Fixed_Points with
+        | None -> None, None
+        | Some path ->
+            let ids = FixedPointFile.load path |> Array.map (fun p -> p.Id)
+            let stored = FixedPointFile.loadCertificates path
+            (if stored |> Array.exists Option.isSome then Some(Array.zip ids stored |> Array.choose (fun (id, c) -> c |> Option.map (fun c -> id, c))) else None),
+            (FixedPointFile.loadSelection path |> Option.map (fun s -> Array.zip ids s.Modes))
+    let perturbation = args.TryGetResult ReportArgs.Perturbation |> Option.map PerturbationFile.load
+    let continuation =
+        args.TryGetResult ReportArgs.Continuation
+        |> Option.map (fun path ->
+            let r = ContinuationFile.load path
+            match r.Branches |> Array.tryHead with
+            | Some b when b.States.Length > 0 && b.States[0].Length <> Network.stateSize net ->
+                raise (UserError(sprintf "--continuation: %s traces states of %d values, the model's state has %d" path b.States[0].Length (Network.stateSize net)))
+            | _ -> ()
+            let name =
+                match r.Parameter with
+                | ContinuationParameter.Input (_, d) when (d |> Array.filter (fun v -> v <> 0.0)).Length = 1 && (d |> Array.exists (fun v -> v = 1.0)) -> sprintf "input %d" (Array.findIndex (fun v -> v = 1.0) d)
+                | ContinuationParameter.Input _ -> "p (input = base + p direction)"
+                | ContinuationParameter.RecurrentScale _ -> "scale on the recurrent weights"
+            r, name)
     let log = args.TryGetResult Training_Log |> Option.map (TrainingLogFile.load >> TrainingLog.ofRecord)
     // The autonomous spectrum, and one per example trial (input-conditioned) when a task is given.
     let spectra =
@@ -131,6 +155,11 @@ let run (args: ParseResults<ReportArgs>) =
             Conditions = conditions
             Topology = topology
             Lyapunov = spectra
+            Certificates = certificates
+            Selections = selections
+            Perturbation = perturbation
+            Continuation = continuation
+            PeriodTwo = (match args.TryGetResult ReportArgs.Continuation with Some path -> ContinuationFile.loadPeriodTwo path | None -> [||])
             Notes = [ "model", IO.Path.GetFullPath modelPath ] }
     RnnFun.Plotting.Report.save out inputs
     printfn "wrote %s" (IO.Path.GetFullPath out)

@@ -35,11 +35,12 @@ type KrawczykTest =
       /// The largest row sum of |I - Y J_G(X)| (below 1 is needed for a box of any size).
       Contraction: float }
 
-/// Interval-Newton (Krawczyk) certificates for fixed points of the rnn and ctrnn kinds, in float64
+/// Interval-Newton (Krawczyk) certificates for fixed points of the rnn, ctrnn and gated kinds, in float64
 /// with outward rounding (`Interval`). The rnn's fixed points are the zeros of
 /// G(x) = tanh(W x + d) - x, the ctrnn's those of G(h) = W tanh(h) + d - h (F(h) - h divided by
 /// alpha: the same zeros, better scaled), with d = W_in u + b_rec (+ b_in) enclosed in intervals from
-/// the network's effective weights (float64 copies of the stored values, exact). Other kinds get
+/// the network's effective weights (float64 copies of the stored values, exact); the gated kinds'
+/// equations are in `GatedSystems` (gru, lstm, ugrnn). Other kinds get
 /// `NotCertified "kind ... not supported"`.
 [<RequireQualifiedAccess>]
 module Certificates =
@@ -58,7 +59,7 @@ module Certificates =
 
     /// The network's system, or why it has none.
     let private systemOf (net: Network) : Result<System, string> =
-        let unsupported = Error(sprintf "kind '%s' not supported (certificates cover the rnn and ctrnn kinds with their built-in step)" net.Kind.Name)
+        let unsupported = Error(sprintf "kind '%s' not supported (certificates cover the rnn, ctrnn, gru, lstm and ugrnn kinds with their built-in step)" net.Kind.Name)
         match Network.handWrittenNames net with
         | Some ((FusedRecurrence.Rnn | FusedRecurrence.Ctrnn _) as r, recurrent, _) ->
             let values = Network.values net |> Map.ofList
@@ -206,32 +207,31 @@ module Certificates =
         Check.allFinite "state" state
         Check.allFinite "input" input
 
-    /// The Krawczyk test on the box state + [-radius, radius]^n under the constant input: whether it
-    /// proves one fixed point there. `InvalidArgument` for a kind without certificates, a state or
-    /// input of the wrong size, or a radius not > 0.
-    let krawczyk (net: Network) (state: float[]) (input: float[]) (radius: float) : KrawczykTest =
-        checkPoint net state input
-        if not (radius > 0.0 && Double.IsFinite radius) then Check.fail "radius" (sprintf "expected a number > 0, got %g" radius)
-        match systemOf net with
-        | Error reason -> Check.fail "kind" reason
-        | Ok s ->
-            match prepare s state input with
-            | Error _ -> { Radius = radius; Contained = false; Inclusion = infinity; Contraction = infinity }
-            | Ok (d, y, yg) -> test s state d y yg radius
+    /// One point ready for Krawczyk tests: the test at a radius, and the Newton step's size max |Y G(c)|.
+    type private Prepared =
+        { Test: float -> KrawczykTest
+          Step: float }
 
-    let private certifyOne (config: CertificateConfig) (s: System) (state: float[]) (input: float[]) : Certificate =
+    let private prepareVanilla (s: System) (state: float[]) (input: float[]) : Result<Prepared, string> =
+        prepare s state input
+        |> Result.map (fun (d, y, yg) ->
+            { Test = test s state d y yg
+              Step = yg |> Array.fold (fun acc i -> max acc (Interval.magnitude i)) 0.0 })
+
+    let private certifyOne (config: CertificateConfig) (prepareAt: float[] -> float[] -> Result<Prepared, string>) (state: float[]) (input: float[]) : Certificate =
         if not (Array.forall Double.IsFinite state) then Certificate.NotCertified "the state is not finite"
         else
-        match prepare s state input with
+        match prepareAt state input with
         | Error reason -> Certificate.NotCertified reason
-        | Ok (d, y, yg) ->
+        | Ok prepared ->
+            let test = prepared.Test
             let scale = 1.0 + (state |> Array.fold (fun acc v -> max acc (abs v)) 0.0)
-            let step = yg |> Array.fold (fun acc i -> max acc (Interval.magnitude i)) 0.0
+            let step = prepared.Step
             // The smallest box: a few times the Newton step (the point's distance to the zero), and
             // no smaller than what float64 resolves.
             let first = min config.MaxRadius (max (4.0 * step) (1e-13 * scale))
             let rec smallest (r: float) (tries: int) =
-                let t = test s state d y yg r
+                let t = test r
                 if t.Contained then Ok t
                 elif tries = 0 || r * 10.0 > config.MaxRadius then Error t
                 else smallest (r * 10.0) (tries - 1)
@@ -245,15 +245,47 @@ module Certificates =
                 let mutable pass, fail = tight.Radius, nan
                 while Double.IsNaN fail && pass < config.MaxRadius do
                     let r = min config.MaxRadius (pass * 10.0)
-                    if (test s state d y yg r).Contained then pass <- r else fail <- r
+                    if (test r).Contained then pass <- r else fail <- r
                 if not (Double.IsNaN fail) then
                     for _ in 1 .. config.RefineSteps do
                         let r = 0.5 * (pass + fail)
-                        if (test s state d y yg r).Contained then pass <- r else fail <- r
+                        if (test r).Contained then pass <- r else fail <- r
                 Certificate.Certified(pass, tight.Inclusion)
 
+    /// The network's certifiable system: the vanilla kinds' (rnn, ctrnn) or the gated kinds'
+    /// (`GatedSystems`: gru, lstm, ugrnn), each as the function that prepares one point.
+    let private solverOf (net: Network) : Result<float[] -> float[] -> Result<Prepared, string>, string> =
+        match systemOf net with
+        | Ok s -> Ok(prepareVanilla s)
+        | Error vanillaReason ->
+            match GatedSystems.ofNetwork net with
+            | Some (Ok g) ->
+                Ok(fun state input ->
+                    GatedSystems.prepare g state input
+                    |> Result.map (fun (test, step) ->
+                        { Test =
+                            fun r ->
+                                let t = test r
+                                { Radius = r; Contained = t.Contained; Inclusion = t.Inclusion; Contraction = t.Contraction }
+                          Step = step }))
+            | Some (Error reason) -> Error reason
+            | None -> Error vanillaReason
+
+    /// The Krawczyk test on the box state + [-radius, radius]^n under the constant input: whether it
+    /// proves one fixed point there. `InvalidArgument` for a kind without certificates, a state or
+    /// input of the wrong size, or a radius not > 0.
+    let krawczyk (net: Network) (state: float[]) (input: float[]) (radius: float) : KrawczykTest =
+        checkPoint net state input
+        if not (radius > 0.0 && Double.IsFinite radius) then Check.fail "radius" (sprintf "expected a number > 0, got %g" radius)
+        match solverOf net with
+        | Error reason -> Check.fail "kind" reason
+        | Ok prepareAt ->
+            match prepareAt state input with
+            | Error _ -> { Radius = radius; Contained = false; Inclusion = infinity; Contraction = infinity }
+            | Ok prepared -> prepared.Test radius
+
     /// A certificate per state [k][state] under its constant input [k][inputs] (the network's float64
-    /// weights). Kinds other than rnn and ctrnn get `NotCertified` with the reason. `InvalidArgument`
+    /// weights). Kinds other than the built-in five get `NotCertified` with the reason. `InvalidArgument`
     /// for a state or input of the wrong size, or bad settings.
     let ofStates (config: CertificateConfig) (net: Network) (states: float[][]) (inputs: float[][]) : Certificate[] =
         if not (config.MaxRadius > 0.0 && Double.IsFinite config.MaxRadius) then Check.fail "max_radius" (sprintf "expected a number > 0, got %g" config.MaxRadius)
@@ -262,9 +294,9 @@ module Certificates =
         Array.iter2 (checkPoint net) states inputs
         if states.Length = 0 then [||]
         else
-            match systemOf net with
+            match solverOf net with
             | Error reason -> Array.create states.Length (Certificate.NotCertified reason)
-            | Ok s -> Array.map2 (certifyOne config s) states inputs
+            | Ok prepareAt -> Array.map2 (certifyOne config prepareAt) states inputs
 
     /// The certificate as one line: "certified: unique within 0.42, error <= 3.1e-16" or
     /// "not certified: <reason>".

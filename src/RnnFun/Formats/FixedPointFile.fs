@@ -15,9 +15,12 @@ type FixedPointFileOptions =
       /// The conditions (names and constant inputs) the points were found under: a `conditions`
       /// array, and each point's `condition` by name; empty: none. Every point's input must be a
       /// condition's.
-      Conditions: Condition[] }
+      Conditions: Condition[]
+      /// Each point's slow modes with their selection vectors (one array per point, same order), and
+      /// the tolerance and measure they were picked by; None: none.
+      Selection: FixedPointSelection option }
 
-    static member defaults = { Linearisation = false; Certificates = [||]; Conditions = [||] }
+    static member defaults = { Linearisation = false; Certificates = [||]; Conditions = [||]; Selection = None }
 
 /// The fixed-point file format `rnnfun.fixed-points`, version 1 (docs/formats.md).
 [<RequireQualifiedAccess>]
@@ -43,6 +46,9 @@ module FixedPointFile =
     let writeWith (options: FixedPointFileOptions) (stream: Stream) (points: FixedPoint[]) =
         if options.Certificates.Length > 0 && options.Certificates.Length <> points.Length then
             Check.fail "certificates" (sprintf "expected one certificate per point (%d), got %d" points.Length options.Certificates.Length)
+        match options.Selection with
+        | Some s when s.Modes.Length <> points.Length -> Check.fail "selection" (sprintf "expected the slow modes of every point (%d), got %d" points.Length s.Modes.Length)
+        | _ -> ()
         let conditions = if isNull options.Conditions then [||] else options.Conditions
         use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
         let rowsOf (name: string) (rows: float[][]) =
@@ -72,6 +78,23 @@ module FixedPointFile =
                 numbers "input" c.Input
                 w.WriteEndObject()
             w.WriteEndArray()
+        let complexNumber (name: string) (c: Complex) =
+            w.WriteStartObject name
+            w.WriteNumber("re", c.Real)
+            w.WriteNumber("im", c.Imaginary)
+            w.WriteEndObject()
+        let complexVector (name: string) (v: Complex[]) =
+            w.WriteStartObject name
+            numbers "re" (v |> Array.map (fun c -> c.Real))
+            numbers "im" (v |> Array.map (fun c -> c.Imaginary))
+            w.WriteEndObject()
+        match options.Selection with
+        | Some s ->
+            w.WriteStartObject "selection"
+            w.WriteString("measure", (match s.Measure with SlowModeMeasure.Map -> "map" | SlowModeMeasure.Continuous -> "continuous"))
+            w.WriteNumber("tolerance", s.Tolerance)
+            w.WriteEndObject()
+        | None -> ()
         w.WriteStartArray "fixed_points"
         for index, p in Array.indexed points do
             w.WriteStartObject()
@@ -110,6 +133,28 @@ module FixedPointFile =
                     w.WriteBoolean("certified", false)
                     w.WriteString("reason", reason)
                 w.WriteEndObject()
+            match options.Selection with
+            | Some s ->
+                w.WriteStartArray "selection"
+                for m in s.Modes[index] do
+                    w.WriteStartObject()
+                    w.WriteNumber("mode", m.Mode)
+                    complexNumber "eigenvalue" m.Eigenvalue
+                    m.ContinuousEigenvalue |> Option.iter (complexNumber "continuous_eigenvalue")
+                    complexVector "right_eigenvector" m.Right
+                    complexVector "left_eigenvector" m.Left
+                    w.WriteStartArray "inputs"
+                    for i in m.Inputs do
+                        w.WriteStartObject()
+                        numbers "direction" i.Direction
+                        complexNumber "integrated" i.Integrated
+                        numbers "displacement" i.Displacement
+                        numbers "end_state" i.EndState
+                        w.WriteEndObject()
+                    w.WriteEndArray()
+                    w.WriteEndObject()
+                w.WriteEndArray()
+            | None -> ()
             match Conditions.indexOf conditions p with
             | Some c when conditions.Length > 0 -> w.WriteString("condition", conditions[c].Name)
             | _ -> ()
@@ -130,6 +175,11 @@ module FixedPointFile =
             Check.allFinite (sprintf "fixed_points[%d].q" p.Id) [ p.Q; p.Speed ]
         if options.Certificates.Length > 0 && options.Certificates.Length <> points.Length then
             Check.fail "certificates" (sprintf "expected one certificate per point (%d), got %d" points.Length options.Certificates.Length)
+        options.Selection |> Option.iter (fun s ->
+            for modes in s.Modes do
+                for m in modes do
+                    Check.allFinite "selection.left_eigenvector" (m.Left |> Array.collect (fun c -> [| c.Real; c.Imaginary |]))
+                    for i in m.Inputs do Check.allFinite "selection.end_state" (Array.append i.EndState [| i.Integrated.Real; i.Integrated.Imaginary |]))
         let conditions = if isNull options.Conditions then [||] else options.Conditions
         if conditions.Length > 0 then
             Conditions.check conditions[0].Input.Length conditions
@@ -307,3 +357,66 @@ module FixedPointFile =
     /// in the file's order: None for a point without one (every point of a file written without them).
     let loadCertificates (path: string) : Certificate option[] =
         FileFormat.load Format [ Version, (fun root -> ofJson root |> ignore; certificatesOf root) ] path
+
+    let private selectionOf (root: JsonElement) : FixedPointSelection option =
+        match root.TryGetProperty "selection" with
+        | false, _ -> None
+        | true, top ->
+            if top.ValueKind <> JsonValueKind.Object then Check.fail "selection" "expected { \"measure\": .., \"tolerance\": .. }"
+            let measure =
+                let m = required top "measure" "selection"
+                match (if m.ValueKind = JsonValueKind.String then m.GetString() else "") with
+                | "map" -> SlowModeMeasure.Map
+                | "continuous" -> SlowModeMeasure.Continuous
+                | _ -> Check.fail "selection.measure" (sprintf "expected \"map\" or \"continuous\", got %s" (m.GetRawText()))
+            let tolerance = number "selection.tolerance" (required top "tolerance" "selection")
+            let points = ofJson root
+            let list = (required root "fixed_points" "file").EnumerateArray() |> Array.ofSeq
+            let complexOf (at: string) (e: JsonElement) =
+                if e.ValueKind <> JsonValueKind.Object then Check.fail at "expected { \"re\": x, \"im\": y }"
+                Complex(number (at + ".re") (required e "re" at), number (at + ".im") (required e "im" at))
+            let complexVectorOf (at: string) (e: JsonElement) (n: int) =
+                if e.ValueKind <> JsonValueKind.Object then Check.fail at "expected { \"re\": [..], \"im\": [..] }"
+                let re, im = vector (at + ".re") (required e "re" at), vector (at + ".im") (required e "im" at)
+                if re.Length <> n || im.Length <> n then Check.fail at (sprintf "expected %d values (the state's) in re and im" n)
+                Array.map2 (fun a b -> Complex(a, b)) re im
+            let modes =
+                Array.init list.Length (fun i ->
+                    let where = sprintf "fixed_points[%d].selection" i
+                    let n, m = points[i].State.Length, points[i].Input.Length
+                    match list[i].TryGetProperty "selection" with
+                    | false, _ -> Check.fail where "missing: a file with a selection has one (maybe empty) per point"
+                    | true, arr when arr.ValueKind <> JsonValueKind.Array -> Check.fail where "expected an array"
+                    | true, arr ->
+                        [| for k, e in Seq.indexed (arr.EnumerateArray()) ->
+                            let at = sprintf "%s[%d]" where k
+                            if e.ValueKind <> JsonValueKind.Object then Check.fail at "expected an object"
+                            let mode = integer (at + ".mode") (required e "mode" at)
+                            if mode < 0 || mode >= n then Check.fail (at + ".mode") (sprintf "expected 0..%d" (n - 1))
+                            let inputs = required e "inputs" at
+                            if inputs.ValueKind <> JsonValueKind.Array then Check.fail (at + ".inputs") "expected an array"
+                            { Mode = mode
+                              Eigenvalue = complexOf (at + ".eigenvalue") (required e "eigenvalue" at)
+                              ContinuousEigenvalue =
+                                match e.TryGetProperty "continuous_eigenvalue" with
+                                | true, c -> Some(complexOf (at + ".continuous_eigenvalue") c)
+                                | _ -> None
+                              Right = complexVectorOf (at + ".right_eigenvector") (required e "right_eigenvector" at) n
+                              Left = complexVectorOf (at + ".left_eigenvector") (required e "left_eigenvector" at) n
+                              Inputs =
+                                [| for j, u in Seq.indexed (inputs.EnumerateArray()) ->
+                                    let ut = sprintf "%s.inputs[%d]" at j
+                                    if u.ValueKind <> JsonValueKind.Object then Check.fail ut "expected an object"
+                                    let sized name count =
+                                        let v = vector (ut + "." + name) (required u name ut)
+                                        if v.Length <> count then Check.fail (ut + "." + name) (sprintf "expected %d values" count)
+                                        v
+                                    { Direction = sized "direction" m
+                                      Integrated = complexOf (ut + ".integrated") (required u "integrated" ut)
+                                      Displacement = sized "displacement" n
+                                      EndState = sized "end_state" n } |] } |])
+            Some { Measure = measure; Tolerance = tolerance; Modes = modes }
+
+    /// The slow modes and selection vectors stored with the points (`FixedPointFileOptions.Selection`):
+    /// None for a file written without them. Problems raise `FileFormatError` naming the file and key.
+    let loadSelection (path: string) : FixedPointSelection option = FileFormat.load Format [ Version, selectionOf ] path
