@@ -35,9 +35,10 @@ let private repoRoot () =
         else up dir.Parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
-/// Runs a script; (exit code, stdout + stderr).
-let private bash (script: string) =
+/// Runs a script with RNNFUN_SLURM_STATE set to `state`; (exit code, stdout + stderr).
+let private bash (state: string) (script: string) =
     let info = Diagnostics.ProcessStartInfo("bash", [ script ], RedirectStandardOutput = true, RedirectStandardError = true)
+    info.Environment["RNNFUN_SLURM_STATE"] <- state
     use p = Diagnostics.Process.Start info
     let out = p.StandardOutput.ReadToEndAsync()
     let err = p.StandardError.ReadToEndAsync()
@@ -235,7 +236,9 @@ let tests =
 
         testSequenced <| test "Slurm: a small sweep through a one-machine cluster on localhost, end to end" {
             let root = repoRoot ()
-            let code, output = bash (Path.Combine(root, "tests", "slurm", "start-cluster.sh"))
+            // This test's own record of what it started: a cluster started before it is left running.
+            let state = Path.Combine(Path.GetTempPath(), "rnnfun-slurm-" + Guid.NewGuid().ToString("N"))
+            let code, output = bash state (Path.Combine(root, "tests", "slurm", "start-cluster.sh"))
             try
                 if code = 3 then
                     let why = output.Trim().Split('\n') |> Array.last
@@ -265,6 +268,7 @@ let tests =
                     let _, stdout, _ = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm" ]
                     Expect.stringContains stdout "(1 tasks: members 2)" "only the failed member is resubmitted")
             finally
-                bash (Path.Combine(root, "tests", "slurm", "stop-cluster.sh")) |> ignore
+                bash state (Path.Combine(root, "tests", "slurm", "stop-cluster.sh")) |> ignore
+                if Directory.Exists state then Directory.Delete(state, true)
         }
     ]
