@@ -187,7 +187,7 @@ public static class Sweep
     /// <param name="log">Progress lines; null: none.</param>
     /// <param name="report">Write the population report (default true).</param>
     /// <returns>What it found.</returns>
-    /// <exception cref="ArgumentException">The folder holds another sweep.</exception>
+    /// <exception cref="ArgumentException">An invalid sweep.</exception>
     public static SweepResult Run(SweepDefinition sweep, string outDirectory, Action<string>? log = null, bool report = true)
     {
         ArgumentNullException.ThrowIfNull(sweep);

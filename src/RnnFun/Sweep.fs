@@ -662,17 +662,14 @@ module Sweep =
             Check.fail "member_index" (sprintf "expected 0 to %d (the sweep has %d members), got %d" (config.Members.Length - 1) config.Members.Length index)
         runGroup hooks config dir [| index |]
 
-    /// Writes DIR/sweep.json, or checks that the one there describes the same members (a folder holds one sweep).
+    /// Checks the config and writes it as DIR/sweep.json (its members listed: the index a Slurm array
+    /// task runs is a member's place there). A folder may take a changed config: members are found by
+    /// their ids, so members kept from an earlier config are not run again, and those left out of it
+    /// stay in members/ but are not compared.
     let prepare (config: SweepConfig) (dir: string) =
         validate config
-        let path = Path.Combine(dir, "sweep.json")
-        if File.Exists path then
-            let existing = load path
-            let ids (c: SweepConfig) = c.Members |> Array.map (memberId c.Analysis) |> Set.ofArray
-            if ids existing <> ids config || existing.Analysis <> config.Analysis then
-                Check.fail "out" (sprintf "%s holds another sweep (its sweep.json lists other members or analysis settings): give another folder" dir)
         Directory.CreateDirectory(Path.Combine(dir, "members")) |> ignore
-        save path config
+        save (Path.Combine(dir, "sweep.json")) config
 
     // ------------------------------------------------------------------------------------------
     // Gathering

@@ -83,6 +83,12 @@ let tests =
                 Prop.forAll (Arb.fromGen (Gen.two memberGen)) (fun (a, b) ->
                     let ia, ib = Sweep.memberId SweepAnalysis.defaults a, Sweep.memberId SweepAnalysis.defaults b
                     (ia = ib) = (Sweep.settings a = Sweep.settings b)))
+            test "the committed example config is the flipflop-kinds preset: the same members, the same ids" {
+                let example = Sweep.load (Path.Combine(repoRoot (), "scripts", "sweeps", "flipflop-kinds.json"))
+                let preset = Sweep.flipFlopKinds false
+                Expect.equal (Set.ofArray (ids example)) (Set.ofArray (ids preset)) "the same ids"
+                Expect.equal example.Analysis preset.Analysis "the same analysis"
+            }
             test "the analysis settings that shape a member's files change its id; the comparison's do not" {
                 let m = { SweepMember.defaults with Kind = "gru" }
                 let id (a: SweepAnalysis) = Sweep.memberId a m
@@ -129,7 +135,7 @@ let tests =
             }
         ]
 
-        testSequenced <| test "resume: a finished member is skipped, exactly the member without its marker reruns, a half-written one is redone" {
+        testSequenced <| test "resume: a finished member is skipped, exactly the member without its marker reruns, a half-written one is redone, an added one alone trains" {
             withTempDir (fun dir ->
                 let config = Sweep.parse dir (tinyConfig [ "rnn"; "gru" ] [ 0 ] "")
                 let out = Path.Combine(dir, "out")
@@ -162,11 +168,14 @@ let tests =
                 lines.Clear()
                 Sweep.run hooks reordered out |> ignore
                 Expect.isEmpty (lines |> Seq.filter (fun l -> l.Contains ": training") |> List.ofSeq) "reordering reruns nothing"
-                // Another sweep in the same folder is refused.
-                let other = Sweep.parse dir (tinyConfig [ "lstm" ] [ 0; 1 ] "")
-                let argument, problem = expectInvalid (fun () -> Sweep.run hooks other out) "another sweep in the folder"
-                Expect.equal argument "out" "names --out"
-                Expect.stringContains problem "holds another sweep" "the message")
+                // A member added to the config: only it trains, and the comparison takes the three.
+                let extended = { config with Members = Array.append config.Members [| { config.Members[0] with Seed = 1 } |] }
+                lines.Clear()
+                let third = Sweep.run hooks extended out
+                let trained = lines |> Seq.filter (fun l -> l.Contains ": training") |> List.ofSeq
+                Expect.equal trained.Length 1 "only the added member trains"
+                Expect.stringContains trained.Head (Sweep.memberId config.Analysis extended.Members[2]) "the added one"
+                Expect.equal third.Comparison.Value.Names.Length 3 "three compared")
         }
 
         testSequenced <| test "rnnfun sweep: a failing member is reported with its reason, the others are compared, exit code 1" {
