@@ -870,14 +870,19 @@ module Sweep =
             hooks.Log(sprintf "submitted job array %s (%d tasks: members %s); waiting for it to end" job pending.Length array)
             let mutable waiting = true
             let mutable last = ""
+            let mutable failures = 0
             while waiting do
                 Threading.Thread.Sleep(TimeSpan.FromSeconds options.PollSeconds)
                 let code, out, err = exec "squeue" [ "-h"; "-j"; job; "-o"; "%i %T" ]
                 let lines = out.Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 // A finished job leaves the queue; squeue then lists nothing or, once purged, says the id is invalid.
-                if lines.Length = 0 || (code <> 0 && err.Contains "Invalid job id") then waiting <- false
-                elif code <> 0 then Check.fail "slurm" (sprintf "squeue failed: %s" (err.Trim()))
+                if code = 0 && lines.Length = 0 || (code <> 0 && err.Contains "Invalid job id") then waiting <- false
+                elif code <> 0 then
+                    // A busy controller can time out a query: give up only after several in a row.
+                    failures <- failures + 1
+                    if failures >= 10 then Check.fail "slurm" (sprintf "squeue failed 10 times in a row: %s (the job array %s may still run)" (err.Trim()) job)
                 else
+                    failures <- 0
                     let states = lines |> Array.map (fun l -> l.Trim().Split(' ') |> Array.last) |> Array.countBy id |> Array.map (fun (s, n) -> sprintf "%d %s" n (s.ToLowerInvariant()))
                     let text = String.Join(", ", states)
                     if text <> last then hooks.Log(sprintf "job %s: %s" job text)

@@ -178,6 +178,28 @@ let tests =
                 Expect.equal third.Comparison.Value.Names.Length 3 "three compared")
         }
 
+        testSequenced <| test "members trained on a trial file: trained on its trials, analysed, compared on its inputs" {
+            withTempDir (fun dir ->
+                let batch = (Presets.flipFlop 0 |> Presets.withSequenceLength 16).Task.Generate 40 7
+                TrialFile.save (Path.Combine(dir, "trials.npz")) (Trials.ofBatch None batch)
+                let path =
+                    write dir "c.json" """{ "format": "rnnfun.sweep", "version": 1,
+                      "grid": { "data": "trials.npz", "kind": ["rnn", "gru"], "units": 8, "epochs": 2 },
+                      "analysis": { "initial_states": 32, "runs_per_point": 4, "comparison_trials": 8 } }"""
+                let config = Sweep.load path
+                Expect.equal config.Members[0].Data (Some(Path.Combine(dir, "trials.npz"))) "the data path, from the config's folder"
+                Expect.isNone config.Members[0].Task "no task"
+                let out = Path.Combine(dir, "out")
+                let s = Sweep.run SweepHooks.none config out
+                Expect.equal s.Members.Length 2 "both trained"
+                Expect.isNone s.Members[0].FlipFlop "no flip-flop structure for a trial file"
+                Expect.equal s.Comparison.Value.Names.Length 2 "compared"
+                let log = TrainingLogFile.load (Path.Combine(Sweep.memberDir out s.Members[0].Id, "training-log.json"))
+                Expect.equal log.Task "trials.npz" "trained on the file"
+                Expect.equal log.Losses.Length 2 "its 2 epochs"
+                Expect.stringStarts s.Members[0].Id "rnn-trials-s0-" "the id names the file")
+        }
+
         testSequenced <| test "rnnfun sweep: a failing member is reported with its reason, the others are compared, exit code 1" {
             withTempDir (fun dir ->
                 // 400,000 units cannot be allocated on a test machine: that member fails with InsufficientMemory.
