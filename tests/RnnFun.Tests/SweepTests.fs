@@ -119,7 +119,7 @@ let tests =
                     Expect.stringContains problem expected "the message says what is wrong"
                     Expect.isFalse (problem.Contains "\n") "one line"
                 }
-            test "rnnfun sweep: a bad config is one line on stderr and exit code 2" {
+            testSequenced <| test "rnnfun sweep: a bad config is one line on stderr and exit code 2" {
                 withTempDir (fun dir ->
                     let path = write dir "bad.json" (tinyConfig [ "rnn"; "vanilla" ] [ 0 ] "")
                     let code, _, err = rnnfun [ "sweep"; "--config"; path; "--out"; Path.Combine(dir, "out") ]
