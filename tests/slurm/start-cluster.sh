@@ -4,10 +4,10 @@
 #
 # Exit status: 0 when a cluster answers (started here, or already running); 3 when it cannot run
 # here, with a line "SKIP: <why>" on stdout; 1 when starting failed. What it started is listed in
-# $RNNFUN_SLURM_STATE/started (default /tmp/rnnfun-slurm-test), which stop-cluster.sh reads: a
+# $RNNFUN_SLURM_STATE/started (default: rnnfun-slurm-test in the temporary folder), which stop-cluster.sh reads: a
 # cluster that was already running is left alone.
 set -uo pipefail
-state="${RNNFUN_SLURM_STATE:-/tmp/rnnfun-slurm-test}"
+state="${RNNFUN_SLURM_STATE:-$(dirname "$(mktemp -u)")/rnnfun-slurm-test}"
 marker="# Written by RnnFun's tests/slurm/start-cluster.sh (removed by stop-cluster.sh)."
 conf=/etc/slurm/slurm.conf
 skip() { echo "SKIP: $*"; exit 3; }

@@ -2,7 +2,7 @@
 # Stops what start-cluster.sh started (the daemons listed in $RNNFUN_SLURM_STATE/started, by their
 # pids, and the slurm.conf it wrote); a cluster that was already running is left alone.
 set -uo pipefail
-state="${RNNFUN_SLURM_STATE:-/tmp/rnnfun-slurm-test}"
+state="${RNNFUN_SLURM_STATE:-$(dirname "$(mktemp -u)")/rnnfun-slurm-test}"
 list="$state/started"
 [ -f "$list" ] || exit 0
 # In reverse order: slurmd, slurmctld, then munged.
