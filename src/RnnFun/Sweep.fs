@@ -865,7 +865,10 @@ module Sweep =
             let args = [ "--parsable"; sprintf "--array=%s" array ] @ options.ExtraArgs @ [ script ]
             let code, out, err = exec "sbatch" args
             if code = 127 then Check.fail "slurm" "sbatch was not found: is this a Slurm submit host (is sbatch on PATH)?"
-            if code <> 0 then Check.fail "slurm" (sprintf "sbatch refused the job: %s" ((err + out).Trim().Split('\n') |> Array.head))
+            if code <> 0 then
+                // sbatch's last line says why (its first ones are the steps it tried).
+                let last = (err + out).Trim().Split('\n') |> Array.last
+                Check.fail "slurm" (sprintf "sbatch refused the job (exit code %d): %s" code (last.Trim()))
             let job = out.Trim().Split(';')[0]
             hooks.Log(sprintf "submitted job array %s (%d tasks: members %s); waiting for it to end" job pending.Length array)
             let mutable waiting = true

@@ -135,6 +135,33 @@ let tests =
             }
         ]
 
+        testSequenced <| test "Slurm without a cluster: the options reach the script and sbatch, and sbatch's refusal is one line, exit code 2" {
+            withTempDir (fun dir ->
+                // A stand-in sbatch that records its arguments and refuses the job as sbatch does.
+                let bin = Path.Combine(dir, "bin")
+                Directory.CreateDirectory bin |> ignore
+                let args = Path.Combine(dir, "sbatch-args")
+                let fake = write bin "sbatch" (sprintf "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\necho 'sbatch: error: resolving the controller' >&2\necho 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1\n" args)
+                File.SetUnixFileMode(fake, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
+                let path = write dir "c.json" (tinyConfig [ "rnn"; "gru" ] [ 0 ] "")
+                let out = Path.Combine(dir, "out")
+                let oldPath = Environment.GetEnvironmentVariable "PATH"
+                Environment.SetEnvironmentVariable("PATH", bin + ":" + oldPath)
+                let code, _, err =
+                    try rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--partition"; "nope"; "--time"; "01:00:00"; "--mem"; "4G"; "--cpus-per-task"; "2"; "--sbatch-arg=--account=lab"; "--sbatch-arg=--qos=short" ]
+                    finally Environment.SetEnvironmentVariable("PATH", oldPath)
+                Expect.equal code 2 "exit code 2"
+                Expect.equal (err.Trim()) "rnnfun: slurm: sbatch refused the job (exit code 1): sbatch: error: Batch job submission failed: Invalid partition name specified" "sbatch's reason, one line"
+                let script = File.ReadAllText(Path.Combine(out, "slurm", "sweep.sbatch"))
+                for line in [ "#SBATCH --partition=nope"; "#SBATCH --time=01:00:00"; "#SBATCH --mem=4G"; "#SBATCH --cpus-per-task=2"
+                              sprintf "#SBATCH --output=%s" (Path.Combine(Path.GetFullPath out, "slurm", "member-%a.out"))
+                              "--member-index \"$SLURM_ARRAY_TASK_ID\"" ] do
+                    Expect.stringContains script line line
+                Expect.stringContains script (sprintf "'%s'" (Path.Combine(Path.GetFullPath out, "sweep.json"))) "the absolute sweep.json"
+                let given = File.ReadAllLines args
+                Expect.equal given [| "--parsable"; "--array=0,1"; "--account=lab"; "--qos=short"; Path.Combine(Path.GetFullPath out, "slurm", "sweep.sbatch") |] "sbatch's arguments")
+        }
+
         testSequenced <| test "resume: a finished member is skipped, exactly the member without its marker reruns, a half-written one is redone, an added one alone trains" {
             withTempDir (fun dir ->
                 let config = Sweep.parse dir (tinyConfig [ "rnn"; "gru" ] [ 0 ] "")
