@@ -109,6 +109,9 @@ th { background: #eef2f7; }
               for _, title, m in metrics c do
                   yield sprintf "%s: mean %s within a kind, %s between kinds" title (number (Sweep.meanByKind kinds m true)) (number (Sweep.meanByKind kinds m false))
           | None -> yield "fewer than two members finished: no comparison"
+          let flipFlops = s.Members |> Array.choose (fun r -> r.FlipFlop)
+          if flipFlops.Length > 0 then
+              yield sprintf "flip-flop: %d of %d networks have the full cube (8 attractors, every one-bit-apart pair joined by a saddle)" (flipFlops |> Array.filter (fun f -> f.Complete) |> Array.length) flipFlops.Length
           for r in s.Members do
               match r.FlipFlop with
               | Some f ->

@@ -276,6 +276,7 @@ let tests =
                 Expect.stringContains stdout "SVCCA distance: mean" "the SVCCA means within and between kinds"
                 Expect.stringContains stdout "within a kind" "within"
                 Expect.stringContains stdout "one-bit-apart pairs joined by a saddle" "each network's connections"
+                Expect.stringContains stdout (sprintf "flip-flop: %d of 6 networks have the full cube" (config.Members |> Array.filter (fun m -> (Sweep.tryLoadRecord out (Sweep.memberId config.Analysis m)).Value.FlipFlop.Value.Complete) |> Array.length)) "how many have the full cube"
                 let summary = File.ReadAllText(Path.Combine(out, "summary.json"))
                 for key in [ "svcca_within_kind"; "svcca_between_kinds"; "connected_pairs"; "flipflop_complete" ] do
                     Expect.stringContains summary key key
