@@ -5,6 +5,37 @@ module RnnFun.Cli.Args
 open Argu
 
 [<HelpFlags("--help", "-h")>]
+type SweepArgs =
+    | Config of path: string
+    | Preset of name: string
+    | Quick
+    | [<Mandatory>] Out of folder: string
+    | Engine of name: string
+    | Member_Index of index: int
+    | Partition of name: string
+    | Time of limit: string
+    | Mem of size: string
+    | Cpus_Per_Task of count: int
+    | Sbatch_Arg of argument: string
+    | Quiet
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Config _ -> "the sweep config (rnnfun.sweep JSON: a grid or a list of members; docs/formats.md)."
+            | Preset _ -> "a built-in sweep instead of --config: flipflop-kinds (rnn, gru and lstm, 3 seeds each, 64 units, on the 3-bit flip-flop)."
+            | Quick -> "with --preset: a tiny version (tens of seconds), too little training for the science."
+            | Out _ -> "the sweep's folder: members/<id>/, comparison.json, summary.json, report.html. Rerunning resumes: finished members are skipped."
+            | Engine _ -> "local (default: every member here, one after another) or slurm (one job-array task per member through sbatch; gathered here when the array ends)."
+            | Member_Index _ -> "run only this member (0-based, the order of DIR/sweep.json) and write no comparison: what each Slurm array task runs."
+            | Partition _ -> "with --engine slurm: sbatch --partition."
+            | Time _ -> "with --engine slurm: sbatch --time per array task (e.g. 00:30:00)."
+            | Mem _ -> "with --engine slurm: sbatch --mem per array task (e.g. 4G)."
+            | Cpus_Per_Task _ -> "with --engine slurm: sbatch --cpus-per-task."
+            | Sbatch_Arg _ -> "with --engine slurm: one more sbatch argument, passed as given (repeatable: --sbatch-arg=--account=lab --sbatch-arg=--qos=short)."
+            | Quiet -> "print only the summary."
+
+[<HelpFlags("--help", "-h")>]
 type CompareArgs =
     | [<Mandatory; AltCommandLine("-m")>] Model of path: string
     | Task of name: string
@@ -404,6 +435,7 @@ type CliArgs =
     | [<CliPrefix(CliPrefix.None)>] Lyapunov of ParseResults<LyapunovArgs>
     | [<CliPrefix(CliPrefix.None)>] Perturb of ParseResults<PerturbArgs>
     | [<CliPrefix(CliPrefix.None)>] Multitask of ParseResults<MultitaskArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<SweepArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -421,3 +453,4 @@ type CliArgs =
             | Lyapunov _ -> "the Lyapunov spectrum and Kaplan-Yorke dimension, autonomous, under constant inputs or a task's trials."
             | Perturb _ -> "check each fixed point's linearisation: push along eigenvectors and unstable directions, compare the network with the linear prediction."
             | Multitask _ -> "Yang et al.'s analysis of a network trained on their battery: accuracy, task variance, clusters, FTV, lesions."
+            | Sweep _ -> "train and analyse many networks (a grid or list of settings; here or on Slurm), resumably, compare them and write a population report."

@@ -48,6 +48,7 @@ let main argv =
             | Lyapunov a -> LyapunovCommand.run a
             | Perturb a -> PerturbCommand.run a
             | Multitask a -> MultitaskCommand.run a
+            | Sweep a -> SweepCommand.run a
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message
