@@ -99,6 +99,11 @@ let tests =
             checkOracle "rnn" members fresh
         }
 
+        test "rnn through autograd at every step (FusedBackward = false): batched equals one by one" {
+            let members = vanillaMembers Kinds.rnn |> List.map (fun m -> { m with Config = { m.Config with FusedBackward = false; Epochs = 2 } })
+            checkOracle "rnn, autograd" members fresh
+        }
+
         test "ctrnn: batched equals one by one, on a fixed dataset with validation, best checkpoint, plateau schedule and a learnt initial state" {
             let kind = Kinds.ctrnnWith { CtrnnConfig.defaults with Dt = 10.0; Tau = 50.0; Readout = Readout.Rate }
             let dataset = task.Generate 40 5

@@ -79,12 +79,12 @@ module Population =
 
     let private transposed (w: Tensor) = w.transpose(-1L, -2L) // [K; a; b] -> [K; b; a]
 
-    /// x [K; B; T; in] times the stacked w [K; out; in]' -> [K; B; T; out].
+    /// x [K; a; b; in] times the stacked w [K; out; in]' -> [K; a; b; out].
     let private stackedProduct (x: Tensor) (w: Tensor) =
         let k, b, t = x.shape[0], x.shape[1], x.shape[2]
         torch.bmm(x.reshape(k, b * t, x.shape[3]), transposed w).view(k, b, t, w.shape[1])
 
-    /// [K; n] -> [K; 1; 1; n], to add to [K; B; T; n].
+    /// [K; n] -> [K; 1; 1; n], to add to [K; T; B; n].
     let private perStep (v: Tensor) = v.unsqueeze(1L).unsqueeze(1L)
 
     let private drive (cell: Cell) (w: Weights) (x: Tensor) : Tensor =
@@ -96,7 +96,7 @@ module Population =
             stackedProduct x w["w_in"] + perStep bias
         | Cell.Gru -> stackedProduct x w["weight_ih_l0"] + perStep w["bias_ih_l0"]
         | Cell.Lstm -> stackedProduct x w["weight_ih_l0"] + perStep (w["bias_ih_l0"] + w["bias_hh_l0"])
-        | Cell.Ugrnn -> stackedProduct x w["weight_ih_l0"] + perStep w["bias_l0"] // [K; B; T; drive]
+        | Cell.Ugrnn -> stackedProduct x w["weight_ih_l0"] + perStep w["bias_l0"] // [K; T; B; drive]
 
     /// One step of every member: h [K; B; state], drive [K; B; drive] -> [K; B; state].
     let private step (cell: Cell) (w: Weights) (whhT: Tensor) (h: Tensor) (d: Tensor) : Tensor =
@@ -126,18 +126,98 @@ module Population =
 
     let private recurrentName (cell: Cell) = match cell with Cell.Rnn | Cell.Ctrnn _ -> "w_rec" | _ -> "weight_hh_l0"
 
-    /// h0 [K; B; state], drive [K; B; T; drive] -> states [K; B; T; state].
+    /// h0 [K; B; state], drive [K; T; B; drive] -> states [K; T; B; state].
     let private unroll (cell: Cell) (w: Weights) (h0: Tensor) (drive: Tensor) : Tensor =
         let whhT = transposed w[recurrentName cell] // [K; units; rows]
-        let steps = drive.permute(2L, 0L, 1L, 3L).contiguous().unbind 0 // time x [K; B; drive]
+        let steps = drive.unbind 1 // time x [K; B; drive], views
         let states = Array.zeroCreate<Tensor> steps.Length
         let mutable h = h0
         for t in 0 .. steps.Length - 1 do
             h <- step cell w whhT h steps[t]
             states[t] <- h
-        torch.stack(states, 2L) // [K; B; T; state]
+        torch.stack(states, 1L) // [K; T; B; state]
 
-    /// The readout and rates block (h): [K; B; T; state] -> [K; B; T; units].
+    /// The states of the vanilla cells unrolled without autograd, as a leaf, with what the
+    /// hand-written backward pass reads: `FusedBptt` for K networks at once.
+    type private StackedUnroll =
+        { /// [K; time; B; units], a leaf that requires grad.
+          States: Tensor
+          /// The effective W_rec [K; units; units].
+          WRec: Tensor
+          /// [K; B; units]
+          H0: Tensor
+          /// [K; time; B; units], in the autograd graph.
+          Drive: Tensor
+          /// None: rnn; Some alpha: ctrnn.
+          Alpha: float option }
+
+    /// h0 [K; B; units], drive [K; time; B; units] -> the states [K; time; B; units]: each step
+    /// one batched product into the step's slice and one or two in-place ops (rnn: tanh(h W' + d);
+    /// ctrnn: (1 - alpha) h + alpha (tanh(h) W' + d)).
+    let private vanillaForward (alpha: float option) (wRec: Tensor) (h0: Tensor) (drive: Tensor) : StackedUnroll =
+        let states =
+            use _ = torch.no_grad ()
+            let wT = transposed(wRec.detach ()).contiguous() // [K; units; units]
+            let buffer = drive.detach().clone() // [K; time; B; units]
+            let steps = buffer.unbind 1 // time x [K; B; units], views of the buffer
+            let mutable prev = h0.detach ()
+            match alpha with
+            | None ->
+                for t in 0 .. steps.Length - 1 do
+                    prev <- steps[t].add_(torch.bmm(prev, wT)).tanh_()
+            | Some a ->
+                buffer.mul_(a.ToScalar()) |> ignore
+                for t in 0 .. steps.Length - 1 do
+                    prev <- steps[t].add_(torch.bmm(torch.tanh prev, wT), a.ToScalar()).add_(prev, (1.0 - a).ToScalar())
+            buffer
+        { States = states.requires_grad_(true); WRec = wRec; H0 = h0; Drive = drive; Alpha = alpha }
+
+    /// The hand-written backward pass: autograd from the loss to the states, BPTT by hand to the
+    /// drive, W_rec and h0 (the recurrent weights' gradient one batched product over all steps),
+    /// then autograd on to the parameters.
+    let private vanillaBackward (objective: Tensor) (u: StackedUnroll) =
+        objective.backward(null, true, false, null)
+        let gradStates = u.States.grad
+        if not (isNull gradStates) then
+            let pairs =
+                use _ = torch.no_grad ()
+                let buffer = gradStates.contiguous().clone() // [K; time; B; units], becomes dL/ddrive
+                u.States.grad <- null
+                let w = u.WRec.detach () // [K; units; units]
+                let states = u.States.detach ()
+                let h0 = u.H0.detach ()
+                let g = buffer.unbind 1 // time x [K; B; units]
+                let k, time, b, n = states.shape[0], int states.shape[1], states.shape[2], states.shape[3]
+                // sum_t left_t' right_{t-1} (right_{-1} = first) for every network, [K; units; units]:
+                // two batched products on views of the [K; time B; units] buffers, no copy.
+                let weightGradient (left: Tensor) (right: Tensor) (first: Tensor) =
+                    let rows = int64 time * b
+                    let l, r = left.view(k, rows, n), right.view(k, rows, n)
+                    let head = torch.bmm(transposed (l.narrow(1L, 0L, b)), first) // [K; units; units]
+                    if time = 1 then head
+                    else head.add_(torch.bmm(transposed (l.narrow(1L, b, rows - b)), r.narrow(1L, 0L, rows - b)))
+                let dDrive, dW, dH0 =
+                    match u.Alpha with
+                    | None ->
+                        let slope = (1.0 - states.squared ()).unbind 1
+                        g[time - 1].mul_(slope[time - 1]) |> ignore
+                        for t in time - 2 .. -1 .. 0 do
+                            g[t].add_(torch.bmm(g[t + 1], w)).mul_(slope[t]) |> ignore
+                        buffer, weightGradient buffer states h0, torch.bmm(g[0], w)
+                    | Some alpha ->
+                        let rates = torch.tanh states // [K; time; B; units]
+                        let slope = (1.0 - rates.squared ()).unbind 1
+                        let rate0 = torch.tanh h0
+                        for t in time - 1 .. -1 .. 1 do
+                            g[t - 1].add_(g[t], (1.0 - alpha).ToScalar()).addcmul_(torch.bmm(g[t], w), slope[t - 1], alpha.ToScalar()) |> ignore
+                        let dH0 = (g[0] * (1.0 - alpha)).addcmul_(torch.bmm(g[0], w), 1.0 - rate0.squared (), alpha.ToScalar())
+                        let dW = (weightGradient buffer rates rate0).mul_(alpha.ToScalar())
+                        buffer.mul_(alpha.ToScalar()), dW, dH0
+                [ u.Drive, dDrive; u.WRec, dW; u.H0, dH0 ] |> List.filter (fun (t, _) -> t.requires_grad)
+            if not pairs.IsEmpty then
+                torch.autograd.backward(pairs |> List.map fst |> Array.ofList, pairs |> List.map snd |> Array.ofList, Nullable(true), false, null)
+
+    /// The readout and rates block (h): [K; T; B; state] -> [K; T; B; units].
     let private hBlock (cell: Cell) (units: int) (states: Tensor) =
         match cell with
         | Cell.Lstm -> states.narrow(-1L, 0L, int64 units)
@@ -145,15 +225,15 @@ module Population =
 
     let private readout (cell: Cell) (w: Weights) (h: Tensor) : Tensor =
         let s = match cell with Cell.Ctrnn (_, true) -> torch.tanh h | _ -> h
-        let o = stackedProduct s w["w_out"] // [K; B; T; outputs]
+        let o = stackedProduct s w["w_out"] // [K; T; B; outputs]
         if w.ContainsKey "b_out" then o + perStep w["b_out"] else o
 
     let private rates (cell: Cell) (h: Tensor) = match cell with Cell.Ctrnn _ -> torch.tanh h | _ -> h
 
-    /// Each member's `Training.mse`: outputs, targets [K; B; T; outputs], mask [K; B; T] or
-    /// [K; B; T; outputs] -> [K].
+    /// Each member's `Training.mse`: outputs, targets [K; T; B; outputs], mask [K; T; B] or
+    /// [K; T; B; outputs] -> [K].
     let private mse (outputs: Tensor) (targets: Tensor) (mask: Tensor option) : Tensor =
-        let err = (outputs - targets).squared() // [K; B; T; outputs]
+        let err = (outputs - targets).squared() // [K; T; B; outputs]
         let dims = [| 1L; 2L; 3L |]
         match mask with
         | None -> err.mean(dims)
@@ -383,7 +463,9 @@ module Population =
             let y = torch.stack(parts |> Array.map (fun (_, y, _) -> y), 0L) // [K; B; T; outputs]
             let mask = if parts |> Array.forall (fun (_, _, m) -> m.IsSome) then Some(torch.stack(parts |> Array.map (fun (_, _, m) -> m.Value), 0L)) else None
             x, y, mask
-        /// Every member's loss [K] (with noise and regularisation when training) and the states.
+        // The hand-written backward pass unless a member asks for autograd through every step.
+        let useFused = members |> Array.forall (fun m -> m.Config.FusedBackward)
+        /// Every member's loss [K] (with noise and regularisation when training) and the fused unroll.
         let lossOf (w: Weights) (x: Tensor) (y: Tensor) (mask: Tensor option) (training: bool) (active: bool[]) =
             let batch = x.shape[1]
             let h0 =
@@ -405,15 +487,29 @@ module Population =
                 match noiseOf (fun c -> c.InputNoise) [| batch; x.shape[2]; x.shape[3] |] with
                 | Some (noise, sigmas) -> x + noise * column precision 4 sigmas
                 | None -> x
-            let d = drive cell w x // [K; B; T; drive]
+            // Each network time-major from here on, [K; time; B; ..]: a step's slice of every
+            // network is one [K; B; ..] view, and the states are [K; time B; units] matrices.
+            let time = x.shape[2]
+            let d = drive cell w (x.transpose(1L, 2L)) // [K; T; B; drive]
             let d =
-                match noiseOf (fun c -> c.RecurrentNoise) [| batch; d.shape[2]; d.shape[3] |] with
-                | Some (noise, sigmas) -> d + noise * column precision 4 (sigmas |> Array.map (fun s -> kindGain * s))
+                // Drawn batch-first as fit draws it, then turned.
+                match noiseOf (fun c -> c.RecurrentNoise) [| batch; time; d.shape[3] |] with
+                | Some (noise, sigmas) -> d + (noise * column precision 4 (sigmas |> Array.map (fun s -> kindGain * s))).transpose(1L, 2L)
                 | None -> d
-            let states = unroll cell w h0 d // [K; B; T; state]
+            let handWritten =
+                match cell with
+                | Cell.Rnn when useFused -> Some None
+                | Cell.Ctrnn (alpha, _) when useFused -> Some(Some alpha)
+                | _ -> None
+            let fused, states =
+                match handWritten with
+                | Some alpha ->
+                    let u = vanillaForward alpha w["w_rec"] h0 d
+                    Some u, u.States
+                | None -> None, unroll cell w h0 d // [K; T; B; state]
             let h = hBlock cell sizes.Units states
-            let loss = mse (readout cell w h) y mask // [K]
-            if not training then loss
+            let loss = mse (readout cell w h) (y.transpose(1L, 2L)) (mask |> Option.map (fun m -> m.transpose(1L, 2L))) // [K]
+            if not training then loss, fused
             else
                 let mutable total = loss
                 let isInput role = match role with Role.Input | Role.InputBlocks _ -> true | _ -> false
@@ -438,7 +534,7 @@ module Population =
                 let rateCoefficients = reg (fun r -> r.L2Rate)
                 if rateCoefficients |> Array.exists (fun c -> c > 0.0) then
                     total <- total + meanPer ((rates cell h).squared ()) * column precision 1 rateCoefficients
-                total
+                total, fused
         let beta1, beta2, eps = 0.9, 0.999, 1e-8
         /// One batched step: each active member's loss, and whether it stepped (false: not finite).
         let stepAll (batches: Batch[]) (active: bool[]) : (float * bool)[] =
@@ -446,14 +542,17 @@ module Population =
             let x, y, mask = toStack batches
             for (_, p) in optimised do p.grad <- null
             let w = weights ()
-            let loss = lossOf w x y mask true active // [K]
+            let loss, fused = lossOf w x y mask true active // [K]
             let values = loss.detach().to_type(torch.ScalarType.Float64).data<float>().ToArray()
             let finiteLoss = Array.init k (fun i -> active[i] && Double.IsFinite(values[i]))
             let outcome = Array.init k (fun i -> values[i], false)
             if finiteLoss |> Array.exists id then
                 // Only members that may step contribute: the others get zero gradients, never NaN.
                 let take = torch.tensor(finiteLoss)
-                torch.where(take, loss, torch.zeros_like loss).sum().backward()
+                let objective = torch.where(take, loss, torch.zeros_like loss).sum()
+                match fused with
+                | Some u -> vanillaBackward objective u
+                | None -> objective.backward ()
                 use _ = torch.no_grad ()
                 let grads = optimised |> List.map (fun (_, p) -> if isNull p.grad then torch.zeros_like p else p.grad)
                 let dims (g: Tensor) = int (g.dim ())
@@ -509,7 +608,7 @@ module Population =
         let evaluate (vx: Tensor, vy: Tensor, vm: Tensor option) : float[] =
             use _ = torch.NewDisposeScope()
             use _ = torch.no_grad ()
-            let loss = lossOf (weights ()) vx vy vm false (Array.create k false)
+            let loss, _ = lossOf (weights ()) vx vy vm false (Array.create k false)
             loss.to_type(torch.ScalarType.Float64).data<float>().ToArray()
         let validation =
             if members[0].Config.Validation.IsNone then None
