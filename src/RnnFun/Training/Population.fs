@@ -90,13 +90,14 @@ module Population =
     let private drive (cell: Cell) (w: Weights) (x: Tensor) : Tensor =
         let has name = w.ContainsKey name
         match cell with
+        // The bias added in place: the product's backward does not read its output.
         | Cell.Rnn
         | Cell.Ctrnn _ ->
             let bias = if has "b_in" then w["b_rec"] + w["b_in"] else w["b_rec"] // [K; units]
-            stackedProduct x w["w_in"] + perStep bias
-        | Cell.Gru -> stackedProduct x w["weight_ih_l0"] + perStep w["bias_ih_l0"]
-        | Cell.Lstm -> stackedProduct x w["weight_ih_l0"] + perStep (w["bias_ih_l0"] + w["bias_hh_l0"])
-        | Cell.Ugrnn -> stackedProduct x w["weight_ih_l0"] + perStep w["bias_l0"] // [K; T; B; drive]
+            (stackedProduct x w["w_in"]).add_(perStep bias)
+        | Cell.Gru -> (stackedProduct x w["weight_ih_l0"]).add_(perStep w["bias_ih_l0"])
+        | Cell.Lstm -> (stackedProduct x w["weight_ih_l0"]).add_(perStep (w["bias_ih_l0"] + w["bias_hh_l0"]))
+        | Cell.Ugrnn -> (stackedProduct x w["weight_ih_l0"]).add_(perStep w["bias_l0"]) // [K; T; B; drive]
 
     /// One step of every member: h [K; B; state], drive [K; B; drive] -> [K; B; state].
     let private step (cell: Cell) (w: Weights) (whhT: Tensor) (h: Tensor) (d: Tensor) : Tensor =
@@ -146,19 +147,26 @@ module Population =
           WRec: Tensor
           /// [K; B; units]
           H0: Tensor
-          /// [K; time; B; units], in the autograd graph.
-          Drive: Tensor
+          /// The inputs [K; time B; inputs] the drive was formed from.
+          X: Tensor
+          /// The effective W_in [K; units; inputs] and the drive's bias [K; units] (b_rec + b_in).
+          WIn: Tensor
+          Bias: Tensor
           /// None: rnn; Some alpha: ctrnn.
           Alpha: float option }
 
-    /// h0 [K; B; units], drive [K; time; B; units] -> the states [K; time; B; units]: each step
-    /// one batched product into the step's slice and one or two in-place ops (rnn: tanh(h W' + d);
-    /// ctrnn: (1 - alpha) h + alpha (tanh(h) W' + d)).
-    let private vanillaForward (alpha: float option) (wRec: Tensor) (h0: Tensor) (drive: Tensor) : StackedUnroll =
+    /// h0 [K; B; units], x [K; time; B; inputs], W_in, the drive's bias and the recurrent noise
+    /// ([K; time; B; units], scaled) -> the states [K; time; B; units], in the drive's own buffer
+    /// (drive = x W_in' + bias + noise): each step one batched product into the step's slice and
+    /// one or two in-place ops (rnn: tanh(h W' + d); ctrnn: (1 - alpha) h + alpha (tanh(h) W' + d)).
+    let private vanillaForward (alpha: float option) (wRec: Tensor) (h0: Tensor) (x: Tensor) (wIn: Tensor) (bias: Tensor) (noise: Tensor option) : StackedUnroll =
+        let k, time, b = x.shape[0], x.shape[1], x.shape[2]
+        let x = x.reshape(k, time * b, x.shape[3]) // [K; time B; inputs]
         let states =
             use _ = torch.no_grad ()
             let wT = transposed(wRec.detach ()).contiguous() // [K; units; units]
-            let buffer = drive.detach().clone() // [K; time; B; units]
+            let buffer = torch.bmm(x, transposed (wIn.detach ())).view(k, time, b, wRec.shape[1]).add_(perStep (bias.detach ())) // [K; time; B; units]
+            noise |> Option.iter (fun n -> buffer.add_(n) |> ignore)
             let steps = buffer.unbind 1 // time x [K; B; units], views of the buffer
             let mutable prev = h0.detach ()
             match alpha with
@@ -170,18 +178,20 @@ module Population =
                 for t in 0 .. steps.Length - 1 do
                     prev <- steps[t].add_(torch.bmm(torch.tanh prev, wT), a.ToScalar()).add_(prev, (1.0 - a).ToScalar())
             buffer
-        { States = states.requires_grad_(true); WRec = wRec; H0 = h0; Drive = drive; Alpha = alpha }
+        { States = states.requires_grad_(true); WRec = wRec; H0 = h0; X = x; WIn = wIn; Bias = bias; Alpha = alpha }
 
     /// The hand-written backward pass: autograd from the loss to the states, BPTT by hand to the
     /// drive, W_rec and h0 (the recurrent weights' gradient one batched product over all steps),
     /// then autograd on to the parameters.
     let private vanillaBackward (objective: Tensor) (u: StackedUnroll) =
+        let minusOne = (-1.0).ToScalar()
         objective.backward(null, true, false, null)
         let gradStates = u.States.grad
         if not (isNull gradStates) then
             let pairs =
                 use _ = torch.no_grad ()
-                let buffer = gradStates.contiguous().clone() // [K; time; B; units], becomes dL/ddrive
+                // The states' gradient belongs to this pass (the states are its own leaf): overwritten.
+                let buffer = if gradStates.is_contiguous () then gradStates else gradStates.contiguous () // [K; time; B; units], becomes dL/ddrive
                 u.States.grad <- null
                 let w = u.WRec.detach () // [K; units; units]
                 let states = u.States.detach ()
@@ -199,21 +209,39 @@ module Population =
                 let dDrive, dW, dH0 =
                     match u.Alpha with
                     | None ->
-                        let slope = (1.0 - states.squared ()).unbind 1
-                        g[time - 1].mul_(slope[time - 1]) |> ignore
+                        // dL/da_t = (g_t + dL/da_{t+1} W) (1 - h_t^2), the slope formed step by step.
+                        let hs = states.unbind 1
+                        let bySlope (t: int) = g[t].addcmul_(g[t] * hs[t], hs[t], minusOne) |> ignore
+                        bySlope (time - 1)
                         for t in time - 2 .. -1 .. 0 do
-                            g[t].add_(torch.bmm(g[t + 1], w)).mul_(slope[t]) |> ignore
+                            g[t].add_(torch.bmm(g[t + 1], w)) |> ignore
+                            bySlope t
                         buffer, weightGradient buffer states h0, torch.bmm(g[0], w)
                     | Some alpha ->
-                        let rates = torch.tanh states // [K; time; B; units]
-                        let slope = (1.0 - rates.squared ()).unbind 1
-                        let rate0 = torch.tanh h0
+                        // G_{t-1} = g_{t-1} + (1 - alpha) G_t + alpha (G_t W) (1 - tanh(h_{t-1})^2).
+                        let hs = states.unbind 1
+                        let keep, scale = (1.0 - alpha).ToScalar(), alpha.ToScalar()
+                        let through (t: int) (h: Tensor) =
+                            let r = torch.tanh h // [K; B; units]
+                            let gw = torch.bmm(g[t], w)
+                            gw.addcmul_(gw * r, r, minusOne) // (G_t W) (1 - tanh(h)^2)
                         for t in time - 1 .. -1 .. 1 do
-                            g[t - 1].add_(g[t], (1.0 - alpha).ToScalar()).addcmul_(torch.bmm(g[t], w), slope[t - 1], alpha.ToScalar()) |> ignore
-                        let dH0 = (g[0] * (1.0 - alpha)).addcmul_(torch.bmm(g[0], w), 1.0 - rate0.squared (), alpha.ToScalar())
-                        let dW = (weightGradient buffer rates rate0).mul_(alpha.ToScalar())
+                            g[t - 1].add_(g[t], keep).add_(through t (hs[t - 1]), scale) |> ignore
+                        let dH0 = (g[0] * (1.0 - alpha)).add_(through 0 h0, scale)
+                        // The states are read no more: their rates are formed in place.
+                        let rates = states.tanh_ () // [K; time; B; units]
+                        let dW = (weightGradient buffer rates (torch.tanh h0)).mul_(scale)
                         buffer.mul_(alpha.ToScalar()), dW, dH0
-                [ u.Drive, dDrive; u.WRec, dW; u.H0, dH0 ] |> List.filter (fun (t, _) -> t.requires_grad)
+                // The drive's parameters by hand too: dW_in = dD' x, db = 1' dD, each one batched
+                // product (a sum over the [K; time B] rows is several times slower here).
+                let rows = u.X.shape[1]
+                let dD = dDrive.view(k, rows, n) // [K; time B; units]
+                let needs (t: Tensor) = t.requires_grad
+                [ if needs u.WIn then yield u.WIn, torch.bmm(transposed dD, u.X) // [K; units; inputs]
+                  if needs u.Bias then yield u.Bias, torch.bmm(torch.ones([| k; 1L; rows |], dD.dtype), dD).view(k, n)
+                  yield u.WRec, dW
+                  yield u.H0, dH0 ]
+                |> List.filter (fun (t, _) -> t.requires_grad)
             if not pairs.IsEmpty then
                 torch.autograd.backward(pairs |> List.map fst |> Array.ofList, pairs |> List.map snd |> Array.ofList, Nullable(true), false, null)
 
@@ -463,6 +491,7 @@ module Population =
             let y = torch.stack(parts |> Array.map (fun (_, y, _) -> y), 0L) // [K; B; T; outputs]
             let mask = if parts |> Array.forall (fun (_, _, m) -> m.IsSome) then Some(torch.stack(parts |> Array.map (fun (_, _, m) -> m.Value), 0L)) else None
             x, y, mask
+        let driveWidth = match cell with Cell.Gru -> 3 * sizes.Units | Cell.Lstm -> 4 * sizes.Units | Cell.Ugrnn -> 2 * sizes.Units | _ -> sizes.Units
         // The hand-written backward pass unless a member asks for autograd through every step.
         let useFused = members |> Array.forall (fun m -> m.Config.FusedBackward)
         /// Every member's loss [K] (with noise and regularisation when training) and the fused unroll.
@@ -490,12 +519,11 @@ module Population =
             // Each network time-major from here on, [K; time; B; ..]: a step's slice of every
             // network is one [K; B; ..] view, and the states are [K; time B; units] matrices.
             let time = x.shape[2]
-            let d = drive cell w (x.transpose(1L, 2L)) // [K; T; B; drive]
-            let d =
-                // Drawn batch-first as fit draws it, then turned.
-                match noiseOf (fun c -> c.RecurrentNoise) [| batch; time; d.shape[3] |] with
-                | Some (noise, sigmas) -> d + (noise * column precision 4 (sigmas |> Array.map (fun s -> kindGain * s))).transpose(1L, 2L)
-                | None -> d
+            let xT = x.transpose(1L, 2L) // [K; T; B; inputs]
+            // Drawn batch-first as fit draws it, then turned: [K; T; B; drive], scaled.
+            let recurrentNoise =
+                noiseOf (fun c -> c.RecurrentNoise) [| batch; time; int64 driveWidth |]
+                |> Option.map (fun (noise, sigmas) -> (noise * column precision 4 (sigmas |> Array.map (fun s -> kindGain * s))).transpose(1L, 2L))
             let handWritten =
                 match cell with
                 | Cell.Rnn when useFused -> Some None
@@ -504,9 +532,13 @@ module Population =
             let fused, states =
                 match handWritten with
                 | Some alpha ->
-                    let u = vanillaForward alpha w["w_rec"] h0 d
+                    let bias = if w.ContainsKey "b_in" then w["b_rec"] + w["b_in"] else w["b_rec"] // [K; units]
+                    let u = vanillaForward alpha w["w_rec"] h0 xT w["w_in"] bias recurrentNoise
                     Some u, u.States
-                | None -> None, unroll cell w h0 d // [K; T; B; state]
+                | None ->
+                    let d = drive cell w xT // [K; T; B; drive]
+                    let d = match recurrentNoise with Some noise -> d + noise | None -> d
+                    None, unroll cell w h0 d // [K; T; B; state]
             let h = hBlock cell sizes.Units states
             let loss = mse (readout cell w h) (y.transpose(1L, 2L)) (mask |> Option.map (fun m -> m.transpose(1L, 2L))) // [K]
             if not training then loss, fused
