@@ -59,7 +59,7 @@ let memoryProbe (k: int) : int64 =
 /// The measurement; `quick`: fewer rounds.
 let run (quick: bool) =
     let k, n = 32, 64
-    let steps = if quick then 2 else 4
+    let steps = if quick then 6 else 12
     let rounds = if quick then 3 else 7
     let ms = members k n
     let data = TrainingData.Dataset(dataset steps)

@@ -164,6 +164,26 @@ let tests =
                 disposeMembers without
         }
 
+        testSequenced <| test "rnnfun train --seeds writes a model file and a training log per seed, each equal to rnnfun train --seed alone" {
+            withTempDir (fun dir ->
+                let common = [ "train"; "--task"; "flipflop"; "--units"; "8"; "--epochs"; "1"; "--seq-len"; "20"; "--quiet" ]
+                let folder = IO.Path.Combine(dir, "population")
+                let code, out, err = rnnfun (common @ [ "--seeds"; "3,5"; "--out"; folder ])
+                Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+                Expect.stringContains out "trained 2 rnn networks" "the summary line"
+                for s in [ 3; 5 ] do
+                    Expect.isTrue (IO.File.Exists(IO.Path.Combine(folder, sprintf "seed-%d.training-log.json" s))) (sprintf "seed %d's training log" s)
+                let single = IO.Path.Combine(dir, "single.json")
+                let code, _, err = rnnfun (common @ [ "--seed"; "5"; "--out"; single ])
+                Expect.equal code 0 err
+                use batched = ModelFile.load (IO.Path.Combine(folder, "seed-5.json"))
+                use alone = ModelFile.load single
+                Expect.isLessThan (distance batched alone) 1e-4 "seed 5 batched has the weights it has alone (float32 rounding)"
+                let code, _, err = rnnfun (common @ [ "--seeds"; "2-1"; "--out"; IO.Path.Combine(dir, "bad") ])
+                Expect.equal code 2 "a backwards range is a user error"
+                Expect.stringContains err "backwards" "and says so")
+        }
+
         test "members that cannot be stacked, and kinds without a batched cell, are refused with a message" {
             let a = netOf Kinds.rnn 8 1L Constraints.none
             let b = netOf Kinds.rnn 6 2L Constraints.none
