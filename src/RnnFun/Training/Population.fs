@@ -447,7 +447,6 @@ module Population =
                   Generator = new torch.Generator(uint64 (uint32 m.Config.Seed)) })
         let kindGain = net0.Kind.NoiseGain
         let reg (f: Regularization -> float) = books |> Array.map (fun b -> f b.Config.Regularization)
-        let leafMap = Map.ofList leaves
         let weights () : Weights =
             let d = Collections.Generic.Dictionary<string, Tensor>()
             for (name, v) in leaves do
