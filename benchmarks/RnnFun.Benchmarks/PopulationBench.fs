@@ -73,13 +73,14 @@ let run (quick: bool) =
         for r in results do (r :> IDisposable).Dispose()
         if taken <> k * steps then failwithf "Population.fit ran %d network steps, expected %d" taken (k * steps)
     let ops = k * steps
-    let defaultPopulation = Training.defaultThreads (k * n)
+    // Population.fit's default is fit's (1 thread at 64 units); a second thread is measured beside it.
+    let defaultPopulation = if Environment.ProcessorCount > 1 then 2 else 1
     eprintfn "population: K = %d, N = %d, B = %d, T = %d, %d steps per call, %d rounds; load average %s" k n BatchSize Time steps rounds (loadAverage ())
     let samples =
         interleave 1 rounds
             [ { Name = "fit"; OperationsPerCall = ops; Call = sequential None }
               { Name = "population-1"; OperationsPerCall = ops; Call = batched (Some 1) }
-              if defaultPopulation <> 1 then { Name = "population"; OperationsPerCall = ops; Call = batched None } ]
+              if defaultPopulation <> 1 then { Name = "population"; OperationsPerCall = ops; Call = batched (Some defaultPopulation) } ]
     let fitThreads = Training.defaultThreads n
     let gemm = Measure.gemm { Measure.quickPlan with GemmRounds = (if quick then 5 else 15) }
     let gemmAt t = gemm |> List.tryPick (fun (threads, rate) -> if threads = t then Some rate else None) |> Option.defaultValue nan
@@ -93,7 +94,7 @@ let run (quick: bool) =
     Measure.report "population training ratio K=%d N=%d (1 thread each): %.2f" k n (Measure.pairedRatio samples["fit"] samples["population-1"])
     if defaultPopulation <> 1 then
         line "Population.fit" samples["population"] defaultPopulation
-        Measure.report "population training ratio K=%d N=%d (default threads: fit %d, population %d): %.2f" k n fitThreads defaultPopulation (Measure.pairedRatio samples["fit"] samples["population"])
+        Measure.report "population training ratio K=%d N=%d (fit %d thread, population %d threads): %.2f" k n fitThreads defaultPopulation (Measure.pairedRatio samples["fit"] samples["population"])
     for m in ms do (m.Network :> IDisposable).Dispose()
     let memory = [ for k in [ 8; 16; 32 ] -> k, runSelf [ "--population-memory"; string k ] ]
     for k, bytes in memory do

@@ -35,7 +35,7 @@ type PopulationHooks =
       /// Called with a member's index and its best weights so far whenever they improve (the network
       /// is disposed after the call).
       OnBest: (int -> Network -> unit) option
-      /// libtorch threads; None: `Training.defaultThreads` of all members' units together.
+      /// libtorch threads; None: `Training.defaultThreads` of one member's units (fit's default).
       Threads: int option }
 
     static member none = { Progress = None; Cancellation = CancellationToken.None; OnBest = None; Threads = None }
@@ -383,7 +383,9 @@ module Population =
         Memory.require
             (sprintf "a batched training step of %d networks on %d trials of %d steps" k batchSize time)
             (float k * float batchSize * float time * (float stateSize + driveRows + float outputs) * Memory.elementBytes precision * 4.0)
-        use _ = LibtorchThreads.lease (hooks.Threads |> Option.defaultValue (Training.defaultThreads (k * sizes.Units)))
+        // Fit's default for one member's size: on a shared machine a second thread costs several
+        // times what it gains (docs/performance.md), batched or not.
+        use _ = LibtorchThreads.lease (hooks.Threads |> Option.defaultValue (Training.defaultThreads sizes.Units))
         let specs = net0.Parameters |> List.map (fun p -> p.Spec, p.Trainable)
         // Long-lived tensors, owned here and disposed in the finally below.
         let owned = ResizeArray<Tensor>()
