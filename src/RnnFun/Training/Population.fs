@@ -477,6 +477,10 @@ module Population =
             let ok = allLeaves |> List.map (fun t -> torch.isfinite(t.detach ()).reshape(int64 k, -1L).all(1L)) |> List.reduce (fun a b -> a.logical_and(b))
             ok.data<bool>().ToArray()
         let toStack (batches: Batch[]) =
+            let b0 = batches[0]
+            for b in batches do
+                if b.Trials <> b0.Trials || b.Time <> b0.Time || b.Mask.IsSome <> b0.Mask.IsSome then
+                    Check.fail "data" (sprintf "the members' batches differ (%d trials of %d steps against %d of %d, or a mask in one only): a task whose trials vary in length with the seed cannot be stacked; give the members one data seed (FitConfig.Seed)" b.Trials b.Time b0.Trials b0.Time)
             // Members that share a seed share a batch: converted once, stacked by reference.
             let distinct = Collections.Generic.Dictionary<obj, Tensor * Tensor * Tensor option>(HashIdentity.Reference)
             let parts =
@@ -490,7 +494,7 @@ module Population =
                         t)
             let x = torch.stack(parts |> Array.map (fun (x, _, _) -> x), 0L) // [K; B; T; inputs]
             let y = torch.stack(parts |> Array.map (fun (_, y, _) -> y), 0L) // [K; B; T; outputs]
-            let mask = if parts |> Array.forall (fun (_, _, m) -> m.IsSome) then Some(torch.stack(parts |> Array.map (fun (_, _, m) -> m.Value), 0L)) else None
+            let mask = if b0.Mask.IsSome then Some(torch.stack(parts |> Array.map (fun (_, _, m) -> m.Value), 0L)) else None
             x, y, mask
         let driveWidth = match cell with Cell.Gru -> 3 * sizes.Units | Cell.Lstm -> 4 * sizes.Units | Cell.Ugrnn -> 2 * sizes.Units | _ -> sizes.Units
         // The hand-written backward pass unless a member asks for autograd through every step.
