@@ -12,6 +12,9 @@
 ///   --cli PATH           the rnnfun executable (default: src/RnnFun.Cli/bin/Release/net10.0/rnnfun)
 ///   --preset-md PATH     with --quick: also write the preset-path section (markdown) alone to PATH
 ///   --docs PATH          where to write the page (default: docs/performance.md of the repository)
+///   --population [--quick]  K = 32 networks of 64 units trained as one program (Population.fit)
+///                        against the same networks one after another (Training.fit): the
+///                        throughput ratio, GFLOP/s against the GEMM rate, memory at K = 8, 16, 32
 ///   --dynamics [N STEPS] a Lyapunov spectrum of an N-unit network over STEPS steps (default 64,
 ///                        1000) against the trajectory alone, and a continuation (then exits)
 module RnnFun.Benchmarks.Program
@@ -31,6 +34,13 @@ let main argv =
     | "--memory-probe" :: what :: t :: b :: n :: [] ->
         // Child mode of the memory section: prints the extra peak bytes on the last line.
         printfn "%d" (Workloads.memoryProbe what (int t) (int b) (int n))
+        exit 0
+    | "--population-memory" :: k :: [] ->
+        // Child mode of the population benchmark: the extra peak bytes on the last line.
+        printfn "%d" (PopulationBench.memoryProbe (int k))
+        exit 0
+    | [ "--population" ] | [ "--population"; "--quick" ] | [ "--quick"; "--population" ] ->
+        PopulationBench.run (has "--quick")
         exit 0
     | [ "--dynamics" ] ->
         Dynamics.run 64 1000

@@ -195,6 +195,7 @@ type TrainArgs =
     | Dale_Ratio of ratio: float
     | No_Autapses
     | Seed of seed: int
+    | Seeds of seeds: string
     | Threads of n: int
     | [<Mandatory>] Out of path: string
     | Quiet
@@ -215,6 +216,7 @@ type TrainArgs =
             | Dale_Ratio _ -> "fraction of excitatory units (Dale's law)."
             | No_Autapses -> "no unit projects onto itself."
             | Seed _ -> "seed of weights, data and noise (default 0)."
+            | Seeds _ -> "train one network per seed as one batched program, e.g. 0-31 or 0,4,7-9 (rnn, ctrnn, gru, lstm, ugrnn); --out is then a folder that gets seed-<s>.json and its training log for each."
             | Threads _ -> "libtorch threads (default: 1 below 256 units, then one per 128 units, at most all cores)."
             | Out _ -> "model file to write (the best weights); a training log is written beside it."
             | Quiet -> "print only the final line."

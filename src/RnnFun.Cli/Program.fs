@@ -36,6 +36,7 @@ let main argv =
             warmUp.Wait()
             match results.GetSubCommand() with
             | Info a -> InfoCommand.run a
+            | Train a when a.Contains TrainArgs.Seeds -> TrainPopulationCommand.run a
             | Train a -> TrainCommand.run a
             | Fixed_Points a -> FixedPointsCommand.run a
             | Topology a -> TopologyCommand.run a

@@ -8,14 +8,14 @@ open RnnFun.Cli.Args
 open RnnFun.Cli.Common
 
 /// The kind of `--kind`, or None when not given.
-let private kindOf (args: ParseResults<TrainArgs>) =
+let internal kindOf (args: ParseResults<TrainArgs>) =
     args.TryGetResult Kind
     |> Option.map (fun name ->
         try Presets.kindByName name
         with InvalidArgument (_, problem) -> raise (UserError("--kind: " + problem)))
 
 /// The network and settings of the command line's options over `network` and `fit`.
-let private withOptions (args: ParseResults<TrainArgs>) (network: NetworkConfig) (fit: FitConfig) =
+let internal withOptions (args: ParseResults<TrainArgs>) (network: NetworkConfig) (fit: FitConfig) =
     let network =
         { network with
             Units = args.GetResult(Units, defaultValue = network.Units)
@@ -31,7 +31,7 @@ let private withOptions (args: ParseResults<TrainArgs>) (network: NetworkConfig)
     network, fit
 
 /// Trials of `--data` and, from `--validation` or `--validation-split`, validation trials.
-let private dataOf (args: ParseResults<TrainArgs>) (path: string) (seed: int) =
+let internal dataOf (args: ParseResults<TrainArgs>) (path: string) (seed: int) =
     let data = TrialFile.loadForTraining path
     match args.TryGetResult Validation, args.TryGetResult Validation_Split with
     | Some _, Some _ -> raise (UserError "--validation and --validation-split: give one of them")

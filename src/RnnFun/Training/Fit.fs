@@ -321,7 +321,7 @@ module Training =
         if outputs <> net.Sizes.Outputs then
             Check.fail name (sprintf "the data has %d outputs per step but the network has %d" outputs net.Sizes.Outputs)
 
-    let private validate (config: FitConfig) (hooks: FitHooks) (net: Network) (data: TrainingData) =
+    let internal validate (config: FitConfig) (hooks: FitHooks) (net: Network) (data: TrainingData) =
         match data with
         | TrainingData.Dataset b ->
             Batch.validate "data" b
