@@ -20,6 +20,8 @@ public static class Reports
     /// <param name="title">The page title.</param>
     /// <param name="continuation">A continuation: a section with its bifurcations, diagram and eigenvalues (shown only when given).</param>
     /// <param name="lyapunov">Lyapunov spectra: a section with their table and figure (shown only when given).</param>
+    /// <param name="selection">With <paramref name="fixedPoints"/>: a section with every point's slow modes and their selection vectors (<see cref="LinearAnalysis.SlowModes"/> with its defaults).</param>
+    /// <param name="perturbationPoints">Points whose linearisation is checked against the network (<see cref="LinearAnalysis.PerturbationCheck"/> with its defaults): a section shown only when given.</param>
     /// <returns>The HTML document.</returns>
     public static string ToHtml(
         RnnNetwork? network = null,
@@ -29,8 +31,10 @@ public static class Reports
         TopologyGraph? topology = null,
         string title = "RnnFun report",
         ContinuationResultInfo? continuation = null,
-        IReadOnlyList<LyapunovSpectrumInfo>? lyapunov = null) =>
-        Interop.Call(() => Plot.Report.html(Inputs(network, training, trials, fixedPoints, topology, title, continuation, lyapunov)));
+        IReadOnlyList<LyapunovSpectrumInfo>? lyapunov = null,
+        bool selection = false,
+        IReadOnlyList<FixedPointInfo>? perturbationPoints = null) =>
+        Interop.Call(() => Plot.Report.html(Inputs(network, training, trials, fixedPoints, topology, title, continuation, lyapunov, selection, perturbationPoints)));
 
     /// <summary>Writes the report to a file, atomically (the previous file stays intact on failure).</summary>
     /// <param name="path">The HTML file to write.</param>
@@ -42,6 +46,8 @@ public static class Reports
     /// <param name="title">The page title.</param>
     /// <param name="continuation">A continuation (a section shown only when given).</param>
     /// <param name="lyapunov">Lyapunov spectra (a section shown only when given).</param>
+    /// <param name="selection">With <paramref name="fixedPoints"/>: the slow modes' selection vectors (a section).</param>
+    /// <param name="perturbationPoints">Points whose linearisation is checked against the network (a section shown only when given).</param>
     public static void Save(
         string path,
         RnnNetwork? network = null,
@@ -51,13 +57,16 @@ public static class Reports
         TopologyGraph? topology = null,
         string title = "RnnFun report",
         ContinuationResultInfo? continuation = null,
-        IReadOnlyList<LyapunovSpectrumInfo>? lyapunov = null) =>
-        Interop.Call(() => Plot.Report.save(path, Inputs(network, training, trials, fixedPoints, topology, title, continuation, lyapunov)));
+        IReadOnlyList<LyapunovSpectrumInfo>? lyapunov = null,
+        bool selection = false,
+        IReadOnlyList<FixedPointInfo>? perturbationPoints = null) =>
+        Interop.Call(() => Plot.Report.save(path, Inputs(network, training, trials, fixedPoints, topology, title, continuation, lyapunov, selection, perturbationPoints)));
 
     private static Plot.ReportInputs Inputs(
         RnnNetwork? network, TrainingResult? training, TaskBatch? trials, FixedPointSearch? fixedPoints, TopologyGraph? topology, string title,
-        ContinuationResultInfo? continuation, IReadOnlyList<LyapunovSpectrumInfo>? lyapunov)
+        ContinuationResultInfo? continuation, IReadOnlyList<LyapunovSpectrumInfo>? lyapunov, bool selection, IReadOnlyList<FixedPointInfo>? perturbationPoints)
     {
+        if (selection && fixedPoints is null) throw new ArgumentException("selection vectors need the fixed points (fixedPoints)", nameof(selection));
         var d = Plot.ReportInputs.empty;
         var net = network?.Inner ?? training?.Network.Inner;
         var batch = trials?.ToCore();
@@ -97,11 +106,17 @@ public static class Reports
             lyapunov is null
                 ? d.Lyapunov
                 : FSharpOption<Tuple<string, Core.LyapunovSpectrum>[]>.Some(lyapunov.Select((s, i) => Tuple.Create($"condition {i + 1}", s.ToCore())).ToArray()),
-            d.Selections,
+            selection && fixedPoints is not null && net is not null
+                ? FSharpOption<Tuple<int, Core.ModeSelection[]>[]>.Some(fixedPoints.Inner.FixedPoints
+                    .Where(p => FSharpOption<Core.Linearisation>.get_IsSome(p.Linearisation))
+                    .Select(p => Tuple.Create(p.Id, Core.Selection.slowModes(Core.SlowSelectionConfig.defaults, net.Kind.TimeScale, p))).ToArray())
+                : d.Selections,
             fixedPoints is null || fixedPoints.Inner.Certificates.Length == 0
                 ? d.Certificates
                 : FSharpOption<Tuple<int, Core.Certificate>[]>.Some(fixedPoints.Inner.FixedPoints.Zip(fixedPoints.Inner.Certificates, (p, c) => Tuple.Create(p.Id, c)).ToArray()),
-            d.Perturbation,
+            perturbationPoints is null || net is null
+                ? d.Perturbation
+                : FSharpOption<Core.PerturbationResult[]>.Some(perturbationPoints.Select(p => Core.Perturbation.check(Core.PerturbationConfig.defaults, net, p.Inner)).ToArray()),
             d.PeriodTwo);
     }
 }

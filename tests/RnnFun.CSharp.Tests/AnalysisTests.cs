@@ -179,6 +179,18 @@ public class AnalysisTests : IClassFixture<DecoupledNetwork>
     }
 
     [Fact]
+    public void Report_shows_selection_vectors_and_perturbation_checks_only_when_asked()
+    {
+        var plain = Reports.ToHtml(_w2i.Network, fixedPoints: _w2i.Search);
+        Assert.DoesNotContain("Selection vectors", plain);
+        Assert.DoesNotContain("Perturbation checks", plain);
+        var html = Reports.ToHtml(_w2i.Network, fixedPoints: _w2i.Search, selection: true, perturbationPoints: new[] { _w2i.Search.FixedPoints[0] });
+        Assert.Contains("Selection vectors", html);
+        Assert.Contains("Perturbation checks", html);
+        Assert.Throws<ArgumentException>(() => Reports.ToHtml(_w2i.Network, selection: true));
+    }
+
+    [Fact]
     public void Report_of_W_2I_is_one_offline_page_with_every_section()
     {
         var topology = TopologyGraph.Build(_w2i.Network, _w2i.Search.FixedPoints);
