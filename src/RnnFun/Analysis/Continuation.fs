@@ -226,8 +226,9 @@ module Continuation =
         let order = Array.init values.Length id |> Array.sortBy (fun i -> -values[i].Magnitude, -values[i].Imaginary)
         order |> Array.map (fun i -> values[i]), (if isNull vectors then null else order |> Array.map (fun i -> vectors[i]))
 
-    /// The map at parameter p: F, its state Jacobian, dF/dp (central differences), eigenvalues.
-    type private Evaluator(net64: Network, parameter: ContinuationParameter) =
+    /// The map at parameter p: F, its state Jacobian, dF/dp (central differences), eigenvalues
+    /// (`PeriodTwo` steps and linearises with it too).
+    type internal Evaluator(net64: Network, parameter: ContinuationParameter) =
         let n = Network.stateSize net64
         let kind = net64.Kind
         let recurrent =
@@ -249,12 +250,13 @@ module Continuation =
         let state (x: float[]) = Arrays.toTensor Precision.Float64 [| 1L; int64 n |] x // [1; n]
         member _.Size = n
         member _.RecurrentNames = recurrent
-        /// F(x, p) - x.
-        member _.Residual(x: float[], p: float) : float[] =
+        /// F(x, p).
+        member _.Step(x: float[], p: float) : float[] =
             use _ = torch.NewDisposeScope()
             let w = weightsAt p
-            let f = Arrays.ofTensor (kind.Step w (state x) (driveAt w p))
-            Array.map2 (-) f x
+            Arrays.ofTensor (kind.Step w (state x) (driveAt w p))
+        /// F(x, p) - x.
+        member m.Residual(x: float[], p: float) : float[] = Array.map2 (-) (m.Step(x, p)) x
         /// dF/dp by central differences (exact enough for the corrector, whose residual is exact).
         member m.ParameterDerivative(x: float[], p: float) : float[] =
             let e = 1e-6 * max 1.0 (abs p)

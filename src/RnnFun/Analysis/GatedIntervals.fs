@@ -150,31 +150,6 @@ module internal GatedSystems =
                             else zero))
             Array.append g1 g2, jac
 
-    /// The inverse by Gauss-Jordan elimination with partial pivoting; None when a pivot vanishes.
-    let private inverse (a: float[][]) : float[][] option =
-        let n = a.Length
-        let m = Array.init n (fun i -> Array.append (Array.copy a[i]) (Array.init n (fun j -> if i = j then 1.0 else 0.0)))
-        let mutable ok = true
-        let mutable col = 0
-        while ok && col < n do
-            let mutable p = col
-            for r in col + 1 .. n - 1 do
-                if abs (m[r][col]) > abs (m[p][col]) then p <- r
-            if not (abs (m[p][col]) > 0.0) || not (Double.IsFinite(m[p][col])) then ok <- false
-            else
-                let t = m[p]
-                m[p] <- m[col]
-                m[col] <- t
-                let pivot = m[col][col]
-                for j in 0 .. 2 * n - 1 do m[col][j] <- m[col][j] / pivot
-                for r in 0 .. n - 1 do
-                    if r <> col then
-                        let f = m[r][col]
-                        if f <> 0.0 then
-                            for j in 0 .. 2 * n - 1 do m[r][j] <- m[r][j] - f * m[col][j]
-                col <- col + 1
-        if ok && m |> Array.forall (Array.forall Double.IsFinite) then Some(m |> Array.map (fun row -> Array.sub row n n)) else None
-
     /// What one point needs: the Krawczyk test at a radius, and the Newton step's size max |Y G(c)|;
     /// or why they cannot be formed.
     let prepare (s: System) (state: float[]) (input: float[]) : Result<(float -> Outcome) * float, string> =
@@ -182,7 +157,7 @@ module internal GatedSystems =
         let n = state.Length
         let g, jacAt = evaluate s d (Array.map Interval.point state)
         let mid (i: Interval) = 0.5 * (i.Lo + i.Hi)
-        match inverse (jacAt |> Array.map (Array.map mid)) with
+        match DenseMatrix.inverse (jacAt |> Array.map (Array.map mid)) with
         | None -> Error "the Jacobian of F(x) - x at the point is singular (an eigenvalue 1: a marginal point)"
         | Some y ->
             // -Y G(c), enclosed.

@@ -102,3 +102,31 @@ module Interval =
             { Lo = max 0.0 (down (s.Hi * down (1.0 - s.Hi))); Hi = (if s.Lo <= 0.5 then 0.25 else min 0.25 (up (s.Lo * up (1.0 - s.Lo)))) }
         let near, far = at (mignitude a), at (magnitude a)
         { Lo = far.Lo; Hi = near.Hi }
+
+/// Plain float64 matrices for the certificates' approximate inverses.
+[<RequireQualifiedAccess>]
+module internal DenseMatrix =
+    /// The inverse by Gauss-Jordan elimination with partial pivoting; None when a pivot vanishes.
+    let inverse (a: float[][]) : float[][] option =
+        let n = a.Length
+        let m = Array.init n (fun i -> Array.append (Array.copy a[i]) (Array.init n (fun j -> if i = j then 1.0 else 0.0)))
+        let mutable ok = true
+        let mutable col = 0
+        while ok && col < n do
+            let mutable p = col
+            for r in col + 1 .. n - 1 do
+                if abs (m[r][col]) > abs (m[p][col]) then p <- r
+            if not (abs (m[p][col]) > 0.0) || not (Double.IsFinite(m[p][col])) then ok <- false
+            else
+                let t = m[p]
+                m[p] <- m[col]
+                m[col] <- t
+                let pivot = m[col][col]
+                for j in 0 .. 2 * n - 1 do m[col][j] <- m[col][j] / pivot
+                for r in 0 .. n - 1 do
+                    if r <> col then
+                        let f = m[r][col]
+                        if f <> 0.0 then
+                            for j in 0 .. 2 * n - 1 do m[r][j] <- m[r][j] - f * m[col][j]
+                col <- col + 1
+        if ok && m |> Array.forall (Array.forall Double.IsFinite) then Some(m |> Array.map (fun row -> Array.sub row n n)) else None

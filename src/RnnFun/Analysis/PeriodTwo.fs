@@ -64,38 +64,6 @@ module PeriodTwo =
                 x[r] <- s / m[r][r]
             if Array.forall Double.IsFinite x then Some x else None
 
-    /// The map at parameter p (as `Continuation.run` varies it) on one state, and its Jacobian.
-    type private Map(net64: Network, parameter: ContinuationParameter) =
-        let n = Network.stateSize net64
-        let kind = net64.Kind
-        let recurrent =
-            net64.Parameters
-            |> List.filter (fun p -> match p.Spec.Role with Role.Recurrent | Role.RecurrentBlocks _ -> true | _ -> false)
-            |> List.map (fun p -> p.Spec.Name)
-            |> Set.ofList
-        let weightsAt (p: float) : Weights =
-            let w = Network.weights net64
-            match parameter with
-            | ContinuationParameter.Input _ -> w
-            | ContinuationParameter.RecurrentScale _ ->
-                let d = Collections.Generic.Dictionary<string, Tensor>()
-                for KeyValue (name, t) in w do d[name] <- if recurrent.Contains name then t * p else t
-                d :> Weights
-        let driveAt (w: Weights) (p: float) =
-            kind.InputDrive w (Arrays.toTensor Precision.Float64 [| 1L; int64 net64.Sizes.Inputs |] (Continuation.inputAt parameter p)) // [1; drive]
-        let state (x: float[]) = Arrays.toTensor Precision.Float64 [| 1L; int64 n |] x // [1; n]
-        member _.Size = n
-        member _.HasRecurrent = not recurrent.IsEmpty
-        member _.F(x: float[], p: float) : float[] =
-            use _ = torch.NewDisposeScope()
-            let w = weightsAt p
-            Arrays.ofTensor (kind.Step w (state x) (driveAt w p))
-        member _.J(x: float[], p: float) : float[][] =
-            use _ = torch.NewDisposeScope()
-            let w = weightsAt p
-            let flat = Arrays.ofTensor (Jacobian.ofStates kind w (state x) (driveAt w p)) // [1; n; n]
-            Array.init n (fun i -> Array.sub flat (i * n) n)
-
     let private matmul (a: float[][]) (b: float[][]) =
         let n = a.Length
         Array.init n (fun i -> Array.init n (fun j -> Seq.sum (seq { for k in 0 .. n - 1 -> a[i][k] * b[k][j] })))
@@ -128,12 +96,12 @@ module PeriodTwo =
             Check.fail "step" (sprintf "expected 0 < min step <= step <= max step, got %g, %g, %g" config.MinStep config.Step config.MaxStep)
         use _ = LibtorchThreads.lease 1
         use net64 = Network.toPrecision Precision.Float64 net
-        let m = Map(net64, parameter)
+        let m = Continuation.Evaluator(net64, parameter)
         let lo, hi = min config.Start config.End, max config.Start config.End
         let split (y: float[]) = Array.sub y 0 n, y[n]
         // G = F(F(x)) - x and its augmented Jacobian [[DF(F x) DF(x) - I, G_p]; [t']].
-        let g (x: float[]) (p: float) = let fx = m.F(x, p) in Array.map2 (-) (m.F(fx, p)) x
-        let dg (x: float[]) (p: float) = let fx = m.F(x, p) in matmul (m.J(fx, p)) (m.J(x, p))
+        let g (x: float[]) (p: float) = let fx = m.Step(x, p) in Array.map2 (-) (m.Step(fx, p)) x
+        let dg (x: float[]) (p: float) = let fx = m.Step(x, p) in matmul (m.Jacobian(fx, p)) (m.Jacobian(x, p))
         let augmented (y: float[]) (t: float[]) =
             let x, p = split y
             let d = dg x p
@@ -160,7 +128,7 @@ module PeriodTwo =
         let tangentAt (y: float[]) (previous: float[]) =
             solve (augmented y previous) (Array.init (n + 1) (fun i -> if i = n then 1.0 else 0.0)) |> Option.map normalise
         // The flip's eigenvector: the real eigenvector of DF at x* with the eigenvalue nearest -1.
-        let jStar = m.J(flip.State, flip.Parameter)
+        let jStar = m.Jacobian(flip.State, flip.Parameter)
         let values, vectors = eigen true jStar
         let k = Array.init n id |> Array.minBy (fun i -> (values[i] + Complex.One).Magnitude)
         if (values[k] + Complex.One).Magnitude > 1e-3 || abs values[k].Imaginary > 1e-9 then
@@ -170,7 +138,7 @@ module PeriodTwo =
         // Off the fixed-point branch: a first step of a few MinSteps' worth that the corrector keeps
         // away from x* (a point with F(x) = x is the fixed branch, not the orbit).
         let tangent0 = Array.append v [| 0.0 |]
-        let isOrbit (y: float[]) = let x, p = split y in norm (Array.map2 (-) (m.F(x, p)) x) > 1e-6
+        let isOrbit (y: float[]) = let x, p = split y in norm (Array.map2 (-) (m.Step(x, p)) x) > 1e-6
         let first =
             [ config.Step; config.Step / 4.0; config.Step / 16.0; config.Step * 4.0 ]
             |> List.tryPick (fun s -> correct y0 tangent0 s |> Option.filter (fst >> isOrbit) |> Option.map fst)
@@ -224,7 +192,7 @@ module PeriodTwo =
           FlipState = Array.copy flip.State
           Parameter = parameters
           States = states
-          Partners = Array.map2 (fun x p -> m.F(x, p)) states parameters
+          Partners = Array.map2 (fun x p -> m.Step(x, p)) states parameters
           Multipliers = multipliers
           Stable = multipliers |> Array.map (fun ls -> ls |> Array.forall (fun l -> l.Magnitude < 1.0 - config.EigenTolerance))
           Ending = ending }
