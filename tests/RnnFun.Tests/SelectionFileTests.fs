@@ -6,36 +6,13 @@ open Expecto
 open TorchSharp
 open RnnFun
 
-/// x' = A x + B u as a continuous-time kind (its Euler map h + dt (A h + B u)), A in w_rec, B in w_in.
-let private linearKind (dt: float) =
-    { Kinds.ctrnn with
-        Name = "linear"
-        Settings = []
-        WithSettings = None
-        Step = fun w h drive -> h + torch.addmm(drive, h, w["w_rec"].t (), 1.0f, 1.0f) * dt
-        Jacobian = None
-        HandWritten = None
-        TimeScale = Some dt
-        Rates = fun h -> h.alias () }
-
-/// The issue's system A = [[0, 1], [0, -1]] with one input per b = (0, 1), (1, -1), (1, 1).
-let private oracleNet (dt: float) =
-    let bs = [| [| 0.0; 1.0 |]; [| 1.0; -1.0 |]; [| 1.0; 1.0 |] |]
-    let values =
-        Map.ofList
-            [ "w_in", ParameterValue.Matrix(Array.init 2 (fun i -> bs |> Array.map (fun b -> b[i])))
-              "w_rec", ParameterValue.Matrix [| [| 0.0; 1.0 |]; [| 0.0; -1.0 |] |]
-              "b_rec", ParameterValue.Vector [| 0.0; 0.0 |]
-              "w_out", ParameterValue.Matrix [| [| 1.0; 0.0 |]; [| 0.0; 1.0 |] |] ]
-    Network.ofValues (linearKind dt) { NetworkConfig.defaults with InputSize = 3; Units = 2; OutputSize = 2; Precision = Precision.Float64 } values
+// The issue's linear system and its helpers, shared with the selection tests.
+let private oracleNet = SelectionTests.oracleNet
+let private close = SelectionTests.close
 
 let private pointAt (id: int) (state: float[]) =
     { Id = id; State = state; Input = [| 0.0; 0.0; 0.0 |]; Q = 0.0; Speed = 0.0; Search = None; Eigenvalues = [||]; Linearisation = None
       UnstableModes = 0; Stable = false; Kind = FixedPointKind.Marginal; ContinuousEigenvalues = None }
-
-let private close (tolerance: float) (expected: float[]) (actual: float[]) (what: string) =
-    Expect.equal actual.Length expected.Length (what + ": length")
-    Array.iter2 (fun (e: float) a -> Expect.isLessThan (abs (e - a)) tolerance (sprintf "%s: %A, expected %A" what actual expected)) expected actual
 
 [<Tests>]
 let tests =

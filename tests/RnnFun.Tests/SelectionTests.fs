@@ -8,7 +8,7 @@ open RnnFun
 
 /// x' = A x + B u as a continuous-time kind: its Euler map h + dt (A h + B u), A in w_rec, B in
 /// w_in (Vanilla's parameters and drive), alpha = dt.
-let private linearKind (dt: float) =
+let internal linearKind (dt: float) =
     { Kinds.ctrnn with
         Name = "linear"
         Settings = []
@@ -20,7 +20,7 @@ let private linearKind (dt: float) =
         Rates = fun h -> h.alias () }
 
 /// The issue's system: A = [[0, 1], [0, -1]], and one input per b of the oracle.
-let private oracleNet (dt: float) =
+let internal oracleNet (dt: float) =
     let bs = [| [| 0.0; 1.0 |]; [| 1.0; -1.0 |]; [| 1.0; 1.0 |] |]
     let values =
         Map.ofList
@@ -34,7 +34,7 @@ let private pointAt (state: float[]) (input: float[]) =
     { Id = 0; State = state; Input = input; Q = 0.0; Speed = 0.0; Search = None; Eigenvalues = [||]; Linearisation = None
       UnstableModes = 0; Stable = false; Kind = FixedPointKind.Marginal; ContinuousEigenvalues = None }
 
-let private close (tolerance: float) (expected: float[]) (actual: float[]) (what: string) =
+let internal close (tolerance: float) (expected: float[]) (actual: float[]) (what: string) =
     Expect.equal actual.Length expected.Length (what + ": length")
     Array.iter2 (fun (e: float) a -> Expect.isLessThan (abs (e - a)) tolerance (sprintf "%s: %A, expected %A" what actual expected)) expected actual
 
