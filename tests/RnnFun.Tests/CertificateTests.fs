@@ -34,7 +34,7 @@ let internal roots1 (g: float) (c: float) =
                yield 0.5 * (lo + hi) |]
 
 /// Solves A z = b by Gaussian elimination with partial pivoting (None when singular).
-let private solve (a: float[][]) (b: float[]) =
+let internal solve (a: float[][]) (b: float[]) =
     let n = b.Length
     let m = Array.init n (fun i -> Array.append (Array.copy a[i]) [| b[i] |])
     let mutable ok = true

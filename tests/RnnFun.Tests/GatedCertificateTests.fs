@@ -46,28 +46,8 @@ let private lstmResidual (whh: float[][]) (b: float[]) (h: float[]) =
     let c = lstmCell whh b h
     Array.init n (fun k -> sigmoid (b[3 * n + k] + dot (whh[3 * n + k]) h) * tanh c[k] - h[k])
 
-/// Solves A z = b by Gaussian elimination with partial pivoting (None when singular).
-let private solve (a: float[][]) (b: float[]) =
-    let n = b.Length
-    let m = Array.init n (fun i -> Array.append (Array.copy a[i]) [| b[i] |])
-    let mutable ok = true
-    for col in 0 .. n - 1 do
-        if ok then
-            let p = [ col .. n - 1 ] |> List.maxBy (fun r -> abs (m[r][col]))
-            if abs (m[p][col]) < 1e-300 then ok <- false
-            else
-                let t = m[p]
-                m[p] <- m[col]
-                m[col] <- t
-                for r in col + 1 .. n - 1 do
-                    let f = m[r][col] / m[col][col]
-                    for c in col .. n do m[r][c] <- m[r][c] - f * m[col][c]
-    if not ok then None
-    else
-        let z = Array.zeroCreate n
-        for i in n - 1 .. -1 .. 0 do
-            z[i] <- (m[i][n] - (Seq.sum (seq { for c in i + 1 .. n - 1 -> m[i][c] * z[c] }))) / m[i][i]
-        Some z
+// The test's own linear solver, shared with the plain certificate tests.
+let private solve = CertificateTests.solve
 
 /// Every zero of g in [-1.1, 1.1]^n: damped Newton with a central-difference Jacobian from a grid
 /// of `per` starts per axis, converged points deduplicated (independent of the library).

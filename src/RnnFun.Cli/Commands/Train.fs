@@ -47,12 +47,9 @@ let internal dataOf (args: ParseResults<TrainArgs>) (path: string) (seed: int) =
         training, Some validation
     | None, None -> data, None
 
-/// Runs `rnnfun train` with Ctrl-C routed to `interrupts`; returns the exit code (130 when an
-/// interrupt stopped the training; a user's mistake raises `UserError`).
-let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
-    let seed = args.GetResult(TrainArgs.Seed, defaultValue = 0)
-    let out = args.GetResult TrainArgs.Out
-    let dataPath = args.TryGetResult TrainArgs.Data
+/// What `--task` or `--data` rules out among the other options (`UserError` for the first mistake);
+/// `rnnfun train --seeds` checks the same.
+let internal checkSource (args: ParseResults<TrainArgs>) (dataPath: string option) =
     match args.TryGetResult TrainArgs.Task, dataPath with
     | Some _, Some _ -> raise (UserError "--task and --data: give one of them (a preset's task, or trials of your own)")
     | None, None -> raise (UserError "--task or --data: give one of them (a preset's task, or trials of your own from a .npz file)")
@@ -62,6 +59,14 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
             if given then raise (UserError(sprintf "%s applies to --data only (a preset validates on held-out trials of its task)" flag))
     if dataPath.IsSome && args.Contains Seq_Len then
         raise (UserError "--seq-len does not apply to --data (the file's trials have their own length)")
+
+/// Runs `rnnfun train` with Ctrl-C routed to `interrupts`; returns the exit code (130 when an
+/// interrupt stopped the training; a user's mistake raises `UserError`).
+let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
+    let seed = args.GetResult(TrainArgs.Seed, defaultValue = 0)
+    let out = args.GetResult TrainArgs.Out
+    let dataPath = args.TryGetResult TrainArgs.Data
+    checkSource args dataPath
     // Before the work: a bad path found after training would lose the run.
     checkOutputFile "--out" out
     checkOutputFile "--out (its training log)" (trainingLogPath out)

@@ -38,15 +38,7 @@ let runWith (interrupts: Interrupts) (args: ParseResults<TrainArgs>) =
     if args.Contains TrainArgs.Seed then raise (UserError "--seed and --seeds: give one of them")
     let out = args.GetResult TrainArgs.Out
     let dataPath = args.TryGetResult TrainArgs.Data
-    match args.TryGetResult TrainArgs.Task, dataPath with
-    | Some _, Some _ -> raise (UserError "--task and --data: give one of them (a preset's task, or trials of your own)")
-    | None, None -> raise (UserError "--task or --data: give one of them (a preset's task, or trials of your own from a .npz file)")
-    | _ -> ()
-    if dataPath.IsNone then
-        for flag, given in [ "--validation", args.Contains Validation; "--validation-split", args.Contains Validation_Split ] do
-            if given then raise (UserError(sprintf "%s applies to --data only (a preset validates on held-out trials of its task)" flag))
-    if dataPath.IsSome && args.Contains Seq_Len then
-        raise (UserError "--seq-len does not apply to --data (the file's trials have their own length)")
+    TrainCommand.checkSource args dataPath
     match args.TryGetResult Epochs with
     | Some n when n < 1 -> raise (UserError(sprintf "--epochs: expected a positive integer, got %d (0 epochs would train nothing)" n))
     | _ -> ()
