@@ -21,7 +21,7 @@ let seed = match fsi.CommandLineArgs with [| _; s |] -> int s | _ -> 0
 let kinds = [ "rnn"; "gru"; "lstm" ]
 let units = if Script.quick then 32 else 64
 let sequenceLength = if Script.quick then 32 else 64
-let epochs = if Script.quick then 15 else 40
+let epochs = 15 // quick mode; full mode takes each kind's preset (40 epochs, the gru 60)
 let trialsPerEpoch = 640
 let validationTrials = if Script.quick then 64 else 256
 let initialStateCount = if Script.quick then 128 else 1024
@@ -41,12 +41,15 @@ type Row =
 let signs (o: float[]) = o |> Array.map (fun v -> if v >= 0.0 then 1 else -1)
 
 let train (kindName: string) =
-    let preset = Presets.flipFlop seed |> Presets.withKind (Presets.kindByName kindName) |> Presets.withSequenceLength sequenceLength
+    // The kind's own flip-flop settings (the gru's recurrent noise and epochs: Presets.withKindNamed).
+    let preset = Presets.flipFlop seed |> Presets.withKindNamed kindName |> Presets.withSequenceLength sequenceLength
     let preset =
         { preset with
             Network = { preset.Network with Units = units }
             // Quick mode runs every epoch (a fixed amount of work); full mode may stop early.
-            Fit = { preset.Fit with Epochs = epochs; StopLoss = (if Script.quick then None else preset.Fit.StopLoss) }
+            Fit =
+                if Script.quick then { preset.Fit with Epochs = epochs; StopLoss = None }
+                else preset.Fit
             TrialsPerEpoch = trialsPerEpoch
             ValidationTrials = validationTrials }
     let config =
@@ -54,7 +57,7 @@ let train (kindName: string) =
             InitialStateCount = initialStateCount
             Seed = seed
             Topology = { TopologyConfig.defaults with RunsPerPoint = runsPerPoint; Seed = seed } }
-    printfn "training a %d-unit %s (T = %d, up to %d epochs, seed %d)" units kindName sequenceLength epochs seed
+    printfn "training a %d-unit %s (T = %d, up to %d epochs, seed %d)" units kindName sequenceLength preset.Fit.Epochs seed
     use r = Pipeline.runWith FitHooks.none config preset
     let t = r.Training
     let mse = if t.BestEpoch > 0 then t.ValidationLosses[t.BestEpoch - 1] else nan

@@ -27,11 +27,11 @@ let runsPerPoint = if Script.quick then 8 else 64
 let comparisonTrials = 32
 
 let train (kindName: string) (seed: int) =
-    let preset = Presets.flipFlop seed |> Presets.withKind (Presets.kindByName kindName) |> Presets.withSequenceLength sequenceLength
+    let preset = Presets.flipFlop seed |> Presets.withKindNamed kindName |> Presets.withSequenceLength sequenceLength
     let preset =
         { preset with
             Network = { preset.Network with Units = units }
-            Fit = { preset.Fit with Epochs = epochs; StopLoss = (if Script.quick then None else preset.Fit.StopLoss) } }
+            Fit = if Script.quick then { preset.Fit with Epochs = epochs; StopLoss = None } else preset.Fit }
     let config =
         { PipelineConfig.defaults with
             InitialStateCount = initialStateCount

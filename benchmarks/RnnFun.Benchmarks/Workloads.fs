@@ -419,7 +419,7 @@ type FlipFlopTraining =
 /// Trains `Presets.flipFlop 0` and samples 1024 initial states (noise 0.5, seed 0) from its
 /// trajectories on 64 fresh trials, as `rnnfun demo` does.
 let flipFlopProblemOf (kind: Kind) =
-    let preset = Presets.flipFlop 0 |> Presets.withKind kind
+    let preset = Presets.flipFlop 0 |> Presets.withKindNamed kind.Name
     let fit = Presets.train preset
     let trials = preset.Task.Generate 64 12345
     let trajectory =

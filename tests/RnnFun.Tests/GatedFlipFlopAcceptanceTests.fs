@@ -1,4 +1,5 @@
-/// The trained 3-bit flip-flop with a gated cell: the preset with `Kinds.lstm` and with `Kinds.gru`,
+/// The trained 3-bit flip-flop with a gated cell: the preset with `Kinds.lstm` and with `Kinds.gru`
+/// (`Presets.withKindNamed`, the settings `rnnfun train --kind` uses),
 /// trained and analysed by `Pipeline.run` as scripts/08-architectures.fsx does, must show the vanilla
 /// network's structure (8 memory attractors; one-unstable saddles joining every pair of attractors
 /// one bit apart). One seed each, to keep CI fast; the other seeds are reported in docs/analysis.md.
@@ -14,7 +15,7 @@ let private seed = 0
 /// Trained once per kind and shared by the tests below (the result owns the network for the whole run).
 let private analysedWith (kind: Kind) =
     lazy
-        (let preset = Presets.flipFlop seed |> Presets.withKind kind
+        (let preset = Presets.flipFlop seed |> Presets.withKindNamed kind.Name
          Pipeline.run { PipelineConfig.defaults with Seed = seed; Topology = { TopologyConfig.defaults with Seed = seed } } preset)
 
 let private analysedKinds = [ Kinds.lstm, analysedWith Kinds.lstm; Kinds.gru, analysedWith Kinds.gru ]
