@@ -240,15 +240,15 @@ let tests =
             let delays = values "delay"
             Expect.isTrue (delays |> Array.forall (fun d -> d >= 300.0 && d <= 3000.0)) "delays in [300, 3000] ms"
         }
-        test "the perceptual decision preset, made small, learns the task: well above chance, near the ideal observer" {
-            let preset = Presets.perceptualDecision 0
-            let small = { preset with Network = { preset.Network with Units = 32 }; Fit = { preset.Fit with Epochs = 30 } }
-            use r = Presets.train small
+        // The whole preset (a few seconds): its target is 90 % correct. A 32-unit, 30-epoch version
+        // stays at chance on some seeds, so it would not test the preset.
+        test "the perceptual decision preset learns the task: at least 90 % correct, near the ideal observer" {
+            use r = Presets.train (Presets.perceptualDecision 0)
             let batch, conditions = Presets.perceptualDecisionTask.GenerateTrials 256 (Presets.validationSeed 0)
             let right = Scoring.correct Presets.perceptualDecisionTask r.Network batch conditions
             let accuracy = float (right |> Array.filter id |> Array.length) / 256.0
             let ideal = Scoring.idealAccuracy Presets.perceptualDecisionTask batch conditions
-            Expect.isGreaterThan accuracy 0.75 (sprintf "accuracy %.3f (chance 0.5, ideal observer %.3f)" accuracy ideal)
+            Expect.isGreaterThanOrEqual accuracy 0.9 (sprintf "accuracy %.3f (chance 0.5, ideal observer %.3f)" accuracy ideal)
             Expect.isGreaterThan accuracy (ideal - 0.05) "near the ideal observer"
         }
         test "bad settings are refused by name" {
