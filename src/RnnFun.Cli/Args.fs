@@ -109,7 +109,7 @@ type ContinueArgs =
             | Max_Step _ -> "largest arclength step (default 0.1)."
             | Max_Steps _ -> "steps per branch at most (default 2000)."
             | Box _ -> "initial states of the search at --from, uniform in [LO, HI]^N (default -1,1)."
-            | N_Init _ -> "number of initial states of the search (default 256)."
+            | N_Init _ -> "number of initial states of the search (default 1024)."
             | No_Switch -> "do not trace the second branch through a pitchfork or transcritical point."
             | Seed _ -> "seed of the initial states (default 0)."
             | Out _ -> "continuation file to write (rnnfun.continuation JSON)."

@@ -220,7 +220,9 @@ let tests =
                 let mutable h = torch.zeros([| 2L; int64 (Network.stateSize net) |], torch.ScalarType.Float64)
                 for t in 0 .. 4 do
                     h <- Network.step net h (x.select(1L, int64 t))
-                    Expect.isTrue (sameTensor (run.States.select(1L, int64 t)) h) (sprintf "%s, step %d: the user's step" kind.Name t)
+                    // Close, not bit-equal: the unrolled pass may form the drive of all steps in one
+                    // product, whose rounding depends on the CPU's GEMM kernel.
+                    Expect.isLessThan (maxAbsDiff (values (run.States.select(1L, int64 t))) (values h)) 1e-12 (sprintf "%s, step %d: the user's step" kind.Name t)
                 use trainer = Training.start { FitConfig.defaults with Epochs = 1 } net
                 Expect.isNone (Training.handWrittenRecurrence trainer) (sprintf "%s: training takes the autograd path" kind.Name)
         }

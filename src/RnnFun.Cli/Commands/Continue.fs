@@ -47,7 +47,7 @@ let run (args: ParseResults<ContinueArgs>) =
             match parseNumbers "--box" range with
             | [| lo; hi |] when lo < hi -> lo, hi
             | _ -> raise (UserError "--box: expected LO,HI with LO < HI")
-    let count = args.GetResult(ContinueArgs.N_Init, defaultValue = 256)
+    let count = args.GetResult(ContinueArgs.N_Init, defaultValue = 1024)
     if count <= 0 then raise (UserError "--n-init: expected a positive integer")
     let seed = args.GetResult(ContinueArgs.Seed, defaultValue = 0)
     let d = ContinuationConfig.defaults

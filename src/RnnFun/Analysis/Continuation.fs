@@ -77,7 +77,7 @@ type ContinuationConfig =
       MergeTolerance: float
       /// The search at `Start`.
       Search: FixedPointConfig
-      /// The search's initial states at `Start`; None: 256 seeded states uniform in [-1, 1]^state.
+      /// The search's initial states at `Start`; None: 1,024 seeded states uniform in [-1, 1]^state.
       InitialStates: float[][] option
       Seed: int }
 
@@ -448,7 +448,7 @@ module Continuation =
             let initial =
                 match config.InitialStates with
                 | Some s -> s
-                | None -> InitialStates.uniformBox 256 -1.0 1.0 n config.Seed
+                | None -> InitialStates.uniformBox 1024 -1.0 1.0 n config.Seed
             let found =
                 match parameter with
                 | ContinuationParameter.Input _ ->
