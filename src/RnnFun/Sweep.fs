@@ -135,7 +135,7 @@ type SweepHooks =
 
     static member none = { Log = ignore; Report = None }
 
-/// Sweeps: many networks trained and analysed one by one, resumably, into one folder, then compared.
+/// Sweeps: many networks trained (one by one, or in batched groups) and analysed, resumably, into one folder, then compared.
 ///
 /// DIR/sweep.json is the resolved config (members listed); DIR/members/<id>/ holds each member's
 /// model.json, training-log.json, fixed-points.json, topology.json and, written last, `done` (its

@@ -59,6 +59,19 @@ let private batchConfig (extra: string) =
 
 let private lines (log: Collections.Generic.List<string>) (text: string) = log |> Seq.filter (fun l -> l.Contains text) |> List.ofSeq
 
+/// Runs rnnfun with a stand-in sbatch first on PATH that records its arguments (in DIR/sbatch-args) and
+/// refuses the job as sbatch does: (exit code, stdout, stderr).
+let private withFakeSbatch (dir: string) (args: string list) =
+    let bin = Path.Combine(dir, "bin")
+    Directory.CreateDirectory bin |> ignore
+    let record = Path.Combine(dir, "sbatch-args")
+    let fake = write bin "sbatch" (sprintf "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\necho 'sbatch: error: resolving the controller' >&2\necho 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1\n" record)
+    File.SetUnixFileMode(fake, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
+    let oldPath = Environment.GetEnvironmentVariable "PATH"
+    Environment.SetEnvironmentVariable("PATH", bin + ":" + oldPath)
+    try rnnfun args
+    finally Environment.SetEnvironmentVariable("PATH", oldPath)
+
 /// The member a property varies: every setting drawn.
 let private memberGen =
     gen {
@@ -152,19 +165,11 @@ let tests =
 
         testSequenced <| test "Slurm without a cluster: the options reach the script and sbatch, and sbatch's refusal is one line, exit code 2" {
             withTempDir (fun dir ->
-                // A stand-in sbatch that records its arguments and refuses the job as sbatch does.
-                let bin = Path.Combine(dir, "bin")
-                Directory.CreateDirectory bin |> ignore
-                let args = Path.Combine(dir, "sbatch-args")
-                let fake = write bin "sbatch" (sprintf "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\necho 'sbatch: error: resolving the controller' >&2\necho 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1\n" args)
-                File.SetUnixFileMode(fake, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
                 let path = write dir "c.json" (tinyConfig [ "rnn"; "gru" ] [ 0 ] "")
                 let out = Path.Combine(dir, "out")
-                let oldPath = Environment.GetEnvironmentVariable "PATH"
-                Environment.SetEnvironmentVariable("PATH", bin + ":" + oldPath)
+                let args = Path.Combine(dir, "sbatch-args")
                 let code, _, err =
-                    try rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--partition"; "nope"; "--time"; "01:00:00"; "--mem"; "4G"; "--cpus-per-task"; "2"; "--sbatch-arg=--account=lab"; "--sbatch-arg=--qos=short" ]
-                    finally Environment.SetEnvironmentVariable("PATH", oldPath)
+                    withFakeSbatch dir [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--partition"; "nope"; "--time"; "01:00:00"; "--mem"; "4G"; "--cpus-per-task"; "2"; "--sbatch-arg=--account=lab"; "--sbatch-arg=--qos=short" ]
                 Expect.equal code 2 "exit code 2"
                 Expect.equal (err.Trim()) "rnnfun: slurm: sbatch refused the job (exit code 1): sbatch: error: Batch job submission failed: Invalid partition name specified" "sbatch's reason, one line"
                 let script = File.ReadAllText(Path.Combine(out, "slurm", "sweep.sbatch"))
@@ -393,18 +398,10 @@ let tests =
             }
             testSequenced <| test "Slurm, batched: one array task per group, each running its group's members" {
                 withTempDir (fun dir ->
-                    let bin = Path.Combine(dir, "bin")
-                    Directory.CreateDirectory bin |> ignore
-                    let args = Path.Combine(dir, "sbatch-args")
-                    let fake = write bin "sbatch" (sprintf "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\necho 'sbatch: error: no controller' >&2\nexit 1\n" args)
-                    File.SetUnixFileMode(fake, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
                     let path = write dir "c.json" (tinyConfig [ "rnn"; "gru" ] [ 0; 1 ] "")
                     let out = Path.Combine(dir, "out")
-                    let oldPath = Environment.GetEnvironmentVariable "PATH"
-                    Environment.SetEnvironmentVariable("PATH", bin + ":" + oldPath)
-                    let code, _, _ =
-                        try rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--batched" ]
-                        finally Environment.SetEnvironmentVariable("PATH", oldPath)
+                    let args = Path.Combine(dir, "sbatch-args")
+                    let code, _, _ = withFakeSbatch dir [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--batched" ]
                     Expect.equal code 2 "sbatch refused"
                     let script = File.ReadAllText(Path.Combine(out, "slurm", "sweep.sbatch"))
                     // The grid's kind varies slowest: rnn seeds 0, 1 are members 0, 1; gru's are 2, 3.
@@ -462,7 +459,15 @@ let tests =
                     Expect.isTrue (File.Exists(Path.Combine(out, "report.html"))) "the report"
                     // Resubmitting: only the unfinished member goes to the cluster.
                     let _, stdout, _ = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm" ]
-                    Expect.stringContains stdout "(1 tasks: members 2)" "only the failed member is resubmitted")
+                    Expect.stringContains stdout "(1 tasks: members 2)" "only the failed member is resubmitted"
+                    // Batched: the two rnn members are one array task, trained as one program on the node.
+                    let path = write dir "b.json" (tinyConfig [ "rnn" ] [ 0; 1 ] "")
+                    let out = Path.Combine(dir, "batched")
+                    let code, stdout, err = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--batched"; "--time"; "00:10:00" ]
+                    Expect.equal code 0 (sprintf "exit code (stdout: %s, stderr: %s)" stdout err)
+                    Expect.stringContains stdout "(1 tasks: groups of members 0,1)" "one task for the group"
+                    Expect.stringContains (File.ReadAllText(Path.Combine(out, "slurm", "group-0.out"))) "batched group of 2" "the node trained them as one program"
+                    Expect.equal (ComparisonFile.load (Path.Combine(out, "comparison.json"))).Names.Length 2 "both finished and compared")
             finally
                 bash state (Path.Combine(root, "tests", "slurm", "stop-cluster.sh")) |> ignore
                 if Directory.Exists state then Directory.Delete(state, true)
