@@ -16,6 +16,19 @@ public sealed class SweepDefinition
     /// <summary>Number of members.</summary>
     public int MemberCount => Inner.Members.Length;
 
+    /// <summary>
+    /// Whether members that can train as one program (same task, kind, units, trial length, batch size, trials per epoch and
+    /// validation trials) train together as one batched program instead of one by one (<c>"batched"</c> in the config; default false).
+    /// The networks are the same; on a CPU it is slower (docs/performance.md), so it is for when per-op overhead dominates.
+    /// </summary>
+    public bool Batched => Inner.Batched;
+
+    /// <summary>This sweep with batching on or off (see <see cref="Batched"/>); the members and their ids are unchanged.</summary>
+    /// <param name="batched">Train groups of members as one batched program.</param>
+    /// <returns>The sweep.</returns>
+    public SweepDefinition WithBatched(bool batched) =>
+        new(new Core.SweepConfig(Inner.Name, Inner.Members, Inner.Analysis, batched));
+
     /// <summary>Each member's stable id (derived from its settings, not from its place in the config), in config order.</summary>
     public IReadOnlyList<string> MemberIds => Interop.ReadOnly(Inner.Members.Select(m => Core.Sweep.memberId(Inner.Analysis, m)));
 
@@ -186,13 +199,15 @@ public static class Sweep
     /// <param name="outDirectory">Its folder (rerunning with the same folder resumes).</param>
     /// <param name="log">Progress lines; null: none.</param>
     /// <param name="report">Write the population report (default true).</param>
+    /// <param name="batched">Train groups of members that share a shape as one batched program (<see cref="SweepDefinition.Batched"/>); null: as the sweep says.</param>
     /// <returns>What it found.</returns>
     /// <exception cref="ArgumentException">An invalid sweep.</exception>
-    public static SweepResult Run(SweepDefinition sweep, string outDirectory, Action<string>? log = null, bool report = true)
+    public static SweepResult Run(SweepDefinition sweep, string outDirectory, Action<string>? log = null, bool report = true, bool? batched = null)
     {
         ArgumentNullException.ThrowIfNull(sweep);
         ArgumentNullException.ThrowIfNull(outDirectory);
-        return new SweepResult(Interop.Call(() => Core.Sweep.run(Hooks(log, report), sweep.Inner, outDirectory)));
+        var inner = batched is bool b ? sweep.WithBatched(b).Inner : sweep.Inner;
+        return new SweepResult(Interop.Call(() => Core.Sweep.run(Hooks(log, report), inner, outDirectory)));
     }
 
     /// <summary>Runs one member (what a Slurm array task runs); skipped when it has finished before.</summary>
@@ -210,7 +225,8 @@ public static class Sweep
     }
 
     /// <summary>
-    /// Runs a sweep on a Slurm cluster: one job-array task per unfinished member (sbatch), waits for the array
+    /// Runs a sweep on a Slurm cluster: one job-array task per unfinished member (sbatch; per group of them when the sweep is
+    /// <see cref="SweepDefinition.Batched"/>), waits for the array
     /// to leave the queue, then compares here and writes the report.
     /// </summary>
     /// <param name="sweep">The sweep.</param>

@@ -12,6 +12,8 @@ type SweepArgs =
     | [<Mandatory>] Out of folder: string
     | Engine of name: string
     | Member_Index of index: int
+    | Members of indices: string
+    | Batched
     | Partition of name: string
     | Time of limit: string
     | Mem of size: string
@@ -26,8 +28,10 @@ type SweepArgs =
             | Preset _ -> "a built-in sweep instead of --config: flipflop-kinds (rnn, gru and lstm, 3 seeds each, 64 units, on the 3-bit flip-flop)."
             | Quick -> "with --preset: a tiny version (tens of seconds), too little training for the science."
             | Out _ -> "the sweep's folder: members/<id>/, comparison.json, summary.json, report.html. Rerunning resumes: finished members are skipped."
-            | Engine _ -> "local (default: every member here, one after another) or slurm (one job-array task per member through sbatch; gathered here when the array ends)."
+            | Engine _ -> "local (default: every member here, one after another) or slurm (one job-array task per member, or per group with --batched, through sbatch; gathered here when the array ends)."
             | Member_Index _ -> "run only this member (0-based, the order of DIR/sweep.json) and write no comparison: what each Slurm array task runs."
+            | Members _ -> "run only these members (comma-separated 0-based indices, e.g. 0,3,5) and write no comparison: what each Slurm array task of a batched sweep runs."
+            | Batched -> "members of one task, kind, units, trial length, batch size and trials per epoch train as one batched program (Population.fit) instead of one by one: the same networks, but slower on a CPU (0.77x, docs/performance.md); for when per-op overhead dominates. Also \"batched\": true in the config. Slurm: one array task per group."
             | Partition _ -> "with --engine slurm: sbatch --partition."
             | Time _ -> "with --engine slurm: sbatch --time per array task (e.g. 00:30:00)."
             | Mem _ -> "with --engine slurm: sbatch --mem per array task (e.g. 4G)."

@@ -54,7 +54,11 @@ type SweepAnalysis =
 type SweepConfig =
     { Name: string
       Members: SweepMember[]
-      Analysis: SweepAnalysis }
+      Analysis: SweepAnalysis
+      /// Members that can train as one program (`Sweep.batchGroups`) train together with
+      /// `Population.fit` instead of one by one: the same networks, not faster on a CPU
+      /// (docs/performance.md), so off by default.
+      Batched: bool }
 
 /// A flip-flop network's memory structure, from its fixed points and topology.
 type FlipFlopStructure =
@@ -131,7 +135,7 @@ type SweepHooks =
 
     static member none = { Log = ignore; Report = None }
 
-/// Sweeps: many networks trained and analysed one by one, resumably, into one folder, then compared.
+/// Sweeps: many networks trained (one by one, or in batched groups) and analysed, resumably, into one folder, then compared.
 ///
 /// DIR/sweep.json is the resolved config (members listed); DIR/members/<id>/ holds each member's
 /// model.json, training-log.json, fixed-points.json, topology.json and, written last, `done` (its
@@ -309,7 +313,7 @@ module Sweep =
         axes |> List.fold (fun acc (key, values) -> [ for a in acc do for v in values -> a @ [ key, v ] ]) [ [] ]
 
     let private ofJson (baseDir: string) (root: JsonElement) : SweepConfig =
-        JsonRead.onlyKeys "sweep" [ "format"; "version"; "name"; "grid"; "members"; "analysis" ] root
+        JsonRead.onlyKeys "sweep" [ "format"; "version"; "name"; "grid"; "members"; "analysis"; "batched" ] root
         let name = JsonRead.optional root "name" |> Option.map (JsonRead.text "name") |> Option.defaultValue "sweep"
         let fromGrid =
             match JsonRead.optional root "grid" with
@@ -335,7 +339,8 @@ module Sweep =
                   RunsPerPoint = int "runs_per_point" d.RunsPerPoint
                   ComparisonTrials = int "comparison_trials" d.ComparisonTrials
                   ComparisonSeed = int "comparison_seed" d.ComparisonSeed }
-        let config = { Name = name; Members = Array.ofList (fromGrid @ listed); Analysis = analysis }
+        let batched = JsonRead.optional root "batched" |> Option.map (JsonRead.boolean "batched") |> Option.defaultValue false
+        let config = { Name = name; Members = Array.ofList (fromGrid @ listed); Analysis = analysis; Batched = batched }
         validate config
         config
 
@@ -389,6 +394,8 @@ module Sweep =
             w.WriteString("format", Format)
             w.WriteNumber("version", Version)
             w.WriteString("name", config.Name)
+            // Written only when on, so that an unbatched sweep's file is what it was before the option.
+            if config.Batched then w.WriteBoolean("batched", true)
             w.WriteStartArray "members"
             for m in config.Members do writeMember w m
             w.WriteEndArray()
@@ -421,6 +428,7 @@ module Sweep =
                          { SweepMember.defaults with Kind = kind; Seed = seed; Units = Some 64; SequenceLength = Some 64 } |]
         { Name = (if quick then "flipflop-kinds (quick)" else "flipflop-kinds")
           Members = members
+          Batched = false
           Analysis =
             if quick then { SweepAnalysis.defaults with InitialStates = 128; RunsPerPoint = 8; ComparisonTrials = 16 }
             else SweepAnalysis.defaults }
@@ -544,9 +552,16 @@ module Sweep =
         let data = TrialFile.loadForTraining m.Data.Value
         Trials.split 0.1 m.Seed data
 
+    /// A task member's preset, its held-out trials and the fit settings it trains with (those of
+    /// `Presets.trainWith`: validation on the held-out trials).
+    let private presetTraining (m: SweepMember) =
+        let p = preset m
+        let held = Pipeline.heldOut p
+        p, held, { p.Fit with Validation = Some held }
+
     /// Trains one member (nothing written): the trained network's fit result, the held-out trials the
-    /// analysis starts from, the task name and the fit settings used. The step a batched trainer of
-    /// members that share a shape replaces (`runGroup`).
+    /// analysis starts from, the task name and the fit settings used. The step a batched group
+    /// replaces (`trainBatched`).
     let trainMember (hooks: FitHooks) (m: SweepMember) : FitResult * Batch * string * FitConfig =
         match m.Data with
         | Some path ->
@@ -571,9 +586,51 @@ module Sweep =
             use net = Network.create kind network
             Training.fitWith hooks fit net (TrainingData.Dataset(Trials.toBatch training)), held, Path.GetFileName path, fit
         | None ->
+            let p, held, fit = presetTraining m
+            Presets.trainWith hooks p, held, p.Task.Name, fit
+
+    /// What task members must share to train as one program: what `Population.fitWith` requires to
+    /// agree (kind, sizes, parameters and trainable flags, precision, batch size, the data, validation
+    /// trials of one shape, learning the initial state) as their presets resolve it. None: a member
+    /// that trains alone (a data member, or a kind Population does not batch).
+    let private batchKey (m: SweepMember) =
+        match m.Task with
+        | None -> None
+        | Some task ->
             let p = preset m
-            let held = Pipeline.heldOut p
-            Presets.trainWith hooks p, held, p.Task.Name, { p.Fit with Validation = Some held }
+            if not (Population.supports p.Kind) then None
+            else
+                let n = p.Network
+                Some
+                    {| Task = task; SequenceLength = m.SequenceLength; Kind = m.Kind; Sizes = (n.InputSize, n.Units, n.OutputSize)
+                       Biases = (n.InputBias, n.OutputBias); Trainable = n.Trainable; Precision = n.Precision; BatchSize = p.Fit.BatchSize
+                       TrialsPerEpoch = p.TrialsPerEpoch; ValidationTrials = p.ValidationTrials; TrainInitialState = p.Fit.TrainInitialState |}
+
+    /// The members (indices into `config.Members`) as a batched sweep trains them: members with the
+    /// same task, trial length, kind, units, batch size, trials per epoch and validation trials in one
+    /// group (they may differ in seed, learning rate, noise, weight decay, stop loss and epochs), every
+    /// other member alone; groups in the order of their first member.
+    let batchGroups (config: SweepConfig) (indices: int[]) : int[][] =
+        indices
+        |> Array.mapi (fun position index ->
+            (match batchKey config.Members[index] with Some key -> Choice1Of2 key | None -> Choice2Of2 position), index)
+        |> Array.groupBy fst
+        |> Array.map (snd >> Array.map snd)
+
+    /// Trains task members of one `batchGroups` group as one program (`Population.fit` on fresh trials
+    /// of their task), each with what `trainMember` would give it alone: its own initial network,
+    /// seed, held-out trials and fit settings, hence the same network. Results in the members' order.
+    let trainBatched (members: SweepMember[]) : (FitResult * Batch * string * FitConfig)[] =
+        let setups = members |> Array.map presetTraining
+        let first, _, _ = setups[0]
+        let nets = setups |> Array.map (fun (p, _, _) -> Network.create p.Kind p.Network)
+        try
+            let population = [ for i in 0 .. setups.Length - 1 -> let _, _, fit = setups[i] in { Network = nets[i]; Config = fit } ]
+            Population.fit population (TrainingData.Fresh(first.Task, first.TrialsPerEpoch))
+            |> List.mapi (fun i r -> let p, held, fit = setups[i] in r, held, p.Task.Name, fit)
+            |> Array.ofList
+        finally
+            for n in nets do (n :> IDisposable).Dispose()
 
     let private histogram (points: FixedPoint[]) =
         if points.Length = 0 then [||]
@@ -615,52 +672,87 @@ module Sweep =
         FileFormat.writeAtomically (donePath dir id) (fun s -> writeRecord s record)
         record
 
+    let private reasonOf (e: exn) =
+        match e with
+        | InvalidArgument (a, p) -> sprintf "%s: %s" a p
+        | FileFormatError (p, problem) -> sprintf "%s: %s" p problem
+        | e -> e.Message
+
+    /// Logs a member as training and empties its folder (a run stopped part-way leaves files there).
+    let private startMember (hooks: SweepHooks) (config: SweepConfig) (dir: string) (index: int) =
+        let m = config.Members[index]
+        let id = memberId config.Analysis m
+        let folder = memberDir dir id
+        if Directory.Exists folder then Directory.Delete(folder, true)
+        Directory.CreateDirectory folder |> ignore
+        hooks.Log(sprintf "member %d/%d %s: training (%s)" (index + 1) config.Members.Length id (String.Join(", ", settings m |> List.map (fun (k, v) -> k + "=" + v))))
+
+    /// Gets a started member's training (`train`), analyses and saves it (`finishMember`): its record,
+    /// or, when either throws, its (id, reason) and error.txt in its folder.
+    let private completeMember (hooks: SweepHooks) (config: SweepConfig) (dir: string) (index: int) (train: unit -> FitResult * Batch * string * FitConfig) =
+        let id = memberId config.Analysis config.Members[index]
+        try
+            let fit, held, taskName, fitConfig = train ()
+            use fit = fit
+            let r = finishMember config dir index fit held taskName fitConfig
+            hooks.Log(sprintf "member %d/%d %s: validation MSE %.3g, %d fixed points (%d attractors), %.1fs" (index + 1) config.Members.Length id r.ValidationMse r.FixedPoints r.Attractors r.WallTimeSeconds)
+            Choice1Of2 r
+        with e ->
+            let reason = reasonOf e
+            File.WriteAllText(Path.Combine(memberDir dir id, "error.txt"), reason + Environment.NewLine + string e)
+            hooks.Log(sprintf "member %d/%d %s: failed: %s" (index + 1) config.Members.Length id reason)
+            Choice2Of2(id, reason)
+
     /// Runs members of a sweep (by index into `config.Members`), skipping those whose `done` marker
     /// exists. A member's folder without a marker (a run stopped part-way) is emptied and redone. A
     /// member that fails leaves `error.txt` in its folder and no marker; the others go on.
     /// Returns the records of the finished members and the (id, reason) of the failed ones.
     ///
-    /// Each member trains on its own (`trainMember`); members that share a shape are the unit a
-    /// batched trainer would take here, replacing `trainMember` for the group and calling
-    /// `finishMember` on each of its results.
+    /// Each member trains on its own (`trainMember`); with `config.Batched`, the members still to run
+    /// are grouped (`batchGroups`) and a group of several trains as one program (`trainBatched`),
+    /// falling back to one by one when that throws. Either way each member is then analysed and saved
+    /// by `finishMember`.
     let runGroup (hooks: SweepHooks) (config: SweepConfig) (dir: string) (indices: int[]) : SweepMemberRecord[] * (string * string)[] =
-        let results =
+        let before =
             indices
-            |> Array.map (fun index ->
-                let m = config.Members[index]
-                let id = memberId config.Analysis m
-                match tryLoadRecord dir id with
-                | Some r ->
+            |> Array.choose (fun index ->
+                let id = memberId config.Analysis config.Members[index]
+                tryLoadRecord dir id
+                |> Option.map (fun r ->
                     hooks.Log(sprintf "member %d/%d %s: done before, skipped" (index + 1) config.Members.Length id)
-                    Choice1Of2 r
-                | None ->
-                    let folder = memberDir dir id
-                    if Directory.Exists folder then Directory.Delete(folder, true)
-                    Directory.CreateDirectory folder |> ignore
-                    hooks.Log(sprintf "member %d/%d %s: training (%s)" (index + 1) config.Members.Length id (String.Join(", ", settings m |> List.map (fun (k, v) -> k + "=" + v))))
-                    try
-                        let fit, held, taskName, fitConfig = trainMember FitHooks.none m
-                        use fit = fit
-                        let r = finishMember config dir index fit held taskName fitConfig
-                        hooks.Log(sprintf "member %d/%d %s: validation MSE %.3g, %d fixed points (%d attractors), %.1fs" (index + 1) config.Members.Length id r.ValidationMse r.FixedPoints r.Attractors r.WallTimeSeconds)
-                        Choice1Of2 r
-                    with e ->
-                        let reason =
-                            match e with
-                            | InvalidArgument (a, p) -> sprintf "%s: %s" a p
-                            | FileFormatError (p, problem) -> sprintf "%s: %s" p problem
-                            | e -> e.Message
-                        File.WriteAllText(Path.Combine(folder, "error.txt"), reason + Environment.NewLine + string e)
-                        hooks.Log(sprintf "member %d/%d %s: failed: %s" (index + 1) config.Members.Length id reason)
-                        Choice2Of2(id, reason))
+                    index, Choice1Of2 r))
+            |> Map.ofArray
+        let pending = indices |> Array.filter (fun i -> not (before.ContainsKey i))
+        let alone index = completeMember hooks config dir index (fun () -> trainMember FitHooks.none config.Members[index])
+        let groups = if config.Batched then batchGroups config pending else pending |> Array.map Array.singleton
+        let trained =
+            groups
+            |> Array.collect (fun group ->
+                for index in group do startMember hooks config dir index
+                if group.Length = 1 then [| group[0], alone group[0] |]
+                else
+                    let m = config.Members[group[0]]
+                    let names = String.Join(", ", group |> Array.map (fun i -> string (i + 1)))
+                    hooks.Log(sprintf "batched group of %d (%s, task %s; members %s) trains as one program" group.Length m.Kind (defaultArg m.Task "") names)
+                    match (try Ok(trainBatched (group |> Array.map (fun i -> config.Members[i]))) with e -> Error e) with
+                    | Ok results -> Array.map2 (fun index result -> index, completeMember hooks config dir index (fun () -> result)) group results
+                    | Error e ->
+                        hooks.Log(sprintf "batched group of %d (members %s) could not train as one program (%s), so each trains alone" group.Length names (reasonOf e))
+                        group |> Array.map (fun index -> index, alone index))
+            |> Map.ofArray
+        let results = indices |> Array.map (fun i -> match before.TryFind i with Some r -> r | None -> trained[i])
         (results |> Array.choose (function Choice1Of2 r -> Some r | _ -> None)),
         (results |> Array.choose (function Choice2Of2 f -> Some f | _ -> None))
 
-    /// `runGroup` on one member by index (what each Slurm array task runs).
-    let runMember (hooks: SweepHooks) (config: SweepConfig) (dir: string) (index: int) =
-        if index < 0 || index >= config.Members.Length then
-            Check.fail "member_index" (sprintf "expected 0 to %d (the sweep has %d members), got %d" (config.Members.Length - 1) config.Members.Length index)
-        runGroup hooks config dir [| index |]
+    /// `runGroup` on members given by index (what a Slurm array task runs), each index checked.
+    let runMembers (hooks: SweepHooks) (config: SweepConfig) (dir: string) (indices: int[]) =
+        for index in indices do
+            if index < 0 || index >= config.Members.Length then
+                Check.fail "member_index" (sprintf "expected 0 to %d (the sweep has %d members), got %d" (config.Members.Length - 1) config.Members.Length index)
+        runGroup hooks config dir indices
+
+    /// `runGroup` on one member by index (what each Slurm array task of an unbatched sweep runs).
+    let runMember (hooks: SweepHooks) (config: SweepConfig) (dir: string) (index: int) = runMembers hooks config dir [| index |]
 
     /// Checks the config and writes it as DIR/sweep.json (its members listed: the index a Slurm array
     /// task runs is a member's place there). A folder may take a changed config: members are found by
@@ -827,27 +919,39 @@ module Sweep =
 
     /// The job-array script of a sweep: one array task per member, each running `worker` (the
     /// command that starts rnnfun, e.g. [dotnet; /path/RnnFun.Cli.dll]) with
-    /// `sweep --config DIR/sweep.json --out DIR --member-index $SLURM_ARRAY_TASK_ID`. Paths are absolute.
-    let slurmScript (options: SlurmOptions) (worker: string list) (dir: string) : string =
+    /// `sweep --config DIR/sweep.json --out DIR --member-index $SLURM_ARRAY_TASK_ID`; or, given groups
+    /// (`batchGroups`), one array task per group, task i running
+    /// `sweep ... --batched --members <group i's indices>` (output slurm/group-<i>.out). Paths are absolute.
+    let slurmScript (options: SlurmOptions) (worker: string list) (dir: string) (groups: int[][] option) : string =
         let dir = Path.GetFullPath dir
         let sb = StringBuilder()
         let line (s: string) = sb.Append(s).Append('\n') |> ignore
         line "#!/bin/bash"
         line "#SBATCH --job-name=rnnfun-sweep"
-        line (sprintf "#SBATCH --output=%s" (Path.Combine(dir, "slurm", "member-%a.out")))
+        line (sprintf "#SBATCH --output=%s" (Path.Combine(dir, "slurm", (if groups.IsSome then "group-%a.out" else "member-%a.out"))))
         options.Partition |> Option.iter (fun p -> line (sprintf "#SBATCH --partition=%s" p))
         options.Time |> Option.iter (fun t -> line (sprintf "#SBATCH --time=%s" t))
         options.Memory |> Option.iter (fun m -> line (sprintf "#SBATCH --mem=%s" m))
         options.CpusPerTask |> Option.iter (fun c -> line (sprintf "#SBATCH --cpus-per-task=%d" c))
-        line "# One array task per member: the task's index is the member's index in sweep.json."
-        line "set -euo pipefail"
-        line (sprintf "exec %s sweep --config %s --out %s --member-index \"$SLURM_ARRAY_TASK_ID\"" (String.Join(" ", worker |> List.map quote)) (quote (Path.Combine(dir, "sweep.json"))) (quote dir))
+        let command = sprintf "exec %s sweep --config %s --out %s" (String.Join(" ", worker |> List.map quote)) (quote (Path.Combine(dir, "sweep.json"))) (quote dir)
+        match groups with
+        | None ->
+            line "# One array task per member: the task's index is the member's index in sweep.json."
+            line "set -euo pipefail"
+            line (command + " --member-index \"$SLURM_ARRAY_TASK_ID\"")
+        | Some groups ->
+            // The groups are fixed at submission: a worker regrouping what is left would disagree with its neighbours.
+            line "# One array task per group of members trained as one program: task i runs group i (indices in sweep.json)."
+            line "set -euo pipefail"
+            line (sprintf "groups=(%s)" (String.Join(" ", groups |> Array.map (fun g -> quote (String.Join(",", g))))))
+            line (command + " --batched --members \"${groups[$SLURM_ARRAY_TASK_ID]}\"")
         sb.ToString()
 
     /// Runs a sweep on a Slurm cluster: `prepare`, writes DIR/slurm/sweep.sbatch, submits one array
-    /// task per unfinished member with sbatch, polls squeue until the array has left the queue, then
-    /// `gather`s here (and writes the report). A member whose task failed is reported with the end
-    /// of its output (DIR/slurm/member-<index>.out). Raises `InvalidArgument("slurm", ...)` when
+    /// task per unfinished member (with `config.Batched`, per `batchGroups` group of them) with
+    /// sbatch, polls squeue until the array has left the queue, then `gather`s here (and writes the
+    /// report). A member whose task failed is reported with the end of its output
+    /// (DIR/slurm/member-<index>.out, or group-<task>.out). Raises `InvalidArgument("slurm", ...)` when
     /// sbatch is missing or refuses the job.
     let runSlurm (hooks: SweepHooks) (options: SlurmOptions) (worker: string list) (config: SweepConfig) (dir: string) : SweepSummary =
         prepare config dir
@@ -860,8 +964,12 @@ module Sweep =
             let slurmDir = Path.Combine(dir, "slurm")
             Directory.CreateDirectory slurmDir |> ignore
             let script = Path.Combine(slurmDir, "sweep.sbatch")
-            File.WriteAllText(script, slurmScript options worker dir)
-            let array = String.Join(",", pending)
+            let groups = if config.Batched then Some(batchGroups config pending) else None
+            File.WriteAllText(script, slurmScript options worker dir groups)
+            let array =
+                match groups with
+                | Some g -> String.Join(",", Array.init g.Length id)
+                | None -> String.Join(",", pending)
             let args = [ "--parsable"; sprintf "--array=%s" array ] @ options.ExtraArgs @ [ script ]
             let code, out, err = exec "sbatch" args
             if code = 127 then Check.fail "slurm" "sbatch was not found: is this a Slurm submit host (is sbatch on PATH)?"
@@ -870,7 +978,11 @@ module Sweep =
                 let last = (err + out).Trim().Split('\n') |> Array.last
                 Check.fail "slurm" (sprintf "sbatch refused the job (exit code %d): %s" code (last.Trim()))
             let job = out.Trim().Split(';')[0]
-            hooks.Log(sprintf "submitted job array %s (%d tasks: members %s); waiting for it to end" job pending.Length array)
+            match groups with
+            | Some g ->
+                let text = String.Join("; ", g |> Array.map (fun members -> String.Join(",", members)))
+                hooks.Log(sprintf "submitted job array %s (%d tasks: groups of members %s); waiting for it to end" job g.Length text)
+            | None -> hooks.Log(sprintf "submitted job array %s (%d tasks: members %s); waiting for it to end" job pending.Length array)
             let mutable waiting = true
             let mutable last = ""
             let mutable failures = 0
@@ -893,7 +1005,10 @@ module Sweep =
             for i in pending do
                 let id = memberId config.Analysis config.Members[i]
                 if not (File.Exists(donePath dir id)) then
-                    let output = Path.Combine(slurmDir, sprintf "member-%d.out" i)
+                    let output =
+                        match groups with
+                        | Some g -> Path.Combine(slurmDir, sprintf "group-%d.out" (g |> Array.findIndex (Array.contains i)))
+                        | None -> Path.Combine(slurmDir, sprintf "member-%d.out" i)
                     let tail =
                         if File.Exists output then
                             let lines = File.ReadAllLines output |> Array.filter (fun l -> l.Trim() <> "")

@@ -64,4 +64,30 @@ public class SweepTests
         Assert.Equal(9, SweepDefinition.Preset("flipflop-kinds").MemberCount);
         Assert.Equal(6, SweepDefinition.Preset("flipflop-kinds", quick: true).MemberCount);
     }
+
+    [Fact]
+    public void Batched_is_off_by_default_read_from_the_config_and_set_by_WithBatched_or_Run()
+    {
+        var sweep = SweepDefinition.Parse(Tiny.Replace("\"seed\": 0", "\"seed\": [0, 1]").Replace("[\"rnn\", \"gru\"]", "\"rnn\""));
+        Assert.False(sweep.Batched);
+        var on = sweep.WithBatched(true);
+        Assert.True(on.Batched);
+        Assert.Equal(sweep.MemberIds, on.MemberIds);
+        Assert.True(SweepDefinition.Parse(Tiny.Replace("\"name\": \"tiny\",", "\"name\": \"tiny\", \"batched\": true,")).Batched);
+        var e = Assert.Throws<ArgumentException>(() => SweepDefinition.Parse(Tiny.Replace("\"name\": \"tiny\",", "\"name\": \"tiny\", \"batched\": 1,")));
+        Assert.Contains("batched: expected true or false", e.Message);
+        var dir = Path.Combine(Path.GetTempPath(), "rnnfun-cs-sweep-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var log = new List<string>();
+            var result = Sweep.Run(sweep, dir, log.Add, report: false, batched: true);
+            Assert.Empty(result.Failed);
+            Assert.Equal(2, result.Members.Count);
+            Assert.Single(log, l => l.Contains("batched group of 2"));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
+    }
 }

@@ -21,16 +21,7 @@ let private netOf (kind: Kind) (units: int) (seed: int64) (constraints: Constrai
 
 let private baseConfig = { FitConfig.defaults with BatchSize = 16; Epochs = 4; LearningRate = 1e-2; KeepBest = true }
 
-/// Every value of two networks: the largest absolute difference.
-let private distance (a: Network) (b: Network) =
-    List.zip (Network.values a) (Network.values b)
-    |> List.map (fun ((na, va), (nb, vb)) ->
-        Expect.equal na nb "same parameter order"
-        match va, vb with
-        | ParameterValue.Matrix x, ParameterValue.Matrix y -> maxAbsDiff (Array.concat x) (Array.concat y)
-        | ParameterValue.Vector x, ParameterValue.Vector y -> maxAbsDiff x y
-        | _ -> infinity)
-    |> List.max
+let private distance = weightDistance
 
 let private oneByOne (members: PopulationMember list) (data: TrainingData) =
     members |> List.map (fun m -> Training.fitWith { FitHooks.none with Threads = Some 1 } m.Config m.Network data)

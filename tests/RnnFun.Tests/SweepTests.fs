@@ -45,6 +45,33 @@ let private bash (state: string) (script: string) =
     p.WaitForExit()
     p.ExitCode, out.Result + err.Result
 
+/// Three rnn members that differ in seed, learning rate, noise and epochs (one batched group), and a
+/// gru (alone): 16 units, T = 16, 64 trials per epoch in batches of 32, a small analysis.
+let private batchConfig (extra: string) =
+    let common = "\"units\": 16, \"sequence_length\": 16, \"trials_per_epoch\": 64, \"batch_size\": 32"
+    sprintf """{ "format": "rnnfun.sweep", "version": 1, "name": "batched"%s,
+  "members": [
+    { "kind": "rnn", "seed": 0, "learning_rate": 0.01, "epochs": 3, %s },
+    { "kind": "rnn", "seed": 1, "learning_rate": 0.003, "epochs": 3, %s },
+    { "kind": "rnn", "seed": 2, "learning_rate": 0.01, "recurrent_noise": 0.05, "epochs": 2, %s },
+    { "kind": "gru", "seed": 0, "epochs": 2, %s } ],
+  "analysis": { "initial_states": 32, "runs_per_point": 4, "comparison_trials": 8 } }""" extra common common common common
+
+let private lines (log: Collections.Generic.List<string>) (text: string) = log |> Seq.filter (fun l -> l.Contains text) |> List.ofSeq
+
+/// Runs rnnfun with a stand-in sbatch first on PATH that records its arguments (in DIR/sbatch-args) and
+/// refuses the job as sbatch does: (exit code, stdout, stderr).
+let private withFakeSbatch (dir: string) (args: string list) =
+    let bin = Path.Combine(dir, "bin")
+    Directory.CreateDirectory bin |> ignore
+    let record = Path.Combine(dir, "sbatch-args")
+    let fake = write bin "sbatch" (sprintf "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\necho 'sbatch: error: resolving the controller' >&2\necho 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1\n" record)
+    File.SetUnixFileMode(fake, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
+    let oldPath = Environment.GetEnvironmentVariable "PATH"
+    Environment.SetEnvironmentVariable("PATH", bin + ":" + oldPath)
+    try rnnfun args
+    finally Environment.SetEnvironmentVariable("PATH", oldPath)
+
 /// The member a property varies: every setting drawn.
 let private memberGen =
     gen {
@@ -113,6 +140,7 @@ let tests =
                   "a wrong type", swap "\"epochs\": 2" "\"epochs\": \"two\"" (tinyConfig [ "rnn" ] [ 0; 1 ] ""), "epochs: expected an integer"
                   "sequence length of a fixed-length task", swap "\"units\": 8" "\"task\": \"go-no-go\", \"units\": 8" (tinyConfig [ "gru" ] [ 0; 1 ] ""), "has its own trial length"
                   "task and data", tinyConfig [ "rnn" ] [ 0 ] ", \"members\": [ { \"task\": \"flipflop\", \"data\": \"x.npz\" } ]", "give task or data, not both"
+                  "batched of a wrong type", tinyConfig [ "rnn" ] [ 0; 1 ] ", \"batched\": \"yes\"", "batched: expected true or false, got \"yes\""
                   "unknown analysis key", swap "\"initial_states\"" "\"n_init\"" (tinyConfig [ "rnn" ] [ 0; 1 ] ""), "analysis: unknown key 'n_init'" ] ->
                 test name {
                     let problem = loadError text
@@ -137,19 +165,11 @@ let tests =
 
         testSequenced <| test "Slurm without a cluster: the options reach the script and sbatch, and sbatch's refusal is one line, exit code 2" {
             withTempDir (fun dir ->
-                // A stand-in sbatch that records its arguments and refuses the job as sbatch does.
-                let bin = Path.Combine(dir, "bin")
-                Directory.CreateDirectory bin |> ignore
-                let args = Path.Combine(dir, "sbatch-args")
-                let fake = write bin "sbatch" (sprintf "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\necho 'sbatch: error: resolving the controller' >&2\necho 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2\nexit 1\n" args)
-                File.SetUnixFileMode(fake, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
                 let path = write dir "c.json" (tinyConfig [ "rnn"; "gru" ] [ 0 ] "")
                 let out = Path.Combine(dir, "out")
-                let oldPath = Environment.GetEnvironmentVariable "PATH"
-                Environment.SetEnvironmentVariable("PATH", bin + ":" + oldPath)
+                let args = Path.Combine(dir, "sbatch-args")
                 let code, _, err =
-                    try rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--partition"; "nope"; "--time"; "01:00:00"; "--mem"; "4G"; "--cpus-per-task"; "2"; "--sbatch-arg=--account=lab"; "--sbatch-arg=--qos=short" ]
-                    finally Environment.SetEnvironmentVariable("PATH", oldPath)
+                    withFakeSbatch dir [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--partition"; "nope"; "--time"; "01:00:00"; "--mem"; "4G"; "--cpus-per-task"; "2"; "--sbatch-arg=--account=lab"; "--sbatch-arg=--qos=short" ]
                 Expect.equal code 2 "exit code 2"
                 Expect.equal (err.Trim()) "rnnfun: slurm: sbatch refused the job (exit code 1): sbatch: error: Batch job submission failed: Invalid partition name specified" "sbatch's reason, one line"
                 let script = File.ReadAllText(Path.Combine(out, "slurm", "sweep.sbatch"))
@@ -293,6 +313,120 @@ let tests =
                 Expect.stringContains html "Coloured by seed" "MDS coloured by the varied seed")
         }
 
+        testList "batched" [
+            test "batched is off unless the config or the flag says so, is saved only when on, and leaves the ids alone" {
+                let off = Sweep.parse "." (batchConfig "")
+                let on = Sweep.parse "." (batchConfig ", \"batched\": true")
+                Expect.isFalse off.Batched "off by default"
+                Expect.isTrue on.Batched "on"
+                Expect.equal (ids on) (ids off) "the same ids"
+                withTempDir (fun dir ->
+                    let path = Path.Combine(dir, "s.json")
+                    Sweep.save path on
+                    Expect.isTrue (Sweep.load path).Batched "saved on"
+                    Sweep.save path off
+                    Expect.isFalse (File.ReadAllText(path).Contains "\"batched\":") "not written when off")
+            }
+            test "batchGroups: the members that share a shape together, the others alone, in order" {
+                let c = Sweep.parse "." (batchConfig "")
+                Expect.equal (Sweep.batchGroups c [| 0; 1; 2; 3 |]) [| [| 0; 1; 2 |]; [| 3 |] |] "the three rnn, then the gru"
+                Expect.equal (Sweep.batchGroups c [| 3; 2; 0 |]) [| [| 3 |]; [| 2; 0 |] |] "only the members given"
+                let other = { c with Members = Array.append c.Members [| { c.Members[0] with Seed = 5; Units = Some 8 }; { c.Members[0] with Seed = 6; BatchSize = Some 16 }; { c.Members[0] with Seed = 7; TrialsPerEpoch = Some 128 }; { c.Members[0] with Seed = 8; SequenceLength = Some 32 } |] }
+                Expect.equal (Sweep.batchGroups other [| 0 .. 7 |]) [| [| 0; 1; 2 |]; [| 3 |]; [| 4 |]; [| 5 |]; [| 6 |]; [| 7 |] |] "another size, batch, data or length: alone"
+                withTempDir (fun dir ->
+                    let batch = (Presets.flipFlop 0 |> Presets.withSequenceLength 16).Task.Generate 20 7
+                    TrialFile.save (Path.Combine(dir, "trials.npz")) (Trials.ofBatch None batch)
+                    let data = Sweep.parse dir """{ "format": "rnnfun.sweep", "version": 1, "grid": { "data": "trials.npz", "kind": "rnn", "seed": [0, 1], "units": 8 } }"""
+                    Expect.equal (Sweep.batchGroups data [| 0; 1 |]) [| [| 0 |]; [| 1 |] |] "data members: alone")
+            }
+            testSequenced <| test "a batched sweep trains the same networks as one by one, logs one group of 3, and resumes by regrouping what is left" {
+                withTempDir (fun dir ->
+                    let config = Sweep.parse dir (batchConfig "")
+                    let log = Collections.Generic.List<string>()
+                    let hooks = { SweepHooks.none with Log = log.Add }
+                    let plainDir, batchedDir = Path.Combine(dir, "plain"), Path.Combine(dir, "batched")
+                    let plain = Sweep.run hooks config plainDir
+                    Expect.isEmpty (lines log "batched group") "no group when off"
+                    log.Clear()
+                    let batched = Sweep.run hooks { config with Batched = true } batchedDir
+                    let groups = lines log "batched group"
+                    Expect.equal groups.Length 1 "one group"
+                    Expect.stringContains groups.Head "batched group of 3 (rnn, task flipflop; members 1, 2, 3)" "the three rnn members"
+                    Expect.equal (lines log ": training").Length 4 "each member trained once"
+                    Expect.equal batched.Members.Length 4 "all finished"
+                    let model (folder: string) (r: SweepMemberRecord) = ModelFile.load (Path.Combine(Sweep.memberDir folder r.Id, "model.json"))
+                    for p, b in Array.zip plain.Members batched.Members do
+                        Expect.equal b.Id p.Id "the same member"
+                        Expect.isLessThan (abs (b.ValidationMse - p.ValidationMse) / p.ValidationMse) 1e-4 (sprintf "%s: validation MSE %g batched, %g alone" p.Id b.ValidationMse p.ValidationMse)
+                        Expect.equal b.Epochs p.Epochs (p.Id + ": epochs")
+                        use x = model plainDir p
+                        use y = model batchedDir b
+                        let d = weightDistance x y
+                        Expect.isLessThan d 1e-5 (sprintf "%s: weights differ by %g" p.Id d)
+                        Expect.equal (b.FixedPoints, b.Attractors, b.Saddles, b.ByUnstableModes) (p.FixedPoints, p.Attractors, p.Saddles, p.ByUnstableModes) (p.Id + ": fixed points")
+                        for file in [ "training-log.json"; "fixed-points.json"; "done" ] do
+                            Expect.isTrue (File.Exists(Path.Combine(Sweep.memberDir batchedDir b.Id, file))) (sprintf "%s: %s" b.Id file)
+                    // Resume with two of the group's folders gone: those two, regrouped, are all that trains.
+                    let gone = [ batched.Members[0].Id; batched.Members[2].Id ]
+                    for id in gone do Directory.Delete(Sweep.memberDir batchedDir id, true)
+                    log.Clear()
+                    let resumed = Sweep.run hooks { config with Batched = true } batchedDir
+                    let trained = lines log ": training"
+                    Expect.equal trained.Length 2 "two members trained again"
+                    for id in gone do Expect.isTrue (trained |> List.exists (fun l -> l.Contains id)) (id + " retrained")
+                    Expect.equal (lines log "skipped").Length 2 "the others skipped"
+                    Expect.stringContains (lines log "batched group").Head "batched group of 2 (rnn, task flipflop; members 1, 3)" "regrouped from what was left"
+                    Expect.equal resumed.Members.Length 4 "all four in the summary"
+                    for r in resumed.Members do
+                        let before = plain.Members |> Array.find (fun p -> p.Id = r.Id)
+                        Expect.isLessThan (abs (r.ValidationMse - before.ValidationMse) / before.ValidationMse) 1e-4 (r.Id + ": the same after resuming"))
+            }
+            testSequenced <| test "a batched group that throws falls back to one by one: logged, each member recorded alone, the others finish" {
+                withTempDir (fun dir ->
+                    // 400,000 units cannot be allocated on a test machine: the group of two fails, then each alone.
+                    let huge = ", \"members\": [ { \"kind\": \"rnn\", \"seed\": 5, \"units\": 400000, \"epochs\": 1, \"sequence_length\": 16, \"trials_per_epoch\": 64 }, { \"kind\": \"rnn\", \"seed\": 6, \"units\": 400000, \"epochs\": 1, \"sequence_length\": 16, \"trials_per_epoch\": 64 } ], \"batched\": true"
+                    let config = Sweep.parse dir (tinyConfig [ "rnn" ] [ 0; 1 ] huge)
+                    let log = Collections.Generic.List<string>()
+                    let s = Sweep.run { SweepHooks.none with Log = log.Add } config (Path.Combine(dir, "out"))
+                    Expect.equal (lines log "as one program").Length 3 "two groups of two (the 8-unit pair, the huge pair) and the huge pair's fall-back"
+                    Expect.equal (lines log "failed: ").Length 2 "the huge members failed alone, one line each"
+                    Expect.equal (lines log "so each trains alone").Length 1 "the fall-back is logged"
+                    Expect.equal s.Members.Length 2 "the 8-unit members finished"
+                    Expect.equal s.Failed.Length 2 "the huge ones are failed"
+                    for id, _ in s.Failed do
+                        Expect.isTrue (File.Exists(Path.Combine(Sweep.memberDir (Path.Combine(dir, "out")) id, "error.txt"))) (id + ": error.txt"))
+            }
+            testSequenced <| test "Slurm, batched: one array task per group, each running its group's members" {
+                withTempDir (fun dir ->
+                    let path = write dir "c.json" (tinyConfig [ "rnn"; "gru" ] [ 0; 1 ] "")
+                    let out = Path.Combine(dir, "out")
+                    let args = Path.Combine(dir, "sbatch-args")
+                    let code, _, _ = withFakeSbatch dir [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--batched" ]
+                    Expect.equal code 2 "sbatch refused"
+                    let script = File.ReadAllText(Path.Combine(out, "slurm", "sweep.sbatch"))
+                    // The grid's kind varies slowest: rnn seeds 0, 1 are members 0, 1; gru's are 2, 3.
+                    Expect.stringContains script "groups=('0,1' '2,3')" "the groups"
+                    Expect.stringContains script "--batched --members \"${groups[$SLURM_ARRAY_TASK_ID]}\"" "each task runs its group"
+                    Expect.stringContains script (Path.Combine(Path.GetFullPath out, "slurm", "group-%a.out")) "one output per group"
+                    Expect.contains (File.ReadAllLines args) "--array=0,1" "two array tasks"
+                    Expect.isTrue (Sweep.load (Path.Combine(out, "sweep.json"))).Batched "the folder's config says batched")
+            }
+            testSequenced <| test "rnnfun sweep --members: a list of indices, and one sentence for a bad one" {
+                withTempDir (fun dir ->
+                    let path = write dir "c.json" (tinyConfig [ "rnn" ] [ 0; 1 ] "")
+                    let out = Path.Combine(dir, "out")
+                    let code, _, err = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--members"; "0,x" ]
+                    Expect.equal code 2 "a bad list"
+                    Expect.stringContains err "--members: expected comma-separated member indices (e.g. 0,3,5), got '0,x'" "the message"
+                    let code, _, err = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--members"; "0,7" ]
+                    Expect.equal code 2 "an index out of range"
+                    Expect.stringContains err "member-index: expected 0 to 1 (the sweep has 2 members), got 7" "the message"
+                    let code, _, err = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--members"; "0"; "--member-index"; "1" ]
+                    Expect.equal code 2 "both"
+                    Expect.stringContains err "give one of them" "the message")
+            }
+        ]
+
         testSequenced <| test "Slurm: a small sweep through a one-machine cluster on localhost, end to end" {
             let root = repoRoot ()
             // This test's own record of what it started: a cluster started before it is left running.
@@ -325,7 +459,15 @@ let tests =
                     Expect.isTrue (File.Exists(Path.Combine(out, "report.html"))) "the report"
                     // Resubmitting: only the unfinished member goes to the cluster.
                     let _, stdout, _ = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm" ]
-                    Expect.stringContains stdout "(1 tasks: members 2)" "only the failed member is resubmitted")
+                    Expect.stringContains stdout "(1 tasks: members 2)" "only the failed member is resubmitted"
+                    // Batched: the two rnn members are one array task, trained as one program on the node.
+                    let path = write dir "b.json" (tinyConfig [ "rnn" ] [ 0; 1 ] "")
+                    let out = Path.Combine(dir, "batched")
+                    let code, stdout, err = rnnfun [ "sweep"; "--config"; path; "--out"; out; "--engine"; "slurm"; "--batched"; "--time"; "00:10:00" ]
+                    Expect.equal code 0 (sprintf "exit code (stdout: %s, stderr: %s)" stdout err)
+                    Expect.stringContains stdout "(1 tasks: groups of members 0,1)" "one task for the group"
+                    Expect.stringContains (File.ReadAllText(Path.Combine(out, "slurm", "group-0.out"))) "batched group of 2" "the node trained them as one program"
+                    Expect.equal (ComparisonFile.load (Path.Combine(out, "comparison.json"))).Names.Length 2 "both finished and compared")
             finally
                 bash state (Path.Combine(root, "tests", "slurm", "stop-cluster.sh")) |> ignore
                 if Directory.Exists state then Directory.Delete(state, true)

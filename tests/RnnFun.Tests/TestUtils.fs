@@ -74,6 +74,17 @@ let values (t: torch.Tensor) = Arrays.ofTensor t
 let maxAbsDiff (a: float[]) (b: float[]) =
     Array.fold2 (fun m x y -> max m (abs (x - y))) 0.0 a b
 
+/// Every value of two networks: the largest absolute difference.
+let weightDistance (a: Network) (b: Network) =
+    List.zip (Network.values a) (Network.values b)
+    |> List.map (fun ((na, va), (nb, vb)) ->
+        Expect.equal na nb "same parameter order"
+        match va, vb with
+        | ParameterValue.Matrix x, ParameterValue.Matrix y -> maxAbsDiff (Array.concat x) (Array.concat y)
+        | ParameterValue.Vector x, ParameterValue.Vector y -> maxAbsDiff x y
+        | _ -> infinity)
+    |> List.max
+
 /// A seeded random input tensor [batch; time; inputs] in the given precision.
 let randomInputs (seed: int) (batch: int) (time: int) (inputs: int) (precision: Precision) =
     let random = Random(seed)

@@ -52,6 +52,8 @@ let run (args: ParseResults<SweepArgs>) =
     let out = args.GetResult SweepArgs.Out
     checkOutputFolder "--out" out
     let config = configOf args
+    // The flag turns batching on; a config's "batched": true is not turned off by leaving it out.
+    let config = if args.Contains SweepArgs.Batched then { config with Batched = true } else config
     let quiet = args.Contains SweepArgs.Quiet
     let log (line: string) = if not quiet then printfn "%s" line
     let hooks = PopulationReport.hooks log
@@ -63,12 +65,23 @@ let run (args: ParseResults<SweepArgs>) =
             if given then raise (UserError(sprintf "%s applies to --engine slurm only" flag))
     let failedExit (s: SweepSummary) = if s.Failed.Length > 0 then 1 else 0
     try
-        match args.TryGetResult Member_Index, engine with
-        | Some _, "slurm" -> raise (UserError "--member-index runs one member here: leave out --engine slurm")
-        | Some index, _ ->
+        let only =
+            match args.TryGetResult Member_Index, args.TryGetResult SweepArgs.Members with
+            | Some _, Some _ -> raise (UserError "--member-index, --members: give one of them")
+            | Some index, None -> Some("--member-index", [| index |])
+            | None, Some text ->
+                let parse (s: string) =
+                    match Int32.TryParse(s.Trim(), Globalization.NumberStyles.Integer, Globalization.CultureInfo.InvariantCulture) with
+                    | true, i -> i
+                    | _ -> raise (UserError(sprintf "--members: expected comma-separated member indices (e.g. 0,3,5), got '%s'" text))
+                Some("--members", text.Split(',') |> Array.map parse)
+            | None, None -> None
+        match only, engine with
+        | Some (flag, _), "slurm" -> raise (UserError(sprintf "%s runs members here: leave out --engine slurm" flag))
+        | Some (_, indices), _ ->
             // One array task: the folder was prepared by the submitting process (its sweep.json is this config).
             Directory.CreateDirectory(Path.Combine(out, "members")) |> ignore
-            let _, failed = Sweep.runMember hooks config out index
+            let _, failed = Sweep.runMembers hooks config out indices
             if failed.Length > 0 then 1 else 0
         | None, "local" ->
             let s = Sweep.run hooks config out
