@@ -201,6 +201,17 @@ module Sweep =
     // ------------------------------------------------------------------------------------------
     // The preset that trains a member
 
+    /// The fit settings with the member's own where it gives them (the rest as `fit` has them).
+    let private withMemberFit (m: SweepMember) (fit: FitConfig) : FitConfig =
+        { fit with
+            LearningRate = defaultArg m.LearningRate fit.LearningRate
+            Epochs = defaultArg m.Epochs fit.Epochs
+            BatchSize = defaultArg m.BatchSize fit.BatchSize
+            RecurrentNoise = defaultArg m.RecurrentNoise fit.RecurrentNoise
+            InputNoise = defaultArg m.InputNoise fit.InputNoise
+            WeightDecay = defaultArg m.WeightDecay fit.WeightDecay
+            StopLoss = (match m.StopLoss with Some s -> Some s | None -> fit.StopLoss) }
+
     /// The preset a task member trains: the task's preset with the kind's settings, then the
     /// member's sequence length, units and training settings (in `rnnfun train`'s order).
     let preset (m: SweepMember) : Preset =
@@ -209,17 +220,8 @@ module Sweep =
         let p = match m.SequenceLength with Some t -> Presets.withSequenceLength t p | None -> p
         let p = Presets.withKindNamed m.Kind p
         let p = match m.Units with Some n -> Presets.withUnits n p | None -> p
-        let fit = p.Fit
         { p with
-            Fit =
-                { fit with
-                    LearningRate = defaultArg m.LearningRate fit.LearningRate
-                    Epochs = defaultArg m.Epochs fit.Epochs
-                    BatchSize = defaultArg m.BatchSize fit.BatchSize
-                    RecurrentNoise = defaultArg m.RecurrentNoise fit.RecurrentNoise
-                    InputNoise = defaultArg m.InputNoise fit.InputNoise
-                    WeightDecay = defaultArg m.WeightDecay fit.WeightDecay
-                    StopLoss = (match m.StopLoss with Some s -> Some s | None -> fit.StopLoss) }
+            Fit = withMemberFit m p.Fit
             TrialsPerEpoch = defaultArg m.TrialsPerEpoch p.TrialsPerEpoch }
 
     // ------------------------------------------------------------------------------------------
@@ -571,18 +573,8 @@ module Sweep =
             let network = { network with Units = defaultArg m.Units network.Units }
             let names = kind.Parameters { Inputs = network.InputSize; Units = network.Units; Outputs = network.OutputSize } |> List.map (fun s -> s.Name) |> Set.ofList
             let network = { network with Trainable = network.Trainable |> Map.filter (fun name _ -> names.Contains name) }
-            let fit = Trials.fitConfig m.Seed
             let held = Trials.toBatch validation
-            let fit =
-                { fit with
-                    LearningRate = defaultArg m.LearningRate fit.LearningRate
-                    Epochs = defaultArg m.Epochs fit.Epochs
-                    BatchSize = defaultArg m.BatchSize fit.BatchSize
-                    RecurrentNoise = defaultArg m.RecurrentNoise fit.RecurrentNoise
-                    InputNoise = defaultArg m.InputNoise fit.InputNoise
-                    WeightDecay = defaultArg m.WeightDecay fit.WeightDecay
-                    StopLoss = (match m.StopLoss with Some s -> Some s | None -> fit.StopLoss)
-                    Validation = Some held }
+            let fit = { withMemberFit m (Trials.fitConfig m.Seed) with Validation = Some held }
             use net = Network.create kind network
             Training.fitWith hooks fit net (TrainingData.Dataset(Trials.toBatch training)), held, Path.GetFileName path, fit
         | None ->

@@ -56,26 +56,21 @@ let internal solve (a: float[][]) (b: float[]) =
             z[i] <- (m[i][n] - (Seq.sum (seq { for c in i + 1 .. n - 1 -> m[i][c] * z[c] }))) / m[i][i]
         Some z
 
-/// Every fixed point of x = tanh(W x + b): damped Newton from a grid of `per` starts per axis over
-/// [-1.1, 1.1]^n, converged points deduplicated (the test's own enumeration).
-let internal enumerate (w: float[][]) (b: float[]) (per: int) =
-    let n = b.Length
-    let g (x: float[]) = Array.init n (fun i -> tanh (Array.fold2 (fun acc a v -> acc + a * v) (b[i]) (w[i]) x) - x[i])
+/// The zeros of g in R^n: damped Newton (Jacobian `jacobian`) from a grid of `per` starts per axis
+/// over [-1.1, 1.1]^n, at most `iterations` steps each until |g| < `tolerance`, converged points
+/// (|g| < 1e-13) deduplicated. The tests' own enumeration of fixed points.
+let internal dampedNewtonRoots (g: float[] -> float[]) (jacobian: float[] -> float[][]) (n: int) (per: int) (iterations: int) (tolerance: float) =
     let norm (v: float[]) = v |> Array.fold (fun acc e -> max acc (abs e)) 0.0
     let found = ResizeArray<float[]>()
-    let total = pown per n
-    for index in 0 .. total - 1 do
-        let x = Array.init n (fun axis -> let k = (index / pown per axis) % per in -1.1 + 2.2 * float k / float (per - 1))
-        let mutable x = x
+    for index in 0 .. pown per n - 1 do
+        let mutable x = Array.init n (fun axis -> let k = (index / pown per axis) % per in -1.1 + 2.2 * float k / float (per - 1))
         let mutable go = true
-        let mutable iterations = 0
-        while go && iterations < 100 do
+        let mutable taken = 0
+        while go && taken < iterations do
             let r = g x
-            if norm r < 1e-14 then go <- false
+            if norm r < tolerance then go <- false
             else
-                let t = Array.init n (fun i -> tanh (Array.fold2 (fun acc a v -> acc + a * v) (b[i]) (w[i]) x))
-                let jac = Array.init n (fun i -> Array.init n (fun j -> (1.0 - t[i] * t[i]) * w[i][j] - (if i = j then 1.0 else 0.0)))
-                match solve jac (r |> Array.map (fun v -> -v)) with
+                match solve (jacobian x) (r |> Array.map (fun v -> -v)) with
                 | None -> go <- false
                 | Some d ->
                     let mutable step = 1.0
@@ -87,9 +82,19 @@ let internal enumerate (w: float[][]) (b: float[]) (per: int) =
                             accepted <- true
                         else step <- step / 2.0
                     if not accepted then go <- false
-            iterations <- iterations + 1
+            taken <- taken + 1
         if norm (g x) < 1e-13 && not (found |> Seq.exists (fun f -> norm (Array.map2 (-) f x) < 1e-7)) then found.Add x
     found.ToArray()
+
+/// Every fixed point of x = tanh(W x + b) (`dampedNewtonRoots` with the analytic Jacobian).
+let internal enumerate (w: float[][]) (b: float[]) (per: int) =
+    let n = b.Length
+    let t (x: float[]) = Array.init n (fun i -> tanh (Array.fold2 (fun acc a v -> acc + a * v) (b[i]) (w[i]) x))
+    let g (x: float[]) = Array.map2 (-) (t x) x
+    let jacobian (x: float[]) =
+        let t = t x
+        Array.init n (fun i -> Array.init n (fun j -> (1.0 - t[i] * t[i]) * w[i][j] - (if i = j then 1.0 else 0.0)))
+    dampedNewtonRoots g jacobian n per 100 1e-14
 
 let private maxNorm (a: float[]) (b: float[]) = Array.fold2 (fun acc x y -> max acc (abs (x - y))) 0.0 a b
 

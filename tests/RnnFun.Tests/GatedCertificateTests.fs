@@ -46,13 +46,10 @@ let private lstmResidual (whh: float[][]) (b: float[]) (h: float[]) =
     let c = lstmCell whh b h
     Array.init n (fun k -> sigmoid (b[3 * n + k] + dot (whh[3 * n + k]) h) * tanh c[k] - h[k])
 
-// The test's own linear solver, shared with the plain certificate tests.
-let private solve = CertificateTests.solve
-
-/// Every zero of g in [-1.1, 1.1]^n: damped Newton with a central-difference Jacobian from a grid
-/// of `per` starts per axis, converged points deduplicated (independent of the library).
+/// Every zero of g in [-1.1, 1.1]^n: the plain certificate tests' damped Newton
+/// (`CertificateTests.dampedNewtonRoots`) with a central-difference Jacobian (independent of the
+/// library).
 let private enumerate (g: float[] -> float[]) (n: int) (per: int) =
-    let norm (v: float[]) = v |> Array.fold (fun acc e -> max acc (abs e)) 0.0
     let jacobian (x: float[]) =
         let e = 1e-6
         let columns =
@@ -61,30 +58,7 @@ let private enumerate (g: float[] -> float[]) (n: int) (per: int) =
                 let minus = Array.mapi (fun k v -> if k = j then v - e else v) x
                 Array.map2 (fun a b -> (a - b) / (2.0 * e)) (g plus) (g minus))
         Array.init n (fun i -> Array.init n (fun j -> columns[j][i]))
-    let found = ResizeArray<float[]>()
-    for index in 0 .. pown per n - 1 do
-        let mutable x = Array.init n (fun axis -> let k = (index / pown per axis) % per in -1.1 + 2.2 * float k / float (per - 1))
-        let mutable go = true
-        let mutable iterations = 0
-        while go && iterations < 60 do
-            let r = g x
-            if norm r < 1e-15 then go <- false
-            else
-                match solve (jacobian x) (r |> Array.map (fun v -> -v)) with
-                | None -> go <- false
-                | Some d ->
-                    let mutable step = 1.0
-                    let mutable accepted = false
-                    while not accepted && step > 1e-4 do
-                        let y = Array.map2 (fun a dv -> a + step * dv) x d
-                        if norm (g y) < norm r then
-                            x <- y
-                            accepted <- true
-                        else step <- step / 2.0
-                    if not accepted then go <- false
-            iterations <- iterations + 1
-        if norm (g x) < 1e-13 && not (found |> Seq.exists (fun f -> norm (Array.map2 (-) f x) < 1e-7)) then found.Add x
-    found.ToArray()
+    CertificateTests.dampedNewtonRoots g jacobian n per 60 1e-15
 
 /// Every true point certified with a radius short of the nearest other point and an error bound
 /// that holds it; and a state 1e-3 off each point is refused on a box of radius 1e-4.

@@ -183,7 +183,8 @@ module Continuation =
     // ---- dense float64 linear algebra on small systems ----
 
     /// Solves a x = b by Gaussian elimination with partial pivoting; None when a is singular.
-    let private solve (a: float[][]) (b: float[]) : float[] option =
+    /// (PeriodTwo solves with it too.)
+    let internal solve (a: float[][]) (b: float[]) : float[] option =
         let n = b.Length
         let m = Array.init n (fun i -> Array.append a[i] [| b[i] |])
         let mutable singular = false
@@ -216,9 +217,9 @@ module Continuation =
                 x[r] <- s / m[r][r]
             if Array.forall Double.IsFinite x then Some x else None
 
-    let private dot (a: float[]) (b: float[]) = Array.fold2 (fun s x y -> s + x * y) 0.0 a b
-    let private norm (a: float[]) = sqrt (dot a a)
-    let private normalise (a: float[]) = let l = norm a in a |> Array.map (fun v -> v / l)
+    let internal dot (a: float[]) (b: float[]) = Array.fold2 (fun s x y -> s + x * y) 0.0 a b
+    let internal norm (a: float[]) = sqrt (dot a a)
+    let internal normalise (a: float[]) = let l = norm a in a |> Array.map (fun v -> v / l)
     let private axpy (alpha: float) (x: float[]) (y: float[]) = Array.map2 (fun xi yi -> yi + alpha * xi) x y
 
     /// Sorted as `FixedPoint.Eigenvalues`: modulus descending, then imaginary part descending.

@@ -31,38 +31,10 @@ type PeriodTwoBranch =
 /// the branch is traced as `Continuation.run` traces fixed points (step control, the same settings).
 [<RequireQualifiedAccess>]
 module PeriodTwo =
-    let private dot (a: float[]) (b: float[]) = Array.fold2 (fun s x y -> s + x * y) 0.0 a b
-    let private norm (a: float[]) = sqrt (dot a a)
-    let private normalise (a: float[]) = let l = norm a in a |> Array.map (fun v -> v / l)
-
-    /// Solves a x = b by Gaussian elimination with partial pivoting; None when a is singular.
-    let private solve (a: float[][]) (b: float[]) : float[] option =
-        let n = b.Length
-        let m = Array.init n (fun i -> Array.append a[i] [| b[i] |])
-        let scale = a |> Array.fold (fun s row -> row |> Array.fold (fun s v -> max s (abs v)) s) 0.0
-        let mutable singular = false
-        for col in 0 .. n - 1 do
-            if not singular then
-                let mutable pivot = col
-                for r in col + 1 .. n - 1 do
-                    if abs (m[r][col]) > abs (m[pivot][col]) then pivot <- r
-                if abs (m[pivot][col]) <= 1e-14 * max scale 1e-300 then singular <- true
-                else
-                    let t = m[pivot]
-                    m[pivot] <- m[col]
-                    m[col] <- t
-                    for r in col + 1 .. n - 1 do
-                        let f = m[r][col] / m[col][col]
-                        if f <> 0.0 then
-                            for c in col .. n do m[r][c] <- m[r][c] - f * m[col][c]
-        if singular then None
-        else
-            let x = Array.zeroCreate n
-            for r in n - 1 .. -1 .. 0 do
-                let mutable s = m[r][n]
-                for c in r + 1 .. n - 1 do s <- s - m[r][c] * x[c]
-                x[r] <- s / m[r][r]
-            if Array.forall Double.IsFinite x then Some x else None
+    let private dot = Continuation.dot
+    let private norm = Continuation.norm
+    let private normalise = Continuation.normalise
+    let private solve = Continuation.solve
 
     let private matmul (a: float[][]) (b: float[][]) =
         let n = a.Length
